@@ -1,0 +1,153 @@
+//! The `pregon` command: `serve`, `migrate`, `seed`, `token`. Every subcommand
+//! takes `--config DIR` and `--database URL`.
+
+mod token;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Settings, redact_url};
+use crate::db::{self, Db};
+use crate::http::Application;
+use crate::{seed, telemetry};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "pregon",
+    version,
+    about = "Runs an institution's communication plan"
+)]
+pub struct Cli {
+    /// Directory with <PREGON_ENV>.toml overrides (default: ./config).
+    #[arg(long, global = true, value_name = "DIR")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… (overrides configuration).
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (migrates, and seeds an empty database).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+    },
+    /// Apply pending database migrations.
+    Migrate {
+        /// Revert every migration instead (drops all Pregón tables).
+        #[arg(long)]
+        revert_all: bool,
+    },
+    /// Load the default 2020 plan; does nothing if it is already there.
+    Seed,
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Some(url) = &cli.database {
+        settings.database.url = url.clone();
+    }
+    Ok(settings)
+}
+
+/// Connects and brings the schema up to date.
+pub fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database.url, settings.database.pool_size)?;
+    let applied = db::run_migrations(&mut *db.get()?)?;
+    for name in applied {
+        tracing::info!(migration = %name, "applied migration");
+    }
+    Ok(db)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = settings(&cli)?;
+    telemetry::init(&settings.log);
+    let clock: SharedClock = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                settings.server.bind = bind;
+            }
+            serve(settings, clock)
+        }
+        Command::Migrate { revert_all } => {
+            let db = Db::connect(&settings.database.url, 1)?;
+            let mut conn = db.get()?;
+            let names = if revert_all {
+                db::revert_all_migrations(&mut conn)?
+            } else {
+                db::run_migrations(&mut conn)?
+            };
+            let verb = if revert_all { "reverted" } else { "applied" };
+            if names.is_empty() {
+                println!("nothing to do: {}", redact_url(&settings.database.url));
+            }
+            for name in names {
+                println!("{verb} {name}");
+            }
+            Ok(())
+        }
+        Command::Seed => {
+            let db = open_database(&settings)?;
+            let report = seed::load_2020_plan(&mut *db.get()?, clock.now())?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Token(command) => {
+            let db = open_database(&settings)?;
+            token::run(command, &db, clock.now())
+        }
+    }
+}
+
+fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let db = open_database(&settings)?;
+        if settings.database.seed_when_empty {
+            let now = clock.now();
+            let report = db
+                .transaction(move |c| seed::seed_if_empty(c, now))
+                .await?;
+            if let Some(report) = report {
+                tracing::info!(%report, "loaded the default plan");
+            }
+        }
+        if !db.run(|c| db::tokens::has_admin(c)).await? {
+            tracing::warn!(
+                "no admin API token exists yet: create one with `pregon token create --role admin --name NAME`"
+            );
+        }
+        tracing::info!(
+            bind = %settings.server.bind,
+            database = %redact_url(&settings.database.url),
+            "starting Pregón"
+        );
+        let app = Application::build(settings, db, clock)?;
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,257 @@
+//! Persistence on SQLite (the embedded default) or PostgreSQL, chosen by URL, both
+//! compiled into one binary. Blocking diesel work runs on tokio's blocking pool via
+//! `Db::run`, never on the async executor.
+
+pub mod activities;
+pub mod campaigns;
+pub mod channels;
+pub mod organisations;
+pub mod participations;
+pub mod people;
+pub mod plans;
+pub mod schema;
+pub mod tokens;
+
+use crate::error::{Error, Result};
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection, Pool};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Set on every SQLite connection: WAL so readers never block the writer, a busy
+/// timeout so concurrent writers wait instead of failing, and enforced foreign keys.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// `sqlite://var/pregon.db` or a bare path → the path SQLite opens.
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").unwrap_or(url)
+}
+
+pub fn establish(url: &str) -> Result<DbConnection> {
+    let conn = match Backend::of_url(url) {
+        Backend::Postgres => DbConnection::Postgres(
+            PgConnection::establish(url).map_err(|e| Error::Pool(e.to_string()))?,
+        ),
+        Backend::Sqlite => {
+            let path = sqlite_path(url);
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::Pool(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+            let mut conn =
+                SqliteConnection::establish(path).map_err(|e| Error::Pool(e.to_string()))?;
+            conn.batch_execute(SQLITE_PRAGMAS)?;
+            DbConnection::Sqlite(conn)
+        }
+    };
+    Ok(conn)
+}
+
+pub struct Manager {
+    url: String,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> std::result::Result<DbConnection, r2d2::Error> {
+        establish(&self.url).map_err(|e| {
+            r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(e.to_string()))
+        })
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> std::result::Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// A pool of connections and the way to use one off the async executor.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+impl Db {
+    pub fn connect(url: &str, pool_size: u32) -> Result<Db> {
+        let backend = Backend::of_url(url);
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(Manager { url: url.into() })?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for blocking code (CLI commands, tests, the blocking pool).
+    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Checks out a connection and runs `work` on tokio's blocking pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("database task failed: {e}")))?
+    }
+
+    /// Like `run`, inside one transaction: all of `work` is written, or none of it.
+    pub async fn transaction<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| conn.transaction(work)).await
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.run(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
+    }
+}
+
+/// Applies pending migrations. On PostgreSQL an advisory lock keeps several
+/// `pregon` processes starting together from migrating at once.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        DbConnection::Postgres(c) => {
+            c.batch_execute("SELECT pg_advisory_lock(4242001)")?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect());
+            c.batch_execute("SELECT pg_advisory_unlock(4242001)")?;
+            result
+        }
+    };
+    applied.map_err(|e| Error::Internal(anyhow::anyhow!("migration failed: {e}")))
+}
+
+/// Reverts every applied migration, newest first (used by `pregon migrate --revert-all`
+/// and by the test proving each down.sql undoes its up.sql).
+pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<Vec<String>> {
+    let reverted = match conn {
+        DbConnection::Sqlite(c) => c
+            .revert_all_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        DbConnection::Postgres(c) => c
+            .revert_all_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.iter().map(|m| m.to_string()).collect()),
+    };
+    reverted.map_err(|e| Error::Internal(anyhow::anyhow!("revert failed: {e}")))
+}
+
+/// Names of the user tables, to compare schemas before and after migrations.
+pub fn table_names(conn: &mut DbConnection) -> Result<Vec<String>> {
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let sql = match conn {
+        DbConnection::Sqlite(_) => {
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') \
+             AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY name"
+        }
+        DbConnection::Postgres(_) => {
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() \
+             AND tablename <> '__diesel_schema_migrations' ORDER BY tablename"
+        }
+    };
+    Ok(diesel::sql_query(sql)
+        .load::<Name>(conn)?
+        .into_iter()
+        .map(|n| n.name)
+        .collect())
+}
+
+pub use crate::domain::page::{Page, PageRequest};
+
+/// A stored timestamp (UTC without zone) as an instant.
+pub fn utc(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
+    t.and_utc()
+}
+
+/// Text the database holds for a closed set of values (CHECK-constrained).
+pub fn parse_stored<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T> {
+    s.parse()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("unexpected stored value: {e}")))
+}
+
+/// After `UPDATE … WHERE id = ? AND version = ?`: no row means either the record
+/// is gone (404) or someone else changed it first (version mismatch).
+pub fn check_updated(
+    rows: usize,
+    entity: &'static str,
+    id: i64,
+    expected: i32,
+    current: impl FnOnce() -> Result<Option<i32>>,
+) -> Result<()> {
+    if rows > 0 {
+        return Ok(());
+    }
+    match current()? {
+        None => Err(Error::not_found(entity, id)),
+        Some(current) => Err(Error::VersionMismatch {
+            given: expected,
+            current,
+        }),
+    }
+}

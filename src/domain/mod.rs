@@ -1,0 +1,23 @@
+//! Validated domain types. Each newtype checks its invariant on construction, so a
+//! value that reaches the database or a feed is known to be valid.
+
+mod macros;
+
+pub mod activity;
+pub mod language;
+pub mod organisation;
+pub mod page;
+pub mod recurrence;
+pub mod role;
+pub mod text;
+pub mod timing;
+pub mod token;
+pub mod zone;
+
+pub use activity::{ActivityKind, ActivityStatus, ParticipantRole, PartnerRole, Visibility};
+pub use language::{Language, Translations};
+pub use recurrence::Recurrence;
+pub use role::Role;
+pub use text::{EmailAddress, Name, Slug, Text, Title, WebUrl};
+pub use timing::Timing;
+pub use zone::Zone;

@@ -1,0 +1,424 @@
+//! Recurring activities (a monthly newsletter, a quarterly report) as an RFC 5545
+//! RRULE, validated against the activity's start, never expanded into copies.
+//! Expansion happens only to answer questions ("what happens in March?").
+
+use super::timing::{Timing, resolve_local};
+use crate::error::Error;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use rrule::{Frequency, RRule, RRuleSet, Tz as RTz, Unvalidated};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use utoipa::ToSchema;
+
+/// Occurrences computed for one question are capped: a rule may be endless.
+pub const MAX_OCCURRENCES: u16 = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recurrence {
+    rule: String,
+}
+
+impl Recurrence {
+    /// Parses and validates an RRULE value (with or without the `RRULE:` prefix)
+    /// for an activity with the given timing.
+    pub fn parse(text: &str, timing: &Timing) -> Result<Recurrence, Error> {
+        const FIELD: &str = "recurrence.rule";
+        let value = text.trim();
+        let value = value
+            .strip_prefix("RRULE:")
+            .or_else(|| value.strip_prefix("rrule:"))
+            .unwrap_or(value);
+        if value.is_empty() || value.contains(['\r', '\n']) {
+            return Err(Error::invalid(FIELD, "must be a single RRULE value"));
+        }
+        let rule: RRule<Unvalidated> = value
+            .parse()
+            .map_err(|e| Error::invalid(FIELD, format!("not a valid RRULE: {e}")))?;
+        if matches!(
+            rule.get_freq(),
+            Frequency::Secondly | Frequency::Minutely | Frequency::Hourly
+        ) {
+            return Err(Error::invalid(
+                FIELD,
+                "recurrences more frequent than daily are not supported",
+            ));
+        }
+        let start = series_start(timing).ok_or_else(|| {
+            Error::invalid(
+                FIELD,
+                "only activities with an exact time or whole days can recur",
+            )
+        })?;
+        rule.validate(start)
+            .map_err(|e| Error::invalid(FIELD, format!("not valid for this start: {e}")))?;
+        Ok(Recurrence {
+            rule: value.to_owned(),
+        })
+    }
+
+    /// Rebuilds a rule read from the database, where it was validated on the way in.
+    pub fn from_stored(rule: String) -> Recurrence {
+        Recurrence { rule }
+    }
+
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+
+    fn set(&self, timing: &Timing) -> Option<RRuleSet> {
+        let start = series_start(timing)?;
+        let rule = self.rule.parse::<RRule<Unvalidated>>().ok()?;
+        Some(RRuleSet::new(start).rrule(rule.validate(start).ok()?))
+    }
+
+    /// Original starts of the series between two instants (inclusive), in the
+    /// activity's own frame: wall-clock times for exact timings, dates for days.
+    fn starts_between(
+        &self,
+        timing: &Timing,
+        after: DateTime<RTz>,
+        before: DateTime<RTz>,
+    ) -> Vec<OccurrenceKey> {
+        let Some(set) = self.set(timing) else {
+            return Vec::new();
+        };
+        set.after(after)
+            .before(before)
+            .all(MAX_OCCURRENCES)
+            .dates
+            .into_iter()
+            .map(|d| match timing {
+                Timing::Exact { .. } => OccurrenceKey::DateTime(d.naive_local()),
+                _ => OccurrenceKey::Date(d.date_naive()),
+            })
+            .collect()
+    }
+
+    /// Is `key` one of the series' own occurrences?
+    pub fn has_occurrence(&self, timing: &Timing, key: OccurrenceKey) -> bool {
+        let Some(at) = key_instant(timing, key) else {
+            return false;
+        };
+        self.starts_between(timing, at, at).contains(&key)
+    }
+
+    /// The occurrences that touch the days `from..=to`, with exceptions applied:
+    /// cancelled ones are left out, moved ones appear at their new time.
+    pub fn occurrences(
+        &self,
+        timing: &Timing,
+        exceptions: &[Exception],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Vec<Occurrence> {
+        let Some((first, last)) = timing.date_range() else {
+            return Vec::new();
+        };
+        // An occurrence starting up to `span` days before `from` still touches it.
+        let span = last - first;
+        let Some(zone) = frame_zone(timing) else {
+            return Vec::new();
+        };
+        let after = zone
+            .from_local_datetime(&(from - span).and_time(NaiveTime::MIN))
+            .earliest();
+        let before = zone
+            .from_local_datetime(&to.and_hms_opt(23, 59, 59).expect("valid time"))
+            .latest();
+        let (Some(after), Some(before)) = (after, before) else {
+            return Vec::new();
+        };
+        let mut found: Vec<Occurrence> = self
+            .starts_between(timing, after, before)
+            .into_iter()
+            .filter(|key| !exceptions.iter().any(|e| e.key == *key))
+            .filter_map(|key| {
+                Some(Occurrence {
+                    key,
+                    timing: shifted(timing, key)?,
+                    moved: false,
+                })
+            })
+            .collect();
+        for exception in exceptions {
+            if let ExceptionChange::Moved(ref moved) = exception.change {
+                let touches = moved
+                    .date_range()
+                    .is_some_and(|(s, e)| s <= to && e >= from);
+                if touches {
+                    found.push(Occurrence {
+                        key: exception.key,
+                        timing: moved.clone(),
+                        moved: true,
+                    });
+                }
+            }
+        }
+        found.sort_by_key(|o| o.timing.date_range().map(|r| r.0));
+        found
+    }
+}
+
+/// The series' first start as the rrule crate wants it. Days recur in UTC, where
+/// a date is a date.
+fn series_start(timing: &Timing) -> Option<DateTime<RTz>> {
+    let zone = frame_zone(timing)?;
+    match *timing {
+        Timing::Exact { start, .. } => zone.from_local_datetime(&start).earliest(),
+        Timing::Days { start, .. } => zone
+            .from_local_datetime(&start.and_time(NaiveTime::MIN))
+            .earliest(),
+        _ => None,
+    }
+}
+
+fn frame_zone(timing: &Timing) -> Option<RTz> {
+    match timing {
+        Timing::Exact { zone, .. } => Some(zone.tz().into()),
+        Timing::Days { .. } => Some(RTz::UTC),
+        _ => None,
+    }
+}
+
+fn key_instant(timing: &Timing, key: OccurrenceKey) -> Option<DateTime<RTz>> {
+    let zone = frame_zone(timing)?;
+    let local = match key {
+        OccurrenceKey::DateTime(t) => t,
+        OccurrenceKey::Date(d) => d.and_time(NaiveTime::MIN),
+    };
+    zone.from_local_datetime(&local).earliest()
+}
+
+/// The timing of the occurrence starting at `key`: same wall-clock length.
+fn shifted(timing: &Timing, key: OccurrenceKey) -> Option<Timing> {
+    match (timing, key) {
+        (Timing::Exact { start, end, zone }, OccurrenceKey::DateTime(at)) => {
+            let length = *end - *start;
+            let end = at + length;
+            // A series crossing a DST gap keeps its wall-clock time; resolve checks it exists.
+            resolve_local(*zone, at, "").ok()?;
+            Some(Timing::Exact {
+                start: at,
+                end,
+                zone: *zone,
+            })
+        }
+        (Timing::Days { start, end }, OccurrenceKey::Date(at)) => Some(Timing::Days {
+            start: at,
+            end: at + (*end - *start),
+        }),
+        _ => None,
+    }
+}
+
+/// Identifies one occurrence of a series by its original start, as RFC 5545's
+/// RECURRENCE-ID does: a wall-clock time (`2020-04-07T10:00:00`) or a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OccurrenceKey {
+    DateTime(NaiveDateTime),
+    Date(NaiveDate),
+}
+
+impl fmt::Display for OccurrenceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OccurrenceKey::DateTime(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%S")),
+            OccurrenceKey::Date(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+impl std::str::FromStr for OccurrenceKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            return Ok(OccurrenceKey::Date(d));
+        }
+        s.parse::<super::timing::LocalDateTime>()
+            .map(|t| OccurrenceKey::DateTime(t.0))
+    }
+}
+
+impl Serialize for OccurrenceKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for OccurrenceKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for OccurrenceKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "Original start of the occurrence: wall-clock date-time or date",
+            ))
+            .into()
+    }
+}
+impl ToSchema for OccurrenceKey {}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception {
+    pub key: OccurrenceKey,
+    pub change: ExceptionChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExceptionChange {
+    /// The occurrence is skipped (EXDATE).
+    Cancelled,
+    /// The occurrence happens at another time (RECURRENCE-ID override).
+    Moved(Timing),
+}
+
+impl Exception {
+    /// Checks an exception against its series: it must name a real occurrence, and a
+    /// moved one keeps the series' kind of timing.
+    pub fn validate(
+        &self,
+        recurrence: &Recurrence,
+        timing: &Timing,
+        field: &str,
+    ) -> Result<(), Error> {
+        if !recurrence.has_occurrence(timing, self.key) {
+            return Err(Error::invalid(
+                format!("{field}.occurrence"),
+                format!("{} is not an occurrence of the series", self.key),
+            ));
+        }
+        if let ExceptionChange::Moved(ref moved) = self.change {
+            if moved.precision() != timing.precision() {
+                return Err(Error::invalid(
+                    format!("{field}.timing"),
+                    "a moved occurrence keeps the precision of its series",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One occurrence of a series, as answered to a date-range question.
+#[derive(Debug, Clone)]
+pub struct Occurrence {
+    pub key: OccurrenceKey,
+    pub timing: Timing,
+    pub moved: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::timing::LocalDateTime;
+
+    fn madrid_monthly() -> (Timing, Recurrence) {
+        let t = Timing::exact(
+            "2020-01-07T10:00".parse::<LocalDateTime>().unwrap().0,
+            "2020-01-07T11:00".parse::<LocalDateTime>().unwrap().0,
+            "Europe/Madrid".parse().unwrap(),
+        )
+        .unwrap();
+        let r = Recurrence::parse("RRULE:FREQ=MONTHLY;BYDAY=1TU", &t).unwrap();
+        (t, r)
+    }
+
+    #[test]
+    fn rules_are_validated() {
+        let (t, _) = madrid_monthly();
+        assert!(Recurrence::parse("FREQ=NEVER", &t).is_err());
+        assert!(Recurrence::parse("FREQ=MINUTELY", &t).is_err());
+        assert!(Recurrence::parse("FREQ=WEEKLY\r\nX:1", &t).is_err());
+        assert!(Recurrence::parse("FREQ=WEEKLY", &Timing::ToBeConfirmed).is_err());
+        assert_eq!(
+            Recurrence::parse("FREQ=QUARTERLY", &t)
+                .unwrap_err()
+                .to_string()[..15]
+                .to_owned(),
+            "recurrence.rule"
+        );
+    }
+
+    #[test]
+    fn expansion_keeps_wall_clock_time_across_dst() {
+        let (t, r) = madrid_monthly();
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let occ = r.occurrences(&t, &[], d("2020-03-01"), d("2020-04-30"));
+        let starts: Vec<_> = occ
+            .iter()
+            .map(|o| o.timing.instants().unwrap().0.to_rfc3339())
+            .collect();
+        // 10:00 in Madrid is 09:00 UTC in winter and 08:00 UTC after 29 March.
+        assert_eq!(
+            starts,
+            ["2020-03-03T09:00:00+00:00", "2020-04-07T08:00:00+00:00"]
+        );
+    }
+
+    #[test]
+    fn exceptions_skip_and_move() {
+        let (t, r) = madrid_monthly();
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let key = |s: &str| s.parse::<OccurrenceKey>().unwrap();
+        let moved = Timing::exact(
+            "2020-05-06T16:00".parse::<LocalDateTime>().unwrap().0,
+            "2020-05-06T17:00".parse::<LocalDateTime>().unwrap().0,
+            "Europe/Madrid".parse().unwrap(),
+        )
+        .unwrap();
+        let exceptions = [
+            Exception {
+                key: key("2020-04-07T10:00:00"),
+                change: ExceptionChange::Cancelled,
+            },
+            Exception {
+                key: key("2020-05-05T10:00:00"),
+                change: ExceptionChange::Moved(moved.clone()),
+            },
+        ];
+        for e in &exceptions {
+            e.validate(&r, &t, "recurrence.exceptions[0]").unwrap();
+        }
+        let not_an_occurrence = Exception {
+            key: key("2020-05-06T10:00:00"),
+            change: ExceptionChange::Cancelled,
+        };
+        assert!(not_an_occurrence.validate(&r, &t, "x").is_err());
+
+        let occ = r.occurrences(&t, &exceptions, d("2020-04-01"), d("2020-06-30"));
+        let got: Vec<_> = occ.iter().map(|o| (o.key.to_string(), o.moved)).collect();
+        assert_eq!(
+            got,
+            [
+                ("2020-05-05T10:00:00".to_string(), true),
+                ("2020-06-02T10:00:00".to_string(), false)
+            ]
+        );
+        assert_eq!(occ[0].timing, moved);
+    }
+
+    #[test]
+    fn whole_day_series() {
+        let t = Timing::days(
+            NaiveDate::from_ymd_opt(2020, 1, 31).unwrap(),
+            NaiveDate::from_ymd_opt(2020, 1, 31).unwrap(),
+        )
+        .unwrap();
+        let r = Recurrence::parse("FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=3", &t).unwrap();
+        let occ = r.occurrences(
+            &t,
+            &[],
+            NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2020, 12, 31).unwrap(),
+        );
+        let keys: Vec<_> = occ.iter().map(|o| o.key.to_string()).collect();
+        assert_eq!(keys, ["2020-01-31", "2020-02-29", "2020-03-31"]);
+    }
+}

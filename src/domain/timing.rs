@@ -1,0 +1,387 @@
+//! When an activity happens, as precisely as it is really known: an exact time in
+//! an IANA zone, whole days, only a month, or "to be confirmed". An unknown date is
+//! a state of its own, never a made-up date.
+
+use super::zone::Zone;
+use crate::error::Error;
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Timing {
+    /// Wall-clock start and end in `zone`; `end` is after `start`.
+    Exact {
+        start: NaiveDateTime,
+        end: NaiveDateTime,
+        zone: Zone,
+    },
+    /// Whole days, `end` inclusive.
+    Days { start: NaiveDate, end: NaiveDate },
+    /// Only the month is known.
+    Month(YearMonth),
+    /// The date is to be confirmed.
+    ToBeConfirmed,
+}
+
+/// How precisely an activity's time is known; the database's `time_precision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    Exact,
+    Days,
+    Month,
+    Tbc,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Exact => "exact",
+            Precision::Days => "days",
+            Precision::Month => "month",
+            Precision::Tbc => "tbc",
+        }
+    }
+}
+
+/// Resolves a wall-clock time in a zone to an instant. A time that does not exist
+/// (skipped by a DST change) is refused; an ambiguous one (repeated hour) takes the
+/// earlier instant, as calendar clients do.
+pub fn resolve_local(
+    zone: Zone,
+    local: NaiveDateTime,
+    field: &str,
+) -> Result<DateTime<Utc>, Error> {
+    match zone.tz().from_local_datetime(&local) {
+        LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(earlier, _) => Ok(earlier.with_timezone(&Utc)),
+        LocalResult::None => Err(Error::invalid(
+            field,
+            format!(
+                "{local} does not exist in {} (skipped by a daylight-saving change)",
+                zone.name()
+            ),
+        )),
+    }
+}
+
+impl Timing {
+    pub fn exact(start: NaiveDateTime, end: NaiveDateTime, zone: Zone) -> Result<Timing, Error> {
+        let start_utc = resolve_local(zone, start, "timing.start")?;
+        let end_utc = resolve_local(zone, end, "timing.end")?;
+        if end_utc <= start_utc {
+            return Err(Error::invalid("timing.end", "must be after start"));
+        }
+        Ok(Timing::Exact { start, end, zone })
+    }
+
+    pub fn days(start: NaiveDate, end: NaiveDate) -> Result<Timing, Error> {
+        if end < start {
+            return Err(Error::invalid("timing.end", "must not be before start"));
+        }
+        Ok(Timing::Days { start, end })
+    }
+
+    pub fn precision(&self) -> Precision {
+        match self {
+            Timing::Exact { .. } => Precision::Exact,
+            Timing::Days { .. } => Precision::Days,
+            Timing::Month(_) => Precision::Month,
+            Timing::ToBeConfirmed => Precision::Tbc,
+        }
+    }
+
+    /// Start and end as instants, for exact timings.
+    pub fn instants(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        match *self {
+            Timing::Exact { start, end, zone } => Some((
+                resolve_local(zone, start, "").ok()?,
+                resolve_local(zone, end, "").ok()?,
+            )),
+            _ => None,
+        }
+    }
+
+    /// The calendar days the activity touches (inclusive), in its own zone.
+    pub fn date_range(&self) -> Option<(NaiveDate, NaiveDate)> {
+        match *self {
+            Timing::Exact { start, end, .. } => {
+                // An event ending at midnight does not touch the next day.
+                let last = if end.time() == chrono::NaiveTime::MIN && end.date() > start.date() {
+                    end.date().pred_opt().unwrap_or(end.date())
+                } else {
+                    end.date()
+                };
+                Some((start.date(), last))
+            }
+            Timing::Days { start, end } => Some((start, end)),
+            Timing::Month(m) => Some((m.first_day(), m.last_day())),
+            Timing::ToBeConfirmed => None,
+        }
+    }
+
+    pub fn zone(&self) -> Option<Zone> {
+        match self {
+            Timing::Exact { zone, .. } => Some(*zone),
+            _ => None,
+        }
+    }
+}
+
+/// A calendar month, written `2020-05`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct YearMonth {
+    year: i32,
+    month: u32,
+}
+
+impl YearMonth {
+    pub fn new(year: i32, month: u32) -> Option<YearMonth> {
+        ((1..=12).contains(&month) && (1900..=9999).contains(&year))
+            .then_some(YearMonth { year, month })
+    }
+
+    pub fn of(date: NaiveDate) -> YearMonth {
+        YearMonth {
+            year: date.year(),
+            month: date.month(),
+        }
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("validated month")
+    }
+
+    pub fn last_day(self) -> NaiveDate {
+        let (y, m) = if self.month == 12 {
+            (self.year + 1, 1)
+        } else {
+            (self.year, self.month + 1)
+        };
+        NaiveDate::from_ymd_opt(y, m, 1)
+            .and_then(|d| d.pred_opt())
+            .expect("validated month")
+    }
+}
+
+impl fmt::Display for YearMonth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl std::str::FromStr for YearMonth {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let err = || format!("{s:?} is not a month; write it as YYYY-MM, e.g. 2020-05");
+        let (y, m) = s.split_once('-').ok_or_else(err)?;
+        if y.len() != 4 || m.len() != 2 {
+            return Err(err());
+        }
+        YearMonth::new(y.parse().map_err(|_| err())?, m.parse().map_err(|_| err())?).ok_or_else(err)
+    }
+}
+
+impl Serialize for YearMonth {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for YearMonth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A wall-clock date-time without offset, as written in JSON (`2020-03-10T10:00`,
+/// seconds optional). An offset is refused: the zone is given separately, so a
+/// time stays right across daylight-saving changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[schema(value_type = String, example = "2020-03-10T10:00:00")]
+pub struct LocalDateTime(pub NaiveDateTime);
+
+impl std::str::FromStr for LocalDateTime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+            if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+                return Ok(LocalDateTime(t));
+            }
+        }
+        if DateTime::parse_from_rfc3339(s).is_ok() {
+            return Err(format!(
+                "{s:?} carries an offset; give the wall-clock time (YYYY-MM-DDTHH:MM[:SS]) and the zone in time_zone"
+            ));
+        }
+        Err(format!(
+            "{s:?} is not a valid date-time; expected YYYY-MM-DDTHH:MM[:SS]"
+        ))
+    }
+}
+
+impl<'de> Deserialize<'de> for LocalDateTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Timing as a client writes it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(tag = "precision", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TimingInput {
+    /// An exact start and end, as wall-clock times in `time_zone`.
+    Exact {
+        start: LocalDateTime,
+        end: LocalDateTime,
+        time_zone: Zone,
+    },
+    /// Whole days; `end` (inclusive) defaults to `start`.
+    Days {
+        #[schema(value_type = String, format = Date)]
+        start: NaiveDate,
+        #[schema(value_type = Option<String>, format = Date)]
+        end: Option<NaiveDate>,
+    },
+    /// Only the month is known, e.g. `2020-05`.
+    Month {
+        #[schema(value_type = String, example = "2020-05")]
+        month: YearMonth,
+    },
+    /// To be confirmed: no date is known yet.
+    Tbc,
+}
+
+impl TryFrom<TimingInput> for Timing {
+    type Error = Error;
+    fn try_from(input: TimingInput) -> Result<Timing, Error> {
+        match input {
+            TimingInput::Exact {
+                start,
+                end,
+                time_zone,
+            } => Timing::exact(start.0, end.0, time_zone),
+            TimingInput::Days { start, end } => Timing::days(start, end.unwrap_or(start)),
+            TimingInput::Month { month } => Ok(Timing::Month(month)),
+            TimingInput::Tbc => Ok(Timing::ToBeConfirmed),
+        }
+    }
+}
+
+/// Timing as the API shows it: the input form plus, for exact times, the instants.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimingView {
+    pub precision: Precision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub end: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<Zone>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_utc: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_utc: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub month: Option<YearMonth>,
+}
+
+impl From<&Timing> for TimingView {
+    fn from(t: &Timing) -> Self {
+        let mut view = TimingView {
+            precision: t.precision(),
+            start: None,
+            end: None,
+            time_zone: None,
+            start_utc: None,
+            end_utc: None,
+            month: None,
+        };
+        match *t {
+            Timing::Exact { start, end, zone } => {
+                view.start = Some(start.format("%Y-%m-%dT%H:%M:%S").to_string());
+                view.end = Some(end.format("%Y-%m-%dT%H:%M:%S").to_string());
+                view.time_zone = Some(zone);
+                if let Some((s, e)) = t.instants() {
+                    view.start_utc = Some(s);
+                    view.end_utc = Some(e);
+                }
+            }
+            Timing::Days { start, end } => {
+                view.start = Some(start.to_string());
+                view.end = Some(end.to_string());
+            }
+            Timing::Month(m) => view.month = Some(m),
+            Timing::ToBeConfirmed => {}
+        }
+        view
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        s.parse::<LocalDateTime>().unwrap().0
+    }
+
+    #[test]
+    fn exact_needs_end_after_start_in_real_time() {
+        let madrid: Zone = "Europe/Madrid".parse().unwrap();
+        assert!(Timing::exact(dt("2020-03-10T10:00"), dt("2020-03-10T09:00"), madrid).is_err());
+        assert!(Timing::exact(dt("2020-03-10T10:00"), dt("2020-03-10T10:00"), madrid).is_err());
+        // 02:30 on 29 March 2020 was skipped in Madrid.
+        let err =
+            Timing::exact(dt("2020-03-29T02:30"), dt("2020-03-29T04:00"), madrid).unwrap_err();
+        assert!(matches!(err, Error::Invalid { ref field, .. } if field == "timing.start"));
+        // 02:30 on 25 October 2020 happened twice: the earlier one is taken.
+        let t = Timing::exact(dt("2020-10-25T02:30"), dt("2020-10-25T03:30"), madrid).unwrap();
+        let (s, e) = t.instants().unwrap();
+        assert_eq!(s.to_rfc3339(), "2020-10-25T00:30:00+00:00");
+        assert_eq!(e.to_rfc3339(), "2020-10-25T02:30:00+00:00");
+    }
+
+    #[test]
+    fn local_date_time_refuses_offsets_with_a_reason() {
+        assert!("2020-03-10T10:00:00".parse::<LocalDateTime>().is_ok());
+        let err = "2020-03-10T10:00:00Z".parse::<LocalDateTime>().unwrap_err();
+        assert!(err.contains("offset"), "{err}");
+        assert!("2020-02-30T10:00".parse::<LocalDateTime>().is_err());
+    }
+
+    #[test]
+    fn months_and_ranges() {
+        let m: YearMonth = "2020-02".parse().unwrap();
+        assert_eq!(m.last_day().to_string(), "2020-02-29");
+        assert_eq!(
+            "2019-12"
+                .parse::<YearMonth>()
+                .unwrap()
+                .last_day()
+                .to_string(),
+            "2019-12-31"
+        );
+        for bad in ["2020-13", "2020-1", "20-01", "2020/01", "2020-00"] {
+            assert!(bad.parse::<YearMonth>().is_err(), "{bad}");
+        }
+        let night = Timing::exact(
+            dt("2020-03-10T20:00"),
+            dt("2020-03-11T00:00"),
+            "UTC".parse().unwrap(),
+        )
+        .unwrap();
+        let d = NaiveDate::from_ymd_opt(2020, 3, 10).unwrap();
+        assert_eq!(night.date_range(), Some((d, d)));
+        assert_eq!(Timing::ToBeConfirmed.date_range(), None);
+    }
+}

@@ -1,0 +1,94 @@
+//! A strict JSON body extractor: checks the media type, enforces the configured
+//! size limit while reading, and names the field at fault for wrong types, unknown
+//! fields and invalid values.
+
+use super::AppState;
+use super::problem::ApiError;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
+
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.settings.server.body_limit_bytes)
+            .unwrap_or(256 * 1024);
+        let content_type_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let essence = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                essence == "application/json" || essence.ends_with("+json")
+            })
+            .unwrap_or(false);
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            if declared_length.is_some_and(|n| n > limit) {
+                return Err(ApiError::TooLarge { limit });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::BadBody {
+                    syntax: true,
+                    field: None,
+                    message: format!("could not read the body: {e}"),
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::TooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(Json)
+        })
+    }
+}
+
+/// Deserializes `body`, reporting the path of the offending field.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.inner();
+        let syntax = !matches!(inner.classify(), serde_json::error::Category::Data);
+        let field = (path != "." && !path.is_empty()).then_some(path);
+        let message = inner.to_string();
+        // serde appends " at line 1 column 42": keep it only for syntax errors.
+        let message = if syntax {
+            message
+        } else {
+            message
+                .rsplit_once(" at line ")
+                .map(|(m, _)| m.to_owned())
+                .unwrap_or(message)
+        };
+        ApiError::BadBody {
+            syntax,
+            field,
+            message,
+        }
+    })
+}

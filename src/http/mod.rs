@@ -1,0 +1,149 @@
+//! The HTTP layer: thin handlers over the domain and the database. `Application`
+//! binds first and runs later, so tests can start a real server on port 0.
+
+pub mod auth;
+pub mod json;
+pub mod openapi;
+pub mod problem;
+pub mod rate_limit;
+pub mod routes;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::db::Db;
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
+use problem::ApiError;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa_actix_web::AppExt;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub clock: SharedClock,
+    pub settings: Arc<Settings>,
+    pub rate_limiter: rate_limit::RateLimiter,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(settings: Settings, db: Db, clock: SharedClock) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&settings.server.bind)
+            .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            db,
+            clock,
+            rate_limiter: rate_limit::RateLimiter::new(
+                settings.server.public_rate_limit_per_minute,
+            ),
+            settings: Arc::new(settings),
+        });
+        let server = HttpServer::new(move || {
+            let (app, api) = App::new()
+                .into_utoipa_app()
+                .openapi(openapi::base())
+                .app_data(state.clone())
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|err, _| ApiError::BadQuery(err.to_string()).into()),
+                )
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|err, _| ApiError::BadQuery(err.to_string()).into()),
+                )
+                .configure(routes::configure)
+                .split_for_parts();
+            let api = web::Data::new(openapi::finish(api));
+            app.app_data(api)
+                .route("/api/v1/openapi.json", web::get().to(openapi::serve))
+                .default_service(web::to(routes::not_found))
+                .wrap_fn(|req, srv| {
+                    let request_id = req.extensions().get::<RequestId>().copied();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        if let Some(id) = request_id {
+                            if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+                                res.headers_mut()
+                                    .insert(header::HeaderName::from_static("x-request-id"), value);
+                            }
+                        }
+                        Ok(res)
+                    }
+                })
+                .wrap(TracingLogger::default())
+        })
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The version a client says it is replacing: `If-Match` (answered with 412 on
+/// mismatch) or the body's `version` (409). Neither: 428, as an update without a
+/// version could overwrite someone else's edit.
+#[derive(Debug, Clone, Copy)]
+pub enum ExpectedVersion {
+    Header(i32),
+    Body(i32),
+}
+
+impl ExpectedVersion {
+    pub fn from_request(
+        req: &HttpRequest,
+        body_version: Option<i32>,
+    ) -> Result<ExpectedVersion, ApiError> {
+        if let Some(value) = req.headers().get(header::IF_MATCH) {
+            let text = value.to_str().unwrap_or("").trim();
+            let text = text.strip_prefix("W/").unwrap_or(text);
+            let version = text.trim_matches('"').parse::<i32>().map_err(|_| {
+                ApiError::BadQuery(format!("If-Match {text:?} is not an ETag of this API"))
+            })?;
+            return Ok(ExpectedVersion::Header(version));
+        }
+        body_version
+            .map(ExpectedVersion::Body)
+            .ok_or(ApiError::PreconditionRequired)
+    }
+
+    pub fn value(self) -> i32 {
+        match self {
+            ExpectedVersion::Header(v) | ExpectedVersion::Body(v) => v,
+        }
+    }
+
+    /// Maps a version mismatch to the status that fits how the version was sent.
+    pub fn map_err(self, err: crate::Error) -> ApiError {
+        match (self, err) {
+            (ExpectedVersion::Body(_), crate::Error::VersionMismatch { given, current }) => {
+                ApiError::VersionConflict { given, current }
+            }
+            (_, other) => ApiError::Domain(other),
+        }
+    }
+}
+
+/// The strong ETag of a versioned record.
+pub fn etag(version: i32) -> header::EntityTag {
+    header::EntityTag::new_strong(version.to_string())
+}

@@ -1,0 +1,220 @@
+//! Every error leaves the API as an RFC 9457 `application/problem+json` document,
+//! naming the field at fault when there is one.
+
+use crate::error::Error;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URN naming the kind of problem (see docs/api.md).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The input field at fault, as a dotted path (`timing.end`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The same, as JSON Pointers, one per invalid field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+    /// On a version conflict: the version the server holds now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldProblem {
+    pub pointer: String,
+    pub detail: String,
+}
+
+/// The errors of the HTTP edge: the domain's, plus those only HTTP has.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Domain(#[from] Error),
+    /// The body is not JSON at all (400) or not the expected shape (422).
+    #[error("{message}")]
+    BadBody {
+        syntax: bool,
+        field: Option<String>,
+        message: String,
+    },
+    #[error("request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    #[error("this needs the {0} role")]
+    Forbidden(&'static str),
+    #[error("send If-Match with the current ETag, or the current `version` in the body")]
+    PreconditionRequired,
+    /// A version mismatch where the version came in the body.
+    #[error("version {given} is not the current version {current}")]
+    VersionConflict { given: i32, current: i32 },
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        ApiError::Domain(e.into())
+    }
+}
+
+/// `timing.end` → `#/timing/end` (RFC 6901 inside a URI fragment).
+fn pointer(field: &str) -> String {
+    let mut out = String::from("#");
+    for part in field.split('.') {
+        out.push('/');
+        // `participants[2]` → `participants/2`
+        let part = part.replace('[', "/").replace(']', "");
+        out.push_str(&part.replace('~', "~0"));
+    }
+    out
+}
+
+impl ApiError {
+    fn describe(&self) -> (&'static str, &'static str, Option<String>, Option<i32>) {
+        match self {
+            ApiError::Domain(Error::NotFound { .. }) => ("not-found", "Not found", None, None),
+            ApiError::Domain(Error::Invalid { field, .. }) => {
+                ("validation", "Invalid field", Some(field.clone()), None)
+            }
+            ApiError::Domain(Error::Conflict(_)) => ("conflict", "Conflict", None, None),
+            ApiError::Domain(Error::VersionMismatch { current, .. }) => (
+                "version-mismatch",
+                "The record changed since you read it",
+                Some("version".into()),
+                Some(*current),
+            ),
+            ApiError::Domain(Error::Pool(_)) => ("unavailable", "Database unavailable", None, None),
+            ApiError::Domain(Error::Database(_) | Error::Internal(_)) => {
+                ("internal", "Internal error", None, None)
+            }
+            ApiError::BadBody {
+                syntax: true,
+                field,
+                ..
+            } => ("malformed-json", "Malformed JSON", field.clone(), None),
+            ApiError::BadBody { field, .. } => ("validation", "Invalid field", field.clone(), None),
+            ApiError::TooLarge { .. } => ("too-large", "Request body too large", None, None),
+            ApiError::UnsupportedMediaType => (
+                "unsupported-media-type",
+                "Unsupported media type",
+                None,
+                None,
+            ),
+            ApiError::BadQuery(_) => ("bad-query", "Invalid query parameter", None, None),
+            ApiError::Unauthorized => ("unauthorized", "Unauthorized", None, None),
+            ApiError::Forbidden(_) => ("forbidden", "Forbidden", None, None),
+            ApiError::PreconditionRequired => {
+                ("precondition-required", "Precondition required", None, None)
+            }
+            ApiError::VersionConflict { current, .. } => (
+                "version-mismatch",
+                "The record changed since you read it",
+                Some("version".into()),
+                Some(*current),
+            ),
+            ApiError::TooManyRequests { .. } => ("rate-limited", "Too many requests", None, None),
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            // Internal details go to the log, not to the client.
+            ApiError::Domain(Error::Database(_) | Error::Internal(_)) => {
+                "an internal error occurred; it has been logged".into()
+            }
+            ApiError::Domain(Error::Invalid { message, .. }) => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Domain(e) => match e {
+                Error::NotFound { .. } => StatusCode::NOT_FOUND,
+                Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                Error::Conflict(_) => StatusCode::CONFLICT,
+                Error::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
+                Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+                Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::BadBody { syntax: true, .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadBody { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BadQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::VersionConflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let (kind, title, field, current_version) = self.describe();
+        let detail = self.detail();
+        let errors = field
+            .iter()
+            .map(|f| FieldProblem {
+                pointer: pointer(f),
+                detail: detail.clone(),
+            })
+            .collect();
+        let problem = Problem {
+            kind: format!("urn:pregon:problem:{kind}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: Some(detail),
+            field,
+            errors,
+            current_version,
+        };
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CONTENT_TYPE, CONTENT_TYPE));
+        match self {
+            ApiError::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"pregon\""));
+            }
+            ApiError::TooManyRequests { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            _ => {}
+        }
+        response.body(serde_json::to_string(&problem).unwrap_or_default())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pointers() {
+        assert_eq!(super::pointer("timing.end"), "#/timing/end");
+        assert_eq!(
+            super::pointer("recurrence.exceptions[1].occurrence"),
+            "#/recurrence/exceptions/1/occurrence"
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! Every route of the service, registered through utoipa-actix-web so that none can
+//! exist without appearing in the OpenAPI document.
+
+mod health;
+mod organisations;
+mod tokens;
+
+use super::problem::{ApiError, ApiResult};
+use super::{AppState, etag};
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz).service(health::readyz);
+    cfg.service(
+        scope::scope("/api/v1")
+            .configure(organisations::configure)
+            .configure(tokens::configure),
+    );
+}
+
+pub async fn not_found() -> ApiResult<HttpResponse> {
+    Err(ApiError::Domain(crate::Error::NotFound {
+        entity: "route",
+        id: String::new(),
+    }))
+}
+
+pub type State = web::Data<AppState>;
+
+/// A versioned record with its ETag, so a client can send it back in If-Match.
+pub fn versioned<T: Serialize>(
+    status: actix_web::http::StatusCode,
+    body: &T,
+    version: i32,
+) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(actix_web::http::header::ETag(etag(version)))
+        .json(body)
+}
+
+pub fn ok<T: Serialize>(body: &T) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(body))
+}

@@ -1,0 +1,7 @@
+//! Integration tests: a real server on a random port, a real database (SQLite by
+//! default, PostgreSQL when PREGON_TEST_DATABASE_URL is set), real HTTP.
+
+mod helpers;
+
+mod health;
+mod organisations;
