@@ -9,6 +9,7 @@ use crate::db::{self, Db};
 use crate::http::Application;
 use crate::{seed, telemetry};
 use clap::{Parser, Subcommand};
+use diesel::Connection;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -110,7 +111,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed => {
             let db = open_database(&settings)?;
-            let report = seed::load_2020_plan(&mut *db.get()?, clock.now())?;
+            let now = clock.now();
+            let report = db.get()?.transaction(|c| seed::load_2020_plan(c, now))?;
             println!("{report}");
             Ok(())
         }

@@ -1,1 +1,823 @@
+//! Activities and everything hanging off them (translations, channels, partners,
+//! recurrence exceptions, post variants). Times are stored in UTC beside the
+//! activity's own zone; whole-day and month timings as dates.
 
+use super::schema::{
+    activities, activity_channels, activity_exceptions, activity_partners, activity_translations,
+    participations, people, post_variants,
+};
+use super::{
+    DbConnection, Page, PageRequest, campaigns, channels, organisations, parse_stored, plans,
+    require_ref, utc,
+};
+use crate::domain::activity::{
+    Activity, ActivityKind, ActivityStatus, ActualView, OccurrenceView, ParticipantView, Partner,
+    Place, PostVariant, RecurrenceView, ValidActivity, Visibility,
+};
+use crate::domain::campaign::Translation;
+use crate::domain::language::{Language, Translations};
+use crate::domain::recurrence::{Exception, ExceptionChange, OccurrenceKey, Recurrence};
+use crate::domain::timing::{Timing, TimingView, YearMonth};
+use crate::domain::zone::Zone;
+use crate::error::{Error, Result};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use std::collections::HashMap;
+
+#[derive(Queryable, Selectable, Clone)]
+#[diesel(table_name = activities)]
+struct Row {
+    id: i64,
+    uid: String,
+    plan_id: i64,
+    period_id: Option<i64>,
+    campaign_id: Option<i64>,
+    kind: String,
+    status: String,
+    visibility: String,
+    owner_person_id: Option<i64>,
+    owner_organisation_id: Option<i64>,
+    time_precision: String,
+    starts_at: Option<NaiveDateTime>,
+    ends_at: Option<NaiveDateTime>,
+    time_zone: Option<String>,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+    rrule: Option<String>,
+    place_name: Option<String>,
+    place_address: Option<String>,
+    place_url: Option<String>,
+    actual_start_date: Option<NaiveDate>,
+    actual_end_date: Option<NaiveDate>,
+    source_organisation_id: Option<i64>,
+    external_uid: Option<String>,
+    sequence: i32,
+    version: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    cancelled_at: Option<NaiveDateTime>,
+}
+
+/// The timing columns, as stored.
+struct TimingColumns {
+    precision: &'static str,
+    starts_at: Option<NaiveDateTime>,
+    ends_at: Option<NaiveDateTime>,
+    time_zone: Option<&'static str>,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+}
+
+fn timing_columns(timing: &Timing) -> TimingColumns {
+    let (starts_at, ends_at) = match timing.instants() {
+        Some((s, e)) => (Some(s.naive_utc()), Some(e.naive_utc())),
+        None => (None, None),
+    };
+    let (start_date, end_date) = match timing.date_range() {
+        Some((s, e)) => (Some(s), Some(e)),
+        None => (None, None),
+    };
+    TimingColumns {
+        precision: timing.precision().as_str(),
+        starts_at,
+        ends_at,
+        time_zone: timing.zone().map(Zone::name),
+        start_date,
+        end_date,
+    }
+}
+
+fn stored_zone(name: &str) -> Result<Zone> {
+    name.parse()
+        .map_err(|e: String| Error::Internal(anyhow::anyhow!("stored zone: {e}")))
+}
+
+fn local(zone: Zone, t: NaiveDateTime) -> NaiveDateTime {
+    t.and_utc().with_timezone(&zone.tz()).naive_local()
+}
+
+fn timing_from_columns(
+    precision: &str,
+    starts_at: Option<NaiveDateTime>,
+    ends_at: Option<NaiveDateTime>,
+    zone: Option<Zone>,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+) -> Result<Timing> {
+    let broken = || Error::Internal(anyhow::anyhow!("inconsistent stored timing"));
+    Ok(match precision {
+        "exact" => {
+            let zone = zone.ok_or_else(broken)?;
+            Timing::Exact {
+                start: local(zone, starts_at.ok_or_else(broken)?),
+                end: local(zone, ends_at.ok_or_else(broken)?),
+                zone,
+            }
+        }
+        "days" => Timing::Days {
+            start: start_date.ok_or_else(broken)?,
+            end: end_date.ok_or_else(broken)?,
+        },
+        "month" => Timing::Month(YearMonth::of(start_date.ok_or_else(broken)?)),
+        "tbc" => Timing::ToBeConfirmed,
+        _ => return Err(broken()),
+    })
+}
+
+impl Row {
+    fn timing(&self) -> Result<Timing> {
+        let zone = self.time_zone.as_deref().map(stored_zone).transpose()?;
+        timing_from_columns(
+            &self.time_precision,
+            self.starts_at,
+            self.ends_at,
+            zone,
+            self.start_date,
+            self.end_date,
+        )
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = activity_exceptions)]
+struct ExceptionRow {
+    activity_id: i64,
+    recurrence_id: String,
+    cancelled: bool,
+    starts_at: Option<NaiveDateTime>,
+    ends_at: Option<NaiveDateTime>,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+}
+
+impl ExceptionRow {
+    fn into_domain(self, series: &Timing) -> Result<Exception> {
+        let key: OccurrenceKey = self
+            .recurrence_id
+            .parse()
+            .map_err(|e: String| Error::Internal(anyhow::anyhow!("stored occurrence: {e}")))?;
+        let change = if self.cancelled {
+            ExceptionChange::Cancelled
+        } else {
+            ExceptionChange::Moved(timing_from_columns(
+                series.precision().as_str(),
+                self.starts_at,
+                self.ends_at,
+                series.zone(),
+                self.start_date,
+                self.end_date,
+            )?)
+        };
+        Ok(Exception { key, change })
+    }
+}
+
+/// Checks every reference of the activity against the database.
+fn check_references(conn: &mut DbConnection, a: &ValidActivity) -> Result<()> {
+    require_ref(plans::exists(conn, a.plan_id)?, "plan_id", a.plan_id)?;
+    if let Some(period) = a.period_id {
+        if !plans::has_period(conn, a.plan_id, period)? {
+            return Err(Error::invalid(
+                "period_id",
+                format!("{period} is not a period of plan {}", a.plan_id),
+            ));
+        }
+    }
+    if let Some(campaign) = a.campaign_id {
+        if !campaigns::in_plan(conn, campaign, a.plan_id)? {
+            return Err(Error::invalid(
+                "campaign_id",
+                format!("{campaign} is not a campaign of plan {}", a.plan_id),
+            ));
+        }
+    }
+    if let Some(person) = a.owner_person_id {
+        require_ref(
+            super::people::exists(conn, person)?,
+            "owner_person_id",
+            person,
+        )?;
+    }
+    if let Some(org) = a.owner_organisation_id {
+        require_ref(
+            organisations::exists(conn, org)?,
+            "owner_organisation_id",
+            org,
+        )?;
+    }
+    for (i, id) in a.channel_ids.iter().enumerate() {
+        require_ref(
+            channels::exists(conn, *id)?,
+            &format!("channel_ids[{i}]"),
+            *id,
+        )?;
+    }
+    for (i, p) in a.partners.iter().enumerate() {
+        require_ref(
+            organisations::exists(conn, p.organisation_id)?,
+            &format!("partners[{i}].organisation_id"),
+            p.organisation_id,
+        )?;
+    }
+    Ok(())
+}
+
+/// Where an activity comes from when it was imported from a partner's calendar.
+#[derive(Debug, Clone, Default)]
+pub struct ExternalSource {
+    pub organisation_id: Option<i64>,
+    pub uid: Option<String>,
+    pub sequence: Option<i32>,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+pub fn create(conn: &mut DbConnection, a: &ValidActivity, now: DateTime<Utc>) -> Result<Activity> {
+    create_with_source(conn, a, &ExternalSource::default(), now)
+}
+
+pub fn create_with_source(
+    conn: &mut DbConnection,
+    a: &ValidActivity,
+    source: &ExternalSource,
+    now: DateTime<Utc>,
+) -> Result<Activity> {
+    check_references(conn, a)?;
+    let t = timing_columns(&a.timing);
+    let uid = uuid::Uuid::new_v4().to_string();
+    let id: i64 = diesel::insert_into(activities::table)
+        .values((
+            fields(a, &t),
+            activities::uid.eq(&uid),
+            activities::source_organisation_id.eq(source.organisation_id),
+            activities::external_uid.eq(source.uid.as_deref()),
+            activities::external_sequence.eq(source.sequence),
+            activities::external_last_modified.eq(source.last_modified.map(|t| t.naive_utc())),
+            activities::sequence.eq(0),
+            activities::created_at.eq(now.naive_utc()),
+            activities::updated_at.eq(now.naive_utc()),
+            activities::cancelled_at
+                .eq((a.status == ActivityStatus::Cancelled).then_some(now.naive_utc())),
+        ))
+        .returning(activities::id)
+        .get_result(conn)?;
+    write_children(conn, id, a)?;
+    get(conn, id)
+}
+
+/// The columns a client sets, for insert and update alike.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = activities, treat_none_as_null = true)]
+struct Fields<'a> {
+    plan_id: i64,
+    period_id: Option<i64>,
+    campaign_id: Option<i64>,
+    kind: &'a str,
+    status: &'a str,
+    visibility: &'a str,
+    owner_person_id: Option<i64>,
+    owner_organisation_id: Option<i64>,
+    time_precision: &'a str,
+    starts_at: Option<NaiveDateTime>,
+    ends_at: Option<NaiveDateTime>,
+    time_zone: Option<&'a str>,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+    rrule: Option<&'a str>,
+    place_name: Option<&'a str>,
+    place_address: Option<&'a str>,
+    place_url: Option<&'a str>,
+    actual_start_date: Option<NaiveDate>,
+    actual_end_date: Option<NaiveDate>,
+}
+
+fn fields<'a>(a: &'a ValidActivity, t: &'a TimingColumns) -> Fields<'a> {
+    Fields {
+        plan_id: a.plan_id,
+        period_id: a.period_id,
+        campaign_id: a.campaign_id,
+        kind: a.kind.as_str(),
+        status: a.status.as_str(),
+        visibility: a.visibility.as_str(),
+        owner_person_id: a.owner_person_id,
+        owner_organisation_id: a.owner_organisation_id,
+        time_precision: t.precision,
+        starts_at: t.starts_at,
+        ends_at: t.ends_at,
+        time_zone: t.time_zone,
+        start_date: t.start_date,
+        end_date: t.end_date,
+        rrule: a.recurrence.as_ref().map(|r| r.rule()),
+        place_name: a.place.name.as_deref(),
+        place_address: a.place.address.as_deref(),
+        place_url: a.place.url.as_deref(),
+        actual_start_date: a.actual.map(|r| r.0),
+        actual_end_date: a.actual.map(|r| r.1),
+    }
+}
+
+fn write_children(conn: &mut DbConnection, id: i64, a: &ValidActivity) -> Result<()> {
+    diesel::delete(activity_translations::table.filter(activity_translations::activity_id.eq(id)))
+        .execute(conn)?;
+    for (lang, t) in &a.translations {
+        diesel::insert_into(activity_translations::table)
+            .values((
+                activity_translations::activity_id.eq(id),
+                activity_translations::lang.eq(lang.as_str()),
+                activity_translations::title.eq(&t.title),
+                activity_translations::description.eq(t.description.as_deref()),
+            ))
+            .execute(conn)?;
+    }
+    diesel::delete(post_variants::table.filter(post_variants::activity_id.eq(id))).execute(conn)?;
+    diesel::delete(activity_channels::table.filter(activity_channels::activity_id.eq(id)))
+        .execute(conn)?;
+    for channel in &a.channel_ids {
+        diesel::insert_into(activity_channels::table)
+            .values((
+                activity_channels::activity_id.eq(id),
+                activity_channels::channel_id.eq(channel),
+            ))
+            .execute(conn)?;
+    }
+    for v in &a.post_variants {
+        diesel::insert_into(post_variants::table)
+            .values((
+                post_variants::activity_id.eq(id),
+                post_variants::channel_id.eq(v.channel_id),
+                post_variants::lang.eq(v.lang.as_str()),
+                post_variants::body.eq(&v.body),
+            ))
+            .execute(conn)?;
+    }
+    diesel::delete(activity_partners::table.filter(activity_partners::activity_id.eq(id)))
+        .execute(conn)?;
+    for p in &a.partners {
+        diesel::insert_into(activity_partners::table)
+            .values((
+                activity_partners::activity_id.eq(id),
+                activity_partners::organisation_id.eq(p.organisation_id),
+                activity_partners::role.eq(p.role.as_str()),
+            ))
+            .execute(conn)?;
+    }
+    diesel::delete(activity_exceptions::table.filter(activity_exceptions::activity_id.eq(id)))
+        .execute(conn)?;
+    for e in &a.exceptions {
+        let (cancelled, t) = match &e.change {
+            ExceptionChange::Cancelled => (true, None),
+            ExceptionChange::Moved(t) => (false, Some(timing_columns(t))),
+        };
+        diesel::insert_into(activity_exceptions::table)
+            .values((
+                activity_exceptions::activity_id.eq(id),
+                activity_exceptions::recurrence_id.eq(e.key.to_string()),
+                activity_exceptions::cancelled.eq(cancelled),
+                activity_exceptions::starts_at.eq(t.as_ref().and_then(|t| t.starts_at)),
+                activity_exceptions::ends_at.eq(t.as_ref().and_then(|t| t.ends_at)),
+                activity_exceptions::start_date.eq(t.as_ref().and_then(|t| t.start_date)),
+                activity_exceptions::end_date.eq(t.as_ref().and_then(|t| t.end_date)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Would a calendar subscriber see the difference? (time, place, status, title…)
+fn visible_change(old: &Activity, new: &ValidActivity) -> bool {
+    old.timing != new.timing
+        || old.recurrence_rule != new.recurrence
+        || old.exceptions != new.exceptions
+        || old.place != new.place
+        || old.status != new.status
+        || old.visibility != new.visibility
+        || old.translations != new.translations
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    expected_version: i32,
+    a: &ValidActivity,
+    now: DateTime<Utc>,
+) -> Result<Activity> {
+    let old = get(conn, id)?;
+    if old.version != expected_version {
+        return Err(Error::VersionMismatch {
+            given: expected_version,
+            current: old.version,
+        });
+    }
+    check_references(conn, a)?;
+    let sequence = old.sequence + i32::from(visible_change(&old, a));
+    let cancelled_at = match (old.status, a.status) {
+        (ActivityStatus::Cancelled, ActivityStatus::Cancelled) => {
+            old.cancelled_at.map(|t| t.naive_utc())
+        }
+        (_, ActivityStatus::Cancelled) => Some(now.naive_utc()),
+        _ => None,
+    };
+    // The version check is repeated in the UPDATE itself: a concurrent writer that
+    // committed since `get` makes this match no row.
+    let updated = diesel::update(
+        activities::table
+            .find(id)
+            .filter(activities::version.eq(expected_version)),
+    )
+    .set((
+        fields(a, &timing_columns(&a.timing)),
+        activities::version.eq(expected_version + 1),
+        activities::sequence.eq(sequence),
+        activities::updated_at.eq(now.naive_utc()),
+        activities::cancelled_at.eq(cancelled_at),
+    ))
+    .execute(conn)?;
+    super::check_updated(updated, "activity", id, expected_version, || {
+        current_version(conn, id)
+    })?;
+    write_children(conn, id, a)?;
+    get(conn, id)
+}
+
+fn current_version(conn: &mut DbConnection, id: i64) -> Result<Option<i32>> {
+    Ok(activities::table
+        .find(id)
+        .select(activities::version)
+        .first(conn)
+        .optional()?)
+}
+
+pub fn delete(conn: &mut DbConnection, id: i64) -> Result<()> {
+    let deleted = diesel::delete(activities::table.find(id)).execute(conn)?;
+    if deleted == 0 {
+        return Err(Error::not_found("activity", id));
+    }
+    Ok(())
+}
+
+pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool> {
+    Ok(current_version(conn, id)?.is_some())
+}
+
+pub fn get(conn: &mut DbConnection, id: i64) -> Result<Activity> {
+    let row = activities::table
+        .find(id)
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| Error::not_found("activity", id))?;
+    Ok(hydrate(conn, vec![row])?.remove(0))
+}
+
+pub fn find_external(
+    conn: &mut DbConnection,
+    source_organisation_id: i64,
+    external_uid: &str,
+) -> Result<Option<Activity>> {
+    let row = activities::table
+        .filter(activities::source_organisation_id.eq(source_organisation_id))
+        .filter(activities::external_uid.eq(external_uid))
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(match row {
+        Some(row) => Some(hydrate(conn, vec![row])?.remove(0)),
+        None => None,
+    })
+}
+
+/// Loads the children of many activities with one query per child table.
+fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut translations: HashMap<i64, Translations<Translation>> = HashMap::new();
+    for (id, lang, title, description) in activity_translations::table
+        .filter(activity_translations::activity_id.eq_any(&ids))
+        .select((
+            activity_translations::activity_id,
+            activity_translations::lang,
+            activity_translations::title,
+            activity_translations::description,
+        ))
+        .load::<(i64, String, String, Option<String>)>(conn)?
+    {
+        translations
+            .entry(id)
+            .or_default()
+            .insert(parse_stored(&lang)?, Translation { title, description });
+    }
+    let mut channel_ids: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (id, channel) in activity_channels::table
+        .filter(activity_channels::activity_id.eq_any(&ids))
+        .order(activity_channels::channel_id)
+        .select((
+            activity_channels::activity_id,
+            activity_channels::channel_id,
+        ))
+        .load::<(i64, i64)>(conn)?
+    {
+        channel_ids.entry(id).or_default().push(channel);
+    }
+    let mut partners: HashMap<i64, Vec<Partner>> = HashMap::new();
+    for (id, organisation_id, role) in activity_partners::table
+        .filter(activity_partners::activity_id.eq_any(&ids))
+        .order(activity_partners::organisation_id)
+        .select((
+            activity_partners::activity_id,
+            activity_partners::organisation_id,
+            activity_partners::role,
+        ))
+        .load::<(i64, i64, String)>(conn)?
+    {
+        partners.entry(id).or_default().push(Partner {
+            organisation_id,
+            role: parse_stored(&role)?,
+        });
+    }
+    let mut variants: HashMap<i64, Vec<PostVariant>> = HashMap::new();
+    for (id, channel_id, lang, body) in post_variants::table
+        .filter(post_variants::activity_id.eq_any(&ids))
+        .order((post_variants::channel_id, post_variants::lang))
+        .select((
+            post_variants::activity_id,
+            post_variants::channel_id,
+            post_variants::lang,
+            post_variants::body,
+        ))
+        .load::<(i64, i64, String, String)>(conn)?
+    {
+        variants.entry(id).or_default().push(PostVariant {
+            channel_id,
+            lang: parse_stored(&lang)?,
+            body,
+        });
+    }
+    let mut participants: HashMap<i64, Vec<ParticipantView>> = HashMap::new();
+    for (pid, id, person_id, role, represents, name, title) in participations::table
+        .inner_join(people::table)
+        .filter(participations::activity_id.eq_any(&ids))
+        .order(participations::id)
+        .select((
+            participations::id,
+            participations::activity_id,
+            participations::person_id,
+            participations::role,
+            participations::represents_organisation_id,
+            people::name,
+            people::title,
+        ))
+        .load::<(i64, i64, i64, String, Option<i64>, String, Option<String>)>(conn)?
+    {
+        participants.entry(id).or_default().push(ParticipantView {
+            participation_id: pid,
+            person_id,
+            name,
+            title,
+            role: parse_stored(&role)?,
+            represents_organisation_id: represents,
+        });
+    }
+    let mut exception_rows: HashMap<i64, Vec<ExceptionRow>> = HashMap::new();
+    for e in activity_exceptions::table
+        .filter(activity_exceptions::activity_id.eq_any(&ids))
+        .order(activity_exceptions::recurrence_id)
+        .select(ExceptionRow::as_select())
+        .load(conn)?
+    {
+        exception_rows.entry(e.activity_id).or_default().push(e);
+    }
+
+    rows.into_iter()
+        .map(|row| {
+            let timing = row.timing()?;
+            let translations = translations.remove(&row.id).unwrap_or_default();
+            let exceptions = exception_rows
+                .remove(&row.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.into_domain(&timing))
+                .collect::<Result<Vec<_>>>()?;
+            let recurrence_rule = row.rrule.clone().map(Recurrence::from_stored);
+            let mut activity = Activity {
+                id: row.id,
+                uid: row.uid,
+                plan_id: row.plan_id,
+                period_id: row.period_id,
+                campaign_id: row.campaign_id,
+                kind: parse_stored::<ActivityKind>(&row.kind)?,
+                status: parse_stored(&row.status)?,
+                visibility: parse_stored(&row.visibility)?,
+                owner_person_id: row.owner_person_id,
+                owner_organisation_id: row.owner_organisation_id,
+                timing_view: TimingView::from(&timing),
+                timing,
+                recurrence: recurrence_rule
+                    .as_ref()
+                    .map(|r| RecurrenceView::new(r, &exceptions)),
+                place: Place {
+                    name: row.place_name,
+                    address: row.place_address,
+                    url: row.place_url,
+                },
+                actual: row.actual_start_date.map(|start| ActualView {
+                    start,
+                    end: row.actual_end_date.unwrap_or(start),
+                }),
+                channel_ids: channel_ids.remove(&row.id).unwrap_or_default(),
+                partners: partners.remove(&row.id).unwrap_or_default(),
+                participants: participants.remove(&row.id).unwrap_or_default(),
+                translations,
+                title: String::new(),
+                description: None,
+                lang: Language::En,
+                post_variants: variants.remove(&row.id).unwrap_or_default(),
+                source_organisation_id: row.source_organisation_id,
+                external_uid: row.external_uid,
+                sequence: row.sequence,
+                version: row.version,
+                created_at: utc(row.created_at),
+                updated_at: utc(row.updated_at),
+                cancelled_at: row.cancelled_at.map(utc),
+                occurrences: None,
+                recurrence_rule,
+                exceptions,
+            };
+            activity.localise(Language::En);
+            Ok(activity)
+        })
+        .collect()
+}
+
+/// What a list of activities can be narrowed by.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    pub plan_id: Option<i64>,
+    pub kind: Option<ActivityKind>,
+    pub status: Option<ActivityStatus>,
+    pub campaign_id: Option<i64>,
+    pub channel_id: Option<i64>,
+    pub visibility: Option<Visibility>,
+    /// Only activities with a translation in this language.
+    pub lang: Option<Language>,
+    /// Days (inclusive) the activity or one of its occurrences must touch.
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub source_organisation_id: Option<i64>,
+}
+
+/// Lists activities in date order (undated ones last). With a date range, a
+/// recurring activity is included when one of its occurrences falls inside it,
+/// and carries those occurrences.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &ActivityFilter,
+    page: PageRequest,
+) -> Result<Page<Activity>> {
+    let (rows, mut occurrences) = matching(conn, filter)?;
+    let page_of_rows = page.slice(rows);
+    let items = finish(conn, page_of_rows.items, &mut occurrences, filter.lang)?;
+    Ok(Page {
+        items,
+        total: page_of_rows.total,
+        page: page_of_rows.page,
+        per_page: page_of_rows.per_page,
+    })
+}
+
+/// Every matching activity, hydrated (feeds and reports work on whole plans).
+pub fn all(conn: &mut DbConnection, filter: &ActivityFilter) -> Result<Vec<Activity>> {
+    let (rows, mut occurrences) = matching(conn, filter)?;
+    finish(conn, rows, &mut occurrences, filter.lang)
+}
+
+fn finish(
+    conn: &mut DbConnection,
+    rows: Vec<Row>,
+    occurrences: &mut HashMap<i64, Vec<OccurrenceView>>,
+    lang: Option<Language>,
+) -> Result<Vec<Activity>> {
+    let mut items = hydrate(conn, rows)?;
+    for activity in &mut items {
+        if let Some(found) = occurrences.remove(&activity.id) {
+            activity.occurrences = Some(found);
+        }
+        if let Some(lang) = lang {
+            activity.localise(lang);
+        }
+    }
+    Ok(items)
+}
+
+/// The rows matching `filter` in list order, and the in-range occurrences of the
+/// recurring ones.
+#[allow(clippy::type_complexity)]
+fn matching(
+    conn: &mut DbConnection,
+    filter: &ActivityFilter,
+) -> Result<(Vec<Row>, HashMap<i64, Vec<OccurrenceView>>)> {
+    let ranged = filter.from.is_some() || filter.to.is_some();
+    let from = filter.from.unwrap_or(NaiveDate::MIN);
+    let to = filter.to.unwrap_or(NaiveDate::MAX);
+    if from > to {
+        return Err(Error::invalid("to", "must not be before from"));
+    }
+    let mut query = activities::table.into_boxed();
+    if let Some(plan) = filter.plan_id {
+        query = query.filter(activities::plan_id.eq(plan));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(activities::kind.eq(kind.as_str()));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(activities::status.eq(status.as_str()));
+    }
+    if let Some(campaign) = filter.campaign_id {
+        query = query.filter(activities::campaign_id.eq(campaign));
+    }
+    if let Some(visibility) = filter.visibility {
+        query = query.filter(activities::visibility.eq(visibility.as_str()));
+    }
+    if let Some(source) = filter.source_organisation_id {
+        query = query.filter(activities::source_organisation_id.eq(source));
+    }
+    if let Some(channel) = filter.channel_id {
+        query = query.filter(
+            activities::id.eq_any(
+                activity_channels::table
+                    .filter(activity_channels::channel_id.eq(channel))
+                    .select(activity_channels::activity_id),
+            ),
+        );
+    }
+    if let Some(lang) = filter.lang {
+        query = query.filter(
+            activities::id.eq_any(
+                activity_translations::table
+                    .filter(activity_translations::lang.eq(lang.as_str()))
+                    .select(activity_translations::activity_id),
+            ),
+        );
+    }
+    if ranged {
+        // Recurring series are kept here and expanded below.
+        query = query.filter(
+            activities::rrule.is_not_null().or(activities::start_date
+                .le(to)
+                .and(activities::end_date.ge(from))),
+        );
+    }
+    let rows: Vec<Row> = query
+        .order((
+            activities::start_date.is_null(),
+            activities::start_date,
+            activities::starts_at,
+            activities::id,
+        ))
+        .select(Row::as_select())
+        .load(conn)?;
+
+    // Expand recurring series against the range, then sort and cut one page.
+    let recurring_ids: Vec<i64> = rows
+        .iter()
+        .filter(|r| ranged && r.rrule.is_some())
+        .map(|r| r.id)
+        .collect();
+    let mut occurrences: HashMap<i64, Vec<OccurrenceView>> = HashMap::new();
+    if !recurring_ids.is_empty() {
+        let candidates: Vec<Row> = rows
+            .iter()
+            .filter(|r| recurring_ids.contains(&r.id))
+            .cloned()
+            .collect();
+        for activity in hydrate(conn, candidates)? {
+            let Some(rule) = &activity.recurrence_rule else {
+                continue;
+            };
+            let found: Vec<OccurrenceView> = rule
+                .occurrences(&activity.timing, &activity.exceptions, from, to)
+                .into_iter()
+                .map(|o| OccurrenceView {
+                    occurrence: o.key,
+                    timing: TimingView::from(&o.timing),
+                    moved: o.moved,
+                })
+                .collect();
+            occurrences.insert(activity.id, found);
+        }
+    }
+    let mut keyed: Vec<(Option<NaiveDate>, Row)> = rows
+        .into_iter()
+        .filter_map(|row| {
+            if !recurring_ids.contains(&row.id) {
+                return Some((row.start_date, row));
+            }
+            let first = occurrences
+                .get(&row.id)?
+                .iter()
+                .filter_map(|o| o.timing.start.as_deref())
+                .filter_map(|s| NaiveDate::parse_from_str(&s[..10.min(s.len())], "%Y-%m-%d").ok())
+                .min()?;
+            Some((Some(first), row))
+        })
+        .collect();
+    keyed.sort_by_key(|(date, row)| (date.is_none(), *date, row.starts_at, row.id));
+    Ok((keyed.into_iter().map(|(_, row)| row).collect(), occurrences))
+}

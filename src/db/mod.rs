@@ -26,7 +26,9 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 
 /// Set on every SQLite connection: WAL so readers never block the writer, a busy
 /// timeout so concurrent writers wait instead of failing, and enforced foreign keys.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+/// The busy timeout comes first: switching to WAL takes a lock that the pool's
+/// other new connections must wait for.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 #[derive(diesel::MultiConnection)]
@@ -255,3 +257,63 @@ pub fn check_updated(
         }),
     }
 }
+
+/// A reference in the input must point at an existing record (422 otherwise).
+pub fn require_ref(found: bool, field: &str, id: i64) -> Result<()> {
+    if found {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("no record with id {id}")))
+    }
+}
+
+/// The lookups every versioned table has: its current version, existence, delete.
+macro_rules! versioned_record {
+    ($table:ident, $entity:literal) => {
+        fn current_version(conn: &mut DbConnection, id: i64) -> Result<Option<i32>> {
+            Ok($table::table
+                .find(id)
+                .select($table::version)
+                .first(conn)
+                .optional()?)
+        }
+
+        pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool> {
+            Ok(current_version(conn, id)?.is_some())
+        }
+
+        pub fn delete(conn: &mut DbConnection, id: i64) -> Result<()> {
+            let deleted = diesel::delete($table::table.find(id)).execute(conn)?;
+            if deleted == 0 {
+                return Err(Error::not_found($entity, id));
+            }
+            Ok(())
+        }
+
+        /// `UPDATE … SET fields, version + 1 WHERE id AND version` with the usual
+        /// 404 / version-mismatch answers.
+        fn update_versioned<F>(
+            conn: &mut DbConnection,
+            id: i64,
+            expected: i32,
+            now: chrono::DateTime<chrono::Utc>,
+            fields: F,
+        ) -> Result<()>
+        where
+            F: diesel::AsChangeset<Target = $table::table>,
+            <F as diesel::AsChangeset>::Changeset:
+                diesel::query_builder::QueryFragment<<DbConnection as diesel::Connection>::Backend>,
+        {
+            let updated =
+                diesel::update($table::table.find(id).filter($table::version.eq(expected)))
+                    .set((
+                        fields,
+                        $table::version.eq(expected + 1),
+                        $table::updated_at.eq(now.naive_utc()),
+                    ))
+                    .execute(conn)?;
+            super::check_updated(updated, $entity, id, expected, || current_version(conn, id))
+        }
+    };
+}
+pub(crate) use versioned_record;

@@ -1,5 +1,5 @@
 use super::schema::organisations;
-use super::{DbConnection, Page, PageRequest, check_updated, parse_stored, utc};
+use super::{DbConnection, Page, PageRequest, parse_stored, utc};
 use crate::domain::activity::OrganisationKind;
 use crate::domain::organisation::{Organisation, OrganisationInput};
 use crate::error::{Error, Result};
@@ -126,39 +126,8 @@ pub fn update(
     input: &OrganisationInput,
     now: DateTime<Utc>,
 ) -> Result<Organisation> {
-    let updated = diesel::update(
-        organisations::table
-            .find(id)
-            .filter(organisations::version.eq(expected_version)),
-    )
-    .set((
-        fields(input),
-        organisations::version.eq(expected_version + 1),
-        organisations::updated_at.eq(now.naive_utc()),
-    ))
-    .execute(conn)?;
-    check_updated(updated, "organisation", id, expected_version, || {
-        current_version(conn, id)
-    })?;
+    update_versioned(conn, id, expected_version, now, fields(input))?;
     get(conn, id)
 }
 
-fn current_version(conn: &mut DbConnection, id: i64) -> Result<Option<i32>> {
-    Ok(organisations::table
-        .find(id)
-        .select(organisations::version)
-        .first(conn)
-        .optional()?)
-}
-
-pub fn delete(conn: &mut DbConnection, id: i64) -> Result<()> {
-    let deleted = diesel::delete(organisations::table.find(id)).execute(conn)?;
-    if deleted == 0 {
-        return Err(Error::not_found("organisation", id));
-    }
-    Ok(())
-}
-
-pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool> {
-    Ok(current_version(conn, id)?.is_some())
-}
+super::versioned_record!(organisations, "organisation");

@@ -71,7 +71,7 @@ diesel::table! {
         id -> BigInt,
         plan_id -> BigInt,
         position -> Integer,
-        period_position -> Nullable<Integer>,
+        period_id -> Nullable<BigInt>,
         description -> Text,
     }
 }
@@ -127,6 +127,7 @@ diesel::table! {
         id -> BigInt,
         uid -> Text,
         plan_id -> BigInt,
+        period_id -> Nullable<BigInt>,
         campaign_id -> Nullable<BigInt>,
         kind -> Text,
         status -> Text,

@@ -76,3 +76,387 @@ text_enum!(
         Email => "email",
     }
 );
+
+use super::campaign::{Translation, TranslationInput, check_translations, check_unique_ids};
+use super::language::{Language, Translations, pick};
+use super::recurrence::{Exception, ExceptionChange, OccurrenceKey, Recurrence};
+use super::text::{Name, Text, WebUrl};
+use super::timing::{Timing, TimingInput, TimingView};
+use crate::error::{Error, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An activity as a client writes it (create, or full replacement).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityInput {
+    pub plan_id: i64,
+    /// The plan period the activity belongs to.
+    pub period_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+    pub kind: ActivityKind,
+    pub status: ActivityStatus,
+    /// Default `internal`: only public activities reach the public calendar.
+    pub visibility: Option<Visibility>,
+    pub owner_person_id: Option<i64>,
+    pub owner_organisation_id: Option<i64>,
+    pub timing: TimingInput,
+    pub recurrence: Option<RecurrenceInput>,
+    pub place: Option<PlaceInput>,
+    /// When it really happened, for plan-versus-actual reports.
+    pub actual: Option<ActualInput>,
+    #[serde(default)]
+    pub channel_ids: Vec<i64>,
+    #[serde(default)]
+    pub partners: Vec<PartnerInput>,
+    /// Title and description per language (es, en, fr); at least one.
+    #[schema(value_type = std::collections::BTreeMap<String, TranslationInput>)]
+    pub translations: Translations<TranslationInput>,
+    /// Social posts: the text per channel and language.
+    #[serde(default)]
+    pub post_variants: Vec<PostVariantInput>,
+    /// The version being replaced; required on update unless `If-Match` is sent.
+    pub version: Option<i32>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecurrenceInput {
+    /// An RFC 5545 RRULE value, e.g. `FREQ=MONTHLY;BYDAY=1TU`.
+    pub rule: String,
+    #[serde(default)]
+    pub exceptions: Vec<ExceptionInput>,
+}
+
+/// One occurrence skipped (`cancelled: true`) or moved (`timing`).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionInput {
+    pub occurrence: OccurrenceKey,
+    #[serde(default)]
+    pub cancelled: bool,
+    pub timing: Option<TimingInput>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceInput {
+    pub name: Option<Name>,
+    pub address: Option<Text<500>>,
+    pub url: Option<WebUrl>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActualInput {
+    #[schema(value_type = String, format = Date)]
+    pub start: NaiveDate,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub end: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerInput {
+    pub organisation_id: i64,
+    pub role: PartnerRole,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostVariantInput {
+    pub channel_id: i64,
+    pub lang: Language,
+    pub body: Text<5000>,
+}
+
+/// An activity that passed every rule that does not need the database.
+#[derive(Debug, Clone)]
+pub struct ValidActivity {
+    pub plan_id: i64,
+    pub period_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+    pub kind: ActivityKind,
+    pub status: ActivityStatus,
+    pub visibility: Visibility,
+    pub owner_person_id: Option<i64>,
+    pub owner_organisation_id: Option<i64>,
+    pub timing: Timing,
+    pub recurrence: Option<Recurrence>,
+    pub exceptions: Vec<Exception>,
+    pub place: Place,
+    pub actual: Option<(NaiveDate, NaiveDate)>,
+    pub channel_ids: Vec<i64>,
+    pub partners: Vec<Partner>,
+    pub translations: Translations<Translation>,
+    pub post_variants: Vec<PostVariant>,
+}
+
+impl ActivityInput {
+    pub fn validate(&self) -> Result<ValidActivity> {
+        let timing = Timing::try_from(self.timing.clone())?;
+        check_translations(&self.translations)?;
+        check_unique_ids(&self.channel_ids, "channel_ids")?;
+        let partner_ids: Vec<i64> = self.partners.iter().map(|p| p.organisation_id).collect();
+        check_unique_ids(&partner_ids, "partners")?;
+        let (recurrence, exceptions) = match &self.recurrence {
+            None => (None, Vec::new()),
+            Some(input) => {
+                let recurrence = Recurrence::parse(&input.rule, &timing)?;
+                let mut exceptions: Vec<Exception> = Vec::new();
+                for (i, e) in input.exceptions.iter().enumerate() {
+                    let field = format!("recurrence.exceptions[{i}]");
+                    let change = match (e.cancelled, &e.timing) {
+                        (true, None) => ExceptionChange::Cancelled,
+                        (false, Some(t)) => ExceptionChange::Moved(
+                            Timing::try_from(t.clone()).map_err(|err| prefix(err, &field))?,
+                        ),
+                        _ => {
+                            return Err(Error::invalid(
+                                field,
+                                "give either \"cancelled\": true or a new timing",
+                            ));
+                        }
+                    };
+                    let exception = Exception {
+                        key: e.occurrence,
+                        change,
+                    };
+                    exception.validate(&recurrence, &timing, &field)?;
+                    if exceptions.iter().any(|x| x.key == exception.key) {
+                        return Err(Error::invalid(
+                            format!("{field}.occurrence"),
+                            "is listed twice",
+                        ));
+                    }
+                    exceptions.push(exception);
+                }
+                (Some(recurrence), exceptions)
+            }
+        };
+        let actual = match &self.actual {
+            None => None,
+            Some(a) => {
+                let end = a.end.unwrap_or(a.start);
+                if end < a.start {
+                    return Err(Error::invalid("actual.end", "must not be before start"));
+                }
+                Some((a.start, end))
+            }
+        };
+        let mut post_variants = Vec::new();
+        for (i, v) in self.post_variants.iter().enumerate() {
+            if !self.channel_ids.contains(&v.channel_id) {
+                return Err(Error::invalid(
+                    format!("post_variants[{i}].channel_id"),
+                    "must be one of the activity's channel_ids",
+                ));
+            }
+            if post_variants
+                .iter()
+                .any(|p: &PostVariant| p.channel_id == v.channel_id && p.lang == v.lang)
+            {
+                return Err(Error::invalid(
+                    format!("post_variants[{i}]"),
+                    "a variant for this channel and language is listed twice",
+                ));
+            }
+            post_variants.push(PostVariant {
+                channel_id: v.channel_id,
+                lang: v.lang,
+                body: v.body.as_str().to_owned(),
+            });
+        }
+        let place = self
+            .place
+            .as_ref()
+            .map(|p| Place {
+                name: p.name.as_ref().map(|n| n.as_str().to_owned()),
+                address: p.address.as_ref().map(|a| a.as_str().to_owned()),
+                url: p.url.as_ref().map(|u| u.as_str().to_owned()),
+            })
+            .unwrap_or_default();
+        Ok(ValidActivity {
+            plan_id: self.plan_id,
+            period_id: self.period_id,
+            campaign_id: self.campaign_id,
+            kind: self.kind,
+            status: self.status,
+            visibility: self.visibility.unwrap_or(Visibility::Internal),
+            owner_person_id: self.owner_person_id,
+            owner_organisation_id: self.owner_organisation_id,
+            timing,
+            recurrence,
+            exceptions,
+            place,
+            actual,
+            channel_ids: self.channel_ids.clone(),
+            partners: self
+                .partners
+                .iter()
+                .map(|p| Partner {
+                    organisation_id: p.organisation_id,
+                    role: p.role,
+                })
+                .collect(),
+            translations: self
+                .translations
+                .iter()
+                .map(|(lang, t)| (*lang, Translation::from(t)))
+                .collect(),
+            post_variants,
+        })
+    }
+}
+
+/// Errors from a nested timing name their full path.
+fn prefix(err: Error, path: &str) -> Error {
+    match err {
+        Error::Invalid { field, message } => Error::Invalid {
+            field: format!("{path}.{field}"),
+            message,
+        },
+        other => other,
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Place {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Partner {
+    pub organisation_id: i64,
+    pub role: PartnerRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PostVariant {
+    pub channel_id: i64,
+    pub lang: Language,
+    pub body: String,
+}
+
+/// An activity as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Activity {
+    pub id: i64,
+    /// The calendar UID: fixed at creation, never changes.
+    pub uid: String,
+    pub plan_id: i64,
+    pub period_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+    pub kind: ActivityKind,
+    pub status: ActivityStatus,
+    pub visibility: Visibility,
+    pub owner_person_id: Option<i64>,
+    pub owner_organisation_id: Option<i64>,
+    #[serde(skip)]
+    pub timing: Timing,
+    #[serde(rename = "timing")]
+    pub timing_view: TimingView,
+    pub recurrence: Option<RecurrenceView>,
+    pub place: Place,
+    pub actual: Option<ActualView>,
+    pub channel_ids: Vec<i64>,
+    pub partners: Vec<Partner>,
+    pub participants: Vec<ParticipantView>,
+    #[schema(value_type = std::collections::BTreeMap<String, Translation>)]
+    pub translations: Translations<Translation>,
+    /// Title in the language asked for with `?lang=` (with fallback), else in the
+    /// first available of en, es, fr.
+    pub title: String,
+    pub description: Option<String>,
+    /// The language `title` and `description` are in.
+    pub lang: Language,
+    pub post_variants: Vec<PostVariant>,
+    /// Source of an imported activity.
+    pub source_organisation_id: Option<i64>,
+    pub external_uid: Option<String>,
+    /// Incremented on every change a calendar subscriber would see.
+    pub sequence: i32,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// With a date range: the occurrences inside it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurrences: Option<Vec<OccurrenceView>>,
+    #[serde(skip)]
+    pub recurrence_rule: Option<Recurrence>,
+    #[serde(skip)]
+    pub exceptions: Vec<Exception>,
+}
+
+impl Activity {
+    /// Sets `title`, `description` and `lang` from the best translation for `wanted`.
+    pub fn localise(&mut self, wanted: Language) {
+        if let Some((lang, t)) = pick(&self.translations, wanted) {
+            self.title = t.title.clone();
+            self.description = t.description.clone();
+            self.lang = lang;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RecurrenceView {
+    pub rule: String,
+    pub exceptions: Vec<ExceptionView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExceptionView {
+    pub occurrence: OccurrenceKey,
+    pub cancelled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<TimingView>,
+}
+
+impl RecurrenceView {
+    pub fn new(rule: &Recurrence, exceptions: &[Exception]) -> RecurrenceView {
+        RecurrenceView {
+            rule: rule.rule().to_owned(),
+            exceptions: exceptions
+                .iter()
+                .map(|e| ExceptionView {
+                    occurrence: e.key,
+                    cancelled: matches!(e.change, ExceptionChange::Cancelled),
+                    timing: match &e.change {
+                        ExceptionChange::Moved(t) => Some(TimingView::from(t)),
+                        ExceptionChange::Cancelled => None,
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActualView {
+    #[schema(value_type = String, format = Date)]
+    pub start: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub end: NaiveDate,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ParticipantView {
+    pub participation_id: i64,
+    pub person_id: i64,
+    pub name: String,
+    pub title: Option<String>,
+    pub role: ParticipantRole,
+    pub represents_organisation_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OccurrenceView {
+    pub occurrence: OccurrenceKey,
+    pub timing: TimingView,
+    pub moved: bool,
+}

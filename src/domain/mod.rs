@@ -4,9 +4,14 @@
 mod macros;
 
 pub mod activity;
+pub mod campaign;
+pub mod channel;
 pub mod language;
 pub mod organisation;
 pub mod page;
+pub mod participation;
+pub mod person;
+pub mod plan;
 pub mod recurrence;
 pub mod role;
 pub mod text;

@@ -61,7 +61,7 @@ CREATE TABLE plan_goals (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     plan_id INTEGER NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
-    period_position INTEGER,
+    period_id INTEGER REFERENCES plan_periods (id) ON DELETE SET NULL,
     description TEXT NOT NULL
 );
 
@@ -110,6 +110,7 @@ CREATE TABLE activities (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     uid TEXT NOT NULL UNIQUE,
     plan_id INTEGER NOT NULL REFERENCES plans (id) ON DELETE RESTRICT,
+    period_id INTEGER REFERENCES plan_periods (id) ON DELETE RESTRICT,
     campaign_id INTEGER REFERENCES campaigns (id) ON DELETE RESTRICT,
     kind TEXT NOT NULL CHECK (kind IN ('milestone', 'newsletter_issue', 'social_post', 'event', 'learning_meeting', 'progress_report', 'external')),
     status TEXT NOT NULL CHECK (status IN ('draft', 'planned', 'tentative', 'confirmed', 'done', 'cancelled')),

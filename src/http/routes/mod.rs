@@ -1,8 +1,15 @@
 //! Every route of the service, registered through utoipa-actix-web so that none can
 //! exist without appearing in the OpenAPI document.
 
+mod activities;
+mod campaigns;
+mod channels;
+mod crud;
 mod health;
 mod organisations;
+mod participations;
+mod people;
+mod plans;
 mod tokens;
 
 use super::problem::{ApiError, ApiResult};
@@ -16,7 +23,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz).service(health::readyz);
     cfg.service(
         scope::scope("/api/v1")
+            .configure(plans::configure)
+            .configure(campaigns::configure)
+            .configure(channels::configure)
+            .configure(activities::configure)
             .configure(organisations::configure)
+            .configure(people::configure)
+            .configure(participations::configure)
             .configure(tokens::configure),
     );
 }
@@ -39,8 +52,4 @@ pub fn versioned<T: Serialize>(
     HttpResponse::build(status)
         .insert_header(actix_web::http::header::ETag(etag(version)))
         .json(body)
-}
-
-pub fn ok<T: Serialize>(body: &T) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(body))
 }

@@ -1,0 +1,49 @@
+use super::State;
+use super::crud::record_routes;
+use crate::db::{Page, PageRequest, campaigns as db};
+use crate::domain::activity::ActivityStatus;
+use crate::domain::campaign::{Campaign, CampaignInput};
+use crate::http::auth::Viewer;
+use crate::http::problem::{ApiResult, Problem};
+use actix_web::{HttpResponse, get, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+record_routes! {
+    tag: "campaigns",
+    collection: "/campaigns",
+    item: "/campaigns/{id}",
+    input: CampaignInput,
+    output: Campaign,
+    create: db::create,
+    get: db::get,
+    update: db::update,
+    delete: db::delete,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct Filters {
+    plan_id: Option<i64>,
+    status: Option<ActivityStatus>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+#[utoipa::path(tag = "campaigns", params(Filters), security(("bearer" = [])),
+    responses((status = 200, body = Page<Campaign>), (status = 401, body = Problem)))]
+#[get("/campaigns")]
+async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {
+    let page = PageRequest {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .validate()?;
+    let (plan, status) = (q.plan_id, q.status);
+    let found = state
+        .db
+        .run(move |c| db::list(c, plan, status, page))
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}

@@ -1,0 +1,44 @@
+use super::State;
+use super::crud::record_routes;
+use crate::db::{Page, PageRequest, people as db};
+use crate::domain::person::{Person, PersonInput};
+use crate::http::auth::Viewer;
+use crate::http::problem::{ApiResult, Problem};
+use actix_web::{HttpResponse, get, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+record_routes! {
+    tag: "people",
+    collection: "/people",
+    item: "/people/{id}",
+    input: PersonInput,
+    output: Person,
+    create: db::create,
+    get: db::get,
+    update: db::update,
+    delete: db::delete,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct Filters {
+    organisation_id: Option<i64>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+#[utoipa::path(tag = "people", params(Filters), security(("bearer" = [])),
+    responses((status = 200, body = Page<Person>), (status = 401, body = Problem)))]
+#[get("/people")]
+async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {
+    let page = PageRequest {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .validate()?;
+    let org = q.organisation_id;
+    let found = state.db.run(move |c| db::list(c, org, page)).await?;
+    Ok(HttpResponse::Ok().json(found))
+}

@@ -1,0 +1,42 @@
+use super::State;
+use super::crud::record_routes;
+use crate::db::{Page, PageRequest, plans as db};
+use crate::domain::plan::{Plan, PlanInput};
+use crate::http::auth::Viewer;
+use crate::http::problem::{ApiResult, Problem};
+use actix_web::{HttpResponse, get, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+record_routes! {
+    tag: "plans",
+    collection: "/plans",
+    item: "/plans/{id}",
+    input: PlanInput,
+    output: Plan,
+    create: db::create,
+    get: db::get,
+    update: db::update,
+    delete: db::delete,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct Filters {
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+#[utoipa::path(tag = "plans", params(Filters), security(("bearer" = [])),
+    responses((status = 200, body = Page<Plan>), (status = 401, body = Problem)))]
+#[get("/plans")]
+async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {
+    let page = PageRequest {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .validate()?;
+    let found = state.db.run(move |c| db::list(c, page)).await?;
+    Ok(HttpResponse::Ok().json(found))
+}
