@@ -9,7 +9,6 @@ use crate::db::{self, Db};
 use crate::http::Application;
 use crate::{seed, telemetry};
 use clap::{Parser, Subcommand};
-use diesel::Connection;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -112,7 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed => {
             let db = open_database(&settings)?;
             let now = clock.now();
-            let report = db.get()?.transaction(|c| seed::load_2020_plan(c, now))?;
+            let report = db::write_transaction(&mut *db.get()?, |c| seed::load_2020_plan(c, now))?;
             println!("{report}");
             Ok(())
         }

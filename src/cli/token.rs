@@ -1,9 +1,8 @@
-use crate::db::{Db, tokens};
+use crate::db::{self, Db, tokens};
 use crate::domain::token::TokenInput;
 use crate::domain::{Name, Role};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
-use diesel::Connection;
 
 #[derive(Subcommand)]
 pub enum TokenCommand {
@@ -28,7 +27,7 @@ pub fn run(command: TokenCommand, db: &Db, now: DateTime<Utc>) -> anyhow::Result
         TokenCommand::Create { role, name } => {
             let name = Name::parse(&name).map_err(|e| anyhow::anyhow!("--name {e}"))?;
             let input = TokenInput { name, role };
-            let created = conn.transaction(|c| tokens::create(c, &input, now))?;
+            let created = db::write_transaction(&mut conn, |c| tokens::create(c, &input, now))?;
             eprintln!(
                 "created {} token {:?} (id {}); store the secret now, it is not shown again:",
                 created.token.role, created.token.name, created.token.id
@@ -55,7 +54,7 @@ pub fn run(command: TokenCommand, db: &Db, now: DateTime<Utc>) -> anyhow::Result
             }
         }
         TokenCommand::Revoke { token } => {
-            let revoked = conn.transaction(|c| tokens::revoke(c, &token, now))?;
+            let revoked = db::write_transaction(&mut conn, |c| tokens::revoke(c, &token, now))?;
             println!("revoked token {:?} (id {})", revoked.name, revoked.id);
         }
     }

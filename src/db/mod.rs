@@ -153,18 +153,46 @@ impl Db {
         .map_err(|e| Error::Internal(anyhow::anyhow!("database task failed: {e}")))?
     }
 
-    /// Like `run`, inside one transaction: all of `work` is written, or none of it.
+    /// Like `run`, inside one write transaction: all of `work` is written, or none of it.
     pub async fn transaction<T, F>(&self, work: F) -> Result<T>
     where
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(move |conn| conn.transaction(work)).await
+        self.run(move |conn| write_transaction(conn, work)).await
     }
 
     pub async fn ping(&self) -> Result<()> {
         self.run(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
     }
+}
+
+/// Runs `work` in a transaction meant to write. On SQLite it begins IMMEDIATE, so
+/// two writers queue on the busy timeout instead of one failing when it upgrades
+/// a read lock; on PostgreSQL row locks and the version checks do that job.
+pub fn write_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T>,
+) -> Result<T> {
+    if matches!(conn, DbConnection::Postgres(_)) {
+        return conn.transaction(work);
+    }
+    conn.batch_execute("BEGIN IMMEDIATE")?;
+    // Rolls back if `work` fails or panics, so the pool never gets back a
+    // connection stuck inside a transaction.
+    struct Guard<'a>(&'a mut DbConnection, bool);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            if !self.1 {
+                let _ = self.0.batch_execute("ROLLBACK");
+            }
+        }
+    }
+    let mut guard = Guard(conn, false);
+    let value = work(guard.0)?;
+    guard.0.batch_execute("COMMIT")?;
+    guard.1 = true;
+    Ok(value)
 }
 
 /// Applies pending migrations. On PostgreSQL an advisory lock keeps several

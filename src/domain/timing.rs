@@ -232,44 +232,112 @@ impl<'de> Deserialize<'de> for LocalDateTime {
     }
 }
 
-/// Timing as a client writes it.
+/// Timing as a client writes it. One flat object rather than a tagged union, so
+/// an error can name the exact field at fault (`timing.end`).
+///
+/// - `exact`: `start`, `end` as wall-clock `YYYY-MM-DDTHH:MM[:SS]` and `time_zone`;
+/// - `days`: `start` and optional `end` (inclusive) as `YYYY-MM-DD`;
+/// - `month`: `month` as `YYYY-MM`;
+/// - `tbc`: nothing else: the date is to be confirmed.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(tag = "precision", rename_all = "snake_case", deny_unknown_fields)]
-pub enum TimingInput {
-    /// An exact start and end, as wall-clock times in `time_zone`.
-    Exact {
-        start: LocalDateTime,
-        end: LocalDateTime,
-        time_zone: Zone,
-    },
-    /// Whole days; `end` (inclusive) defaults to `start`.
-    Days {
-        #[schema(value_type = String, format = Date)]
-        start: NaiveDate,
-        #[schema(value_type = Option<String>, format = Date)]
-        end: Option<NaiveDate>,
-    },
-    /// Only the month is known, e.g. `2020-05`.
-    Month {
-        #[schema(value_type = String, example = "2020-05")]
-        month: YearMonth,
-    },
-    /// To be confirmed: no date is known yet.
-    Tbc,
+#[serde(deny_unknown_fields)]
+pub struct TimingInput {
+    pub precision: Precision,
+    #[schema(example = "2020-03-10T10:00")]
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub time_zone: Option<Zone>,
+    #[schema(value_type = Option<String>, example = "2020-05")]
+    pub month: Option<YearMonth>,
+}
+
+impl TimingInput {
+    pub fn tbc() -> TimingInput {
+        TimingInput {
+            precision: Precision::Tbc,
+            start: None,
+            end: None,
+            time_zone: None,
+            month: None,
+        }
+    }
+}
+
+fn required<'a>(
+    value: &'a Option<String>,
+    field: &str,
+    precision: Precision,
+) -> Result<&'a str, Error> {
+    value.as_deref().ok_or_else(|| {
+        Error::invalid(
+            field,
+            format!("is required with precision {}", precision.as_str()),
+        )
+    })
+}
+
+fn date(value: &str, field: &str) -> Result<NaiveDate, Error> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| Error::invalid(field, format!("{value:?} is not a date (YYYY-MM-DD)")))
+}
+
+fn local_date_time(value: &str, field: &str) -> Result<NaiveDateTime, Error> {
+    value
+        .parse::<LocalDateTime>()
+        .map(|t| t.0)
+        .map_err(|e| Error::invalid(field, e))
 }
 
 impl TryFrom<TimingInput> for Timing {
     type Error = Error;
     fn try_from(input: TimingInput) -> Result<Timing, Error> {
-        match input {
-            TimingInput::Exact {
-                start,
-                end,
-                time_zone,
-            } => Timing::exact(start.0, end.0, time_zone),
-            TimingInput::Days { start, end } => Timing::days(start, end.unwrap_or(start)),
-            TimingInput::Month { month } => Ok(Timing::Month(month)),
-            TimingInput::Tbc => Ok(Timing::ToBeConfirmed),
+        let p = input.precision;
+        let unused = |present: bool, field: &str| {
+            if present {
+                Err(Error::invalid(
+                    field,
+                    format!("is not used with precision {}", p.as_str()),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match p {
+            Precision::Exact => {
+                unused(input.month.is_some(), "timing.month")?;
+                let start =
+                    local_date_time(required(&input.start, "timing.start", p)?, "timing.start")?;
+                let end = local_date_time(required(&input.end, "timing.end", p)?, "timing.end")?;
+                let zone = input.time_zone.ok_or_else(|| {
+                    Error::invalid("timing.time_zone", "is required with precision exact")
+                })?;
+                Timing::exact(start, end, zone)
+            }
+            Precision::Days => {
+                unused(input.month.is_some(), "timing.month")?;
+                unused(input.time_zone.is_some(), "timing.time_zone")?;
+                let start = date(required(&input.start, "timing.start", p)?, "timing.start")?;
+                let end = match &input.end {
+                    Some(end) => date(end, "timing.end")?,
+                    None => start,
+                };
+                Timing::days(start, end)
+            }
+            Precision::Month => {
+                unused(input.start.is_some(), "timing.start")?;
+                unused(input.end.is_some(), "timing.end")?;
+                unused(input.time_zone.is_some(), "timing.time_zone")?;
+                input.month.map(Timing::Month).ok_or_else(|| {
+                    Error::invalid("timing.month", "is required with precision month")
+                })
+            }
+            Precision::Tbc => {
+                unused(input.start.is_some(), "timing.start")?;
+                unused(input.end.is_some(), "timing.end")?;
+                unused(input.time_zone.is_some(), "timing.time_zone")?;
+                unused(input.month.is_some(), "timing.month")?;
+                Ok(Timing::ToBeConfirmed)
+            }
         }
     }
 }

@@ -71,10 +71,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|err| {
-        let path = err.path().to_string();
+        // serde_path_to_error writes `?` for a map key it could not read (an
+        // unknown language in `translations`): the map itself is the field.
+        let path = err.path().to_string().replace(".?", "");
         let inner = err.inner();
         let syntax = !matches!(inner.classify(), serde_json::error::Category::Data);
-        let field = (path != "." && !path.is_empty()).then_some(path);
+        let field = (path != "." && path != "?" && !path.is_empty()).then_some(path);
         let message = inner.to_string();
         // serde appends " at line 1 column 42": keep it only for syntax errors.
         let message = if syntax {

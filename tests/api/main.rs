@@ -3,5 +3,6 @@
 
 mod helpers;
 
+mod activities;
 mod health;
 mod organisations;

@@ -67,7 +67,7 @@ struct Filters {
     per_page: Option<i64>,
 }
 
-#[utoipa::path(tag = "activities", params(Filters), security(("bearer" = [])),
+#[utoipa::path(tag = "activities", params(Filters), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<Activity>), (status = 400, body = Problem), (status = 401, body = Problem)))]
 #[get("/activities")]
 async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {

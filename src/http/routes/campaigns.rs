@@ -31,7 +31,7 @@ struct Filters {
     per_page: Option<i64>,
 }
 
-#[utoipa::path(tag = "campaigns", params(Filters), security(("bearer" = [])),
+#[utoipa::path(tag = "campaigns", params(Filters), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<Campaign>), (status = 401, body = Problem)))]
 #[get("/campaigns")]
 async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {

@@ -23,7 +23,7 @@ macro_rules! record_routes {
             use super::*;
             use actix_web::{delete, get, post, put};
 
-            #[utoipa::path(tag = $tag, request_body = $input, security(("bearer" = [])),
+            #[utoipa::path(tag = $tag, request_body = $input, security(("bearer" = ["editor"])),
                 responses(
                     (status = 201, body = $output, description = "Created; ETag holds the version"),
                     (status = 400, body = crate::http::problem::Problem, description = "Malformed JSON"),
@@ -48,7 +48,7 @@ macro_rules! record_routes {
                 ))
             }
 
-            #[utoipa::path(tag = $tag, security(("bearer" = [])),
+            #[utoipa::path(tag = $tag, security(("bearer" = ["viewer"])),
                 params(("id" = i64, Path)),
                 responses(
                     (status = 200, body = $output, description = "ETag holds the version"),
@@ -65,7 +65,7 @@ macro_rules! record_routes {
                 Ok(crate::http::routes::versioned(actix_web::http::StatusCode::OK, &found, found.version))
             }
 
-            #[utoipa::path(tag = $tag, request_body = $input, security(("bearer" = [])),
+            #[utoipa::path(tag = $tag, request_body = $input, security(("bearer" = ["editor"])),
                 params(
                     ("id" = i64, Path),
                     ("If-Match" = Option<String>, Header, description = "ETag of the version being replaced (or send `version` in the body)"),
@@ -97,7 +97,7 @@ macro_rules! record_routes {
                 Ok(crate::http::routes::versioned(actix_web::http::StatusCode::OK, &updated, updated.version))
             }
 
-            #[utoipa::path(tag = $tag, security(("bearer" = [])),
+            #[utoipa::path(tag = $tag, security(("bearer" = ["admin"])),
                 params(("id" = i64, Path)),
                 responses(
                     (status = 204, description = "Deleted"),

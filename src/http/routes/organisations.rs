@@ -30,7 +30,7 @@ struct Filters {
     per_page: Option<i64>,
 }
 
-#[utoipa::path(tag = "organisations", params(Filters), security(("bearer" = [])),
+#[utoipa::path(tag = "organisations", params(Filters), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<Organisation>), (status = 401, body = Problem)))]
 #[get("/organisations")]
 async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {

@@ -30,7 +30,7 @@ struct Filters {
     per_page: Option<i64>,
 }
 
-#[utoipa::path(tag = "participations", params(Filters), security(("bearer" = [])),
+#[utoipa::path(tag = "participations", params(Filters), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<Participation>), (status = 401, body = Problem)))]
 #[get("/participations")]
 async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {

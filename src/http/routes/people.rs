@@ -29,7 +29,7 @@ struct Filters {
     per_page: Option<i64>,
 }
 
-#[utoipa::path(tag = "people", params(Filters), security(("bearer" = [])),
+#[utoipa::path(tag = "people", params(Filters), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<Person>), (status = 401, body = Problem)))]
 #[get("/people")]
 async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {

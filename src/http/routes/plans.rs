@@ -28,7 +28,7 @@ struct Filters {
     per_page: Option<i64>,
 }
 
-#[utoipa::path(tag = "plans", params(Filters), security(("bearer" = [])),
+#[utoipa::path(tag = "plans", params(Filters), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<Plan>), (status = 401, body = Problem)))]
 #[get("/plans")]
 async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {

@@ -12,7 +12,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// API tokens, without their secrets.
-#[utoipa::path(tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(tag = "tokens", security(("bearer" = ["admin"])),
     responses((status = 200, body = Vec<Token>), (status = 403, body = Problem)))]
 #[get("/tokens")]
 async fn list(_: Admin, state: State) -> ApiResult<HttpResponse> {
@@ -21,7 +21,7 @@ async fn list(_: Admin, state: State) -> ApiResult<HttpResponse> {
 }
 
 /// Creates a token; the secret is in this response only.
-#[utoipa::path(tag = "tokens", request_body = TokenInput, security(("bearer" = [])),
+#[utoipa::path(tag = "tokens", request_body = TokenInput, security(("bearer" = ["admin"])),
     responses((status = 201, body = CreatedToken), (status = 409, body = Problem)))]
 #[post("/tokens")]
 async fn create(_: Admin, state: State, input: Json<TokenInput>) -> ApiResult<HttpResponse> {
@@ -35,7 +35,7 @@ async fn create(_: Admin, state: State, input: Json<TokenInput>) -> ApiResult<Ht
         .json(created))
 }
 
-#[utoipa::path(tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(tag = "tokens", security(("bearer" = ["admin"])),
     responses((status = 200, body = Token), (status = 404, body = Problem)))]
 #[delete("/tokens/{id}")]
 async fn revoke(_: Admin, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
