@@ -2,7 +2,9 @@
 //! default, PostgreSQL when PREGON_TEST_DATABASE_URL is set), real HTTP.
 
 mod helpers;
+mod smtp_server;
 
 mod activities;
+mod email_transport;
 mod health;
 mod organisations;

@@ -1,0 +1,17 @@
+//! The email layer: building messages, rendering newsletter bodies, sending them
+//! through a transport and pacing the sends. Nothing here touches the database:
+//! callers hand in everything a message needs (including its stable Message-ID)
+//! and receive an outcome precise enough to record per recipient.
+
+pub mod message;
+pub mod rate;
+pub mod render;
+pub mod transport;
+
+pub use self::message::{CalendarMethod, CalendarPart, EmailError, ListUnsubscribe, OutgoingEmail};
+pub use self::rate::{RateLimiter, RateLimits};
+pub use self::render::{Footer, Lang, PreparedNewsletter, RenderedBody};
+pub use self::transport::{
+    FileOutbox, MailTransport, Secret, SendError, SmtpAccepted, SmtpSettings, SmtpTransport,
+    TlsMode,
+};
