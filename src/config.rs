@@ -14,6 +14,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub log: LogSettings,
+    pub email: EmailSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -72,6 +73,86 @@ pub enum LogFormat {
     Json,
 }
 
+/// Sending email: which transport, who sends, how fast, and how the dispatcher
+/// treats failures. Every key is documented in `config/default.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    pub transport: TransportKind,
+    pub outbox_dir: String,
+    pub from_address: String,
+    pub from_name: String,
+    pub reply_to: String,
+    pub unsubscribe_mailto: String,
+    pub organisation: String,
+    pub postal_address: String,
+    pub rate_per_second: u32,
+    pub rate_per_hour: u32,
+    pub concurrency: u32,
+    pub batch_size: u32,
+    pub poll_interval_ms: u64,
+    pub max_attempts: u32,
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
+    pub outcome_unknown: OutcomeUnknownPolicy,
+    pub confirm_link_hours: u32,
+    pub heartbeat_secs: u64,
+    pub shutdown_grace_secs: u64,
+    pub smtp: SmtpConfig,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// One .eml file per message under `outbox_dir`: nothing leaves the machine.
+    Outbox,
+    Smtp,
+}
+
+/// What happens to a delivery whose message may or may not have reached the
+/// relay (connection lost after the content was sent, or the process killed
+/// while sending).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeUnknownPolicy {
+    /// Send again (same Message-ID): nobody is lost, a few may get it twice.
+    Resend,
+    /// Keep it as "outcome unknown" for a person to decide: nobody gets it
+    /// twice, a few may get nothing.
+    Hold,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: crate::email::TlsMode,
+    pub username: String,
+    /// Kept out of Debug output and logs; set it with PREGON__EMAIL__SMTP__PASSWORD.
+    pub password: crate::email::Secret,
+    pub pool_size: u32,
+    pub timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub hello_name: String,
+}
+
+impl SmtpConfig {
+    /// The transport's settings; empty strings mean "not set".
+    pub fn transport_settings(&self) -> crate::email::SmtpSettings {
+        let optional = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+        let mut settings = crate::email::SmtpSettings::plain(self.host.clone(), self.port);
+        settings.tls = self.tls;
+        settings.username = optional(&self.username);
+        settings.password = optional(self.password.expose()).map(crate::email::Secret::new);
+        settings.pool_size = self.pool_size;
+        settings.timeout_secs = self.timeout_secs;
+        settings.idle_timeout_secs = self.idle_timeout_secs;
+        settings.hello_name = optional(&self.hello_name);
+        settings
+    }
+}
+
 impl Settings {
     /// Loads settings from the layers above; `config_dir` defaults to `./config`.
     pub fn load(config_dir: Option<&Path>) -> anyhow::Result<Settings> {
@@ -113,6 +194,9 @@ mod tests {
         let s = Settings::defaults();
         assert_eq!(s.server.bind, "127.0.0.1:8080");
         assert!(s.database.url.starts_with("sqlite://"));
+        // A fresh install sends nowhere by surprise.
+        assert_eq!(s.email.transport, TransportKind::Outbox);
+        assert_eq!(format!("{:?}", s.email.smtp.password), "***");
     }
 
     #[test]

@@ -5,11 +5,14 @@
 pub mod activities;
 pub mod campaigns;
 pub mod channels;
+pub mod deliveries;
+pub mod issues;
 pub mod organisations;
 pub mod participations;
 pub mod people;
 pub mod plans;
 pub mod schema;
+pub mod subscribers;
 pub mod tokens;
 
 use crate::error::{Error, Result};
@@ -345,3 +348,39 @@ macro_rules! versioned_record {
     };
 }
 pub(crate) use versioned_record;
+
+/// `?` placeholders as PostgreSQL wants them (`$1`, `$2`, …), for the few
+/// statements written in SQL because they differ per backend or need
+/// `INSERT … SELECT`. The SQL must not contain `?` anywhere else.
+pub fn pg_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs raw SQL with binds on whichever backend `conn` is, `?` placeholders
+/// rewritten for PostgreSQL: `raw_sql!(conn, sql, execute; Text => value, …)`
+/// or `raw_sql!(conn, sql, load::<Row>; …)`.
+macro_rules! raw_sql {
+    ($conn:expr, $sql:expr, $method:ident $(::<$row:ty>)?; $($ty:ty => $value:expr),* $(,)?) => {{
+        let sql: &str = $sql;
+        match $conn {
+            $crate::db::DbConnection::Postgres(c) => diesel::sql_query($crate::db::pg_placeholders(sql))
+                $(.bind::<$ty, _>($value))*
+                .$method$(::<$row>)?(c),
+            $crate::db::DbConnection::Sqlite(c) => diesel::sql_query(sql)
+                $(.bind::<$ty, _>($value))*
+                .$method$(::<$row>)?(c),
+        }
+    }};
+}
+pub(crate) use raw_sql;

@@ -217,6 +217,156 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mailing_lists (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        public_subscribe -> Bool,
+        default_language -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscribers (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Nullable<Text>,
+        language -> Text,
+        status -> Text,
+        soft_bounces -> Integer,
+        suppressed_at -> Nullable<Timestamp>,
+        suppression_reason -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscriptions (id) {
+        id -> BigInt,
+        list_id -> BigInt,
+        subscriber_id -> BigInt,
+        status -> Text,
+        source -> Text,
+        requested_at -> Timestamp,
+        confirmed_at -> Nullable<Timestamp>,
+        confirm_sent_at -> Nullable<Timestamp>,
+        confirm_expires_at -> Nullable<Timestamp>,
+        unsubscribed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    newsletter_issues (id) {
+        id -> BigInt,
+        uid -> Text,
+        name -> Text,
+        activity_id -> Nullable<BigInt>,
+        state -> Text,
+        scheduled_at -> Nullable<Timestamp>,
+        schedule_zone -> Nullable<Text>,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    newsletter_issue_lists (issue_id, list_id) {
+        issue_id -> BigInt,
+        list_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    newsletter_issue_translations (issue_id, lang) {
+        issue_id -> BigInt,
+        lang -> Text,
+        subject -> Text,
+        body_markdown -> Text,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> BigInt,
+        kind -> Text,
+        issue_id -> Nullable<BigInt>,
+        subscriber_id -> Nullable<BigInt>,
+        subscription_id -> Nullable<BigInt>,
+        activity_id -> Nullable<BigInt>,
+        person_id -> Nullable<BigInt>,
+        email -> Text,
+        name -> Nullable<Text>,
+        language -> Text,
+        method -> Nullable<Text>,
+        sequence -> Nullable<Integer>,
+        message_id -> Text,
+        state -> Text,
+        attempts -> Integer,
+        unknown_outcomes -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_at -> Nullable<Timestamp>,
+        smtp_code -> Nullable<Integer>,
+        smtp_reply -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        bounced_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    bounces (id) {
+        id -> BigInt,
+        email -> Text,
+        kind -> Text,
+        subscriber_id -> Nullable<BigInt>,
+        delivery_id -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dispatchers (id) {
+        id -> Text,
+        host -> Text,
+        pid -> Integer,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    email_limits (id) {
+        id -> Integer,
+        rate_per_second -> Nullable<Integer>,
+        rate_per_hour -> Nullable<Integer>,
+        concurrency -> Nullable<Integer>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    service_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(people -> organisations (organisation_id));
 diesel::joinable!(plans -> organisations (organisation_id));
 diesel::joinable!(plan_periods -> plans (plan_id));
@@ -233,6 +383,13 @@ diesel::joinable!(activity_channels -> channels (channel_id));
 diesel::joinable!(activity_exceptions -> activities (activity_id));
 diesel::joinable!(participations -> activities (activity_id));
 diesel::joinable!(participations -> people (person_id));
+
+diesel::joinable!(subscriptions -> mailing_lists (list_id));
+diesel::joinable!(subscriptions -> subscribers (subscriber_id));
+diesel::joinable!(newsletter_issue_lists -> newsletter_issues (issue_id));
+diesel::joinable!(newsletter_issue_lists -> mailing_lists (list_id));
+diesel::joinable!(newsletter_issue_translations -> newsletter_issues (issue_id));
+diesel::joinable!(deliveries -> newsletter_issues (issue_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
@@ -252,4 +409,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     activity_exceptions,
     post_variants,
     participations,
+    mailing_lists,
+    subscribers,
+    subscriptions,
+    newsletter_issues,
+    newsletter_issue_lists,
+    newsletter_issue_translations,
+    deliveries,
+    bounces,
+    dispatchers,
+    email_limits,
+    service_secrets,
 );

@@ -7,6 +7,7 @@ pub mod activity;
 pub mod campaign;
 pub mod channel;
 pub mod language;
+pub mod newsletter;
 pub mod organisation;
 pub mod page;
 pub mod participation;

@@ -102,9 +102,11 @@ pub struct CalendarPart {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListUnsubscribe {
-    /// Target of the RFC 8058 one-click POST. Required: without an https URI
-    /// the one-click header would be invalid and Gmail/Yahoo bulk rules unmet.
-    pub https_url: String,
+    /// Target of the RFC 8058 one-click POST. Without an https URI there is no
+    /// `List-Unsubscribe-Post` header (RFC 8058 requires https), only the
+    /// mailto fallback: acceptable for a development install, not for bulk
+    /// mail to Gmail or Yahoo.
+    pub https_url: Option<String>,
     /// `mailto:` URI or bare address, offered as a fallback for clients that
     /// only know RFC 2369.
     pub mailto: Option<String>,
@@ -112,11 +114,13 @@ pub struct ListUnsubscribe {
 
 impl ListUnsubscribe {
     fn header_value(&self) -> Result<String, EmailError> {
-        let https = &self.https_url;
-        if !https.starts_with("https://") || !uri_chars_ok(https) || https.len() <= 8 {
-            return Err(EmailError::InvalidUnsubscribeUri(https.clone()));
+        let mut uris = Vec::new();
+        if let Some(https) = &self.https_url {
+            if !https.starts_with("https://") || !uri_chars_ok(https) || https.len() <= 8 {
+                return Err(EmailError::InvalidUnsubscribeUri(https.clone()));
+            }
+            uris.push(format!("<{https}>"));
         }
-        let mut value = format!("<{https}>");
         if let Some(mailto) = &self.mailto {
             let uri = if mailto.starts_with("mailto:") {
                 mailto.clone()
@@ -126,9 +130,16 @@ impl ListUnsubscribe {
             if !uri_chars_ok(&uri) || !uri.contains('@') {
                 return Err(EmailError::InvalidUnsubscribeUri(mailto.clone()));
             }
-            value.push_str(&format!(", <{uri}>"));
+            uris.push(format!("<{uri}>"));
         }
-        Ok(value)
+        if uris.is_empty() {
+            return Err(EmailError::InvalidUnsubscribeUri(String::new()));
+        }
+        Ok(uris.join(", "))
+    }
+
+    fn one_click(&self) -> bool {
+        self.https_url.is_some()
     }
 }
 
@@ -212,15 +223,16 @@ impl OutgoingEmail {
             builder = builder.reply_to(clean_mailbox(reply_to));
         }
         if let Some(unsubscribe) = &self.list_unsubscribe {
-            builder = builder
-                .raw_header(HeaderValue::new(
-                    HeaderName::new_from_ascii_str(LIST_UNSUBSCRIBE),
-                    unsubscribe.header_value()?,
-                ))
-                .raw_header(HeaderValue::new(
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(LIST_UNSUBSCRIBE),
+                unsubscribe.header_value()?,
+            ));
+            if unsubscribe.one_click() {
+                builder = builder.raw_header(HeaderValue::new(
                     HeaderName::new_from_ascii_str(LIST_UNSUBSCRIBE_POST),
                     ONE_CLICK.to_owned(),
                 ));
+            }
         }
         for (name, value) in &self.extra_headers {
             builder = builder.raw_header(HeaderValue::new(
@@ -429,7 +441,7 @@ mod tests {
     fn headers_are_exact() {
         let mut email = email();
         email.list_unsubscribe = Some(ListUnsubscribe {
-            https_url: "https://pregon.example/u/abc123?l=es".to_owned(),
+            https_url: Some("https://pregon.example/u/abc123?l=es".to_owned()),
             mailto: Some("unsubscribe+abc123@pregon.example".to_owned()),
         });
         email.reply_to = Some(mailbox(None, "info@pregon.example"));
@@ -493,7 +505,7 @@ mod tests {
         ] {
             let mut email = email();
             email.list_unsubscribe = Some(ListUnsubscribe {
-                https_url: bad.to_owned(),
+                https_url: Some(bad.to_owned()),
                 mailto: None,
             });
             assert!(

@@ -39,7 +39,7 @@ fn outgoing(to: &str, delivery: u32) -> OutgoingEmail {
     );
     email.html = Some("<p>Hola Ana,</p><p>Novedades del mes.</p>".to_owned());
     email.list_unsubscribe = Some(ListUnsubscribe {
-        https_url: format!("https://pregon.example/u/{delivery}"),
+        https_url: Some(format!("https://pregon.example/u/{delivery}")),
         mailto: Some(format!("unsubscribe+{delivery}@pregon.example")),
     });
     email

@@ -1,0 +1,17 @@
+DROP TABLE service_secrets;
+DROP TABLE email_limits;
+DROP TABLE dispatchers;
+DROP TABLE bounces;
+DROP INDEX deliveries_activity;
+DROP INDEX deliveries_claimed;
+DROP INDEX deliveries_issue_state;
+DROP INDEX deliveries_due;
+DROP TABLE deliveries;
+DROP TABLE newsletter_issue_translations;
+DROP TABLE newsletter_issue_lists;
+DROP INDEX newsletter_issues_due;
+DROP TABLE newsletter_issues;
+DROP INDEX subscriptions_subscriber;
+DROP TABLE subscriptions;
+DROP TABLE subscribers;
+DROP TABLE mailing_lists;

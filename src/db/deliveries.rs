@@ -1,0 +1,536 @@
+//! The delivery table as the dispatcher uses it: claim a batch, mark the
+//! part about to be sent as `sending` (durably, before any byte goes out),
+//! record each outcome, give back what was not started, and recover the rows
+//! of dispatchers that died.
+//!
+//! A row's `claimed_by` names the dispatcher holding it. Claimed rows still
+//! `queued`/`retry` were never attempted and simply return to the queue when
+//! their holder dies; rows `sending` under a dead holder may or may not have
+//! reached the relay: they become "outcome unknown". Their number is bounded
+//! by one dispatcher's concurrency, because only that many are marked
+//! `sending` at a time.
+
+use super::schema::{deliveries, dispatchers, newsletter_issues};
+use super::{DbConnection, Page, PageRequest, parse_stored, raw_sql, utc};
+use crate::config::OutcomeUnknownPolicy;
+use crate::domain::language::Language;
+use crate::domain::newsletter::{DeliveryKind, DeliveryState, DeliveryView};
+use crate::error::Result;
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+
+/// A claimed delivery: everything needed to build its message.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub issue_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub subscriber_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub subscription_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub activity_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    pub email: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub name: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub language: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub method: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub sequence: Option<i32>,
+    #[diesel(sql_type = Text)]
+    pub message_id: String,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+}
+
+impl Claimed {
+    pub fn kind(&self) -> Result<DeliveryKind> {
+        parse_stored(&self.kind)
+    }
+
+    pub fn language(&self) -> Result<Language> {
+        parse_stored(&self.language)
+    }
+}
+
+const CLAIMED_COLUMNS: &str = "id, kind, issue_id, subscriber_id, subscription_id, activity_id, \
+     email, name, language, method, sequence, message_id, attempts";
+
+/// Claims up to `limit` due deliveries for `dispatcher`: queued or retrying,
+/// unclaimed, due, and (for newsletters) of an issue that is sending. On
+/// PostgreSQL `FOR UPDATE SKIP LOCKED` lets any number of dispatchers claim
+/// at once without waiting for or overlapping each other; SQLite has one
+/// writer at a time and one dispatcher.
+pub fn claim(
+    conn: &mut DbConnection,
+    dispatcher: &str,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Claimed>> {
+    let lock = match conn {
+        DbConnection::Postgres(_) => "FOR UPDATE OF d SKIP LOCKED",
+        DbConnection::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "UPDATE deliveries SET claimed_by = ?, claimed_at = ? WHERE id IN ( \
+             SELECT d.id FROM deliveries d LEFT JOIN newsletter_issues i ON i.id = d.issue_id \
+             WHERE d.state IN ('queued', 'retry') AND d.claimed_by IS NULL \
+               AND d.next_attempt_at <= ? AND (d.issue_id IS NULL OR i.state = 'sending') \
+             ORDER BY d.next_attempt_at, d.id LIMIT ? {lock}) \
+         RETURNING {CLAIMED_COLUMNS}"
+    );
+    let mut claimed: Vec<Claimed> = raw_sql!(
+        conn, &sql, load::<Claimed>;
+        Text => dispatcher.to_owned(),
+        Timestamp => now.naive_utc(),
+        Timestamp => now.naive_utc(),
+        BigInt => limit,
+    )?;
+    claimed.sort_by_key(|c| c.id);
+    Ok(claimed)
+}
+
+/// Marks claimed deliveries as being sent, just before sending them; returns
+/// the ids that may go. Those left out were cancelled, or their issue paused,
+/// since they were claimed: they are given back instead.
+pub fn mark_sending(
+    conn: &mut DbConnection,
+    dispatcher: &str,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    let sending_issues = newsletter_issues::table
+        .filter(newsletter_issues::state.eq("sending"))
+        .select(newsletter_issues::id.nullable());
+    let marked: Vec<i64> = diesel::update(
+        deliveries::table
+            .filter(deliveries::id.eq_any(ids))
+            .filter(deliveries::claimed_by.eq(dispatcher))
+            .filter(deliveries::state.eq_any(["queued", "retry"]))
+            .filter(
+                deliveries::issue_id
+                    .is_null()
+                    .or(deliveries::issue_id.eq_any(sending_issues)),
+            ),
+    )
+    .set((
+        deliveries::state.eq(DeliveryState::Sending.as_str()),
+        deliveries::updated_at.eq(now.naive_utc()),
+    ))
+    .returning(deliveries::id)
+    .get_results(conn)?;
+    let skipped: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !marked.contains(id))
+        .collect();
+    release(conn, dispatcher, &skipped)?;
+    Ok(marked)
+}
+
+/// Gives back claimed deliveries that were not started.
+pub fn release(conn: &mut DbConnection, dispatcher: &str, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(
+        deliveries::table
+            .filter(deliveries::id.eq_any(ids))
+            .filter(deliveries::claimed_by.eq(dispatcher))
+            .filter(deliveries::state.ne(DeliveryState::Sending.as_str())),
+    )
+    .set((
+        deliveries::claimed_by.eq(None::<String>),
+        deliveries::claimed_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Gives back every claimed delivery of `dispatcher` not being sent.
+pub fn release_all(conn: &mut DbConnection, dispatcher: &str) -> Result<usize> {
+    Ok(diesel::update(
+        deliveries::table
+            .filter(deliveries::claimed_by.eq(dispatcher))
+            .filter(deliveries::state.ne(DeliveryState::Sending.as_str())),
+    )
+    .set((
+        deliveries::claimed_by.eq(None::<String>),
+        deliveries::claimed_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?)
+}
+
+/// How one attempt ended, as the dispatcher decided from the SMTP outcome.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent {
+        code: u16,
+        reply: String,
+    },
+    /// A 4xx reply: try again at `at`.
+    Retry {
+        code: Option<u16>,
+        reply: String,
+        at: DateTime<Utc>,
+    },
+    /// A 5xx reply (or a message that can never be sent).
+    Failed {
+        code: Option<u16>,
+        reply: String,
+    },
+    /// The relay may have accepted it. `resend_at`: queued again (policy
+    /// "resend"), else held as `unknown`.
+    Unknown {
+        reply: String,
+        resend_at: Option<DateTime<Utc>>,
+    },
+    /// Nothing reached the recipient's relay for reasons that are not theirs
+    /// (connection refused, relay refuses our sender): back to the queue at
+    /// `at`, without counting an attempt.
+    Requeue {
+        reply: String,
+        at: DateTime<Utc>,
+    },
+}
+
+/// Records outcomes of deliveries this dispatcher was sending. A row no
+/// longer held by it (recovered after a long stall) is left alone.
+pub fn record(
+    conn: &mut DbConnection,
+    dispatcher: &str,
+    outcomes: &[(i64, Outcome)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let now_naive = now.naive_utc();
+    for (id, outcome) in outcomes {
+        let target = deliveries::table
+            .filter(deliveries::id.eq(id))
+            .filter(deliveries::claimed_by.eq(dispatcher))
+            .filter(deliveries::state.eq(DeliveryState::Sending.as_str()));
+        let clear = (
+            deliveries::claimed_by.eq(None::<String>),
+            deliveries::claimed_at.eq(None::<NaiveDateTime>),
+            deliveries::updated_at.eq(now_naive),
+        );
+        let code = |c: Option<u16>| c.map(i32::from);
+        match outcome {
+            Outcome::Sent { code: c, reply } => diesel::update(target)
+                .set((
+                    clear,
+                    deliveries::state.eq("sent"),
+                    deliveries::attempts.eq(deliveries::attempts + 1),
+                    deliveries::smtp_code.eq(Some(i32::from(*c))),
+                    deliveries::smtp_reply.eq(reply),
+                    deliveries::sent_at.eq(Some(now_naive)),
+                ))
+                .execute(conn)?,
+            Outcome::Retry { code: c, reply, at } => diesel::update(target)
+                .set((
+                    clear,
+                    deliveries::state.eq("retry"),
+                    deliveries::attempts.eq(deliveries::attempts + 1),
+                    deliveries::smtp_code.eq(code(*c)),
+                    deliveries::smtp_reply.eq(reply),
+                    deliveries::next_attempt_at.eq(at.naive_utc()),
+                ))
+                .execute(conn)?,
+            Outcome::Failed { code: c, reply } => diesel::update(target)
+                .set((
+                    clear,
+                    deliveries::state.eq("failed"),
+                    deliveries::attempts.eq(deliveries::attempts + 1),
+                    deliveries::smtp_code.eq(code(*c)),
+                    deliveries::smtp_reply.eq(reply),
+                ))
+                .execute(conn)?,
+            Outcome::Unknown { reply, resend_at } => diesel::update(target)
+                .set((
+                    clear,
+                    deliveries::state.eq(if resend_at.is_some() {
+                        "queued"
+                    } else {
+                        "unknown"
+                    }),
+                    deliveries::attempts.eq(deliveries::attempts + 1),
+                    deliveries::unknown_outcomes.eq(deliveries::unknown_outcomes + 1),
+                    deliveries::smtp_code.eq(None::<i32>),
+                    deliveries::smtp_reply.eq(reply),
+                    deliveries::next_attempt_at.eq(resend_at.unwrap_or(now).naive_utc()),
+                ))
+                .execute(conn)?,
+            Outcome::Requeue { reply, at } => diesel::update(target)
+                .set((
+                    clear,
+                    deliveries::state.eq("queued"),
+                    deliveries::smtp_reply.eq(reply),
+                    deliveries::next_attempt_at.eq(at.naive_utc()),
+                ))
+                .execute(conn)?,
+        };
+    }
+    Ok(())
+}
+
+/// Registers a dispatcher (or refreshes its heartbeat).
+pub fn heartbeat(
+    conn: &mut DbConnection,
+    id: &str,
+    host: &str,
+    pid: u32,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let updated = diesel::update(dispatchers::table.find(id))
+        .set(dispatchers::heartbeat_at.eq(now.naive_utc()))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(dispatchers::table)
+            .values((
+                dispatchers::id.eq(id),
+                dispatchers::host.eq(host),
+                dispatchers::pid.eq(pid as i32),
+                dispatchers::started_at.eq(now.naive_utc()),
+                dispatchers::heartbeat_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn deregister(conn: &mut DbConnection, id: &str) -> Result<()> {
+    diesel::delete(dispatchers::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct DispatcherRow {
+    pub id: String,
+    pub host: String,
+    pub pid: i32,
+    pub heartbeat_at: DateTime<Utc>,
+}
+
+pub fn dispatchers(conn: &mut DbConnection) -> Result<Vec<DispatcherRow>> {
+    Ok(dispatchers::table
+        .select((
+            dispatchers::id,
+            dispatchers::host,
+            dispatchers::pid,
+            dispatchers::heartbeat_at,
+        ))
+        .load::<(String, String, i32, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(|(id, host, pid, at)| DispatcherRow {
+            id,
+            host,
+            pid,
+            heartbeat_at: utc(at),
+        })
+        .collect())
+}
+
+/// What recovery found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovered {
+    pub dead_dispatchers: Vec<String>,
+    /// Deliveries that were being sent by a dead dispatcher.
+    pub outcome_unknown: usize,
+    /// Claimed but never started: simply back in the queue.
+    pub released: usize,
+}
+
+/// Removes the given dead dispatchers, then recovers every delivery claimed
+/// by a dispatcher that is no longer registered.
+pub fn recover(
+    conn: &mut DbConnection,
+    dead: &[String],
+    policy: OutcomeUnknownPolicy,
+    now: DateTime<Utc>,
+) -> Result<Recovered> {
+    diesel::delete(dispatchers::table.filter(dispatchers::id.eq_any(dead))).execute(conn)?;
+    let live = dispatchers::table.select(dispatchers::id.nullable());
+    let orphaned = || {
+        deliveries::table
+            .filter(deliveries::claimed_by.is_not_null())
+            .filter(diesel::dsl::not(deliveries::claimed_by.eq_any(live)))
+    };
+    let next_state = match policy {
+        OutcomeUnknownPolicy::Resend => "queued",
+        OutcomeUnknownPolicy::Hold => "unknown",
+    };
+    let outcome_unknown = diesel::update(orphaned().filter(deliveries::state.eq("sending")))
+        .set((
+            deliveries::state.eq(next_state),
+            deliveries::claimed_by.eq(None::<String>),
+            deliveries::claimed_at.eq(None::<NaiveDateTime>),
+            deliveries::attempts.eq(deliveries::attempts + 1),
+            deliveries::unknown_outcomes.eq(deliveries::unknown_outcomes + 1),
+            deliveries::smtp_code.eq(None::<i32>),
+            deliveries::smtp_reply
+                .eq("outcome unknown: the dispatcher stopped while sending this message"),
+            deliveries::next_attempt_at.eq(now.naive_utc()),
+            deliveries::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    let released = diesel::update(orphaned())
+        .set((
+            deliveries::claimed_by.eq(None::<String>),
+            deliveries::claimed_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(Recovered {
+        dead_dispatchers: dead.to_vec(),
+        outcome_unknown,
+        released,
+    })
+}
+
+// ---------------------------------------------------------------- reports
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = deliveries)]
+struct Row {
+    id: i64,
+    kind: String,
+    email: String,
+    name: Option<String>,
+    language: String,
+    state: String,
+    attempts: i32,
+    unknown_outcomes: i32,
+    smtp_code: Option<i32>,
+    smtp_reply: Option<String>,
+    message_id: String,
+    next_attempt_at: NaiveDateTime,
+    sent_at: Option<NaiveDateTime>,
+    bounced_at: Option<NaiveDateTime>,
+    method: Option<String>,
+    sequence: Option<i32>,
+}
+
+impl Row {
+    fn into_view(self) -> Result<DeliveryView> {
+        let state: DeliveryState = parse_stored(&self.state)?;
+        Ok(DeliveryView {
+            id: self.id,
+            kind: parse_stored(&self.kind)?,
+            email: self.email,
+            name: self.name,
+            language: parse_stored(&self.language)?,
+            attempts: self.attempts,
+            unknown_outcomes: self.unknown_outcomes,
+            smtp_code: self.smtp_code,
+            smtp_reply: self.smtp_reply,
+            message_id: self.message_id,
+            next_attempt_at: matches!(state, DeliveryState::Queued | DeliveryState::Retry)
+                .then(|| utc(self.next_attempt_at)),
+            sent_at: self.sent_at.map(utc),
+            bounced_at: self.bounced_at.map(utc),
+            method: self.method,
+            sequence: self.sequence,
+            state,
+        })
+    }
+}
+
+/// One issue's deliveries in id order, optionally of one state.
+pub fn of_issue(
+    conn: &mut DbConnection,
+    issue_id: i64,
+    state: Option<DeliveryState>,
+    page: PageRequest,
+) -> Result<Page<DeliveryView>> {
+    let query = || {
+        let mut q = deliveries::table
+            .filter(deliveries::issue_id.eq(issue_id))
+            .into_boxed();
+        if let Some(state) = state {
+            q = q.filter(deliveries::state.eq(state.as_str()));
+        }
+        q
+    };
+    let total: i64 = query().count().get_result(conn)?;
+    let rows = query()
+        .order(deliveries::id)
+        .limit(page.limit())
+        .offset(page.offset())
+        .select(Row::as_select())
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(Row::into_view)
+        .collect::<Result<_>>()?;
+    page.wrap(items, total)
+}
+
+/// A slice of an issue's deliveries after `after_id`, for streaming reports.
+pub fn report_chunk(
+    conn: &mut DbConnection,
+    issue_id: i64,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<DeliveryView>> {
+    deliveries::table
+        .filter(deliveries::issue_id.eq(issue_id))
+        .filter(deliveries::id.gt(after_id))
+        .order(deliveries::id)
+        .limit(limit)
+        .select(Row::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Row::into_view)
+        .collect()
+}
+
+/// Deliveries of one activity's invitations, newest first.
+pub fn of_activity(conn: &mut DbConnection, activity_id: i64) -> Result<Vec<DeliveryView>> {
+    deliveries::table
+        .filter(deliveries::activity_id.eq(activity_id))
+        .filter(deliveries::kind.eq("invitation"))
+        .order(deliveries::id.desc())
+        .select(Row::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Row::into_view)
+        .collect()
+}
+
+/// Backoff with "equal jitter": between half and all of
+/// `base · 2^(attempt-1)`, capped; spreads retries so a relay that throttled a
+/// batch is not hit by all of it again at the same second.
+pub fn backoff(attempt: i32, base_secs: u64, max_secs: u64) -> TimeDelta {
+    let exponent = attempt.clamp(1, 30) as u32 - 1;
+    let full = base_secs
+        .saturating_mul(1u64 << exponent.min(40))
+        .min(max_secs)
+        .max(1);
+    let half = full / 2;
+    let jitter = if full - half > 0 {
+        rand::random_range(0..=(full - half))
+    } else {
+        0
+    };
+    TimeDelta::seconds((half + jitter) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_within_jitter_and_caps() {
+        for attempt in 1..10 {
+            let full = (60u64 << (attempt - 1)).min(3600) as i64;
+            for _ in 0..50 {
+                let d = super::backoff(attempt, 60, 3600).num_seconds();
+                assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d}");
+            }
+        }
+    }
+}
