@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod dispatch;
 pub mod domain;
 pub mod email;
 pub mod error;

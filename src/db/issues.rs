@@ -540,6 +540,24 @@ pub fn retry_failed(
     Ok((get(conn, id)?, requeued))
 }
 
+/// A scheduled issue that could not start (nobody to send it to) fails.
+/// Returns false if it is no longer scheduled (another dispatcher started it).
+pub fn fail_scheduled(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let updated = diesel::update(
+        newsletter_issues::table
+            .find(id)
+            .filter(newsletter_issues::state.eq(IssueState::Scheduled.as_str())),
+    )
+    .set((
+        newsletter_issues::state.eq(IssueState::Failed.as_str()),
+        newsletter_issues::finished_at.eq(Some(now.naive_utc())),
+        newsletter_issues::version.eq(newsletter_issues::version + 1),
+        newsletter_issues::updated_at.eq(now.naive_utc()),
+    ))
+    .execute(conn)?;
+    Ok(updated > 0)
+}
+
 /// Scheduled issues whose time has come.
 pub fn due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<i64>> {
     Ok(newsletter_issues::table
