@@ -1,11 +1,14 @@
-//! The `pregon` command: `serve`, `migrate`, `seed`, `token`. Every subcommand
-//! takes `--config DIR` and `--database URL`.
+//! The `pregon` command: `serve`, `dispatch`, `migrate`, `seed`, `token`,
+//! `subscribers`, `bounce`. Every subcommand takes `--config DIR` and
+//! `--database URL`.
 
+mod newsletter;
 mod token;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Settings, redact_url};
 use crate::db::{self, Db};
+use crate::dispatch::{self, Dispatcher};
 use crate::http::Application;
 use crate::{seed, telemetry};
 use clap::{Parser, Subcommand};
@@ -37,7 +40,23 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080.
         #[arg(long, value_name = "ADDR")]
         bind: Option<String>,
+        /// Serve HTTP only; run `pregon dispatch` elsewhere to send email.
+        #[arg(long)]
+        no_dispatcher: bool,
     },
+    /// Send email only (no HTTP): scheduled issues, newsletters, confirmations,
+    /// invitations. Any number may run on one PostgreSQL database.
+    Dispatch {
+        /// Exit once nothing is queued, retrying or scheduled.
+        #[arg(long)]
+        exit_when_idle: bool,
+    },
+    /// Import, export and unsubscribe newsletter subscribers.
+    #[command(subcommand)]
+    Subscribers(newsletter::SubscribersCommand),
+    /// Record a bounce or complaint; hard bounces and complaints stop every
+    /// future send to the address.
+    Bounce(newsletter::BounceArgs),
     /// Apply pending database migrations.
     Migrate {
         /// Revert every migration instead (drops all Pregón tables).
@@ -85,11 +104,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(&settings.log);
     let clock: SharedClock = Arc::new(SystemClock);
     match cli.command {
-        Command::Serve { bind } => {
+        Command::Serve {
+            bind,
+            no_dispatcher,
+        } => {
             if let Some(bind) = bind {
                 settings.server.bind = bind;
             }
-            serve(settings, clock)
+            serve(settings, clock, !no_dispatcher)
+        }
+        Command::Dispatch { exit_when_idle } => dispatch(settings, clock, exit_when_idle),
+        Command::Subscribers(command) => {
+            let db = open_database(&settings)?;
+            newsletter::subscribers(command, &db, &settings, clock.now())
+        }
+        Command::Bounce(args) => {
+            let db = open_database(&settings)?;
+            newsletter::bounce(args, &db, clock.now())
         }
         Command::Migrate { revert_all } => {
             let db = Db::connect(&settings.database.url, 1)?;
@@ -122,7 +153,83 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {
+/// Turns SIGTERM and SIGINT into a shutdown signal for the dispatcher.
+fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stopping: finishing the messages in flight");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// Runs a dispatcher until SIGTERM; in-flight sends get `shutdown_grace_secs`
+/// to finish, after which they are left to recovery (outcome unknown).
+async fn run_dispatcher(
+    settings: &Settings,
+    db: Db,
+    clock: SharedClock,
+    exit_when_idle: bool,
+) -> anyhow::Result<()> {
+    let transport = dispatch::transport_from_settings(&settings.email)?;
+    let dispatcher = Dispatcher::new(
+        db,
+        clock,
+        transport,
+        settings.email.clone(),
+        &settings.server.public_url,
+    );
+    let mut shutdown = shutdown_signal();
+    let grace = std::time::Duration::from_secs(settings.email.shutdown_grace_secs);
+    let run = tokio::spawn(dispatcher.run(shutdown.clone(), exit_when_idle));
+    tokio::pin!(run);
+    tokio::select! {
+        result = &mut run => return Ok(result??),
+        _ = shutdown.wait_for(|stop| *stop) => {}
+    }
+    match tokio::time::timeout(grace, &mut run).await {
+        Ok(result) => Ok(result??),
+        Err(_) => {
+            tracing::warn!(
+                "in-flight sends did not finish in time; they will be recovered as outcome unknown"
+            );
+            Ok(())
+        }
+    }
+}
+
+fn dispatch(settings: Settings, clock: SharedClock, exit_when_idle: bool) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let db = open_database(&settings)?;
+        tracing::info!(
+            database = %redact_url(&settings.database.url),
+            transport = ?settings.email.transport,
+            "starting the dispatcher"
+        );
+        run_dispatcher(&settings, db, clock, exit_when_idle).await
+    })
+}
+
+fn serve(settings: Settings, clock: SharedClock, with_dispatcher: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -142,13 +249,31 @@ fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {
                 "no admin API token exists yet: create one with `pregon token create --role admin --name NAME`"
             );
         }
+        if !settings.server.public_url.starts_with("https://") {
+            tracing::warn!(
+                public_url = %settings.server.public_url,
+                "server.public_url is not https: newsletters carry no one-click unsubscribe (RFC 8058)"
+            );
+        }
         tracing::info!(
             bind = %settings.server.bind,
             database = %redact_url(&settings.database.url),
+            dispatcher = with_dispatcher,
             "starting Pregón"
         );
+        let dispatcher = if with_dispatcher {
+            let (settings, db, clock) = (settings.clone(), db.clone(), clock.clone());
+            Some(tokio::spawn(async move {
+                run_dispatcher(&settings, db, clock, false).await
+            }))
+        } else {
+            None
+        };
         let app = Application::build(settings, db, clock)?;
         app.run_until_stopped().await?;
+        if let Some(dispatcher) = dispatcher {
+            dispatcher.await??;
+        }
         Ok(())
     })
 }

@@ -12,6 +12,7 @@ pub mod participations;
 pub mod people;
 pub mod plans;
 pub mod schema;
+pub mod subscriber_csv;
 pub mod subscribers;
 pub mod tokens;
 

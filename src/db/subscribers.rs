@@ -512,15 +512,53 @@ pub fn unsubscribe(
         target = target.filter(subscriptions::list_id.eq_any(ids.to_vec()));
     }
     let ids: Vec<i64> = target.select(subscriptions::id).load(conn)?;
-    Ok(
-        diesel::update(subscriptions::table.filter(subscriptions::id.eq_any(&ids)))
-            .set((
-                subscriptions::status.eq(SubscriptionStatus::Unsubscribed.as_str()),
-                subscriptions::unsubscribed_at.eq(now.naive_utc()),
-                subscriptions::updated_at.eq(now.naive_utc()),
-            ))
-            .execute(conn)?,
-    )
+    let changed = diesel::update(subscriptions::table.filter(subscriptions::id.eq_any(&ids)))
+        .set((
+            subscriptions::status.eq(SubscriptionStatus::Unsubscribed.as_str()),
+            subscriptions::unsubscribed_at.eq(now.naive_utc()),
+            subscriptions::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    cancel_unwanted(conn, subscriber_id, now)?;
+    Ok(changed)
+}
+
+/// Newsletter deliveries still queued for a subscriber who is no longer on
+/// any list of their issue are cancelled: unsubscribing works at once, even
+/// in the middle of a send.
+fn cancel_unwanted(conn: &mut DbConnection, subscriber_id: i64, now: DateTime<Utc>) -> Result<()> {
+    use super::schema::newsletter_issue_lists;
+    let queued: Vec<(i64, Option<i64>)> = deliveries::table
+        .filter(deliveries::subscriber_id.eq(subscriber_id))
+        .filter(deliveries::kind.eq("newsletter"))
+        .filter(deliveries::state.eq_any(["queued", "retry"]))
+        .select((deliveries::id, deliveries::issue_id))
+        .load(conn)?;
+    for (delivery, issue) in queued {
+        let Some(issue) = issue else { continue };
+        let still_wanted: i64 = subscriptions::table
+            .filter(subscriptions::subscriber_id.eq(subscriber_id))
+            .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
+            .filter(
+                subscriptions::list_id.eq_any(
+                    newsletter_issue_lists::table
+                        .filter(newsletter_issue_lists::issue_id.eq(issue))
+                        .select(newsletter_issue_lists::list_id),
+                ),
+            )
+            .count()
+            .get_result(conn)?;
+        if still_wanted == 0 {
+            diesel::update(deliveries::table.find(delivery))
+                .set((
+                    deliveries::state.eq("cancelled"),
+                    deliveries::smtp_reply.eq("unsubscribed before sending"),
+                    deliveries::updated_at.eq(now.naive_utc()),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
 }
 
 /// The subscription a confirmation link names, confirmed if still pending.
@@ -629,11 +667,6 @@ pub fn confirmation_details(
         .first(conn)
         .optional()?;
     Ok(row.and_then(|(name, expires)| Some((name, utc(expires?)))))
-}
-
-/// The lists of an issue the subscriber is on, for the preferences page.
-pub fn subscriptions_of(conn: &mut DbConnection, subscriber_id: i64) -> Result<Vec<Subscription>> {
-    Ok(get_subscriber(conn, subscriber_id)?.subscriptions)
 }
 
 // ---------------------------------------------------------------- bounces

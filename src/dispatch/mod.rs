@@ -10,7 +10,7 @@
 //!
 //! Tests drive it one step at a time with `run_once` and a manual clock.
 
-mod content;
+pub mod content;
 
 use crate::clock::SharedClock;
 use crate::config::{EmailSettings, OutcomeUnknownPolicy, TransportKind};
@@ -559,7 +559,7 @@ fn pending_work(conn: &mut db::DbConnection) -> Result<i64> {
 }
 
 #[derive(Debug)]
-pub(crate) enum BuildError {
+pub enum BuildError {
     /// This message can never be sent (invalid address, …).
     Unsendable(String),
     Internal(Error),

@@ -6,10 +6,15 @@ mod campaigns;
 mod channels;
 mod crud;
 mod health;
+mod issue_actions;
+mod issues;
+mod lists;
 mod organisations;
 mod participations;
 mod people;
 mod plans;
+mod public_newsletter;
+mod subscribers;
 mod tokens;
 
 use super::problem::{ApiError, ApiResult};
@@ -21,6 +26,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz).service(health::readyz);
+    cfg.configure(public_newsletter::configure_pages);
     cfg.service(
         scope::scope("/api/v1")
             .configure(plans::configure)
@@ -30,7 +36,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(organisations::configure)
             .configure(people::configure)
             .configure(participations::configure)
-            .configure(tokens::configure),
+            .configure(tokens::configure)
+            .configure(lists::configure)
+            .configure(subscribers::configure)
+            .configure(issues::configure)
+            .configure(issue_actions::configure)
+            .configure(public_newsletter::configure_api),
     );
 }
 

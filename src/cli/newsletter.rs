@@ -1,0 +1,185 @@
+use crate::config::Settings;
+use crate::db::{self, Db, subscriber_csv, subscribers};
+use crate::dispatch::message_domain;
+use crate::domain::newsletter::{BounceInput, BounceKind};
+use crate::domain::{EmailAddress, Text};
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum SubscribersCommand {
+    /// Import a CSV file (`email`, optional `name`, `language` columns) into a
+    /// list. Any bad row: every bad row is reported and nothing is imported.
+    Import {
+        /// The list's slug.
+        #[arg(long)]
+        list: String,
+        /// Consent was obtained elsewhere: subscribe as confirmed (needs
+        /// --source). Otherwise each new subscriber gets a confirmation email.
+        #[arg(long)]
+        confirmed: bool,
+        /// How consent was obtained, recorded with each subscription.
+        #[arg(long)]
+        source: Option<String>,
+        /// The CSV file; `-` reads standard input.
+        file: PathBuf,
+    },
+    /// Export a list's subscriptions as CSV.
+    Export {
+        #[arg(long)]
+        list: String,
+        /// Where to write; standard output by default.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Unsubscribe an address from every list (or from --list), e.g. after a
+    /// request to the List-Unsubscribe mailto address.
+    Unsubscribe {
+        email: String,
+        #[arg(long)]
+        list: Option<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct BounceArgs {
+    pub email: String,
+    /// hard, soft or complaint.
+    #[arg(long)]
+    pub kind: BounceKind,
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Message-ID of the bounced message, to mark its delivery.
+    #[arg(long)]
+    pub message_id: Option<String>,
+}
+
+fn list_id(conn: &mut db::DbConnection, slug: &str) -> anyhow::Result<i64> {
+    subscribers::find_list_by_slug(conn, slug)?
+        .map(|l| l.id)
+        .ok_or_else(|| anyhow::anyhow!("no list with slug {slug:?}"))
+}
+
+pub fn subscribers(
+    command: SubscribersCommand,
+    db: &Db,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mut conn = db.get()?;
+    match command {
+        SubscribersCommand::Import {
+            list,
+            confirmed,
+            source,
+            file,
+        } => {
+            let id = list_id(&mut conn, &list)?;
+            let default_language = subscribers::get_list(&mut conn, id)?.default_language;
+            let mut data = Vec::new();
+            if file.as_os_str() == "-" {
+                std::io::stdin().read_to_end(&mut data)?;
+            } else {
+                data = std::fs::read(&file)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            }
+            let source = match (source, confirmed) {
+                (Some(s), _) => format!("import:cli: {s}"),
+                (None, true) => {
+                    anyhow::bail!("--confirmed needs --source: say how consent was obtained")
+                }
+                (None, false) => format!("import:cli: {}", file.display()),
+            };
+            let rows = match subscriber_csv::parse(&data, default_language) {
+                Ok(rows) => rows,
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{}:{}: {}", file.display(), e.line, e.message);
+                    }
+                    anyhow::bail!("{} bad row(s); nothing was imported", errors.len());
+                }
+            };
+            let (hours, domain) = (
+                settings.email.confirm_link_hours,
+                message_domain(&settings.email),
+            );
+            let report = db::write_transaction(&mut conn, |c| {
+                let report = subscriber_csv::import(c, id, &rows, confirmed, &source, now)?;
+                subscribers::queue_confirmations(
+                    c,
+                    &report.needs_confirmation,
+                    hours,
+                    &domain,
+                    now,
+                )?;
+                Ok(report)
+            })?;
+            println!(
+                "{} rows: {} new addresses, {} subscribed, {} already subscribed, {} left unsubscribed, {} suppressed",
+                report.rows,
+                report.created,
+                report.subscribed,
+                report.already_subscribed,
+                report.skipped_unsubscribed,
+                report.skipped_suppressed
+            );
+        }
+        SubscribersCommand::Export { list, output } => {
+            let id = list_id(&mut conn, &list)?;
+            let csv = subscriber_csv::export(&mut conn, id)?;
+            match output {
+                Some(path) => std::fs::write(&path, csv)?,
+                None => std::io::stdout().write_all(&csv)?,
+            }
+        }
+        SubscribersCommand::Unsubscribe { email, list } => {
+            let lists = match list {
+                Some(slug) => Some(vec![list_id(&mut conn, &slug)?]),
+                None => None,
+            };
+            let Some(subscriber) = subscribers::find_subscriber_id(&mut conn, &email)? else {
+                anyhow::bail!("no subscriber {email}");
+            };
+            let changed = db::write_transaction(&mut conn, |c| {
+                subscribers::unsubscribe(c, subscriber, lists.as_deref(), now)
+            })?;
+            println!("{email}: unsubscribed from {changed} list(s)");
+        }
+    }
+    Ok(())
+}
+
+pub fn bounce(args: BounceArgs, db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let input = BounceInput {
+        email: EmailAddress::parse(&args.email).map_err(anyhow::Error::msg)?,
+        kind: args.kind,
+        reason: args
+            .reason
+            .as_deref()
+            .map(Text::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--reason {e}"))?,
+        message_id: args
+            .message_id
+            .as_deref()
+            .map(Text::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--message-id {e}"))?,
+    };
+    let outcome = db::write_transaction(&mut *db.get()?, |c| {
+        subscribers::record_bounce(c, &input, now)
+    })?;
+    println!(
+        "{}: {} recorded; {}",
+        outcome.email,
+        outcome.kind,
+        match (outcome.known_subscriber, outcome.suppressed) {
+            (false, _) => "no subscriber has this address",
+            (true, true) => "the address receives nothing more",
+            (true, false) => "the address still receives mail (soft bounce)",
+        }
+    );
+    Ok(())
+}

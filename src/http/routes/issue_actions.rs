@@ -1,0 +1,406 @@
+//! What can be done to a newsletter issue beyond editing it: preview, test
+//! send, schedule, send now, pause, resume, cancel, retry the failed, and
+//! follow its progress recipient by recipient.
+
+use super::State;
+use crate::config::TransportKind;
+use crate::db::{Page, PageRequest, deliveries, issues as db};
+use crate::dispatch::{self, message_domain};
+use crate::domain::Language;
+use crate::domain::newsletter::{
+    DeliveryState, DeliveryView, Issue, Preview, Progress, ScheduleInput, TestSendInput,
+    TestSendResult,
+};
+use crate::error::Error;
+use crate::http::auth::{Editor, Viewer};
+use crate::http::json::Json;
+use crate::http::problem::{ApiError, ApiResult, Problem};
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(preview)
+        .service(test_send)
+        .service(schedule)
+        .service(unschedule)
+        .service(send_now)
+        .service(pause)
+        .service(resume)
+        .service(cancel)
+        .service(retry)
+        .service(progress)
+        .service(deliveries_page)
+        .service(report_csv);
+}
+
+/// Sending to real people needs the sender's identity in the footer.
+fn check_ready(state: &State) -> Result<(), ApiError> {
+    let email = &state.settings.email;
+    if email.transport == TransportKind::Smtp
+        && (email.postal_address.trim().is_empty() || email.organisation.trim().is_empty())
+    {
+        return Err(Error::invalid(
+            "email.postal_address",
+            "set email.organisation and email.postal_address in the configuration before sending through SMTP: every newsletter must say who sends it and from where",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PreviewQuery {
+    /// The language wanted; the fallback order applies (default en).
+    lang: Option<Language>,
+    /// Name put in `{{name}}` (default "Ana").
+    name: Option<String>,
+}
+
+/// The issue rendered as a recipient in `lang` would get it.
+#[utoipa::path(tag = "newsletter", params(("id" = i64, Path), PreviewQuery), security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Preview), (status = 404, body = Problem)))]
+#[get("/issues/{id}/preview")]
+async fn preview(
+    _: Viewer,
+    state: State,
+    id: web::Path<i64>,
+    q: web::Query<PreviewQuery>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let issue = state.db.run(move |c| db::get(c, id)).await?;
+    let wanted = q.lang.unwrap_or(Language::En);
+    let name = q.name.clone().unwrap_or_else(|| "Ana".into());
+    let (language, prepared) = dispatch::content::prepare(&issue, wanted, &state.settings.email)
+        .ok_or_else(|| Error::not_found("translation", wanted))?;
+    let url = dispatch::content::unsubscribe_url(&public_url(&state), "preview");
+    let body = prepared.newsletter.personalise(&name, &url);
+    Ok(HttpResponse::Ok().json(Preview {
+        language,
+        subject: crate::email::render::personalise_subject(&prepared.subject, &name),
+        html: body.html,
+        text: body.text,
+    }))
+}
+
+fn public_url(state: &State) -> String {
+    state
+        .settings
+        .server
+        .public_url
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// Sends the issue now to 1-10 addresses, marked as a test, and reports what
+/// the relay answered for each. Nothing is recorded as a delivery.
+#[utoipa::path(tag = "newsletter", params(("id" = i64, Path)), request_body = TestSendInput,
+    security(("bearer" = ["editor"])),
+    responses((status = 200, body = Vec<TestSendResult>), (status = 422, body = Problem)))]
+#[post("/issues/{id}/test")]
+async fn test_send(
+    _: Editor,
+    state: State,
+    id: web::Path<i64>,
+    input: Json<TestSendInput>,
+) -> ApiResult<HttpResponse> {
+    let input = input.0;
+    if input.addresses.is_empty() || input.addresses.len() > 10 {
+        return Err(Error::invalid("addresses", "give 1 to 10 addresses").into());
+    }
+    let id = id.into_inner();
+    let issue = state.db.run(move |c| db::get(c, id)).await?;
+    let email = state.settings.email.clone();
+    let transport = dispatch::transport_from_settings(&email).map_err(Error::Internal)?;
+    let (_, prepared) =
+        dispatch::content::prepare(&issue, input.language.unwrap_or(Language::En), &email)
+            .ok_or_else(|| Error::invalid("language", "the issue has no text"))?;
+    let now = state.clock.now();
+    let mut results = Vec::new();
+    for address in &input.addresses {
+        let url = dispatch::content::unsubscribe_url(&public_url(&state), "test");
+        let body = prepared.newsletter.personalise("", &url);
+        let message_id = format!(
+            "<test.{}.{}@{}>",
+            issue.uid,
+            uuid::Uuid::new_v4().simple(),
+            message_domain(&email)
+        );
+        let subject = format!(
+            "[TEST] {}",
+            crate::email::render::personalise_subject(&prepared.subject, "")
+        );
+        let to = address
+            .as_str()
+            .parse()
+            .map(|a| lettre::message::Mailbox::new(None, a))
+            .map_err(|e| Error::invalid("addresses", format!("{e}")))?;
+        let built = dispatch::content::base_email(&email, to, subject, body.text, &message_id, now)
+            .map_err(|e| Error::invalid("email.from_address", format!("{e:?}")))
+            .and_then(|mut out| {
+                out.html = Some(body.html);
+                out.build()
+                    .map_err(|e| Error::invalid("addresses", e.to_string()))
+            })?;
+        let result = match transport.send(&built, built.envelope()).await {
+            Ok(accepted) => TestSendResult {
+                address: address.as_str().to_owned(),
+                accepted: true,
+                smtp_code: Some(accepted.code),
+                reply: accepted.reply,
+            },
+            Err(e) => TestSendResult {
+                address: address.as_str().to_owned(),
+                accepted: false,
+                smtp_code: e.code(),
+                reply: e.to_string(),
+            },
+        };
+        results.push(result);
+    }
+    Ok(HttpResponse::Ok().json(results))
+}
+
+/// Schedules sending at a local time in an IANA zone (or moves the time).
+#[utoipa::path(tag = "newsletter", params(("id" = i64, Path)), request_body = ScheduleInput,
+    security(("bearer" = ["editor"])),
+    responses((status = 200, body = Issue), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/issues/{id}/schedule")]
+async fn schedule(
+    _: Editor,
+    state: State,
+    id: web::Path<i64>,
+    input: Json<ScheduleInput>,
+) -> ApiResult<HttpResponse> {
+    check_ready(&state)?;
+    let (id, now, input) = (id.into_inner(), state.clock.now(), input.0);
+    let issue = state
+        .db
+        .transaction(move |c| db::schedule(c, id, &input, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(issue))
+}
+
+/// Takes a scheduled issue back to draft.
+#[utoipa::path(tag = "newsletter", params(("id" = i64, Path)), security(("bearer" = ["editor"])),
+    responses((status = 200, body = Issue), (status = 409, body = Problem)))]
+#[post("/issues/{id}/unschedule")]
+async fn unschedule(_: Editor, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let (id, now) = (id.into_inner(), state.clock.now());
+    let issue = state
+        .db
+        .transaction(move |c| db::unschedule(c, id, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(issue))
+}
+
+#[derive(Serialize, ToSchema)]
+struct Started {
+    issue: Issue,
+    /// Deliveries queued: the confirmed, unsuppressed subscribers, each once.
+    queued: i64,
+}
+
+/// Sends now: the audience is fixed at this moment.
+#[utoipa::path(tag = "newsletter", params(("id" = i64, Path)), security(("bearer" = ["editor"])),
+    responses((status = 202, body = Started), (status = 409, body = Problem)))]
+#[post("/issues/{id}/send")]
+async fn send_now(_: Editor, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    check_ready(&state)?;
+    let (id, now) = (id.into_inner(), state.clock.now());
+    let domain = message_domain(&state.settings.email);
+    let (issue, queued) = state
+        .db
+        .transaction(move |c| db::start_sending(c, id, &domain, now))
+        .await?;
+    Ok(HttpResponse::Accepted().json(Started { issue, queued }))
+}
+
+macro_rules! transition_route {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $call:path) => {
+        $(#[$doc])*
+        #[utoipa::path(tag = "newsletter", params(("id" = i64, Path)), security(("bearer" = ["editor"])),
+            responses((status = 200, body = Issue), (status = 404, body = Problem), (status = 409, body = Problem)))]
+        #[post($path)]
+        async fn $name(_: Editor, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+            let (id, now) = (id.into_inner(), state.clock.now());
+            let issue = state.db.transaction(move |c| $call(c, id, now)).await?;
+            Ok(HttpResponse::Ok().json(issue))
+        }
+    };
+}
+
+transition_route!(
+    /// Stops sending after the messages in flight; nobody is sent twice on resume.
+    pause,
+    "/issues/{id}/pause",
+    db::pause
+);
+transition_route!(
+    /// Continues a paused issue where it stopped.
+    resume,
+    "/issues/{id}/resume",
+    db::resume
+);
+transition_route!(
+    /// Cancels: what is still queued is never sent.
+    cancel,
+    "/issues/{id}/cancel",
+    db::cancel
+);
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct RetryQuery {
+    /// Also queue again the deliveries held as "outcome unknown" (they may
+    /// have arrived: resending risks a duplicate).
+    include_unknown: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Requeued {
+    issue: Issue,
+    requeued: i64,
+}
+
+/// Queues the failed deliveries again (only those; never to addresses
+/// unsubscribed or suppressed since).
+#[utoipa::path(tag = "newsletter", params(("id" = i64, Path), RetryQuery), security(("bearer" = ["editor"])),
+    responses((status = 200, body = Requeued), (status = 409, body = Problem)))]
+#[post("/issues/{id}/retry-failed")]
+async fn retry(
+    _: Editor,
+    state: State,
+    id: web::Path<i64>,
+    q: web::Query<RetryQuery>,
+) -> ApiResult<HttpResponse> {
+    let (id, now, unknown) = (
+        id.into_inner(),
+        state.clock.now(),
+        q.include_unknown.unwrap_or(false),
+    );
+    let (issue, requeued) = state
+        .db
+        .transaction(move |c| db::retry_failed(c, id, unknown, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(Requeued { issue, requeued }))
+}
+
+/// Deliveries per state, the last minute's rate and the time left.
+#[utoipa::path(tag = "newsletter", params(("id" = i64, Path)), security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Progress), (status = 404, body = Problem)))]
+#[get("/issues/{id}/progress")]
+async fn progress(_: Viewer, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let (id, now) = (id.into_inner(), state.clock.now());
+    let progress = state.db.run(move |c| db::progress(c, id, now)).await?;
+    Ok(HttpResponse::Ok().json(progress))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct DeliveryFilters {
+    state: Option<DeliveryState>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+/// What happened to each recipient.
+#[utoipa::path(tag = "newsletter", params(("id" = i64, Path), DeliveryFilters), security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Page<DeliveryView>), (status = 404, body = Problem)))]
+#[get("/issues/{id}/deliveries")]
+async fn deliveries_page(
+    _: Viewer,
+    state: State,
+    id: web::Path<i64>,
+    q: web::Query<DeliveryFilters>,
+) -> ApiResult<HttpResponse> {
+    let page = PageRequest {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .validate()?;
+    let (id, filter) = (id.into_inner(), q.state);
+    let found = state
+        .db
+        .run(move |c| {
+            db::get(c, id)?;
+            deliveries::of_issue(c, id, filter, page)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+const CSV_CHUNK: i64 = 2000;
+
+/// The delivery report as CSV, one row per recipient, streamed.
+#[utoipa::path(tag = "newsletter", params(("id" = i64, Path)), security(("bearer" = ["viewer"])),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = Problem)))]
+#[get("/issues/{id}/deliveries.csv")]
+async fn report_csv(_: Viewer, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    state.db.run(move |c| db::get(c, id)).await?;
+    let header = web::Bytes::from_static(
+        b"id,email,name,language,state,attempts,unknown_outcomes,possible_duplicate,smtp_code,smtp_reply,message_id,sent_at,bounced_at\r\n",
+    );
+    let db = state.db.clone();
+    let rows =
+        futures_util::stream::unfold((db, 0i64, false), move |(db, after, done)| async move {
+            if done {
+                return None;
+            }
+            let chunk = db
+                .run(move |c| deliveries::report_chunk(c, id, after, CSV_CHUNK))
+                .await;
+            match chunk {
+                Err(e) => Some((Err(ApiError::from(e)), (db, after, true))),
+                Ok(rows) if rows.is_empty() => None,
+                Ok(rows) => {
+                    let last = rows.last().map(|r| r.id).unwrap_or(after);
+                    let more = rows.len() as i64 == CSV_CHUNK;
+                    Some((Ok(web::Bytes::from(csv_rows(&rows))), (db, last, !more)))
+                }
+            }
+        });
+    let body = futures_util::stream::once(async move { Ok::<_, ApiError>(header) }).chain(rows);
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"issue-{id}-deliveries.csv\""),
+        ))
+        .streaming(body))
+}
+
+use futures_util::StreamExt;
+
+fn csv_rows(rows: &[DeliveryView]) -> Vec<u8> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let time =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    for r in rows {
+        let _ = writer.write_record([
+            r.id.to_string(),
+            r.email.clone(),
+            r.name.clone().unwrap_or_default(),
+            r.language.to_string(),
+            r.state.to_string(),
+            r.attempts.to_string(),
+            r.unknown_outcomes.to_string(),
+            (r.unknown_outcomes > 0 && r.state == DeliveryState::Sent).to_string(),
+            r.smtp_code.map(|c| c.to_string()).unwrap_or_default(),
+            r.smtp_reply.clone().unwrap_or_default(),
+            r.message_id.clone(),
+            time(r.sent_at),
+            time(r.bounced_at),
+        ]);
+    }
+    writer.into_inner().unwrap_or_default()
+}

@@ -1,0 +1,51 @@
+use super::State;
+use super::crud::record_routes;
+use crate::db::{DbConnection, Page, PageRequest, issues as db};
+use crate::domain::newsletter::{Issue, IssueInput, IssueState};
+use crate::error::Result;
+use crate::http::auth::Viewer;
+use crate::http::problem::{ApiResult, Problem};
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+fn create_issue(conn: &mut DbConnection, input: &IssueInput, now: DateTime<Utc>) -> Result<Issue> {
+    db::create(conn, input, now)
+}
+
+record_routes! {
+    tag: "newsletter",
+    collection: "/issues",
+    item: "/issues/{id}",
+    input: IssueInput,
+    output: Issue,
+    create: create_issue,
+    get: db::get,
+    update: db::update,
+    delete: db::delete,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct Filters {
+    state: Option<IssueState>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+/// Newsletter issues, newest first.
+#[utoipa::path(tag = "newsletter", params(Filters), security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Page<Issue>), (status = 401, body = Problem)))]
+#[get("/issues")]
+async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {
+    let page = PageRequest {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .validate()?;
+    let filter = q.state;
+    let found = state.db.run(move |c| db::list(c, filter, page)).await?;
+    Ok(HttpResponse::Ok().json(found))
+}

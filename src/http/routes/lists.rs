@@ -1,0 +1,29 @@
+use super::State;
+use super::crud::record_routes;
+use crate::db::{Page, PageRequest, subscribers as db};
+use crate::domain::newsletter::{ListInput, MailingList};
+use crate::http::auth::Viewer;
+use crate::http::problem::{ApiResult, Problem};
+use actix_web::{HttpResponse, get, web};
+
+record_routes! {
+    tag: "newsletter",
+    collection: "/lists",
+    item: "/lists/{id}",
+    input: ListInput,
+    output: MailingList,
+    create: db::create_list,
+    get: db::get_list,
+    update: db::update_list,
+    delete: db::delete_list,
+}
+
+/// Mailing lists (audiences), with their confirmed subscriber counts.
+#[utoipa::path(tag = "newsletter", params(PageRequest), security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Page<MailingList>), (status = 401, body = Problem)))]
+#[get("/lists")]
+async fn list(_: Viewer, state: State, q: web::Query<PageRequest>) -> ApiResult<HttpResponse> {
+    let page = q.into_inner().validate()?;
+    let found = state.db.run(move |c| db::list_lists(c, page)).await?;
+    Ok(HttpResponse::Ok().json(found))
+}
