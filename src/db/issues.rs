@@ -359,6 +359,17 @@ pub fn schedule(
     if at <= now {
         return Err(Error::invalid("at", "is in the past; use send to send now"));
     }
+    // The time first: a scheduled issue always has one (CHECK constraint).
+    diesel::update(
+        newsletter_issues::table
+            .find(id)
+            .filter(newsletter_issues::state.eq_any(["draft", "scheduled"])),
+    )
+    .set((
+        newsletter_issues::scheduled_at.eq(Some(at.naive_utc())),
+        newsletter_issues::schedule_zone.eq(Some(input.time_zone.name())),
+    ))
+    .execute(conn)?;
     let issue = transition(
         conn,
         id,
@@ -366,12 +377,6 @@ pub fn schedule(
         IssueState::Scheduled,
         now,
     )?;
-    diesel::update(newsletter_issues::table.find(id))
-        .set((
-            newsletter_issues::scheduled_at.eq(Some(at.naive_utc())),
-            newsletter_issues::schedule_zone.eq(Some(input.time_zone.name())),
-        ))
-        .execute(conn)?;
     follow_activity(conn, &issue, ActivityStatus::Confirmed, now)?;
     get(conn, id)
 }

@@ -48,15 +48,16 @@ impl LinkSigner {
     fn sign(&self, purpose: &str, fields: &[i64]) -> String {
         let tag = self.mac(purpose, fields).finalize().into_bytes();
         let numbers: Vec<String> = fields.iter().map(i64::to_string).collect();
+        // '.' separates: base64url itself uses '-' and '_'.
         format!(
-            "{}-{}",
-            numbers.join("-"),
+            "{}.{}",
+            numbers.join("."),
             URL_SAFE_NO_PAD.encode(&tag[..MAC_BYTES])
         )
     }
 
     fn verify<const N: usize>(&self, purpose: &str, token: &str) -> Option<[i64; N]> {
-        let mut parts = token.trim().split('-');
+        let mut parts = token.trim().split('.');
         let mut fields = [0i64; N];
         for field in &mut fields {
             *field = parts.next()?.parse().ok()?;
@@ -112,6 +113,7 @@ mod tests {
         let token = signer.unsubscribe_token(42, 7);
         assert_eq!(signer.verify_unsubscribe(&token), Ok((42, 7)));
         let forged = token.replacen("42", "43", 1);
+        assert!(token.starts_with("42.7."));
         assert_eq!(signer.verify_unsubscribe(&forged), Err(LinkError::Invalid));
         let other = LinkSigner::new(b"x".repeat(32));
         assert_eq!(other.verify_unsubscribe(&token), Err(LinkError::Invalid));
@@ -124,7 +126,7 @@ mod tests {
             signer.verify_confirm(&confirm, now + TimeDelta::hours(2)),
             Err(LinkError::Expired)
         );
-        for junk in ["", "1", "1-2", "a-b-c", "1-2-3-4", "1-2-!!!"] {
+        for junk in ["", "1", "1.2", "a.b.c", "1.2.3.4", "1.2.!!!"] {
             assert_eq!(signer.verify_unsubscribe(junk), Err(LinkError::Invalid));
         }
     }

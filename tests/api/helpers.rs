@@ -18,6 +18,8 @@ pub struct TestApp {
     pub editor: String,
     pub viewer: String,
     pub client: reqwest::Client,
+    /// The settings the server runs with.
+    pub settings: Settings,
     _database: TestDatabase,
 }
 
@@ -120,7 +122,8 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
             .expect("token");
         tokens.push(created.secret);
     }
-    let app = Application::build(settings, db.clone(), Arc::new(clock.clone())).expect("build app");
+    let app = Application::build(settings.clone(), db.clone(), Arc::new(clock.clone()))
+        .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let [admin, editor, viewer]: [String; 3] = tokens.try_into().unwrap();
@@ -135,6 +138,7 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
+        settings,
         _database: guard,
     }
 }

@@ -2,9 +2,11 @@
 //! default, PostgreSQL when PREGON_TEST_DATABASE_URL is set), real HTTP.
 
 mod helpers;
+mod mail;
 mod smtp_server;
 
 mod activities;
 mod email_transport;
 mod health;
+mod newsletter;
 mod organisations;

@@ -1,0 +1,961 @@
+//! Newsletters end to end against the real SMTP server on loopback: who gets
+//! what, in which language, with which headers; what happens on 4xx, 5xx, a
+//! dropped connection or a relay that is down; pause, resume, cancel,
+//! schedule; the subscriber's own links.
+
+use crate::helpers::*;
+use crate::mail::*;
+use crate::smtp_server::{Reply, Script};
+use chrono::{TimeDelta, TimeZone, Utc};
+use mail_parser::{MessageParser, MimeHeaders};
+use serde_json::{Value, json};
+
+fn parse(data: &[u8]) -> mail_parser::Message<'_> {
+    MessageParser::default()
+        .parse(data)
+        .expect("a MIME message")
+}
+
+fn unfold(value: &str) -> String {
+    value.replace("\r\n", "").trim().to_owned()
+}
+
+/// The https URL in a List-Unsubscribe header.
+fn unsubscribe_url(message: &mail_parser::Message<'_>) -> String {
+    let header = unfold(message.header_raw("List-Unsubscribe").unwrap());
+    header
+        .split(',')
+        .map(|p| p.trim().trim_start_matches('<').trim_end_matches('>'))
+        .find(|u| u.starts_with("https://"))
+        .unwrap()
+        .to_owned()
+}
+
+/// `https://pregon.test/…` → the same path on the test server.
+fn local(mail: &Mail, url: &str) -> String {
+    mail.app
+        .url(url.strip_prefix("https://pregon.test").unwrap())
+}
+
+async fn newsletter_activity(app: &TestApp) -> i64 {
+    let f = crate::activities::fixture(app).await;
+    let mut activity = crate::activities::activity(
+        &f,
+        json!({"precision": "days", "start": "2026-01-20", "end": "2026-01-20"}),
+    );
+    activity["kind"] = json!("newsletter_issue");
+    app.create("/api/v1/activities", activity).await["id"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_confirmed_subscriber_gets_one_message_in_their_language() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    mail.confirmed(list, "bob@example.org", "Bob", "en").await;
+    // No French text: French readers get English, the first fallback.
+    mail.confirmed(list, "eloise@example.org", "Éloïse", "fr")
+        .await;
+    // Pending (double opt-in not done), unsubscribed and bounced get nothing.
+    let res = app
+        .client
+        .post(app.url("/api/v1/public/subscribe"))
+        .json(&json!({"email": "pending@example.org", "lists": ["members"], "consent": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let gone = mail.confirmed(list, "gone@example.org", "Gone", "en").await;
+    mail.action_on_subscriber(gone).await;
+    mail.confirmed(list, "bounced@example.org", "B", "en").await;
+    let res = app
+        .post(
+            "/api/v1/bounces",
+            &json!({"email": "Bounced@Example.org", "kind": "hard", "reason": "550 5.1.1 no such user"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let bounce: Value = res.json().await.unwrap();
+    assert_eq!(bounce["suppressed"], true, "{bounce}");
+
+    let activity = newsletter_activity(app).await;
+    let issue = mail.issue(&[list], Some(activity)).await;
+    let started = mail.send(issue).await;
+    assert_eq!(started["queued"], 3, "{started}");
+    let step = mail.run().await;
+    assert_eq!(step.finished_issues, [issue]);
+
+    let counts = mail.newsletter_counts();
+    assert_eq!(
+        counts.into_iter().collect::<Vec<_>>(),
+        [
+            ("ana@example.org".to_owned(), 1),
+            ("bob@example.org".to_owned(), 1),
+            ("eloise@example.org".to_owned(), 1)
+        ]
+    );
+    // The pending subscriber got their confirmation email, nothing else.
+    let pending = mail.received_by("pending@example.org");
+    assert_eq!(pending.len(), 1);
+    assert!(parse(&pending[0].data).header("List-Unsubscribe").is_none());
+
+    let deliveries = app
+        .get_json(&format!("/api/v1/issues/{issue}/deliveries"))
+        .await;
+    for (email, subject, body_fragment, html_lang) in [
+        (
+            "ana@example.org",
+            "Lanzamiento del estudio, Ana",
+            "Hola Ana",
+            "es",
+        ),
+        (
+            "bob@example.org",
+            "The study is out, Bob",
+            "Hello Bob",
+            "en",
+        ),
+        (
+            "eloise@example.org",
+            "The study is out, Éloïse",
+            "Hello Éloïse",
+            "en",
+        ),
+    ] {
+        let received = mail.received_by(email);
+        let message = parse(&received[0].data);
+        assert_eq!(message.subject(), Some(subject));
+        assert_eq!(received[0].mail_from, FROM);
+        let root = message.content_type().unwrap();
+        assert_eq!(
+            (root.ctype(), root.subtype()),
+            ("multipart", Some("alternative"))
+        );
+        let text = message.body_text(0).unwrap();
+        assert!(text.contains(body_fragment), "{text}");
+        assert!(text.contains("Plaza Ernesto Erkoreka 1"), "{text}");
+        let html = message.body_html(0).unwrap();
+        assert!(
+            html.contains(&format!("<html lang=\"{html_lang}\">")),
+            "{html}"
+        );
+        // Headers: one-click unsubscribe (RFC 8058) with https and mailto,
+        // the delivery's own Message-ID, the clock's Date.
+        let list_unsubscribe = unfold(message.header_raw("List-Unsubscribe").unwrap());
+        assert!(
+            list_unsubscribe.starts_with("<https://pregon.test/newsletter/unsubscribe/"),
+            "{list_unsubscribe}"
+        );
+        assert!(
+            list_unsubscribe.contains(&format!("<mailto:{FROM}?subject=unsubscribe%20")),
+            "{list_unsubscribe}"
+        );
+        assert_eq!(
+            message.header_raw("List-Unsubscribe-Post").unwrap().trim(),
+            "List-Unsubscribe=One-Click"
+        );
+        let delivery = deliveries["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["email"] == email)
+            .unwrap();
+        assert_eq!(
+            format!("<{}>", message.message_id().unwrap()),
+            delivery["message_id"].as_str().unwrap()
+        );
+        assert_eq!(delivery["state"], "sent");
+        assert_eq!(
+            message.date().unwrap().to_timestamp(),
+            app.clock_now().timestamp()
+        );
+    }
+
+    let issue_view = app.get_json(&format!("/api/v1/issues/{issue}")).await;
+    assert_eq!(issue_view["state"], "sent");
+    let activity_view = app
+        .get_json(&format!("/api/v1/activities/{activity}"))
+        .await;
+    assert_eq!(activity_view["status"], "done");
+    let progress = mail.progress(issue).await;
+    assert_eq!(
+        (progress["total"].as_i64(), progress["sent"].as_i64()),
+        (Some(3), Some(3))
+    );
+    // Running again sends nobody anything more.
+    mail.run().await;
+    assert_eq!(mail.newsletter_counts().values().sum::<usize>(), 3);
+}
+
+impl Mail {
+    async fn action_on_subscriber(&self, subscriber: i64) {
+        let res = self
+            .app
+            .post(
+                &format!("/api/v1/subscribers/{subscriber}/unsubscribe"),
+                &json!({}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn double_opt_in_confirms_behind_a_button_and_links_expire() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    mail.list("members").await;
+    let subscribe = |email: &'static str| {
+        app.client
+            .post(app.url("/api/v1/public/subscribe"))
+            .json(&json!({"email": email, "name": "Ana", "language": "fr", "lists": ["members"], "consent": true}))
+            .send()
+    };
+    let first = subscribe("ana@example.org").await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first_body = first.text().await.unwrap();
+    mail.run().await;
+    let received = mail.received_by("ana@example.org");
+    assert_eq!(received.len(), 1);
+    let message = parse(&received[0].data);
+    assert_eq!(
+        message.subject(),
+        Some("Confirmez votre abonnement : List members")
+    );
+    let text = message.body_text(0).unwrap().to_string();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("https://pregon.test/newsletter/confirm/"))
+        .unwrap()
+        .to_owned();
+
+    // No enumeration: a second request for the same (pending) address, and
+    // one for an unknown address, answer exactly the same. Within ten minutes
+    // no second confirmation goes to the same address.
+    let again = subscribe("ana@example.org").await.unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.text().await.unwrap(), first_body);
+    mail.run().await;
+    assert_eq!(mail.received_by("ana@example.org").len(), 1);
+
+    // Opening the link does not confirm (link scanners open links); the
+    // button does.
+    let page = app.client.get(local(&mail, &link)).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{link} {text}");
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("<form method=\"post\">")
+    );
+    let pending = app
+        .get_json("/api/v1/subscribers?email=ana@example.org")
+        .await;
+    assert_eq!(pending["items"][0]["subscriptions"][0]["status"], "pending");
+    let done = app.client.post(local(&mail, &link)).send().await.unwrap();
+    assert_eq!(done.status(), 200);
+    let confirmed = app
+        .get_json("/api/v1/subscribers?email=ana@example.org")
+        .await;
+    let subscription = &confirmed["items"][0]["subscriptions"][0];
+    assert_eq!(subscription["status"], "confirmed");
+    assert_eq!(subscription["source"], "public-form");
+    assert!(subscription["requested_at"].is_string());
+    assert!(subscription["confirmed_at"].is_string());
+    assert_eq!(confirmed["items"][0]["language"], "fr");
+
+    // Subscribing a confirmed address again says the same and sends nothing.
+    let third = subscribe("ana@example.org").await.unwrap();
+    assert_eq!(third.text().await.unwrap(), first_body);
+
+    // A link is void after its lifetime (48 h by default) and when forged.
+    subscribe("late@example.org").await.unwrap();
+    mail.run().await;
+    let late = parse(&mail.received_by("late@example.org")[0].data)
+        .body_text(0)
+        .unwrap()
+        .to_string();
+    let late_link = late
+        .split_whitespace()
+        .find(|w| w.starts_with("https://pregon.test/newsletter/confirm/"))
+        .unwrap()
+        .to_owned();
+    mail.app.clock.advance(TimeDelta::hours(49));
+    let expired = app
+        .client
+        .post(local(&mail, &late_link))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expired.status(), 404);
+    let forged = late_link.replacen("/confirm/", "/confirm/9", 1);
+    let res = app.client.post(local(&mail, &forged)).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+
+    // Consent is required, and only public lists can be joined.
+    let res = app
+        .client
+        .post(app.url("/api/v1/public/subscribe"))
+        .json(&json!({"email": "x@example.org", "lists": ["members"], "consent": false}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 422).await;
+}
+
+#[tokio::test]
+async fn public_subscribe_is_rate_limited_per_client() {
+    let mail = spawn_mail_app_with(|s| s.server.public_rate_limit_per_minute = 2).await;
+    let app = &mail.app;
+    mail.list("members").await;
+    for i in 0..2 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/public/subscribe"))
+            .json(&json!({"email": format!("p{i}@example.org"), "lists": ["members"], "consent": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/public/subscribe"))
+        .json(&json!({"email": "p9@example.org", "lists": ["members"], "consent": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().contains_key("retry-after"));
+    expect_problem(res, 429).await;
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_works_without_login_and_at_once() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    let ana = mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    mail.confirmed(list, "bob@example.org", "Bob", "en").await;
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    mail.run().await;
+    let message_data = mail.received_by("ana@example.org")[0].data.clone();
+    let message = parse(&message_data);
+    let url = unsubscribe_url(&message);
+
+    // The browser link shows preferences and changes nothing by itself.
+    let page = app.client.get(local(&mail, &url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("members"), "{html}");
+    let view = app.get_json(&format!("/api/v1/subscribers/{ana}")).await;
+    assert_eq!(view["subscriptions"][0]["status"], "confirmed");
+
+    // A forged token is refused.
+    let forged = format!("{}x", url);
+    let res = app
+        .client
+        .post(local(&mail, &forged))
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    // RFC 8058: a POST with List-Unsubscribe=One-Click, no cookie, no login.
+    let res = app
+        .client
+        .post(local(&mail, &url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let view = app.get_json(&format!("/api/v1/subscribers/{ana}")).await;
+    assert_eq!(view["subscriptions"][0]["status"], "unsubscribed");
+
+    // The next issue goes to Bob only.
+    let next = mail.issue(&[list], None).await;
+    let started = mail.send(next).await;
+    assert_eq!(started["queued"], 1);
+    mail.run().await;
+    assert_eq!(mail.received_by("ana@example.org").len(), 1);
+    assert_eq!(mail.received_by("bob@example.org").len(), 2);
+}
+
+#[tokio::test]
+async fn temporary_failures_are_retried_permanent_ones_never() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    mail.confirmed(list, "slow@example.org", "Slow", "en").await;
+    mail.confirmed(list, "nobody@example.org", "Nobody", "en")
+        .await;
+    mail.smtp.on_rcpt(
+        "slow@example.org",
+        Script::first(2, "451 4.7.1 greylisted, try later"),
+    );
+    mail.smtp.on_rcpt(
+        "nobody@example.org",
+        Script::always("550 5.1.1 no such user"),
+    );
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+
+    mail.run().await;
+    let progress = mail.progress(issue).await;
+    assert_eq!(
+        (
+            progress["sent"].as_i64(),
+            progress["retry"].as_i64(),
+            progress["failed"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{progress}"
+    );
+    // Not finished while a delivery waits for its retry.
+    assert_eq!(progress["state"], "sending");
+    // The retry is not due yet: another step sends nothing.
+    mail.run().await;
+    assert_eq!(mail.smtp.command_count("RCPT"), 3);
+
+    // Backoff with jitter: the first retry within 30-60 s, the second 60-120 s.
+    mail.app.clock.advance(TimeDelta::seconds(60));
+    mail.run().await;
+    assert_eq!(mail.received_by("slow@example.org").len(), 0);
+    mail.app.clock.advance(TimeDelta::seconds(120));
+    mail.run().await;
+    assert_eq!(mail.received_by("slow@example.org").len(), 1);
+    let rcpts_to_nobody = mail
+        .smtp
+        .commands()
+        .iter()
+        .filter(|c| c.line.contains("nobody@example.org"))
+        .count();
+    assert_eq!(rcpts_to_nobody, 1, "a 5xx is never retried");
+
+    let issue_view = app.get_json(&format!("/api/v1/issues/{issue}")).await;
+    assert_eq!(issue_view["state"], "sent_with_failures");
+    let failed = app
+        .get_json(&format!("/api/v1/issues/{issue}/deliveries?state=failed"))
+        .await;
+    assert_eq!(failed["total"], 1);
+    assert_eq!(failed["items"][0]["email"], "nobody@example.org");
+    assert_eq!(failed["items"][0]["smtp_code"], 550);
+    let slow = app
+        .get_json(&format!("/api/v1/issues/{issue}/deliveries?state=sent"))
+        .await;
+    let slow = slow["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["email"] == "slow@example.org")
+        .unwrap()
+        .clone();
+    assert_eq!(slow["attempts"], 3);
+
+    // The CSV report has one row per recipient with the relay's answer.
+    let csv = app
+        .get(&format!("/api/v1/issues/{issue}/deliveries.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(
+        csv.lines().any(|l| l.contains("nobody@example.org")
+            && l.contains(",failed,")
+            && l.contains("550 5.1.1 no such user")),
+        "{csv}"
+    );
+
+    // "Retry failed" queues only the failed one; it is delivered once the
+    // relay accepts it, and nobody else gets a second copy.
+    mail.smtp
+        .on_rcpt("nobody@example.org", Script::first(0, "250 ok"));
+    let requeued = mail.action(issue, "retry-failed").await;
+    assert_eq!(requeued["requeued"], 1);
+    mail.run().await;
+    assert_eq!(
+        mail.newsletter_counts().into_iter().collect::<Vec<_>>(),
+        [
+            ("ana@example.org".to_owned(), 1),
+            ("nobody@example.org".to_owned(), 1),
+            ("slow@example.org".to_owned(), 1)
+        ]
+    );
+    let issue_view = app.get_json(&format!("/api/v1/issues/{issue}")).await;
+    assert_eq!(issue_view["state"], "sent");
+}
+
+#[tokio::test]
+async fn a_relay_that_is_down_or_drops_connections_loses_nobody() {
+    let mail = spawn_mail_app_with(|s| {
+        s.email.concurrency = 3;
+        s.email.batch_size = 5;
+    })
+    .await;
+    let list = mail.list("members").await;
+    crate::mail::bulk_subscribers(&mail.app, list, 20);
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+
+    // Down: nothing is lost, the deliveries wait in the queue.
+    mail.smtp.go_down().await;
+    mail.run().await;
+    let progress = mail.progress(issue).await;
+    assert_eq!(progress["queued"], 20, "{progress}");
+    assert_eq!(progress["failed"], 0);
+    assert_eq!(progress["unknown"], 0);
+
+    // Back, but dropping the connection mid-batch: once before a message
+    // (certainly not sent: requeued) and once after a message's content was
+    // sent, before the reply (outcome unknown: resent, and reported).
+    mail.smtp.come_back().await;
+    mail.smtp
+        .on_rcpt("r4@bulk.test", Script::first(1, Reply::Disconnect));
+    mail.smtp
+        .on_data("r9@bulk.test", Script::first(1, Reply::Disconnect));
+    mail.smtp.drop_after_accepted(7);
+    for _ in 0..6 {
+        mail.app.clock.advance(TimeDelta::seconds(61));
+        mail.run().await;
+    }
+    let counts = mail.newsletter_counts();
+    assert_eq!(counts.len(), 20, "{counts:?}");
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    // The relay saw r9's message once without acknowledging it.
+    assert_eq!(mail.smtp.unacknowledged().len(), 1);
+    let progress = mail.progress(issue).await;
+    assert_eq!(progress["sent"], 20, "{progress}");
+    assert_eq!(progress["possible_duplicates"], 1, "{progress}");
+    let csv = mail
+        .app
+        .get(&format!("/api/v1/issues/{issue}/deliveries.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r9 = csv.lines().find(|l| l.contains(",r9@bulk.test,")).unwrap();
+    assert!(r9.contains(",sent,") && r9.contains(",1,true,"), "{r9}");
+    let issue_view = mail.app.get_json(&format!("/api/v1/issues/{issue}")).await;
+    assert_eq!(issue_view["state"], "sent");
+}
+
+#[tokio::test]
+async fn outcome_unknown_is_held_when_the_policy_says_so() {
+    let mail = spawn_mail_app_with(|s| {
+        s.email.outcome_unknown = pregon::config::OutcomeUnknownPolicy::Hold;
+    })
+    .await;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    mail.confirmed(list, "bob@example.org", "Bob", "en").await;
+    mail.smtp
+        .on_data("bob@example.org", Script::first(1, Reply::Disconnect));
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    for _ in 0..3 {
+        mail.app.clock.advance(TimeDelta::seconds(61));
+        mail.run().await;
+    }
+    let progress = mail.progress(issue).await;
+    assert_eq!(progress["unknown"], 1, "{progress}");
+    assert_eq!(progress["state"], "sent_with_failures");
+    assert!(mail.received_by("bob@example.org").is_empty());
+    // A person decides: retry including the unknown ones.
+    let res = mail
+        .app
+        .post(
+            &format!("/api/v1/issues/{issue}/retry-failed?include_unknown=true"),
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    mail.run().await;
+    assert_eq!(mail.received_by("bob@example.org").len(), 1);
+}
+
+#[tokio::test]
+async fn pause_resume_and_cancel_send_nobody_twice() {
+    let mail = spawn_mail_app_with(|s| {
+        s.email.concurrency = 2;
+        s.email.batch_size = 4;
+    })
+    .await;
+    let list = mail.list("members").await;
+    crate::mail::bulk_subscribers(&mail.app, list, 40);
+    mail.smtp.set_latency(std::time::Duration::from_millis(5));
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+
+    let running = tokio::spawn({
+        let dispatcher = mail.dispatcher.clone();
+        async move { dispatcher.run_once().await.unwrap() }
+    });
+    wait_for(|| mail.smtp.messages().len() >= 6).await;
+    let paused = mail.action(issue, "pause").await;
+    assert_eq!(paused["state"], "paused");
+    running.await.unwrap();
+    let at_pause = mail.smtp.messages().len();
+    // At most the chunk in flight when the pause was committed went out.
+    mail.run().await;
+    mail.run().await;
+    assert_eq!(mail.smtp.messages().len(), at_pause);
+    let progress = mail.progress(issue).await;
+    assert_eq!(progress["sent"].as_i64().unwrap() as usize, at_pause);
+    assert!(at_pause < 40);
+
+    mail.action(issue, "resume").await;
+    mail.run().await;
+    let counts = mail.newsletter_counts();
+    assert_eq!(counts.len(), 40);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    let issue_view = mail.app.get_json(&format!("/api/v1/issues/{issue}")).await;
+    assert_eq!(issue_view["state"], "sent");
+
+    // Cancel: what is still queued never goes.
+    let second = mail.issue(&[list], None).await;
+    mail.send(second).await;
+    let cancelled = mail.action(second, "cancel").await;
+    assert_eq!(cancelled["state"], "cancelled");
+    mail.run().await;
+    assert_eq!(mail.smtp.messages().len(), 40);
+    let progress = mail.progress(second).await;
+    assert_eq!(progress["cancelled"], 40);
+}
+
+async fn wait_for(condition: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("condition not reached within 5 s");
+}
+
+#[tokio::test]
+async fn scheduled_issue_starts_at_its_local_time_and_the_activity_follows() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    let activity = newsletter_activity(app).await;
+    let issue = mail.issue(&[list], Some(activity)).await;
+
+    // 02:30 on 29 March 2026 does not exist in Madrid (clocks jump to 03:00).
+    let res = app
+        .post(
+            &format!("/api/v1/issues/{issue}/schedule"),
+            &json!({"at": "2026-03-29T02:30:00", "time_zone": "Europe/Madrid"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(problem["field"], "at");
+
+    let res = app
+        .post(
+            &format!("/api/v1/issues/{issue}/schedule"),
+            &json!({"at": "2026-01-20T10:00:00", "time_zone": "Europe/Madrid"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let scheduled: Value = res.json().await.unwrap();
+    assert_eq!(scheduled["state"], "scheduled", "{scheduled}");
+    assert_eq!(scheduled["scheduled_at"], "2026-01-20T09:00:00Z");
+    assert_eq!(scheduled["schedule"]["at"], "2026-01-20T10:00:00");
+    let activity_view = app
+        .get_json(&format!("/api/v1/activities/{activity}"))
+        .await;
+    assert_eq!(activity_view["status"], "confirmed");
+
+    mail.app
+        .clock
+        .set(Utc.with_ymd_and_hms(2026, 1, 20, 8, 59, 59).unwrap());
+    let step = mail.run().await;
+    assert!(step.started_issues.is_empty());
+    assert!(mail.smtp.messages().is_empty());
+    mail.app
+        .clock
+        .set(Utc.with_ymd_and_hms(2026, 1, 20, 9, 0, 0).unwrap());
+    let step = mail.run().await;
+    assert_eq!(step.started_issues, [issue]);
+    assert_eq!(mail.received_by("ana@example.org").len(), 1);
+    let activity_view = app
+        .get_json(&format!("/api/v1/activities/{activity}"))
+        .await;
+    assert_eq!(activity_view["status"], "done");
+    assert_eq!(activity_view["actual"]["start"], "2026-01-20");
+    // A sent issue cannot be edited or sent again.
+    let res = app
+        .post(&format!("/api/v1/issues/{issue}/send"), &json!({}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 409).await;
+}
+
+#[tokio::test]
+async fn preview_and_test_send() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    let issue = mail.issue(&[list], None).await;
+    let preview = app
+        .get_json(&format!(
+            "/api/v1/issues/{issue}/preview?lang=fr&name=Zo%C3%A9"
+        ))
+        .await;
+    assert_eq!(preview["language"], "en");
+    assert_eq!(preview["subject"], "The study is out, Zoé");
+    assert!(
+        preview["html"]
+            .as_str()
+            .unwrap()
+            .contains("<h1>Hello Zoé</h1>")
+    );
+    assert!(
+        preview["text"]
+            .as_str()
+            .unwrap()
+            .contains("Plaza Ernesto Erkoreka 1")
+    );
+
+    let res = app
+        .post(
+            &format!("/api/v1/issues/{issue}/test"),
+            &json!({"addresses": ["editor@example.org"], "language": "es"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let results: Value = res.json().await.unwrap();
+    assert_eq!(results[0]["accepted"], true, "{results}");
+    let received = mail.received_by("editor@example.org");
+    assert_eq!(received.len(), 1);
+    assert!(
+        parse(&received[0].data)
+            .subject()
+            .unwrap()
+            .starts_with("[TEST] Lanzamiento")
+    );
+    // A test send is not a send: the issue is still a draft.
+    let view = app.get_json(&format!("/api/v1/issues/{issue}")).await;
+    assert_eq!(view["state"], "draft");
+
+    // Unknown placeholders are caught when writing, not when sending.
+    let res = app
+        .post(
+            "/api/v1/issues",
+            &json!({"name": "x", "list_ids": [list], "translations": {"en": {"subject": "Hi {{nmae}}", "body": "b"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(problem["field"], "translations.en.subject");
+    // Viewers cannot send.
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/issues/{issue}/send")))
+        .bearer_auth(&app.viewer)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 403).await;
+}
+
+#[tokio::test]
+async fn csv_import_is_all_or_nothing_and_respects_opt_outs() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    let import = |body: &'static str, query: &'static str| {
+        app.client
+            .post(app.url(&format!("/api/v1/lists/{list}/import{query}")))
+            .bearer_auth(&app.editor)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+    };
+    let bad = import(
+        "email,name,language\nana@example.org,Ana,es\nnot-an-address,X,en\nbob@example.org,Bob,de\n",
+        "?confirmed=true&source=paper%20forms",
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 422);
+    let problem: Value = bad.json().await.unwrap();
+    let lines: Vec<i64> = problem["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, [3, 4], "{problem}");
+    let none = app.get_json("/api/v1/subscribers").await;
+    assert_eq!(none["total"], 0, "nothing half-imported");
+
+    // Confirmed imports must say where consent came from.
+    let res = import("email\nana@example.org\n", "?confirmed=true")
+        .await
+        .unwrap();
+    expect_problem(res, 422).await;
+
+    let ok = import(
+        "email,name,language\nana@example.org,Ana,es\nbob@example.org,Bob,\n",
+        "?confirmed=true&source=paper%20forms",
+    )
+    .await
+    .unwrap();
+    let report: Value = ok.json().await.unwrap();
+    assert_eq!(report["subscribed"], 2, "{report}");
+    let bob = app
+        .get_json("/api/v1/subscribers?email=bob@example.org")
+        .await;
+    assert_eq!(bob["items"][0]["language"], "es", "the list's default");
+
+    // Bob unsubscribes; importing him again does not re-subscribe him.
+    let bob_id = bob["items"][0]["id"].as_i64().unwrap();
+    mail.action_on_subscriber(bob_id).await;
+    let again = import(
+        "email\nbob@example.org\ncarla@example.org\n",
+        "?confirmed=true&source=paper%20forms",
+    )
+    .await
+    .unwrap();
+    let report: Value = again.json().await.unwrap();
+    assert_eq!(report["skipped_unsubscribed"], 1, "{report}");
+    assert_eq!(report["subscribed"], 1, "{report}");
+
+    let export = app
+        .client
+        .get(app.url(&format!("/api/v1/lists/{list}/export.csv")))
+        .bearer_auth(&app.editor)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = export.lines().collect();
+    assert_eq!(lines.len(), 4, "{export}");
+    assert!(lines[0].starts_with("email,name,language,list,status"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("bob@example.org,Bob,es,members,unsubscribed")),
+        "{export}"
+    );
+    // An export imports back (extra columns ignored) without changing anyone.
+    let back = app
+        .client
+        .post(app.url(&format!("/api/v1/lists/{list}/import")))
+        .bearer_auth(&app.editor)
+        .header("content-type", "text/csv")
+        .body(export)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = back.json().await.unwrap();
+    assert_eq!(
+        (
+            report["already_subscribed"].as_i64(),
+            report["skipped_unsubscribed"].as_i64()
+        ),
+        (Some(2), Some(1)),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn complaints_and_soft_bounces_stop_sends() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "angry@example.org", "A", "en").await;
+    mail.confirmed(list, "full@example.org", "F", "en").await;
+    let bounce = |email: &str, kind: &str| {
+        app.post("/api/v1/bounces", &json!({"email": email, "kind": kind}))
+            .send()
+    };
+    let res: Value = bounce("angry@example.org", "complaint")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["suppressed"], true);
+    for expected in [false, false, true] {
+        let res: Value = bounce("full@example.org", "soft")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(res["suppressed"], expected, "{res}");
+    }
+    let res: Value = bounce("stranger@example.org", "hard")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["known_subscriber"], false);
+    let issue = mail.issue(&[list], None).await;
+    let res = app
+        .post(&format!("/api/v1/issues/{issue}/send"), &json!({}))
+        .send()
+        .await
+        .unwrap();
+    // Nobody left to send to.
+    expect_problem(res, 409).await;
+}
+
+#[tokio::test]
+async fn limits_change_at_run_time() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let res = app
+        .client
+        .put(app.url("/api/v1/email/limits"))
+        .bearer_auth(&app.admin)
+        .json(&json!({"rate_per_second": 5, "rate_per_hour": 1000, "concurrency": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    mail.run().await;
+    assert_eq!(
+        mail.dispatcher.limiter().limits(),
+        pregon::email::RateLimits::new(Some(5), Some(1000))
+    );
+    let view = app.get_json("/api/v1/email/limits").await;
+    assert_eq!(view["effective"]["concurrency"], 3);
+    let res = app
+        .client
+        .put(app.url("/api/v1/email/limits"))
+        .bearer_auth(&app.editor)
+        .json(&json!({"rate_per_second": 1, "rate_per_hour": null, "concurrency": null}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 403).await;
+}
