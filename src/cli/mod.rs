@@ -137,7 +137,7 @@ fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {
                 tracing::info!(%report, "loaded the default plan");
             }
         }
-        if !db.run(|c| db::tokens::has_admin(c)).await? {
+        if !db.run(db::tokens::has_admin).await? {
             tracing::warn!(
                 "no admin API token exists yet: create one with `pregon token create --role admin --name NAME`"
             );

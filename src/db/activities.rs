@@ -175,21 +175,21 @@ impl ExceptionRow {
 /// Checks every reference of the activity against the database.
 fn check_references(conn: &mut DbConnection, a: &ValidActivity) -> Result<()> {
     require_ref(plans::exists(conn, a.plan_id)?, "plan_id", a.plan_id)?;
-    if let Some(period) = a.period_id {
-        if !plans::has_period(conn, a.plan_id, period)? {
-            return Err(Error::invalid(
-                "period_id",
-                format!("{period} is not a period of plan {}", a.plan_id),
-            ));
-        }
+    if let Some(period) = a.period_id
+        && !plans::has_period(conn, a.plan_id, period)?
+    {
+        return Err(Error::invalid(
+            "period_id",
+            format!("{period} is not a period of plan {}", a.plan_id),
+        ));
     }
-    if let Some(campaign) = a.campaign_id {
-        if !campaigns::in_plan(conn, campaign, a.plan_id)? {
-            return Err(Error::invalid(
-                "campaign_id",
-                format!("{campaign} is not a campaign of plan {}", a.plan_id),
-            ));
-        }
+    if let Some(campaign) = a.campaign_id
+        && !campaigns::in_plan(conn, campaign, a.plan_id)?
+    {
+        return Err(Error::invalid(
+            "campaign_id",
+            format!("{campaign} is not a campaign of plan {}", a.plan_id),
+        ));
     }
     if let Some(person) = a.owner_person_id {
         require_ref(

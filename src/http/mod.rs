@@ -63,18 +63,18 @@ impl Application {
                 .split_for_parts();
             let api = web::Data::new(openapi::finish(api));
             app.app_data(api)
-                .route("/api/v1/openapi.json", web::get().to(openapi::serve))
                 .default_service(web::to(routes::not_found))
+                .wrap(actix_web::middleware::from_fn(auth::middleware))
                 .wrap_fn(|req, srv| {
                     let request_id = req.extensions().get::<RequestId>().copied();
                     let fut = srv.call(req);
                     async move {
                         let mut res = fut.await?;
-                        if let Some(id) = request_id {
-                            if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
-                                res.headers_mut()
-                                    .insert(header::HeaderName::from_static("x-request-id"), value);
-                            }
+                        if let Some(id) = request_id
+                            && let Ok(value) = HeaderValue::from_str(&id.to_string())
+                        {
+                            res.headers_mut()
+                                .insert(header::HeaderName::from_static("x-request-id"), value);
                         }
                         Ok(res)
                     }

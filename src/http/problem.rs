@@ -62,6 +62,8 @@ pub enum ApiError {
     /// A version mismatch where the version came in the body.
     #[error("version {given} is not the current version {current}")]
     VersionConflict { given: i32, current: i32 },
+    #[error("no such route")]
+    NoRoute,
     #[error("too many requests; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
 }
@@ -128,6 +130,7 @@ impl ApiError {
                 Some(*current),
             ),
             ApiError::TooManyRequests { .. } => ("rate-limited", "Too many requests", None, None),
+            ApiError::NoRoute => ("no-route", "No such route", None, None),
         }
     }
 
@@ -164,6 +167,7 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::VersionConflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NoRoute => StatusCode::NOT_FOUND,
         }
     }
 

@@ -4,5 +4,10 @@
 mod helpers;
 
 mod activities;
+mod cli;
 mod health;
+mod migrations;
+mod openapi;
 mod organisations;
+mod roles;
+mod seed;

@@ -20,6 +20,8 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
+    // The document itself, before the /api/v1 scope that would otherwise claim it.
+    cfg.route("/api/v1/openapi.json", web::get().to(super::openapi::serve));
     cfg.service(health::healthz).service(health::readyz);
     cfg.service(
         scope::scope("/api/v1")
@@ -35,10 +37,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 pub async fn not_found() -> ApiResult<HttpResponse> {
-    Err(ApiError::Domain(crate::Error::NotFound {
-        entity: "route",
-        id: String::new(),
-    }))
+    Err(ApiError::NoRoute)
 }
 
 pub type State = web::Data<AppState>;

@@ -1,0 +1,120 @@
+use crate::helpers::*;
+use serde_json::Value;
+
+/// Every route the service has, as (method, path). A route added to the server
+/// but not to the document fails `every_route_is_served_and_documented`.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/api/v1/plans"),
+    ("post", "/api/v1/plans"),
+    ("get", "/api/v1/plans/{id}"),
+    ("put", "/api/v1/plans/{id}"),
+    ("delete", "/api/v1/plans/{id}"),
+    ("get", "/api/v1/campaigns"),
+    ("post", "/api/v1/campaigns"),
+    ("get", "/api/v1/campaigns/{id}"),
+    ("put", "/api/v1/campaigns/{id}"),
+    ("delete", "/api/v1/campaigns/{id}"),
+    ("get", "/api/v1/channels"),
+    ("post", "/api/v1/channels"),
+    ("get", "/api/v1/channels/{id}"),
+    ("put", "/api/v1/channels/{id}"),
+    ("delete", "/api/v1/channels/{id}"),
+    ("get", "/api/v1/activities"),
+    ("post", "/api/v1/activities"),
+    ("get", "/api/v1/activities/{id}"),
+    ("put", "/api/v1/activities/{id}"),
+    ("delete", "/api/v1/activities/{id}"),
+    ("get", "/api/v1/organisations"),
+    ("post", "/api/v1/organisations"),
+    ("get", "/api/v1/organisations/{id}"),
+    ("put", "/api/v1/organisations/{id}"),
+    ("delete", "/api/v1/organisations/{id}"),
+    ("get", "/api/v1/people"),
+    ("post", "/api/v1/people"),
+    ("get", "/api/v1/people/{id}"),
+    ("put", "/api/v1/people/{id}"),
+    ("delete", "/api/v1/people/{id}"),
+    ("get", "/api/v1/participations"),
+    ("post", "/api/v1/participations"),
+    ("get", "/api/v1/participations/{id}"),
+    ("put", "/api/v1/participations/{id}"),
+    ("delete", "/api/v1/participations/{id}"),
+    ("get", "/api/v1/tokens"),
+    ("post", "/api/v1/tokens"),
+    ("delete", "/api/v1/tokens/{id}"),
+];
+
+pub async fn document(app: &TestApp) -> Value {
+    let res = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// (method, path) of every operation in the document.
+pub fn operations(doc: &Value) -> Vec<(String, String)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "patch", "delete", "head"] {
+            if item.get(method).is_some() {
+                ops.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    ops.sort();
+    ops
+}
+
+#[tokio::test]
+async fn the_document_is_openapi_3_1_and_lists_every_route() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let documented = operations(&doc);
+    for (method, path) in ROUTES {
+        assert!(
+            documented.contains(&(method.to_string(), path.to_string())),
+            "{method} {path} is missing from the OpenAPI document"
+        );
+    }
+    for (method, path) in &documented {
+        assert!(
+            ROUTES.contains(&(method.as_str(), path.as_str())),
+            "{method} {path} is documented but not listed in ROUTES: add it (and its role) to the tests"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    for (method, path) in operations(&doc) {
+        let url = app.url(&path.replace("{id}", "999999"));
+        let req = app
+            .client
+            .request(method.to_uppercase().parse().unwrap(), url)
+            .bearer_auth(&app.admin);
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        if status == 404 {
+            let body: Value = res.json().await.unwrap();
+            assert_ne!(
+                body["type"], "urn:pregon:problem:no-route",
+                "{method} {path} is documented but not served"
+            );
+        }
+    }
+}
