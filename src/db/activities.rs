@@ -446,12 +446,12 @@ fn current_version(conn: &mut DbConnection, id: i64) -> Result<Option<i32>> {
         .optional()?)
 }
 
-pub fn delete(conn: &mut DbConnection, id: i64) -> Result<()> {
+pub fn delete(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<()> {
     let deleted = diesel::delete(activities::table.find(id)).execute(conn)?;
     if deleted == 0 {
         return Err(Error::not_found("activity", id));
     }
-    Ok(())
+    super::changes::record_deletion(conn, "activity", now)
 }
 
 pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool> {

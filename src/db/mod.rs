@@ -4,7 +4,9 @@
 
 pub mod activities;
 pub mod campaigns;
+pub mod changes;
 pub mod channels;
+pub mod feeds;
 pub mod organisations;
 pub mod participations;
 pub mod people;
@@ -351,12 +353,16 @@ macro_rules! versioned_record {
             Ok(current_version(conn, id)?.is_some())
         }
 
-        pub fn delete(conn: &mut DbConnection, id: i64) -> Result<()> {
+        pub fn delete(
+            conn: &mut DbConnection,
+            id: i64,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<()> {
             let deleted = diesel::delete($table::table.find(id)).execute(conn)?;
             if deleted == 0 {
                 return Err(Error::not_found($entity, id));
             }
-            Ok(())
+            super::changes::record_deletion(conn, $entity, now)
         }
 
         /// `UPDATE … SET fields, version + 1 WHERE id AND version` with the usual

@@ -1,0 +1,3 @@
+//! Calendars: the iCalendar import of partners' calendars (`import`).
+
+pub mod import;
