@@ -821,3 +821,32 @@ fn matching(
     keyed.sort_by_key(|(date, row)| (date.is_none(), *date, row.starts_at, row.id));
     Ok((keyed.into_iter().map(|(_, row)| row).collect(), occurrences))
 }
+
+/// The SEQUENCE and LAST-MODIFIED an imported activity was last written from.
+pub fn external_version(
+    conn: &mut DbConnection,
+    id: i64,
+) -> Result<(Option<i32>, Option<DateTime<Utc>>)> {
+    let (sequence, modified): (Option<i32>, Option<NaiveDateTime>) = activities::table
+        .find(id)
+        .select((
+            activities::external_sequence,
+            activities::external_last_modified,
+        ))
+        .first(conn)?;
+    Ok((sequence, modified.map(utc)))
+}
+
+pub fn set_external_version(
+    conn: &mut DbConnection,
+    id: i64,
+    source: &ExternalSource,
+) -> Result<()> {
+    diesel::update(activities::table.find(id))
+        .set((
+            activities::external_sequence.eq(source.sequence),
+            activities::external_last_modified.eq(source.last_modified.map(|t| t.naive_utc())),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

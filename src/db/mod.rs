@@ -21,6 +21,8 @@ use diesel::r2d2::{self, ManageConnection, Pool};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -118,6 +120,9 @@ impl ManageConnection for Manager {
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
+    /// Counts committed write transactions (and changes seen from other
+    /// processes): caches built from the data compare it to know they are fresh.
+    generation: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -127,7 +132,11 @@ impl Db {
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
             .build(Manager { url: url.into() })?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            generation: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -160,7 +169,21 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(move |conn| write_transaction(conn, work)).await
+        let result = self.run(move |conn| write_transaction(conn, work)).await;
+        if result.is_ok() {
+            self.mark_changed();
+        }
+        result
+    }
+
+    /// The data generation: it changes whenever the data may have changed.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Declares the data changed (after a write, or a change noticed elsewhere).
+    pub fn mark_changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     pub async fn ping(&self) -> Result<()> {

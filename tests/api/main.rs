@@ -5,7 +5,9 @@ mod helpers;
 
 mod activities;
 mod cli;
+mod feeds;
 mod health;
+mod imports;
 mod migrations;
 mod openapi;
 mod organisations;

@@ -16,7 +16,8 @@ fn expected_role(method: &str, path: &str) -> Option<&'static str> {
     if !path.starts_with("/api/v1/") {
         return None;
     }
-    if path.starts_with("/api/v1/tokens") || method == "delete" {
+    if path.starts_with("/api/v1/tokens") || path.starts_with("/api/v1/feeds") || method == "delete"
+    {
         return Some("admin");
     }
     match method {

@@ -5,7 +5,9 @@ mod activities;
 mod campaigns;
 mod channels;
 mod crud;
+mod feeds;
 mod health;
+mod imports;
 mod organisations;
 mod participations;
 mod people;
@@ -23,12 +25,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
     // The document itself, before the /api/v1 scope that would otherwise claim it.
     cfg.route("/api/v1/openapi.json", web::get().to(super::openapi::serve));
     cfg.service(health::healthz).service(health::readyz);
+    cfg.configure(feeds::configure_public);
     cfg.service(
         scope::scope("/api/v1")
             .configure(plans::configure)
             .configure(campaigns::configure)
             .configure(channels::configure)
             .configure(activities::configure)
+            .configure(feeds::configure_api)
+            .configure(imports::configure)
             .configure(organisations::configure)
             .configure(people::configure)
             .configure(participations::configure)
