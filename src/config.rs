@@ -15,6 +15,47 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub log: LogSettings,
     pub email: EmailSettings,
+    pub feeds: FeedSettings,
+    pub imports: ImportSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSettings {
+    pub refresh_minutes: u32,
+    pub cancelled_retention_days: u32,
+    pub rate_limit_per_minute: u32,
+    pub change_poll_seconds: u64,
+    pub cache_entries: usize,
+    pub organizer_email: String,
+    pub name: Localized,
+    pub description: Localized,
+}
+
+/// A text in each of the service's languages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Localized {
+    pub es: String,
+    pub en: String,
+    pub fr: String,
+}
+
+impl Localized {
+    pub fn get(&self, lang: crate::domain::Language) -> &str {
+        match lang {
+            crate::domain::Language::Es => &self.es,
+            crate::domain::Language::En => &self.en,
+            crate::domain::Language::Fr => &self.fr,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSettings {
+    pub max_bytes: usize,
+    pub max_events: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,7 +8,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A referenced or requested record does not exist.
-    #[error("{entity} {id} not found")]
+    #[error("{entity}{}{id} not found", if id.is_empty() { "" } else { " " })]
     NotFound { entity: &'static str, id: String },
     /// Input that parses but breaks a rule; `field` is a dotted path into the input.
     #[error("{field}: {message}")]

@@ -5,10 +5,13 @@
 mod newsletter;
 mod token;
 
+use crate::calendar::import::{ImportLimits, parse_calendar};
+use crate::calendar::ingest::{self, Destination};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Settings, redact_url};
 use crate::db::{self, Db};
 use crate::dispatch::{self, Dispatcher};
+use crate::domain::Language;
 use crate::http::Application;
 use crate::{seed, telemetry};
 use clap::{Parser, Subcommand};
@@ -68,6 +71,20 @@ enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Import a partner's .ics file as external activities (matched by UID).
+    ImportIcs {
+        /// The .ics file.
+        file: PathBuf,
+        /// Slug of the partner organisation whose calendar it is.
+        #[arg(long)]
+        organisation: String,
+        /// Slug of the plan to import into (default: the first plan).
+        #[arg(long)]
+        plan: Option<String>,
+        /// Language of the partner's texts.
+        #[arg(long, default_value = "en")]
+        lang: Language,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -150,7 +167,68 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_database(&settings)?;
             token::run(command, &db, clock.now())
         }
+        Command::ImportIcs {
+            file,
+            organisation,
+            plan,
+            lang,
+        } => {
+            let db = open_database(&settings)?;
+            import_ics(
+                &db,
+                &settings,
+                &file,
+                &organisation,
+                plan.as_deref(),
+                lang,
+                clock.now(),
+            )
+        }
     }
+}
+
+fn import_ics(
+    db: &Db,
+    settings: &Settings,
+    file: &std::path::Path,
+    organisation: &str,
+    plan: Option<&str>,
+    lang: Language,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let limits = ImportLimits {
+        max_bytes: settings.imports.max_bytes,
+        max_events: settings.imports.max_events,
+    };
+    let size = std::fs::metadata(file)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+        .len();
+    if size > limits.max_bytes as u64 {
+        anyhow::bail!(
+            "{}: the file is {size} bytes, larger than the import limit of {} bytes (imports.max_bytes)",
+            file.display(),
+            limits.max_bytes
+        );
+    }
+    let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let parsed = parse_calendar(&bytes, &limits)
+        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
+    let report = db::write_transaction(&mut *db.get()?, |c| {
+        let to = Destination::resolve(c, organisation, plan, lang)?;
+        ingest::apply(c, parsed, &to, now)
+    })?;
+    for w in &report.warnings {
+        eprintln!("{}:{}: warning: {}", file.display(), w.line, w.message);
+    }
+    println!(
+        "imported {}: {} created, {} updated, {} unchanged, {} skipped",
+        file.display(),
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.skipped
+    );
+    Ok(())
 }
 
 /// Turns SIGTERM and SIGINT into a shutdown signal for the dispatcher.
@@ -244,7 +322,7 @@ fn serve(settings: Settings, clock: SharedClock, with_dispatcher: bool) -> anyho
                 tracing::info!(%report, "loaded the default plan");
             }
         }
-        if !db.run(|c| db::tokens::has_admin(c)).await? {
+        if !db.run(db::tokens::has_admin).await? {
             tracing::warn!(
                 "no admin API token exists yet: create one with `pregon token create --role admin --name NAME`"
             );

@@ -175,21 +175,21 @@ impl ExceptionRow {
 /// Checks every reference of the activity against the database.
 fn check_references(conn: &mut DbConnection, a: &ValidActivity) -> Result<()> {
     require_ref(plans::exists(conn, a.plan_id)?, "plan_id", a.plan_id)?;
-    if let Some(period) = a.period_id {
-        if !plans::has_period(conn, a.plan_id, period)? {
-            return Err(Error::invalid(
-                "period_id",
-                format!("{period} is not a period of plan {}", a.plan_id),
-            ));
-        }
+    if let Some(period) = a.period_id
+        && !plans::has_period(conn, a.plan_id, period)?
+    {
+        return Err(Error::invalid(
+            "period_id",
+            format!("{period} is not a period of plan {}", a.plan_id),
+        ));
     }
-    if let Some(campaign) = a.campaign_id {
-        if !campaigns::in_plan(conn, campaign, a.plan_id)? {
-            return Err(Error::invalid(
-                "campaign_id",
-                format!("{campaign} is not a campaign of plan {}", a.plan_id),
-            ));
-        }
+    if let Some(campaign) = a.campaign_id
+        && !campaigns::in_plan(conn, campaign, a.plan_id)?
+    {
+        return Err(Error::invalid(
+            "campaign_id",
+            format!("{campaign} is not a campaign of plan {}", a.plan_id),
+        ));
     }
     if let Some(person) = a.owner_person_id {
         require_ref(
@@ -446,12 +446,12 @@ fn current_version(conn: &mut DbConnection, id: i64) -> Result<Option<i32>> {
         .optional()?)
 }
 
-pub fn delete(conn: &mut DbConnection, id: i64) -> Result<()> {
+pub fn delete(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<()> {
     let deleted = diesel::delete(activities::table.find(id)).execute(conn)?;
     if deleted == 0 {
         return Err(Error::not_found("activity", id));
     }
-    Ok(())
+    super::changes::record_deletion(conn, "activity", now)
 }
 
 pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool> {
@@ -820,4 +820,33 @@ fn matching(
         .collect();
     keyed.sort_by_key(|(date, row)| (date.is_none(), *date, row.starts_at, row.id));
     Ok((keyed.into_iter().map(|(_, row)| row).collect(), occurrences))
+}
+
+/// The SEQUENCE and LAST-MODIFIED an imported activity was last written from.
+pub fn external_version(
+    conn: &mut DbConnection,
+    id: i64,
+) -> Result<(Option<i32>, Option<DateTime<Utc>>)> {
+    let (sequence, modified): (Option<i32>, Option<NaiveDateTime>) = activities::table
+        .find(id)
+        .select((
+            activities::external_sequence,
+            activities::external_last_modified,
+        ))
+        .first(conn)?;
+    Ok((sequence, modified.map(utc)))
+}
+
+pub fn set_external_version(
+    conn: &mut DbConnection,
+    id: i64,
+    source: &ExternalSource,
+) -> Result<()> {
+    diesel::update(activities::table.find(id))
+        .set((
+            activities::external_sequence.eq(source.sequence),
+            activities::external_last_modified.eq(source.last_modified.map(|t| t.naive_utc())),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

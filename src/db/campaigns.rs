@@ -204,3 +204,24 @@ pub fn in_plan(conn: &mut DbConnection, id: i64, plan_id: i64) -> Result<bool> {
 }
 
 super::versioned_record!(campaigns, "campaign");
+
+/// Every campaign's titles, by campaign id.
+pub fn all_translations(
+    conn: &mut DbConnection,
+) -> Result<std::collections::HashMap<i64, Translations<Translation>>> {
+    let mut all: std::collections::HashMap<i64, Translations<Translation>> = Default::default();
+    for (id, lang, title, description) in campaign_translations::table
+        .select((
+            campaign_translations::campaign_id,
+            campaign_translations::lang,
+            campaign_translations::title,
+            campaign_translations::description,
+        ))
+        .load::<(i64, String, String, Option<String>)>(conn)?
+    {
+        all.entry(id)
+            .or_default()
+            .insert(parse_stored(&lang)?, Translation { title, description });
+    }
+    Ok(all)
+}

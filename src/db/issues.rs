@@ -257,7 +257,7 @@ pub fn update(
 
 /// Drafts, cancelled and finished issues can be deleted (with their delivery
 /// records); an issue that is sending or paused must be cancelled first.
-pub fn delete(conn: &mut DbConnection, id: i64) -> Result<()> {
+pub fn delete(conn: &mut DbConnection, id: i64, _now: DateTime<Utc>) -> Result<()> {
     let issue = get(conn, id)?;
     if matches!(issue.state, IssueState::Sending | IssueState::Paused) {
         return Err(Error::Conflict(format!(

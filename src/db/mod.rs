@@ -4,8 +4,10 @@
 
 pub mod activities;
 pub mod campaigns;
+pub mod changes;
 pub mod channels;
 pub mod deliveries;
+pub mod feeds;
 pub mod issues;
 pub mod organisations;
 pub mod participations;
@@ -23,6 +25,8 @@ use diesel::r2d2::{self, ManageConnection, Pool};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -76,12 +80,11 @@ pub fn establish(url: &str) -> Result<DbConnection> {
         ),
         Backend::Sqlite => {
             let path = sqlite_path(url);
-            if let Some(dir) = std::path::Path::new(path).parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        Error::Pool(format!("cannot create {}: {e}", dir.display()))
-                    })?;
-                }
+            if let Some(dir) = std::path::Path::new(path).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::Pool(format!("cannot create {}: {e}", dir.display())))?;
             }
             let mut conn =
                 SqliteConnection::establish(path).map_err(|e| Error::Pool(e.to_string()))?;
@@ -121,6 +124,9 @@ impl ManageConnection for Manager {
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
+    /// Counts committed write transactions (and changes seen from other
+    /// processes): caches built from the data compare it to know they are fresh.
+    generation: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -130,7 +136,11 @@ impl Db {
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
             .build(Manager { url: url.into() })?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            generation: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -163,7 +173,21 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(move |conn| write_transaction(conn, work)).await
+        let result = self.run(move |conn| write_transaction(conn, work)).await;
+        if result.is_ok() {
+            self.mark_changed();
+        }
+        result
+    }
+
+    /// The data generation: it changes whenever the data may have changed.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Declares the data changed (after a write, or a change noticed elsewhere).
+    pub fn mark_changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -232,28 +256,70 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<Vec<String>> {
     reverted.map_err(|e| Error::Internal(anyhow::anyhow!("revert failed: {e}")))
 }
 
-/// Names of the user tables, to compare schemas before and after migrations.
-pub fn table_names(conn: &mut DbConnection) -> Result<Vec<String>> {
-    #[derive(diesel::QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        name: String,
+/// Applies or reverts one migration at a time (the test proving each down.sql
+/// undoes its up.sql walks the list this way). Returns the migration's name, or
+/// None when there was nothing to do.
+pub fn step_migration(conn: &mut DbConnection, forward: bool) -> Result<Option<String>> {
+    fn step<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+        c: &mut C,
+        source: impl Fn() -> EmbeddedMigrations,
+        forward: bool,
+    ) -> std::result::Result<Option<String>, String> {
+        let pending = c
+            .has_pending_migration(source())
+            .map_err(|e| e.to_string())?;
+        let applied = c.applied_migrations().map_err(|e| e.to_string())?;
+        if forward && !pending || !forward && applied.is_empty() {
+            return Ok(None);
+        }
+        let version = if forward {
+            c.run_next_migration(source())
+        } else {
+            c.revert_last_migration(source())
+        };
+        version
+            .map(|v| Some(v.to_string()))
+            .map_err(|e| e.to_string())
     }
-    let sql = match conn {
-        DbConnection::Sqlite(_) => {
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') \
-             AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY name"
-        }
-        DbConnection::Postgres(_) => {
-            "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() \
-             AND tablename <> '__diesel_schema_migrations' ORDER BY tablename"
-        }
+    let result = match conn {
+        DbConnection::Sqlite(c) => step(c, || SQLITE_MIGRATIONS, forward),
+        DbConnection::Postgres(c) => step(c, || POSTGRES_MIGRATIONS, forward),
     };
-    Ok(diesel::sql_query(sql)
-        .load::<Name>(conn)?
-        .into_iter()
-        .map(|n| n.name)
-        .collect())
+    result.map_err(|e| Error::Internal(anyhow::anyhow!("migration step failed: {e}")))
+}
+
+/// A description of the user schema (tables, columns with types and nullability,
+/// indexes, constraints), to compare schemas before and after migrations.
+pub fn schema_snapshot(conn: &mut DbConnection) -> Result<Vec<String>> {
+    #[derive(diesel::QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let lines = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') AS line FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY type, name",
+        )
+        .load::<Line>(c)?,
+        DbConnection::Postgres(c) => diesel::sql_query(
+            "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
+                 || ' ' || COALESCE(column_default, '') AS line \
+             FROM information_schema.columns WHERE table_schema = current_schema() \
+               AND table_name <> '__diesel_schema_migrations' \
+             UNION ALL SELECT 'index ' || tablename || '.' || indexname || ': ' || indexdef FROM pg_indexes \
+             WHERE schemaname = current_schema() AND tablename <> '__diesel_schema_migrations' \
+             UNION ALL SELECT 'constraint ' || conrelid::regclass::text || '.' || conname || ': ' \
+                 || pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE connamespace = current_schema()::regnamespace \
+               AND conrelid::regclass::text <> '__diesel_schema_migrations' \
+             UNION ALL SELECT 'sequence ' || sequence_name FROM information_schema.sequences \
+             WHERE sequence_schema = current_schema() \
+             ORDER BY 1",
+        )
+        .load::<Line>(c)?,
+    };
+    Ok(lines.into_iter().map(|l| l.line).collect())
 }
 
 pub use crate::domain::page::{Page, PageRequest};
@@ -314,12 +380,16 @@ macro_rules! versioned_record {
             Ok(current_version(conn, id)?.is_some())
         }
 
-        pub fn delete(conn: &mut DbConnection, id: i64) -> Result<()> {
+        pub fn delete(
+            conn: &mut DbConnection,
+            id: i64,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<()> {
             let deleted = diesel::delete($table::table.find(id)).execute(conn)?;
             if deleted == 0 {
                 return Err(Error::not_found($entity, id));
             }
-            Ok(())
+            super::changes::record_deletion(conn, $entity, now)
         }
 
         /// `UPDATE … SET fields, version + 1 WHERE id AND version` with the usual

@@ -131,3 +131,12 @@ pub fn update(
 }
 
 super::versioned_record!(organisations, "organisation");
+
+/// Every organisation's name by id.
+pub fn names(conn: &mut DbConnection) -> Result<std::collections::HashMap<i64, String>> {
+    Ok(organisations::table
+        .select((organisations::id, organisations::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect())
+}

@@ -247,3 +247,13 @@ pub fn period(conn: &mut DbConnection, period_id: i64) -> Result<Option<Period>>
 }
 
 super::versioned_record!(plans, "plan");
+
+/// Every plan period (feeds place undated activities on their period).
+pub fn all_periods(conn: &mut DbConnection) -> Result<Vec<Period>> {
+    Ok(plan_periods::table
+        .select(PeriodRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(PeriodRow::into_domain)
+        .collect())
+}

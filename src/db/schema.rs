@@ -421,3 +421,27 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_limits,
     service_secrets,
 );
+
+diesel::table! {
+    feeds (id) {
+        id -> BigInt,
+        name -> Text,
+        organisation_id -> Nullable<BigInt>,
+        token_hash -> Text,
+        lang -> Nullable<Text>,
+        filters -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    deletions (entity) {
+        entity -> Text,
+        last_deleted_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(feeds, organisations);

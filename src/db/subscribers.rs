@@ -136,8 +136,8 @@ pub fn update_list(
     get_list(conn, id)
 }
 
-pub fn delete_list(conn: &mut DbConnection, id: i64) -> Result<()> {
-    delete(conn, id)
+pub fn delete_list(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<()> {
+    delete(conn, id, now)
 }
 
 pub fn list_lists(conn: &mut DbConnection, page: PageRequest) -> Result<Page<MailingList>> {

@@ -62,10 +62,10 @@ pub struct CampaignInput {
 impl CampaignInput {
     pub fn validate(&self) -> Result<()> {
         check_translations(&self.translations)?;
-        if let (Some(s), Some(e)) = (self.starts_on, self.ends_on) {
-            if e < s {
-                return Err(Error::invalid("ends_on", "must not be before starts_on"));
-            }
+        if let (Some(s), Some(e)) = (self.starts_on, self.ends_on)
+            && e < s
+        {
+            return Err(Error::invalid("ends_on", "must not be before starts_on"));
         }
         check_unique_ids(&self.channel_ids, "channel_ids")
     }

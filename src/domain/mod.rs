@@ -6,6 +6,7 @@ mod macros;
 pub mod activity;
 pub mod campaign;
 pub mod channel;
+pub mod feed;
 pub mod language;
 pub mod newsletter;
 pub mod organisation;

@@ -46,13 +46,13 @@ pub struct GoalInput {
 impl PlanInput {
     pub fn validate(&self) -> Result<()> {
         for (i, p) in self.periods.iter().enumerate() {
-            if let (Some(s), Some(e)) = (p.starts_on, p.ends_on) {
-                if e < s {
-                    return Err(Error::invalid(
-                        format!("periods[{i}].ends_on"),
-                        "must not be before starts_on",
-                    ));
-                }
+            if let (Some(s), Some(e)) = (p.starts_on, p.ends_on)
+                && e < s
+            {
+                return Err(Error::invalid(
+                    format!("periods[{i}].ends_on"),
+                    "must not be before starts_on",
+                ));
             }
         }
         for (i, g) in self.goals.iter().enumerate() {

@@ -294,13 +294,13 @@ impl Exception {
                 format!("{} is not an occurrence of the series", self.key),
             ));
         }
-        if let ExceptionChange::Moved(ref moved) = self.change {
-            if moved.precision() != timing.precision() {
-                return Err(Error::invalid(
-                    format!("{field}.timing"),
-                    "a moved occurrence keeps the precision of its series",
-                ));
-            }
+        if let ExceptionChange::Moved(ref moved) = self.change
+            && moved.precision() != timing.precision()
+        {
+            return Err(Error::invalid(
+                format!("{field}.timing"),
+                "a moved occurrence keeps the precision of its series",
+            ));
         }
         Ok(())
     }

@@ -5,11 +5,12 @@ use super::AppState;
 use super::problem::ApiError;
 use crate::db::tokens;
 use crate::domain::Role;
-use actix_web::dev::Payload;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
-use std::future::Future;
-use std::pin::Pin;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use std::future::{Ready, ready};
 
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -18,36 +19,70 @@ pub struct Principal {
     pub role: Role,
 }
 
-async fn authenticate(req: HttpRequest, required: Role) -> Result<Principal, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or(ApiError::Unauthorized)?;
-    let secret = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::Unauthorized)?;
-    let now = state.clock.now();
-    let token = state
-        .db
-        .run(move |conn| tokens::authenticate(conn, &secret, now))
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    if !token.role.includes(required) {
-        return Err(ApiError::Forbidden(required.as_str()));
+/// The outcome of reading the `Authorization` header, stored in the request's
+/// extensions by `resolve_token` before any handler runs.
+#[derive(Debug, Clone)]
+enum Credentials {
+    Missing,
+    Invalid,
+    Valid(Principal),
+}
+
+/// Middleware step: looks the bearer token up once per request. Doing it before
+/// extraction means the role check is decided first, so a caller without the
+/// role gets 401/403 whatever its body holds.
+async fn resolve_token(req: &ServiceRequest) {
+    let credentials = match bearer(req.headers()) {
+        None => Credentials::Missing,
+        Some(secret) => match req.app_data::<web::Data<AppState>>().cloned() {
+            None => Credentials::Invalid,
+            Some(state) => {
+                let now = state.clock.now();
+                match state
+                    .db
+                    .run(move |conn| tokens::authenticate(conn, &secret, now))
+                    .await
+                {
+                    Ok(Some(token)) => Credentials::Valid(Principal {
+                        token_id: token.id,
+                        name: token.name,
+                        role: token.role,
+                    }),
+                    Ok(None) => Credentials::Invalid,
+                    Err(e) => {
+                        tracing::error!(error = %e, "token lookup failed");
+                        Credentials::Invalid
+                    }
+                }
+            }
+        },
+    };
+    req.extensions_mut().insert(credentials);
+}
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    resolve_token(&req).await;
+    next.call(req).await
+}
+
+fn bearer(headers: &header::HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?
+        .trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+fn authorize(req: &HttpRequest, required: Role) -> Result<Principal, ApiError> {
+    match req.extensions().get::<Credentials>() {
+        Some(Credentials::Valid(p)) if p.role.includes(required) => Ok(p.clone()),
+        Some(Credentials::Valid(_)) => Err(ApiError::Forbidden(required.as_str())),
+        _ => Err(ApiError::Unauthorized),
     }
-    Ok(Principal {
-        token_id: token.id,
-        name: token.name,
-        role: token.role,
-    })
 }
 
 macro_rules! role_extractor {
@@ -57,11 +92,10 @@ macro_rules! role_extractor {
 
         impl FromRequest for $name {
             type Error = ApiError;
-            type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+            type Future = Ready<Result<Self, ApiError>>;
 
             fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-                let req = req.clone();
-                Box::pin(async move { authenticate(req, $role).await.map($name) })
+                ready(authorize(req, $role).map($name))
             }
         }
     };

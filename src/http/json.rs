@@ -23,47 +23,61 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .app_data::<web::Data<AppState>>()
             .map(|s| s.settings.server.body_limit_bytes)
             .unwrap_or(256 * 1024);
-        let content_type_ok = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let essence = v
-                    .split(';')
+        let body = read_body(req, payload, limit, |essence| {
+            essence == "application/json" || essence.ends_with("+json")
+        });
+        Box::pin(async move { parse(&body.await?).map(Json) })
+    }
+}
+
+/// Reads a request body of an accepted media type, refusing it as soon as it
+/// passes `limit` bytes (413) rather than after buffering it all.
+pub fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+    accepts: fn(&str) -> bool,
+) -> impl Future<Output = Result<web::Bytes, ApiError>> + use<> {
+    let content_type_ok = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            accepts(
+                &v.split(';')
                     .next()
                     .unwrap_or("")
                     .trim()
-                    .to_ascii_lowercase();
-                essence == "application/json" || essence.ends_with("+json")
-            })
-            .unwrap_or(false);
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            if declared_length.is_some_and(|n| n > limit) {
+                    .to_ascii_lowercase(),
+            )
+        })
+        .unwrap_or(false);
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
+        if !content_type_ok {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        if declared_length.is_some_and(|n| n > limit) {
+            return Err(ApiError::TooLarge { limit });
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BadBody {
+                syntax: true,
+                field: None,
+                message: format!("could not read the body: {e}"),
+            })?;
+            if body.len() + chunk.len() > limit {
                 return Err(ApiError::TooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::BadBody {
-                    syntax: true,
-                    field: None,
-                    message: format!("could not read the body: {e}"),
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::TooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            parse(&body).map(Json)
-        })
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
     }
 }
 

@@ -8,6 +8,7 @@ pub mod problem;
 pub mod rate_limit;
 pub mod routes;
 
+use crate::calendar::publish::Publisher;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
@@ -26,11 +27,14 @@ pub struct AppState {
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     pub rate_limiter: rate_limit::RateLimiter,
+    pub feed_rate_limiter: rate_limit::RateLimiter,
+    pub publisher: Publisher,
 }
 
 pub struct Application {
     port: u16,
     server: Server,
+    watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -38,14 +42,18 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
+        let poll_every = std::time::Duration::from_secs(settings.feeds.change_poll_seconds.max(1));
         let state = web::Data::new(AppState {
-            db,
-            clock,
+            publisher: Publisher::new(settings.feeds.clone(), &settings.server.public_url),
             rate_limiter: rate_limit::RateLimiter::new(
                 settings.server.public_rate_limit_per_minute,
             ),
+            feed_rate_limiter: rate_limit::RateLimiter::new(settings.feeds.rate_limit_per_minute),
+            db: db.clone(),
+            clock,
             settings: Arc::new(settings),
         });
+        let watcher = tokio::spawn(watch_other_writers(db, poll_every));
         let server = HttpServer::new(move || {
             let (app, api) = App::new()
                 .into_utoipa_app()
@@ -63,18 +71,18 @@ impl Application {
                 .split_for_parts();
             let api = web::Data::new(openapi::finish(api));
             app.app_data(api)
-                .route("/api/v1/openapi.json", web::get().to(openapi::serve))
                 .default_service(web::to(routes::not_found))
+                .wrap(actix_web::middleware::from_fn(auth::middleware))
                 .wrap_fn(|req, srv| {
                     let request_id = req.extensions().get::<RequestId>().copied();
                     let fut = srv.call(req);
                     async move {
                         let mut res = fut.await?;
-                        if let Some(id) = request_id {
-                            if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
-                                res.headers_mut()
-                                    .insert(header::HeaderName::from_static("x-request-id"), value);
-                            }
+                        if let Some(id) = request_id
+                            && let Ok(value) = HeaderValue::from_str(&id.to_string())
+                        {
+                            res.headers_mut()
+                                .insert(header::HeaderName::from_static("x-request-id"), value);
                         }
                         Ok(res)
                     }
@@ -83,7 +91,11 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            watcher,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -95,7 +107,30 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.watcher.abort();
+        result
+    }
+}
+
+/// Other `pregon` processes (an `import-ics` run, a second server) write to the
+/// same database: a cheap summary of the data, read now and then, tells caches
+/// built here that they are stale.
+async fn watch_other_writers(db: Db, every: std::time::Duration) {
+    let mut last = None;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match db.run(crate::db::changes::marker).await {
+            Ok(marker) => {
+                if last.as_ref().is_some_and(|l| *l != marker) {
+                    db.mark_changed();
+                }
+                last = Some(marker);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check the database for changes"),
+        }
     }
 }
 

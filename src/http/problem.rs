@@ -24,6 +24,9 @@ pub struct Problem {
     /// The same, as JSON Pointers, one per invalid field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+    /// For a refused calendar file: the line at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
     /// On a version conflict: the version the server holds now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i32>,
@@ -49,8 +52,14 @@ pub enum ApiError {
     },
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
-    #[error("expected Content-Type: application/json")]
+    #[error("this Content-Type is not accepted here")]
     UnsupportedMediaType,
+    /// A calendar file that cannot be imported.
+    #[error("{message}")]
+    Import {
+        line: Option<usize>,
+        message: String,
+    },
     #[error("{0}")]
     BadQuery(String),
     #[error("missing or invalid bearer token")]
@@ -62,6 +71,8 @@ pub enum ApiError {
     /// A version mismatch where the version came in the body.
     #[error("version {given} is not the current version {current}")]
     VersionConflict { given: i32, current: i32 },
+    #[error("no such route")]
+    NoRoute,
     #[error("too many requests; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
 }
@@ -128,6 +139,8 @@ impl ApiError {
                 Some(*current),
             ),
             ApiError::TooManyRequests { .. } => ("rate-limited", "Too many requests", None, None),
+            ApiError::NoRoute => ("no-route", "No such route", None, None),
+            ApiError::Import { .. } => ("invalid-calendar", "Invalid calendar file", None, None),
         }
     }
 
@@ -164,6 +177,8 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::VersionConflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::Import { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -188,6 +203,10 @@ impl ResponseError for ApiError {
             detail: Some(detail),
             field,
             errors,
+            line: match self {
+                ApiError::Import { line, .. } => *line,
+                _ => None,
+            },
             current_version,
         };
         let mut response = HttpResponse::build(status);

@@ -45,6 +45,19 @@ impl RateLimiter {
     }
 }
 
+fn count(req: &HttpRequest, limiter: impl Fn(&AppState) -> &RateLimiter) -> Result<(), ApiError> {
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Ok(());
+    };
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    limiter(state)
+        .check(ip, Instant::now())
+        .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })
+}
+
 /// Taken by public handlers: the request counts against its client's limit.
 pub struct PublicRateLimit;
 
@@ -53,20 +66,20 @@ impl FromRequest for PublicRateLimit {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return ready(Ok(PublicRateLimit));
-        };
-        let ip = req
-            .peer_addr()
-            .map(|a| a.ip())
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        ready(
-            state
-                .rate_limiter
-                .check(ip, Instant::now())
-                .map(|_| PublicRateLimit)
-                .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs }),
-        )
+        ready(count(req, |s| &s.rate_limiter).map(|_| PublicRateLimit))
+    }
+}
+
+/// The same for calendar feeds, with their own (higher) limit: calendar
+/// services poll for many subscribers from few addresses.
+pub struct FeedRateLimit;
+
+impl FromRequest for FeedRateLimit {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(count(req, |s| &s.feed_rate_limiter).map(|_| FeedRateLimit))
     }
 }
 

@@ -32,12 +32,11 @@ pub enum TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let TestDatabase::Postgres { admin_url, name } = self {
-            if let Ok(mut conn) = diesel::pg::PgConnection::establish(admin_url) {
-                use diesel::connection::SimpleConnection;
-                let _ =
-                    conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-            }
+        if let TestDatabase::Postgres { admin_url, name } = self
+            && let Ok(mut conn) = diesel::pg::PgConnection::establish(admin_url)
+        {
+            use diesel::connection::SimpleConnection;
+            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
         }
     }
 }

@@ -6,7 +6,14 @@ mod mail;
 mod smtp_server;
 
 mod activities;
+mod cli;
 mod email_transport;
+mod feeds;
 mod health;
+mod imports;
+mod migrations;
 mod newsletter;
+mod openapi;
 mod organisations;
+mod roles;
+mod seed;

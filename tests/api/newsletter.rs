@@ -62,7 +62,7 @@ async fn each_confirmed_subscriber_gets_one_message_in_their_language() {
     // Pending (double opt-in not done), unsubscribed and bounced get nothing.
     let res = app
         .client
-        .post(app.url("/api/v1/public/subscribe"))
+        .post(app.url("/newsletter/subscribe"))
         .json(&json!({"email": "pending@example.org", "lists": ["members"], "consent": true}))
         .send()
         .await
@@ -213,7 +213,7 @@ async fn double_opt_in_confirms_behind_a_button_and_links_expire() {
     mail.list("members").await;
     let subscribe = |email: &'static str| {
         app.client
-            .post(app.url("/api/v1/public/subscribe"))
+            .post(app.url("/newsletter/subscribe"))
             .json(&json!({"email": email, "name": "Ana", "language": "fr", "lists": ["members"], "consent": true}))
             .send()
     };
@@ -301,7 +301,7 @@ async fn double_opt_in_confirms_behind_a_button_and_links_expire() {
     // Consent is required, and only public lists can be joined.
     let res = app
         .client
-        .post(app.url("/api/v1/public/subscribe"))
+        .post(app.url("/newsletter/subscribe"))
         .json(&json!({"email": "x@example.org", "lists": ["members"], "consent": false}))
         .send()
         .await
@@ -317,7 +317,7 @@ async fn public_subscribe_is_rate_limited_per_client() {
     for i in 0..2 {
         let res = app
             .client
-            .post(app.url("/api/v1/public/subscribe"))
+            .post(app.url("/newsletter/subscribe"))
             .json(&json!({"email": format!("p{i}@example.org"), "lists": ["members"], "consent": true}))
             .send()
             .await
@@ -326,7 +326,7 @@ async fn public_subscribe_is_rate_limited_per_client() {
     }
     let res = app
         .client
-        .post(app.url("/api/v1/public/subscribe"))
+        .post(app.url("/newsletter/subscribe"))
         .json(&json!({"email": "p9@example.org", "lists": ["members"], "consent": true}))
         .send()
         .await
@@ -936,7 +936,7 @@ async fn limits_change_at_run_time() {
     let res = app
         .client
         .put(app.url("/api/v1/email/limits"))
-        .bearer_auth(&app.admin)
+        .bearer_auth(&app.editor)
         .json(&json!({"rate_per_second": 5, "rate_per_hour": 1000, "concurrency": 3}))
         .send()
         .await
@@ -952,7 +952,7 @@ async fn limits_change_at_run_time() {
     let res = app
         .client
         .put(app.url("/api/v1/email/limits"))
-        .bearer_auth(&app.editor)
+        .bearer_auth(&app.viewer)
         .json(&json!({"rate_per_second": 1, "rate_per_hour": null, "concurrency": null}))
         .send()
         .await

@@ -111,7 +111,8 @@ macro_rules! record_routes {
                 id: actix_web::web::Path<i64>,
             ) -> crate::http::problem::ApiResult<actix_web::HttpResponse> {
                 let id = id.into_inner();
-                state.db.transaction(move |c| $delete(c, id)).await?;
+                let now = state.clock.now();
+                state.db.transaction(move |c| $delete(c, id, now)).await?;
                 Ok(actix_web::HttpResponse::NoContent().finish())
             }
         }

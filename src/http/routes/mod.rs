@@ -5,7 +5,9 @@ mod activities;
 mod campaigns;
 mod channels;
 mod crud;
+mod feeds;
 mod health;
+mod imports;
 mod issue_actions;
 mod issues;
 mod lists;
@@ -25,14 +27,19 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
+    // The document itself, before the /api/v1 scope that would otherwise claim it.
+    cfg.route("/api/v1/openapi.json", web::get().to(super::openapi::serve));
     cfg.service(health::healthz).service(health::readyz);
-    cfg.configure(public_newsletter::configure_pages);
+    cfg.configure(public_newsletter::configure);
+    cfg.configure(feeds::configure_public);
     cfg.service(
         scope::scope("/api/v1")
             .configure(plans::configure)
             .configure(campaigns::configure)
             .configure(channels::configure)
             .configure(activities::configure)
+            .configure(feeds::configure_api)
+            .configure(imports::configure)
             .configure(organisations::configure)
             .configure(people::configure)
             .configure(participations::configure)
@@ -40,16 +47,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(lists::configure)
             .configure(subscribers::configure)
             .configure(issues::configure)
-            .configure(issue_actions::configure)
-            .configure(public_newsletter::configure_api),
+            .configure(issue_actions::configure),
     );
 }
 
 pub async fn not_found() -> ApiResult<HttpResponse> {
-    Err(ApiError::Domain(crate::Error::NotFound {
-        entity: "route",
-        id: String::new(),
-    }))
+    Err(ApiError::NoRoute)
 }
 
 pub type State = web::Data<AppState>;

@@ -14,17 +14,14 @@ use crate::error::Error;
 use crate::http::json::Json;
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::rate_limit::PublicRateLimit;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-pub fn configure_api(cfg: &mut ServiceConfig) {
-    cfg.service(subscribe);
-}
-
-pub fn configure_pages(cfg: &mut ServiceConfig) {
-    cfg.service(confirm_page)
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(subscribe)
+        .service(confirm_page)
         .service(confirm)
         .service(preferences_page)
         .service(one_click_unsubscribe)
@@ -42,7 +39,7 @@ struct Accepted {
 /// address needs one. The answer is the same whatever the address's state.
 #[utoipa::path(tag = "public", request_body = PublicSubscribe,
     responses((status = 202, body = Accepted), (status = 422, body = Problem), (status = 429, body = Problem)))]
-#[post("/public/subscribe")]
+#[post("/newsletter/subscribe")]
 async fn subscribe(
     _: PublicRateLimit,
     state: State,
@@ -183,6 +180,27 @@ fn page(
         ))
 }
 
+/// A bad or expired link: a page for browsers, a problem document for
+/// programs (mail clients posting one-click unsubscribes, API tools).
+fn link_error(req: &HttpRequest, lang: Language, error: LinkError) -> ApiResult<HttpResponse> {
+    let wants_html = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        return Ok(link_error_page(lang, error));
+    }
+    Err(Error::not_found(
+        "link",
+        match error {
+            LinkError::Invalid => "(invalid)",
+            LinkError::Expired => "(expired)",
+        },
+    )
+    .into())
+}
+
 fn link_error_page(lang: Language, error: LinkError) -> HttpResponse {
     let s = strings(lang);
     let text = match error {
@@ -199,13 +217,14 @@ fn link_error_page(lang: Language, error: LinkError) -> HttpResponse {
 #[get("/newsletter/confirm/{token}")]
 async fn confirm_page(
     _: PublicRateLimit,
+    req: HttpRequest,
     state: State,
     token: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let signer = signer(&state).await?;
     let lang = Language::En;
     if let Err(e) = signer.verify_confirm(&token, state.clock.now()) {
-        return Ok(link_error_page(lang, e));
+        return link_error(&req, lang, e);
     }
     let s = strings(lang);
     Ok(page(
@@ -225,6 +244,7 @@ async fn confirm_page(
 #[post("/newsletter/confirm/{token}")]
 async fn confirm(
     _: PublicRateLimit,
+    req: HttpRequest,
     state: State,
     token: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
@@ -232,7 +252,7 @@ async fn confirm(
     let now = state.clock.now();
     let subscription = match signer.verify_confirm(&token, now) {
         Ok(id) => id,
-        Err(e) => return Ok(link_error_page(Language::En, e)),
+        Err(e) => return link_error(&req, Language::En, e),
     };
     let confirmed = state
         .db
@@ -246,7 +266,7 @@ async fn confirm(
             strings(lang).confirmed,
             &format!("<p>{}</p>\n", escape_html(&list)),
         ),
-        None => link_error_page(lang, LinkError::Invalid),
+        None => return link_error(&req, lang, LinkError::Invalid),
     })
 }
 
@@ -277,12 +297,13 @@ async fn resolve(state: &State, token: &str) -> ApiResult<Result<(i64, Vec<i64>)
 #[post("/newsletter/unsubscribe/{token}")]
 async fn one_click_unsubscribe(
     _: PublicRateLimit,
+    req: HttpRequest,
     state: State,
     token: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let (subscriber, lists) = match resolve(&state, &token).await? {
         Ok(found) => found,
-        Err(e) => return Ok(link_error_page(Language::En, e)),
+        Err(e) => return link_error(&req, Language::En, e),
     };
     let now = state.clock.now();
     let lang = state
@@ -314,12 +335,13 @@ async fn one_click_unsubscribe(
 #[get("/newsletter/unsubscribe/{token}")]
 async fn preferences_page(
     _: PublicRateLimit,
+    req: HttpRequest,
     state: State,
     token: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let (subscriber, _) = match resolve(&state, &token).await? {
         Ok(found) => found,
-        Err(e) => return Ok(link_error_page(Language::En, e)),
+        Err(e) => return link_error(&req, Language::En, e),
     };
     let found = state
         .db
@@ -330,7 +352,7 @@ async fn preferences_page(
         })
         .await?;
     let Some(subscriber) = found else {
-        return Ok(link_error_page(Language::En, LinkError::Invalid));
+        return link_error(&req, Language::En, LinkError::Invalid);
     };
     let lang = subscriber.language;
     let s = strings(lang);
@@ -378,13 +400,14 @@ async fn preferences_page(
 #[post("/newsletter/preferences/{token}")]
 async fn update_preferences(
     _: PublicRateLimit,
+    req: HttpRequest,
     state: State,
     token: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let (subscriber, _) = match resolve(&state, &token).await? {
         Ok(found) => found,
-        Err(e) => return Ok(link_error_page(Language::En, e)),
+        Err(e) => return link_error(&req, Language::En, e),
     };
     let mut keep = Vec::new();
     let mut language = None;
@@ -435,6 +458,6 @@ async fn update_preferences(
             strings(lang).saved,
             "",
         ),
-        None => link_error_page(Language::En, LinkError::Invalid),
+        None => return link_error(&req, Language::En, LinkError::Invalid),
     })
 }

@@ -1,0 +1,23 @@
+# Pregón service image. Build: docker build -t pregon .
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src src
+COPY migrations migrations
+COPY config config
+RUN cargo build --release --locked && strip target/release/pregon
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 tzdata \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /srv/pregon --create-home pregon
+COPY --from=build /src/target/release/pregon /usr/local/bin/pregon
+COPY config /srv/pregon/config
+WORKDIR /srv/pregon
+USER pregon
+ENV PREGON_ENV=production
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q '200 OK' <&3"]
+ENTRYPOINT ["pregon"]
+CMD ["serve"]

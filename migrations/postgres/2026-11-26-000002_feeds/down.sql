@@ -1,0 +1,2 @@
+DROP TABLE deletions;
+DROP TABLE feeds;

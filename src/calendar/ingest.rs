@@ -1,0 +1,439 @@
+//! Partners' calendars into the plan: each event of a parsed `.ics` becomes an
+//! external activity of the partner, matched by UID on later imports and
+//! changed only by a higher SEQUENCE (or, at equal SEQUENCE, a newer
+//! LAST-MODIFIED). The caller runs `apply` in one transaction: an import is
+//! written whole or not at all.
+
+use super::import::{
+    EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar, Status,
+};
+use crate::db::activities::{self, ExternalSource};
+use crate::db::{DbConnection, organisations, plans};
+use crate::domain::activity::{
+    ActivityInput, ActivityKind, ActivityStatus, ExceptionInput, PlaceInput, RecurrenceInput,
+    Visibility,
+};
+use crate::domain::campaign::TranslationInput;
+use crate::domain::language::{Language, Translations};
+use crate::domain::recurrence::{OccurrenceKey, Recurrence};
+use crate::domain::text::{Name, Text, Title, WebUrl};
+use crate::domain::timing::{Precision, Timing, TimingInput};
+use crate::domain::zone::Zone;
+use crate::error::{Error, Result};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// Where imported events go.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub organisation_id: i64,
+    pub plan_id: i64,
+    /// The language of the partner's texts.
+    pub lang: Language,
+}
+
+impl Destination {
+    /// Resolves slugs; without a plan slug, the first plan.
+    pub fn resolve(
+        conn: &mut DbConnection,
+        organisation: &str,
+        plan: Option<&str>,
+        lang: Language,
+    ) -> Result<Destination> {
+        let organisation_id = organisations::find_by_slug(conn, organisation)?
+            .ok_or_else(|| {
+                Error::invalid("organisation", format!("no organisation {organisation:?}"))
+            })?
+            .id;
+        let plan_id = match plan {
+            Some(slug) => {
+                plans::find_by_slug(conn, slug)?
+                    .ok_or_else(|| Error::invalid("plan", format!("no plan {slug:?}")))?
+                    .id
+            }
+            None => {
+                plans::list(conn, crate::db::PageRequest::first(1))?
+                    .items
+                    .first()
+                    .ok_or_else(|| Error::invalid("plan", "there is no plan to import into"))?
+                    .id
+            }
+        };
+        Ok(Destination {
+            organisation_id,
+            plan_id,
+            lang,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    /// Already present with the same or a newer SEQUENCE / LAST-MODIFIED.
+    pub unchanged: usize,
+    /// Events that could not be represented (listed in `warnings`).
+    pub skipped: usize,
+    pub warnings: Vec<WarningView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WarningView {
+    pub line: usize,
+    pub message: String,
+}
+
+impl From<ImportWarning> for WarningView {
+    fn from(w: ImportWarning) -> Self {
+        WarningView {
+            line: w.line,
+            message: w.message,
+        }
+    }
+}
+
+/// Writes the parsed events. Run it inside a transaction.
+pub fn apply(
+    conn: &mut DbConnection,
+    parsed: ParsedCalendar,
+    to: &Destination,
+    now: DateTime<Utc>,
+) -> Result<ImportReport> {
+    let mut report = ImportReport {
+        warnings: parsed.warnings.into_iter().map(WarningView::from).collect(),
+        ..ImportReport::default()
+    };
+    // A master and its overrides (same UID) become one activity.
+    let mut series: BTreeMap<String, (Option<ImportedEvent>, Vec<ImportedEvent>)> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for event in parsed.events {
+        let entry = series.entry(event.uid.clone()).or_insert_with(|| {
+            order.push(event.uid.clone());
+            (None, Vec::new())
+        });
+        if event.recurrence_id.is_some() {
+            entry.1.push(event);
+            continue;
+        }
+        // A stream (iTIP mail archive) may carry several versions of one event:
+        // the highest SEQUENCE, then the latest LAST-MODIFIED, wins.
+        let newer = |a: &ImportedEvent, b: &ImportedEvent| {
+            (a.sequence, a.last_modified) > (b.sequence, b.last_modified)
+        };
+        match entry.0.take() {
+            Some(kept) if !newer(&event, &kept) => {
+                report.warnings.push(WarningView {
+                    line: event.line,
+                    message: format!(
+                        "an older version of event {:?}; the newer one is kept",
+                        event.uid
+                    ),
+                });
+                entry.0 = Some(kept);
+            }
+            Some(kept) => {
+                report.warnings.push(WarningView {
+                    line: kept.line,
+                    message: format!(
+                        "an older version of event {:?}; the newer one is kept",
+                        kept.uid
+                    ),
+                });
+                entry.0 = Some(event);
+            }
+            None => entry.0 = Some(event),
+        }
+    }
+    for uid in order {
+        let (master, overrides) = series.remove(&uid).expect("grouped above");
+        let units: Vec<(String, ImportedEvent, Vec<ImportedEvent>)> = match master {
+            Some(master) => vec![(uid.clone(), master, overrides)],
+            // Overrides of a series the file does not carry stand alone.
+            None => overrides
+                .into_iter()
+                .map(|o| (standalone_uid(&o), o, Vec::new()))
+                .collect(),
+        };
+        for (external_uid, event, overrides) in units {
+            let line = event.line;
+            match to_input(&event, &overrides, to, &mut report.warnings) {
+                Ok(input) => upsert(conn, &external_uid, &event, input, to, now, &mut report)?,
+                Err(reason) => {
+                    report.skipped += 1;
+                    report.warnings.push(WarningView {
+                        line,
+                        message: format!("event {:?} not imported: {reason}", event.uid),
+                    });
+                }
+            }
+        }
+    }
+    report.warnings.sort_by_key(|w| w.line);
+    Ok(report)
+}
+
+fn standalone_uid(event: &ImportedEvent) -> String {
+    let id = match event.recurrence_id.map(|r| r.value) {
+        Some(EventDate::Date(d)) => d.to_string(),
+        Some(EventDate::DateTime(t)) => t.format("%Y%m%dT%H%M%SZ").to_string(),
+        None => String::new(),
+    };
+    format!("{}#{id}", event.uid)
+}
+
+fn upsert(
+    conn: &mut DbConnection,
+    external_uid: &str,
+    event: &ImportedEvent,
+    input: ActivityInput,
+    to: &Destination,
+    now: DateTime<Utc>,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let valid = input.validate().map_err(|e| with_line(e, event.line))?;
+    let source = ExternalSource {
+        organisation_id: Some(to.organisation_id),
+        uid: Some(external_uid.to_owned()),
+        sequence: Some(event.sequence.min(i32::MAX as u32) as i32),
+        last_modified: event.last_modified,
+    };
+    match activities::find_external(conn, to.organisation_id, external_uid)? {
+        None => {
+            activities::create_with_source(conn, &valid, &source, now)?;
+            report.created += 1;
+        }
+        Some(existing) => {
+            let (stored_sequence, stored_modified) =
+                activities::external_version(conn, existing.id)?;
+            let newer = source.sequence > stored_sequence
+                || (source.sequence == stored_sequence
+                    && source.last_modified.is_some()
+                    && source.last_modified > stored_modified);
+            if newer {
+                activities::update(conn, existing.id, existing.version, &valid, now)?;
+                activities::set_external_version(conn, existing.id, &source)?;
+                report.updated += 1;
+            } else {
+                report.unchanged += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn with_line(error: Error, line: usize) -> Error {
+    match error {
+        Error::Invalid { field, message } => Error::Invalid {
+            field: format!("line {line}: {field}"),
+            message,
+        },
+        other => other,
+    }
+}
+
+/// The activity an imported event becomes; `Err` says why it cannot be.
+fn to_input(
+    event: &ImportedEvent,
+    overrides: &[ImportedEvent],
+    to: &Destination,
+    warnings: &mut Vec<WarningView>,
+) -> std::result::Result<ActivityInput, String> {
+    let mut warn = |message: String| {
+        warnings.push(WarningView {
+            line: event.line,
+            message,
+        })
+    };
+    let (timing_input, zone) = timing_of(&event.time);
+    let timing = Timing::try_from(timing_input.clone()).map_err(|e| e.to_string())?;
+    let recurrence = match &event.rrule {
+        None => None,
+        Some(rule) => {
+            let recurrence = Recurrence::parse(rule, &timing).map_err(|e| e.to_string())?;
+            if !event.rdates.is_empty() {
+                warn(format!(
+                    "{} RDATE occurrence(s) of {:?} are not imported (only RRULE series are)",
+                    event.rdates.len(),
+                    event.uid
+                ));
+            }
+            let mut exceptions = Vec::new();
+            for exdate in &event.exdates {
+                let key = occurrence_key(*exdate, zone);
+                if !recurrence.has_occurrence(&timing, key) {
+                    warn(format!(
+                        "EXDATE {key} is not an occurrence of the series; ignored"
+                    ));
+                    continue;
+                }
+                if !exceptions
+                    .iter()
+                    .any(|e: &ExceptionInput| e.occurrence == key)
+                {
+                    exceptions.push(ExceptionInput {
+                        occurrence: key,
+                        cancelled: true,
+                        timing: None,
+                    });
+                }
+            }
+            for o in overrides {
+                let Some(id) = o.recurrence_id else { continue };
+                if id.this_and_future {
+                    warn(
+                        "RECURRENCE-ID;RANGE=THISANDFUTURE is applied to one occurrence only"
+                            .into(),
+                    );
+                }
+                let key = occurrence_key(id.value, zone);
+                if !recurrence.has_occurrence(&timing, key) {
+                    warn(format!(
+                        "override of {key} is not an occurrence of the series; ignored"
+                    ));
+                    continue;
+                }
+                exceptions.retain(|e: &ExceptionInput| e.occurrence != key);
+                let cancelled = o.status == Some(Status::Cancelled);
+                let (moved, _) = timing_of(&o.time);
+                let same_kind = moved.precision == timing.precision();
+                exceptions.push(ExceptionInput {
+                    occurrence: key,
+                    cancelled: cancelled || !same_kind,
+                    timing: (!cancelled && same_kind).then_some(moved),
+                });
+            }
+            Some(RecurrenceInput {
+                rule: recurrence.rule().to_owned(),
+                exceptions,
+            })
+        }
+    };
+    let title = bounded::<300>(event.summary.as_deref(), "SUMMARY", &mut warn)
+        .unwrap_or_else(|| Title::parse("(untitled)").expect("valid title"));
+    let description = bounded::<10000>(event.description.as_deref(), "DESCRIPTION", &mut warn);
+    let place_name = bounded::<200>(event.location.as_deref(), "LOCATION", &mut warn);
+    let url = event.url.as_deref().and_then(|u| WebUrl::parse(u).ok());
+    let mut translations = Translations::new();
+    translations.insert(to.lang, TranslationInput { title, description });
+    Ok(ActivityInput {
+        plan_id: to.plan_id,
+        period_id: None,
+        campaign_id: None,
+        kind: ActivityKind::External,
+        status: match event.status {
+            Some(Status::Tentative) => ActivityStatus::Tentative,
+            Some(Status::Cancelled) => ActivityStatus::Cancelled,
+            Some(Status::Confirmed) | None => ActivityStatus::Confirmed,
+        },
+        visibility: Some(Visibility::Internal),
+        owner_person_id: None,
+        owner_organisation_id: Some(to.organisation_id),
+        timing: timing_input,
+        recurrence,
+        place: (place_name.is_some() || url.is_some()).then(|| PlaceInput {
+            name: place_name.map(|n| Name::parse(n.as_str()).expect("bounded to 200")),
+            address: None,
+            url,
+        }),
+        actual: None,
+        channel_ids: Vec::new(),
+        partners: Vec::new(),
+        translations,
+        post_variants: Vec::new(),
+        version: None,
+    })
+}
+
+/// Text cut to the model's limit (with a warning), or None when empty.
+fn bounded<const MAX: usize>(
+    value: Option<&str>,
+    property: &str,
+    warn: &mut impl FnMut(String),
+) -> Option<Text<MAX>> {
+    let value = value?.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let cleaned: String = value
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let text = if cleaned.chars().count() > MAX {
+        warn(format!("{property} is longer than {MAX} characters; cut"));
+        cleaned.chars().take(MAX).collect::<String>()
+    } else {
+        cleaned
+    };
+    Text::parse(&text).ok()
+}
+
+/// The activity timing of an imported time, and the zone its occurrences are
+/// identified in.
+fn timing_of(time: &ImportedTime) -> (TimingInput, Zone) {
+    match *time {
+        ImportedTime::Timed { start, end, tz } => {
+            let zone = Zone::from(tz.unwrap_or(chrono_tz::UTC));
+            let local = |t: DateTime<Utc>| -> String {
+                t.with_timezone(&zone.tz())
+                    .naive_local()
+                    .format("%Y-%m-%dT%H:%M:%S")
+                    .to_string()
+            };
+            // A zero-length event (RFC 5545 allows DTEND = DTSTART) gets one minute
+            // here: the plan's model needs an end after the start.
+            let end = if end <= start {
+                start + TimeDelta::minutes(1)
+            } else {
+                end
+            };
+            (
+                TimingInput {
+                    precision: Precision::Exact,
+                    start: Some(local(start)),
+                    end: Some(local(end)),
+                    time_zone: Some(zone),
+                    month: None,
+                },
+                zone,
+            )
+        }
+        ImportedTime::AllDay {
+            start,
+            end_exclusive,
+        } => {
+            let last = end_exclusive
+                .pred_opt()
+                .filter(|d| *d >= start)
+                .unwrap_or(start);
+            (
+                TimingInput {
+                    precision: Precision::Days,
+                    start: Some(start.to_string()),
+                    end: Some(last.to_string()),
+                    time_zone: None,
+                    month: None,
+                },
+                Zone::from(chrono_tz::UTC),
+            )
+        }
+    }
+}
+
+fn occurrence_key(date: EventDate, zone: Zone) -> OccurrenceKey {
+    match date {
+        EventDate::Date(d) => OccurrenceKey::Date(d),
+        EventDate::DateTime(t) => {
+            let local: NaiveDateTime = t.with_timezone(&zone.tz()).naive_local();
+            OccurrenceKey::DateTime(local)
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Calendar feeds: the public one, partners' private ones at token URLs, one
+//! activity as a file, and the admin API that manages private feeds.
+
+use super::State;
+use crate::calendar::cache::Rendered;
+use crate::calendar::feed::{self, Context};
+use crate::calendar::ics;
+use crate::calendar::publish::{Publisher, Target, load_context};
+use crate::db::{activities, feeds as db};
+use crate::domain::activity::ActivityKind;
+use crate::domain::feed::{Feed, FeedInput, FeedLinks, FeedWithLinks};
+use crate::domain::language::Language;
+use crate::http::ExpectedVersion;
+use crate::http::auth::{Admin, Viewer};
+use crate::http::json::Json;
+use crate::http::problem::{ApiResult, Problem};
+use crate::http::rate_limit::FeedRateLimit;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HttpDate};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, route, web};
+use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, UNIX_EPOCH};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Feeds outside /api/v1: calendar clients fetch them without a token header.
+pub fn configure_public(cfg: &mut ServiceConfig) {
+    // The public feed first: `public.ics` would otherwise match the token route.
+    cfg.service(public_feed).service(private_feed);
+}
+
+pub fn configure_api(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(create)
+        .service(read)
+        .service(replace)
+        .service(revoke)
+        .service(rotate)
+        .service(activity_ics);
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct FeedQuery {
+    /// Language of titles and descriptions (falls back as in the API).
+    lang: Option<Language>,
+    /// Only activities of this kind.
+    kind: Option<ActivityKind>,
+}
+
+/// The public calendar: every public activity.
+#[utoipa::path(tag = "feeds", params(FeedQuery), responses(
+    (status = 200, content_type = "text/calendar", description = "RFC 5545 calendar; ETag and Last-Modified set"),
+    (status = 304, description = "Not modified since the validators sent"),
+    (status = 400, body = Problem),
+    (status = 429, body = Problem),
+))]
+#[route("/feeds/public.ics", method = "GET", method = "HEAD")]
+async fn public_feed(
+    _: FeedRateLimit,
+    state: State,
+    req: HttpRequest,
+    q: web::Query<FeedQuery>,
+) -> ApiResult<HttpResponse> {
+    let now = state.clock.now();
+    let rendered = state
+        .publisher
+        .render(&state.db, now, Target::Public, q.lang, q.kind)
+        .await?;
+    Ok(respond(
+        &req,
+        &rendered,
+        "public",
+        state.settings.feeds.refresh_minutes,
+    ))
+}
+
+/// A partner's private calendar. A revoked or unknown token is a plain 404.
+#[utoipa::path(tag = "feeds", params(("token" = String, Path), FeedQuery), responses(
+    (status = 200, content_type = "text/calendar"),
+    (status = 304),
+    (status = 404, body = Problem),
+    (status = 429, body = Problem),
+))]
+#[route("/feeds/{token}.ics", method = "GET", method = "HEAD")]
+async fn private_feed(
+    _: FeedRateLimit,
+    state: State,
+    req: HttpRequest,
+    token: web::Path<String>,
+    q: web::Query<FeedQuery>,
+) -> ApiResult<HttpResponse> {
+    let feed = state
+        .publisher
+        .private_feed(&state.db, &token)
+        .await?
+        .ok_or_else(|| crate::Error::not_found("feed", ""))?;
+    let now = state.clock.now();
+    let rendered = state
+        .publisher
+        .render(&state.db, now, Target::Private(feed), q.lang, q.kind)
+        .await?;
+    Ok(respond(
+        &req,
+        &rendered,
+        "private",
+        state.settings.feeds.refresh_minutes,
+    ))
+}
+
+/// Answers with the cached bytes, or 304 when the client's validators match.
+fn respond(req: &HttpRequest, r: &Rendered, cache: &str, refresh_minutes: u32) -> HttpResponse {
+    let gzip = accepts_gzip(req);
+    // Each representation has its own strong validator.
+    let etag = if gzip {
+        format!("\"{}-gzip\"", r.etag)
+    } else {
+        format!("\"{}\"", r.etag)
+    };
+    let last_modified =
+        HttpDate::from(UNIX_EPOCH + Duration::from_secs(r.last_modified.timestamp().max(0) as u64));
+    let not_modified = match req.headers().get(header::IF_NONE_MATCH) {
+        Some(value) => etag_matches(value.to_str().unwrap_or(""), &r.etag),
+        None => req
+            .headers()
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<HttpDate>().ok())
+            .is_some_and(|since| {
+                let since: std::time::SystemTime = since.into();
+                std::time::SystemTime::from(last_modified) <= since
+            }),
+    };
+    let mut res = HttpResponse::build(if not_modified {
+        StatusCode::NOT_MODIFIED
+    } else {
+        StatusCode::OK
+    });
+    res.insert_header((header::ETAG, etag))
+        .insert_header((header::LAST_MODIFIED, last_modified))
+        .insert_header((header::VARY, "Accept-Encoding"))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!(
+                "{cache}, max-age={}",
+                u64::from(refresh_minutes.min(60)) * 60 / 4
+            ),
+        ));
+    if not_modified {
+        return res.finish();
+    }
+    res.content_type("text/calendar; charset=utf-8");
+    if gzip {
+        res.insert_header((header::CONTENT_ENCODING, "gzip"));
+        res.body(r.gzip.clone())
+    } else {
+        res.body(r.body.clone())
+    }
+}
+
+fn accepts_gzip(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    == Some(0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// `If-None-Match` against either representation of the same content.
+fn etag_matches(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        let candidate = candidate.strip_prefix("W/").unwrap_or(candidate);
+        candidate == "*"
+            || candidate == format!("\"{etag}\"")
+            || candidate == format!("\"{etag}-gzip\"")
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+struct FeedList {
+    /// Links of the public feed.
+    public: FeedLinks,
+    /// Private feeds (their tokens, and so their links, are shown only when
+    /// created or rotated).
+    private: Vec<Feed>,
+}
+
+#[utoipa::path(tag = "feeds", security(("bearer" = ["admin"])),
+    responses((status = 200, body = FeedList), (status = 403, body = Problem)))]
+#[get("/feeds")]
+async fn list(_: Admin, state: State) -> ApiResult<HttpResponse> {
+    let private = state.db.run(db::list).await?;
+    let public = state.publisher.links(
+        Publisher::public_path(),
+        state.settings.feeds.name.get(Language::En),
+    );
+    Ok(HttpResponse::Ok().json(FeedList { public, private }))
+}
+
+fn with_links(state: &State, (feed, token): (Feed, String)) -> FeedWithLinks {
+    let links = state
+        .publisher
+        .links(&Publisher::private_path(&token), &feed.name);
+    FeedWithLinks { feed, token, links }
+}
+
+/// Creates a private feed; its token and links are in this response only.
+#[utoipa::path(tag = "feeds", request_body = FeedInput, security(("bearer" = ["admin"])),
+    responses((status = 201, body = FeedWithLinks), (status = 422, body = Problem)))]
+#[post("/feeds")]
+async fn create(_: Admin, state: State, input: Json<FeedInput>) -> ApiResult<HttpResponse> {
+    let now = state.clock.now();
+    let created = state
+        .db
+        .transaction(move |c| db::create(c, &input.0, now))
+        .await?;
+    let body = with_links(&state, created);
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}
+
+#[utoipa::path(tag = "feeds", params(("id" = i64, Path)), security(("bearer" = ["admin"])),
+    responses((status = 200, body = Feed), (status = 404, body = Problem)))]
+#[get("/feeds/{id}")]
+async fn read(_: Admin, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let feed = state.db.run(move |c| db::get(c, id)).await?;
+    Ok(super::versioned(StatusCode::OK, &feed, feed.version))
+}
+
+/// Changes a feed's name, language or filters; its URL stays the same.
+#[utoipa::path(tag = "feeds", request_body = FeedInput, security(("bearer" = ["admin"])),
+    params(("id" = i64, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Feed), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 412, body = Problem), (status = 428, body = Problem)))]
+#[put("/feeds/{id}")]
+async fn replace(
+    _: Admin,
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    input: Json<FeedInput>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let expected = ExpectedVersion::from_request(&req, input.0.version)?;
+    let now = state.clock.now();
+    let feed = state
+        .db
+        .transaction(move |c| db::update(c, id, expected.value(), &input.0, now))
+        .await
+        .map_err(|e| expected.map_err(e))?;
+    Ok(super::versioned(StatusCode::OK, &feed, feed.version))
+}
+
+/// Revokes a feed: its URL answers 404 from now on.
+#[utoipa::path(tag = "feeds", params(("id" = i64, Path)), security(("bearer" = ["admin"])),
+    responses((status = 204), (status = 404, body = Problem)))]
+#[delete("/feeds/{id}")]
+async fn revoke(_: Admin, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |c| db::revoke(c, id, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Gives a feed a new token (the old URL stops working); returns the new links.
+#[utoipa::path(tag = "feeds", params(("id" = i64, Path)), security(("bearer" = ["admin"])),
+    responses((status = 200, body = FeedWithLinks), (status = 404, body = Problem)))]
+#[post("/feeds/{id}/rotate")]
+async fn rotate(_: Admin, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let rotated = state
+        .db
+        .transaction(move |c| db::rotate(c, id, now))
+        .await?;
+    let body = with_links(&state, rotated);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct LangQuery {
+    lang: Option<Language>,
+}
+
+/// One activity as a calendar file (for "add to my calendar").
+#[utoipa::path(tag = "feeds", params(("id" = i64, Path), LangQuery), security(("bearer" = ["viewer"])),
+    responses((status = 200, content_type = "text/calendar"), (status = 404, body = Problem),
+              (status = 422, body = Problem, description = "The activity has no date to place it at yet")))]
+#[get("/activities/{id}/ics")]
+async fn activity_ics(
+    _: Viewer,
+    state: State,
+    id: web::Path<i64>,
+    q: web::Query<LangQuery>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let lang = q.lang.unwrap_or(Language::En);
+    let retention = TimeDelta::days(state.settings.feeds.cancelled_retention_days.into());
+    let (activity, context): (_, Context) = state
+        .db
+        .run(move |c| Ok((activities::get(c, id)?, load_context(c, retention)?)))
+        .await?;
+    let events = feed::events_for(&activity, lang, &context, None);
+    if events.is_empty() {
+        return Err(crate::Error::invalid(
+            "timing",
+            "the activity's date is to be confirmed and its period has no date: there is nothing to put in a calendar yet",
+        )
+        .into());
+    }
+    let calendar = ics::Calendar {
+        prodid: feed::PRODID.into(),
+        method: Some(ics::Method::Publish),
+        name: None,
+        description: None,
+        refresh_interval: None,
+        url: None,
+        events,
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"activity-{id}.ics\""),
+        ))
+        .body(ics::render(&calendar)))
+}

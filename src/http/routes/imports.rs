@@ -1,0 +1,80 @@
+use super::State;
+use crate::calendar::import::{ImportLimits, parse_calendar};
+use crate::calendar::ingest::{self, Destination, ImportReport};
+use crate::domain::language::Language;
+use crate::http::auth::Editor;
+use crate::http::json::read_body;
+use crate::http::problem::{ApiError, ApiResult, Problem};
+use actix_web::dev::Payload;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(import);
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    /// Slug of the partner whose calendar this is.
+    organisation: String,
+    /// Slug of the plan to import into (default: the first plan).
+    plan: Option<String>,
+    /// Language of the partner's texts (default en).
+    lang: Option<Language>,
+}
+
+/// Imports a partner's `.ics` as external activities, matched by UID; only a
+/// higher SEQUENCE (or a newer LAST-MODIFIED) changes an imported event. A file
+/// that cannot be read is refused whole, naming the line, and nothing is written.
+#[utoipa::path(tag = "imports", params(ImportQuery), security(("bearer" = ["editor"])),
+    request_body(content = String, content_type = "text/calendar"),
+    responses(
+        (status = 200, body = ImportReport),
+        (status = 413, body = Problem, description = "Larger than imports.max_bytes"),
+        (status = 415, body = Problem, description = "Not text/calendar"),
+        (status = 422, body = Problem, description = "Invalid calendar; `line` names the line at fault"),
+    ))]
+#[post("/imports")]
+async fn import(
+    _: Editor,
+    state: State,
+    req: HttpRequest,
+    q: web::Query<ImportQuery>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let limits = ImportLimits {
+        max_bytes: state.settings.imports.max_bytes,
+        max_events: state.settings.imports.max_events,
+    };
+    let mut payload: Payload = payload.into_inner();
+    let body = read_body(&req, &mut payload, limits.max_bytes, |essence| {
+        essence == "text/calendar"
+    })
+    .await?;
+    let parsed = web::block(move || parse_calendar(&body, &limits))
+        .await
+        .map_err(|e| crate::Error::Internal(anyhow::anyhow!("import task failed: {e}")))?
+        .map_err(|e| ApiError::Import {
+            line: e.line,
+            message: e.to_string(),
+        })?;
+    let q = q.into_inner();
+    let now = state.clock.now();
+    let report = state
+        .db
+        .transaction(move |c| {
+            let to = Destination::resolve(
+                c,
+                &q.organisation,
+                q.plan.as_deref(),
+                q.lang.unwrap_or(Language::En),
+            )?;
+            ingest::apply(c, parsed, &to, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

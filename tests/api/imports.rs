@@ -1,0 +1,297 @@
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ics");
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}/{name}.ics")).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+async fn partner(app: &TestApp, slug: &str) {
+    app.create(
+        "/api/v1/organisations",
+        json!({"slug": slug, "name": slug, "kind": "partner"}),
+    )
+    .await;
+}
+
+async fn import(app: &TestApp, org: &str, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/api/v1/imports?organisation={org}")))
+        .bearer_auth(&app.editor)
+        .header("content-type", "text/calendar; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn external_count(app: &TestApp) -> i64 {
+    app.get_json("/api/v1/activities?kind=external").await["total"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_valid_client_file_imports() {
+    let app = spawn_seeded_app().await;
+    // (fixture, events created) — the counts are the fixtures' own events. Each
+    // file is a different partner's calendar: some fixtures share UIDs.
+    let cases = [
+        ("google__us-public-holidays-allday", 111),
+        ("exchange__o365-teams-request-daily", 1),
+        ("exchange__o365-windows-tz-biweekly-exdate", 2),
+        ("outlook__2016-long-html-altdesc", 1),
+        ("apple__macos-rrule-exdate-override", 1),
+        ("thunderbird__alarms-full-vtimezone", 1),
+        ("nextcloud__allday-yearly-attendees-alarms", 1),
+        ("i18n__multiscript-summaries", 9),
+        ("i18n__emoji-summary", 1),
+        ("malformed__fold-splits-utf8", 1),
+        ("itip__rfc2446-request-reply-cancel", 8),
+    ];
+    let mut total = 0;
+    for (name, created) in cases {
+        let org = name.replace('_', "-");
+        partner(&app, &org).await;
+        let res = import(&app, &org, fixture(name)).await;
+        let status = res.status();
+        let report: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "{name}: {report}");
+        assert_eq!(report["created"], created, "{name}: {report}");
+        total += created;
+        // Importing the same file again changes nothing.
+        let again: Value = import(&app, &org, fixture(name))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (again["created"].clone(), again["updated"].clone()),
+            (json!(0), json!(0)),
+            "{name}: {again}"
+        );
+    }
+    assert_eq!(external_count(&app).await, total);
+
+    // Quirks are taken with a warning naming the line.
+    let report: Value = import(&app, "i18n--emoji-summary", fixture("i18n__emoji-summary"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        report["warnings"][0]["line"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let list = app
+        .get_json("/api/v1/activities?kind=external&per_page=500")
+        .await;
+    let titles: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert!(titles.contains(&"🎄"));
+    // The Apple series: an RRULE with exceptions, in its own zone.
+    let apple = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["timing"]["time_zone"] == "America/Los_Angeles")
+        .expect("the Apple event keeps its zone");
+    assert!(
+        apple["recurrence"]["rule"]
+            .as_str()
+            .unwrap()
+            .contains("FREQ=MONTHLY")
+    );
+    assert!(
+        !apple["recurrence"]["exceptions"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn broken_files_are_refused_naming_the_line_and_nothing_is_written() {
+    let app = spawn_seeded_app().await;
+    partner(&app, "partner").await;
+    for (name, line) in [
+        ("malformed__truncated-missing-end", 215),
+        ("malformed__invalid-dtstart", 6),
+    ] {
+        let res = import(&app, "partner", fixture(name)).await;
+        let problem = expect_problem(res, 422).await;
+        assert_eq!(problem["line"], line, "{name}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("line {line}"))
+        );
+    }
+    let bad_utf8 = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20200101T000000Z\r\nDTSTART:20200101T100000Z\r\nSUMMARY:caf\xe9\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".to_vec();
+    let problem = expect_problem(import(&app, "partner", bad_utf8).await, 422).await;
+    assert_eq!(problem["line"], 8, "{problem}");
+    let impossible = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20200101T000000Z\r\nDTSTART:20200230T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".to_vec();
+    let problem = expect_problem(import(&app, "partner", impossible).await, 422).await;
+    assert_eq!(problem["line"], 7, "{problem}");
+    // A valid event before a broken one is not kept: one transaction, all or nothing.
+    let mut mixed = fixture("i18n__multiscript-summaries");
+    mixed.extend_from_slice(b"\nBEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:x\nDTSTART:2020");
+    expect_problem(import(&app, "partner", mixed).await, 422).await;
+    assert_eq!(external_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn oversized_and_mistyped_uploads_are_refused() {
+    let app = spawn_app_with(|s| s.imports.max_bytes = 1024 * 1024).await;
+    partner(&app, "partner").await;
+    let big = vec![b'A'; 2 * 1024 * 1024];
+    expect_problem(import(&app, "partner", big).await, 413).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/imports?organisation=partner"))
+        .bearer_auth(&app.editor)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 415).await;
+    let res = import(&app, "nobody", fixture("i18n__emoji-summary")).await;
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(problem["field"], "organisation");
+}
+
+const ONE_EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//UN-Habitat//x//EN\r\nBEGIN:VEVENT\r\nUID:wuf-2020@unhabitat\r\nDTSTAMP:20200101T000000Z\r\nSEQUENCE:{seq}\r\nLAST-MODIFIED:{modified}\r\nDTSTART;TZID=Africa/Johannesburg:20200208T090000\r\nDTEND;TZID=Africa/Johannesburg:20200208T170000\r\nSUMMARY:{title}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+fn one_event(seq: u32, modified: &str, title: &str) -> Vec<u8> {
+    ONE_EVENT
+        .replace("{seq}", &seq.to_string())
+        .replace("{modified}", modified)
+        .replace("{title}", title)
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn only_a_higher_sequence_or_a_newer_modification_changes_an_import() {
+    let app = spawn_seeded_app().await;
+    partner(&app, "un-habitat-events").await;
+    let org = "un-habitat-events";
+    let r: Value = import(&app, org, one_event(1, "20200101T000000Z", "Forum"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["created"], 1);
+    let r: Value = import(
+        &app,
+        org,
+        one_event(0, "20200301T000000Z", "Older sequence"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(r["unchanged"], 1, "{r}");
+    let r: Value = import(
+        &app,
+        org,
+        one_event(1, "20191201T000000Z", "Same sequence, older"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(r["unchanged"], 1, "{r}");
+    let r: Value = import(
+        &app,
+        org,
+        one_event(1, "20200102T000000Z", "Same sequence, newer"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(r["updated"], 1, "{r}");
+    let r: Value = import(
+        &app,
+        org,
+        one_event(2, "20191201T000000Z", "World Urban Forum"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(r["updated"], 1, "{r}");
+    let list = app.get_json("/api/v1/activities?kind=external").await;
+    assert_eq!(list["total"], 1);
+    let event = &list["items"][0];
+    assert_eq!(event["title"], "World Urban Forum");
+    assert_eq!(event["external_uid"], "wuf-2020@unhabitat");
+    assert_eq!(event["timing"]["start_utc"], "2020-02-08T07:00:00Z");
+    assert_eq!(event["timing"]["time_zone"], "Africa/Johannesburg");
+    assert_eq!(event["visibility"], "internal");
+}
+
+#[tokio::test]
+async fn exported_feeds_import_back_to_the_same_events() {
+    let app = spawn_app().await;
+    let f = crate::activities::fixture(&app).await;
+    let mut monthly = crate::activities::activity(
+        &f,
+        json!({"precision": "exact", "start": "2020-01-07T10:00", "end": "2020-01-07T11:00", "time_zone": "Europe/Madrid"}),
+    );
+    monthly["recurrence"] = json!({
+        "rule": "FREQ=MONTHLY;BYDAY=1TU",
+        "exceptions": [
+            {"occurrence": "2020-04-07T10:00:00", "cancelled": true},
+            {"occurrence": "2020-05-05T10:00:00", "timing": {"precision": "exact", "start": "2020-05-06T16:00", "end": "2020-05-06T17:00", "time_zone": "Europe/Madrid"}}
+        ]
+    });
+    let originals = vec![
+        app.create("/api/v1/activities", monthly).await,
+        app.create(
+            "/api/v1/activities",
+            crate::activities::activity(&f, json!({"precision": "days", "start": "2020-02-28", "end": "2020-03-01"})),
+        )
+        .await,
+        app.create(
+            "/api/v1/activities",
+            crate::activities::activity(&f, json!({"precision": "exact", "start": "2019-11-12T14:00", "end": "2019-11-12T15:30", "time_zone": "Africa/Johannesburg"})),
+        )
+        .await,
+    ];
+    let ics = app
+        .client
+        .get(app.url("/feeds/public.ics?lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    partner(&app, "mirror").await;
+    let r: Value = import(&app, "mirror", ics.into_bytes())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["created"], 3, "{r}");
+    let imported = app.get_json("/api/v1/activities?kind=external").await;
+    for original in originals {
+        let copy = imported["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["external_uid"] == original["uid"])
+            .unwrap_or_else(|| panic!("{} did not come back", original["uid"]));
+        assert_eq!(copy["timing"], original["timing"]);
+        assert_eq!(copy["recurrence"], original["recurrence"]);
+        assert_eq!(copy["title"], original["translations"]["en"]["title"]);
+    }
+}
