@@ -8,6 +8,7 @@ pub mod changes;
 pub mod channels;
 pub mod deliveries;
 pub mod feeds;
+pub mod invitations;
 pub mod issues;
 pub mod organisations;
 pub mod participations;

@@ -224,15 +224,187 @@ impl Dispatcher {
 }
 
 impl Dispatcher {
+    /// An iTIP invitation (REQUEST) or cancellation (CANCEL): the event as the
+    /// calendar feeds publish it (same UID, current SEQUENCE), with this
+    /// participant as attendee and the sender as organizer.
     async fn invitation(
         &self,
-        _d: &Claimed,
-        _now: DateTime<Utc>,
+        d: &Claimed,
+        now: DateTime<Utc>,
     ) -> Result<OutgoingEmail, BuildError> {
-        Err(BuildError::Unsendable(
-            "invitations are not available in this build".into(),
-        ))
+        use crate::calendar::ics::{self, Attendee, Calendar, Method, Organizer, PartStat, Role};
+        let activity_id = d
+            .activity_id
+            .ok_or_else(|| BuildError::Unsendable("invitation without activity".into()))?;
+        let activity = match self
+            .db
+            .run(move |c| crate::db::activities::get(c, activity_id))
+            .await
+        {
+            Ok(a) => a,
+            Err(crate::Error::NotFound { .. }) => {
+                return Err(BuildError::Unsendable(
+                    "the activity no longer exists".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !crate::db::invitations::invitable(&activity) {
+            return Err(BuildError::Unsendable(
+                "the activity has no date any more".into(),
+            ));
+        }
+        let lang = d.language()?;
+        let cancel = d.method.as_deref() == Some("cancel");
+        let method = if cancel {
+            Method::Cancel
+        } else {
+            Method::Request
+        };
+        let organizer = Organizer {
+            cn: Some(self.email.from_name.clone()).filter(|n| !n.trim().is_empty()),
+            email: self.email.from_address.clone(),
+        };
+        let context = crate::calendar::feed::Context::default();
+        let mut events =
+            crate::calendar::feed::events_for(&activity, lang, &context, Some(organizer));
+        for event in &mut events {
+            event.dtstamp = now;
+            event.attendees = vec![Attendee {
+                cn: d.name.clone(),
+                email: d.email.clone(),
+                role: Some(Role::ReqParticipant),
+                partstat: Some(PartStat::NeedsAction),
+                rsvp: !cancel,
+            }];
+            if cancel {
+                event.status = Some(ics::EventStatus::Cancelled);
+            }
+        }
+        let summary = events
+            .first()
+            .map(|e| e.summary.clone())
+            .unwrap_or_default();
+        let when = describe_time(&activity.timing);
+        let place = [activity.place.name.clone(), activity.place.address.clone()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let calendar = Calendar {
+            prodid: crate::calendar::feed::PRODID.into(),
+            method: Some(method),
+            name: None,
+            description: None,
+            refresh_interval: None,
+            url: None,
+            events,
+        };
+        let ics = ics::try_render(&calendar)
+            .map_err(|e| BuildError::Unsendable(format!("cannot write the invitation: {e}")))?;
+        let updated = d.sequence.unwrap_or(0) > 0;
+        let (subject, text) = invitation_text(lang, cancel, updated, &summary, &when, &place);
+        let mut out = base_email(
+            &self.email,
+            mailbox(d.name.as_deref(), &d.email)?,
+            subject,
+            text.clone(),
+            &d.message_id,
+            now,
+        )?;
+        out.html = Some(format!(
+            "<!DOCTYPE html>\n<html lang=\"{lang}\"><body style=\"font-family:Arial,Helvetica,sans-serif\">\n{}</body></html>\n",
+            text.split("\n\n")
+                .map(|p| format!("<p>{}</p>\n", escape_html(p).replace('\n', "<br>")))
+                .collect::<String>()
+        ));
+        out.calendar = Some(crate::email::CalendarPart {
+            method: if cancel {
+                crate::email::CalendarMethod::Cancel
+            } else {
+                crate::email::CalendarMethod::Request
+            },
+            ics,
+            attach_ics: true,
+        });
+        Ok(out)
     }
+}
+
+fn describe_time(timing: &crate::domain::Timing) -> String {
+    use crate::domain::Timing;
+    match timing {
+        Timing::Exact { start, end, zone } => {
+            if start.date() == end.date() {
+                format!(
+                    "{} {}–{} ({})",
+                    start.format("%Y-%m-%d"),
+                    start.format("%H:%M"),
+                    end.format("%H:%M"),
+                    zone.name()
+                )
+            } else {
+                format!(
+                    "{} – {} ({})",
+                    start.format("%Y-%m-%d %H:%M"),
+                    end.format("%Y-%m-%d %H:%M"),
+                    zone.name()
+                )
+            }
+        }
+        Timing::Days { start, end } if start == end => start.format("%Y-%m-%d").to_string(),
+        Timing::Days { start, end } => format!("{start} – {end}"),
+        _ => String::new(),
+    }
+}
+
+fn invitation_text(
+    lang: Language,
+    cancel: bool,
+    updated: bool,
+    summary: &str,
+    when: &str,
+    place: &str,
+) -> (String, String) {
+    let (invite, update, cancelled, when_label, where_label, note) = match lang {
+        Language::Es => (
+            "Invitación",
+            "Invitación actualizada",
+            "Cancelado",
+            "Cuándo",
+            "Dónde",
+            "El archivo adjunto añade el evento a tu calendario.",
+        ),
+        Language::Fr => (
+            "Invitation",
+            "Invitation mise à jour",
+            "Annulé",
+            "Quand",
+            "Où",
+            "La pièce jointe ajoute l'événement à votre agenda.",
+        ),
+        Language::En => (
+            "Invitation",
+            "Updated invitation",
+            "Cancelled",
+            "When",
+            "Where",
+            "The attachment adds the event to your calendar.",
+        ),
+    };
+    let prefix = if cancel {
+        cancelled
+    } else if updated {
+        update
+    } else {
+        invite
+    };
+    let mut text = format!("{summary}\n\n{when_label}: {when}");
+    if !place.is_empty() {
+        text.push_str(&format!("\n{where_label}: {place}"));
+    }
+    text.push_str(&format!("\n\n{note}\n"));
+    (format!("{prefix}: {summary}"), text)
 }
 
 fn confirmation_text(

@@ -12,6 +12,7 @@ mod email_transport;
 mod feeds;
 mod health;
 mod imports;
+mod invitations;
 mod migrations;
 mod newsletter;
 mod openapi;

@@ -89,6 +89,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/issues/{id}/progress"),
     ("get", "/api/v1/issues/{id}/deliveries"),
     ("get", "/api/v1/issues/{id}/deliveries.csv"),
+    ("post", "/api/v1/activities/{id}/invitations"),
+    ("get", "/api/v1/activities/{id}/invitations"),
     ("post", "/newsletter/subscribe"),
     ("get", "/newsletter/confirm/{token}"),
     ("post", "/newsletter/confirm/{token}"),

@@ -27,7 +27,10 @@ fn update_activity(
     input: &ActivityInput,
     now: DateTime<Utc>,
 ) -> Result<Activity> {
-    db::update(conn, id, version, &input.validate()?, now)
+    let updated = db::update(conn, id, version, &input.validate()?, now)?;
+    // People invited before get the change (or the cancellation).
+    crate::db::invitations::follow_change(conn, id, now)?;
+    Ok(updated)
 }
 
 record_routes! {

@@ -8,6 +8,7 @@ mod crud;
 mod feeds;
 mod health;
 mod imports;
+mod invitations;
 mod issue_actions;
 mod issues;
 mod lists;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(people::configure)
             .configure(participations::configure)
             .configure(tokens::configure)
+            .configure(invitations::configure)
             .configure(lists::configure)
             .configure(subscribers::configure)
             .configure(issues::configure)

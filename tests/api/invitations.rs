@@ -1,0 +1,233 @@
+//! Invitations to an activity's participants, received by the loopback SMTP
+//! server and parsed: REQUEST with the feeds' UID, an update with a higher
+//! SEQUENCE when the time or place changes, CANCEL when it is cancelled.
+
+use crate::helpers::*;
+use crate::mail::*;
+use mail_parser::{MessageParser, MimeHeaders};
+use serde_json::{Value, json};
+
+/// The text/calendar part of a received message, with its method parameter.
+fn calendar_part(data: &[u8]) -> (String, String) {
+    let message = MessageParser::default().parse(data).unwrap();
+    let part = message
+        .parts
+        .iter()
+        .find(|p| {
+            p.content_type()
+                .is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("calendar"))
+        })
+        .expect("a text/calendar part");
+    let method = part
+        .content_type()
+        .unwrap()
+        .attribute("method")
+        .unwrap()
+        .to_owned();
+    (method, part.text_contents().unwrap().replace("\r\n ", ""))
+}
+
+/// The VEVENT of a calendar (its VTIMEZONE has DTSTARTs of its own).
+fn vevent(ics: &str) -> &str {
+    let start = ics.find("BEGIN:VEVENT").expect("a VEVENT");
+    let end = ics.find("END:VEVENT").expect("its end");
+    &ics[start..end]
+}
+
+fn property<'a>(ics: &'a str, name: &str) -> Vec<&'a str> {
+    ics.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([':', ';']))
+        .collect()
+}
+
+#[tokio::test]
+async fn participants_get_request_update_and_cancel_with_the_feeds_uid() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let f = crate::activities::fixture(app).await;
+    let mut body = crate::activities::activity(
+        &f,
+        json!({"precision": "exact", "start": "2026-03-10T10:00", "end": "2026-03-10T12:00", "time_zone": "Europe/Madrid"}),
+    );
+    body["place"] = json!({"name": "Palacio Euskalduna", "address": "Bilbao"});
+    let activity = app.create("/api/v1/activities", body.clone()).await;
+    let id = activity["id"].as_i64().unwrap();
+    let uid = activity["uid"].as_str().unwrap().to_owned();
+    let mayor = app
+        .create(
+            "/api/v1/people",
+            json!({"name": "Juan Mari Aburto", "title": "Mayor of Bilbao", "email": "mayor@bilbao.example", "language": "es"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let no_email = app
+        .create("/api/v1/people", json!({"name": "No Address"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    for person in [mayor, no_email] {
+        app.create(
+            "/api/v1/participations",
+            json!({"activity_id": id, "person_id": person, "role": "speaker"}),
+        )
+        .await;
+    }
+
+    let res = app
+        .post(&format!("/api/v1/activities/{id}/invitations"), &json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let invited: Value = res.json().await.unwrap();
+    assert_eq!(invited["queued"], 1, "{invited}");
+    mail.run().await;
+    let received = mail.received_by("mayor@bilbao.example");
+    assert_eq!(received.len(), 1);
+    let message = MessageParser::default()
+        .parse(&received[0].data[..])
+        .unwrap();
+    assert_eq!(message.subject(), Some("Invitación: Panel (es)"));
+    let (method, ics) = calendar_part(&received[0].data);
+    assert_eq!(method, "REQUEST");
+    assert_eq!(property(&ics, "METHOD"), ["METHOD:REQUEST"]);
+    assert_eq!(
+        property(vevent(&ics), "UID"),
+        [format!("UID:{uid}").as_str()]
+    );
+    assert_eq!(property(vevent(&ics), "SEQUENCE"), ["SEQUENCE:0"]);
+    assert_eq!(
+        property(vevent(&ics), "DTSTART"),
+        ["DTSTART;TZID=Europe/Madrid:20260310T100000"]
+    );
+    assert!(ics.contains("BEGIN:VTIMEZONE"), "{ics}");
+    assert!(
+        property(vevent(&ics), "ATTENDEE")[0].ends_with(":mailto:mayor@bilbao.example"),
+        "{ics}"
+    );
+    assert!(
+        property(vevent(&ics), "ORGANIZER")[0].ends_with(&format!(":mailto:{FROM}")),
+        "{ics}"
+    );
+    // The same UID as the calendar feeds publish.
+    let feed = app
+        .get(&format!("/api/v1/activities/{id}/ics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(feed.contains(&format!("UID:{uid}")), "{feed}");
+
+    // Asking again sends nothing new: the mayor has this SEQUENCE already.
+    let again: Value = app
+        .post(&format!("/api/v1/activities/{id}/invitations"), &json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["queued"], 0);
+
+    // The time changes: an update with a higher SEQUENCE goes out by itself.
+    body["timing"] = json!({"precision": "exact", "start": "2026-03-10T16:00", "end": "2026-03-10T18:00", "time_zone": "Europe/Madrid"});
+    body["version"] = activity["version"].clone();
+    let res = app
+        .put(&format!("/api/v1/activities/{id}"), &body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let moved: Value = res.json().await.unwrap();
+    mail.run().await;
+    let received = mail.received_by("mayor@bilbao.example");
+    assert_eq!(received.len(), 2);
+    let (method, ics) = calendar_part(&received[1].data);
+    assert_eq!(method, "REQUEST");
+    assert_eq!(
+        property(vevent(&ics), "UID"),
+        [format!("UID:{uid}").as_str()]
+    );
+    assert_eq!(property(vevent(&ics), "SEQUENCE"), ["SEQUENCE:1"]);
+    assert_eq!(
+        property(vevent(&ics), "DTSTART"),
+        ["DTSTART;TZID=Europe/Madrid:20260310T160000"]
+    );
+    let subject = MessageParser::default()
+        .parse(&received[1].data[..])
+        .unwrap()
+        .subject()
+        .unwrap()
+        .to_owned();
+    assert!(subject.starts_with("Invitación actualizada"), "{subject}");
+
+    // Cancelled: METHOD:CANCEL, same UID, higher SEQUENCE.
+    body["status"] = json!("cancelled");
+    body["version"] = moved["version"].clone();
+    let res = app
+        .put(&format!("/api/v1/activities/{id}"), &body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    mail.run().await;
+    let received = mail.received_by("mayor@bilbao.example");
+    assert_eq!(received.len(), 3);
+    let (method, ics) = calendar_part(&received[2].data);
+    assert_eq!(method, "CANCEL");
+    assert_eq!(property(&ics, "METHOD"), ["METHOD:CANCEL"]);
+    assert_eq!(
+        property(vevent(&ics), "UID"),
+        [format!("UID:{uid}").as_str()]
+    );
+    assert_eq!(property(vevent(&ics), "SEQUENCE"), ["SEQUENCE:2"]);
+    assert_eq!(property(vevent(&ics), "STATUS"), ["STATUS:CANCELLED"]);
+
+    let list = app
+        .get_json(&format!("/api/v1/activities/{id}/invitations"))
+        .await;
+    let states: Vec<(&str, &str, i64)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["state"].as_str().unwrap(),
+                d["method"].as_str().unwrap(),
+                d["sequence"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("sent", "cancel", 2),
+            ("sent", "request", 1),
+            ("sent", "request", 0)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn undated_activities_cannot_be_invited_to() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let f = crate::activities::fixture(app).await;
+    let id = app
+        .create(
+            "/api/v1/activities",
+            crate::activities::activity(&f, json!({"precision": "tbc"})),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let res = app
+        .post(&format!("/api/v1/activities/{id}/invitations"), &json!({}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 422).await;
+}
