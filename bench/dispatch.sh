@@ -18,6 +18,8 @@ QUICK=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
 CONCURRENCY=8
 if [[ $QUICK == 1 ]]; then SIZES=(2000); else SIZES=(10000 100000); fi
+# For experiments: BENCH_SIZES="20000" runs just that size (its RESULT line is then not comparable).
+if [[ -n "${BENCH_SIZES:-}" ]]; then read -r -a SIZES <<<"$BENCH_SIZES"; QUICK=1; fi
 
 if [[ ! -x /usr/sbin/smtp-sink || ! -x /usr/sbin/smtp-source ]]; then
     echo "installing postfix (for smtp-sink and smtp-source)" >&2
@@ -98,10 +100,11 @@ run_pregon() {
     PREGON__EMAIL__SMTP__PORT="$SINK_PORT" \
     PREGON__EMAIL__SMTP__TLS=none \
     PREGON__EMAIL__SMTP__POOL_SIZE=$CONCURRENCY \
-    PREGON__EMAIL__CONCURRENCY=$CONCURRENCY \
+    PREGON__EMAIL__CONCURRENCY=${BENCH_WORKERS:-$CONCURRENCY} \
     PREGON__EMAIL__BATCH_SIZE=400 \
     PREGON__EMAIL__POLL_INTERVAL_MS=100 \
-        /usr/bin/time -v "$PREGON" dispatch --exit-when-idle 2>"$dir/time.log" >/dev/null
+        /usr/bin/time -v ${BENCH_WRAP:-} "$PREGON" dispatch --exit-when-idle 2>"$dir/time.log" >/dev/null
+    cp "$dir/time.log" "/tmp/pregon-time-$n.log" 2>/dev/null || true
     local sent
     sent=$(sqlite3_count "$dir/pregon.db")
     [[ "$sent" == "$n" ]] || { echo "pregon sent $sent of $n" >&2; exit 1; }
@@ -137,7 +140,7 @@ for n in "${SIZES[@]}"; do
 done
 
 if [[ $QUICK == 1 ]]; then
-    big=2000 small=2000
+    big=${SIZES[0]} small=${SIZES[0]}
 else
     big=100000 small=10000
 fi

@@ -265,6 +265,14 @@ async fn run_dispatcher(
     clock: SharedClock,
     exit_when_idle: bool,
 ) -> anyhow::Result<()> {
+    // A sender address that cannot be used would fail every message: refuse
+    // to start instead.
+    dispatch::content::sender(&settings.email).map_err(|e| {
+        anyhow::anyhow!(
+            "email.from_address {:?} cannot be used: {e:?}",
+            settings.email.from_address
+        )
+    })?;
     let transport = dispatch::transport_from_settings(&settings.email)?;
     let dispatcher = Dispatcher::new(
         db,

@@ -272,64 +272,158 @@ impl Dispatcher {
         Ok(step)
     }
 
+    /// Sends a claimed batch with `concurrency` workers. Each worker handles
+    /// one delivery at a time: it asks the writer to record its previous
+    /// outcome and mark its next delivery `sending` (one committed write,
+    /// shared with the other workers' requests), then sends. So at most
+    /// `concurrency` rows are ever `sending`, and the relay connections are
+    /// never idle while the database writes.
     async fn process(self: &Arc<Self>, batch: Vec<Claimed>, step: &mut Step) -> Result<()> {
-        let mut rest = std::collections::VecDeque::from(batch);
-        while !rest.is_empty() {
-            let halt = self.stopping.load(Ordering::Relaxed)
-                || self.blocked_until().is_some_and(|until| until > self.now());
-            if halt {
-                let ids: Vec<i64> = rest.iter().map(|d| d.id).collect();
-                let me = self.id.clone();
-                self.db
-                    .transaction(move |c| deliveries::release(c, &me, &ids))
-                    .await?;
+        let queue = Arc::new(Mutex::new(std::collections::VecDeque::from(batch)));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let writer = tokio::spawn(self.clone().writer(rx));
+        let workers = (self.concurrency.load(Ordering::Relaxed) as usize).max(1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            tasks.spawn(self.clone().worker(queue.clone(), tx.clone()));
+        }
+        drop(tx);
+        let mut failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok((attempted, sent))) => {
+                    step.attempted += attempted;
+                    step.sent += sent;
+                }
+                Ok(Err(e)) => failure = Some(e),
+                Err(e) => failure = Some(Error::Internal(anyhow::anyhow!("worker failed: {e}"))),
+            }
+        }
+        writer
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("writer failed: {e}")))?;
+        // Halted early (stopping, relay unreachable): give back the rest.
+        let rest: Vec<i64> = queue
+            .lock()
+            .expect("queue lock")
+            .drain(..)
+            .map(|d| d.id)
+            .collect();
+        if !rest.is_empty() {
+            let me = self.id.clone();
+            self.db
+                .transaction(move |c| deliveries::release(c, &me, &rest))
+                .await?;
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    fn halted(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+            || self.blocked_until().is_some_and(|until| until > self.now())
+    }
+
+    async fn worker(
+        self: Arc<Self>,
+        queue: Arc<Mutex<std::collections::VecDeque<Claimed>>>,
+        writer: tokio::sync::mpsc::UnboundedSender<WriteRequest>,
+    ) -> Result<(usize, usize)> {
+        let (mut attempted, mut sent) = (0, 0);
+        let mut previous: Option<Recorded> = None;
+        loop {
+            let next = if self.halted() {
+                None
+            } else {
+                queue.lock().expect("queue lock").pop_front()
+            };
+            if next.is_none() && previous.is_none() {
                 break;
             }
-            let size = (self.concurrency.load(Ordering::Relaxed) as usize).min(rest.len());
-            let chunk: Vec<Claimed> = rest.drain(..size).collect();
-            for _ in &chunk {
+            if next.is_some() {
                 self.limiter.acquire().await;
             }
-            let ids: Vec<i64> = chunk.iter().map(|d| d.id).collect();
-            let (me, now) = (self.id.clone(), self.now());
-            let marked = self
-                .db
-                .transaction(move |c| deliveries::mark_sending(c, &me, &ids, now))
-                .await?;
-            let mut tasks = tokio::task::JoinSet::new();
-            for delivery in chunk.into_iter().filter(|d| marked.contains(&d.id)) {
-                let this = self.clone();
-                tasks.spawn(async move {
-                    let outcome = this.send(&delivery).await;
-                    (delivery, outcome)
-                });
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let request = WriteRequest {
+                record: previous.take(),
+                mark: next.as_ref().map(|d| d.id),
+                reply,
+            };
+            if writer.send(request).is_err() {
+                return Err(Error::Internal(anyhow::anyhow!("delivery writer stopped")));
             }
-            let mut outcomes = Vec::with_capacity(size);
+            let marked = answer
+                .await
+                .map_err(|_| Error::Internal(anyhow::anyhow!("delivery writer stopped")))??;
+            let Some(delivery) = next else { break };
+            if !marked {
+                // Paused or cancelled since it was claimed.
+                continue;
+            }
+            let (outcome, connection_problem) = self.send(&delivery).await;
+            attempted += 1;
+            let delivered = matches!(outcome, Outcome::Sent { .. });
+            if delivered {
+                sent += 1;
+            }
+            self.note_transport(connection_problem);
+            previous = Some(Recorded {
+                id: delivery.id,
+                outcome,
+                delivered_to: delivered.then_some(delivery.subscriber_id).flatten(),
+            });
+        }
+        Ok((attempted, sent))
+    }
+
+    /// Group commit: takes every request waiting, writes them in one
+    /// transaction, answers each.
+    async fn writer(
+        self: Arc<Self>,
+        mut requests: tokio::sync::mpsc::UnboundedReceiver<WriteRequest>,
+    ) {
+        while let Some(first) = requests.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 512 {
+                match requests.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
+            let mut outcomes = Vec::new();
             let mut delivered_to = Vec::new();
-            let mut transport_failure = None;
-            while let Some(joined) = tasks.join_next().await {
-                let (delivery, (outcome, connection_problem)) = joined
-                    .map_err(|e| Error::Internal(anyhow::anyhow!("send task failed: {e}")))?;
-                step.attempted += 1;
-                if let Outcome::Sent { .. } = outcome {
-                    step.sent += 1;
-                    delivered_to.extend(delivery.subscriber_id);
+            let mut marks = Vec::new();
+            let mut replies = Vec::with_capacity(batch.len());
+            for request in batch {
+                if let Some(recorded) = request.record {
+                    delivered_to.extend(recorded.delivered_to);
+                    outcomes.push((recorded.id, recorded.outcome));
                 }
-                if let Some(problem) = connection_problem {
-                    transport_failure = Some(problem);
-                }
-                outcomes.push((delivery.id, outcome));
+                marks.extend(request.mark);
+                replies.push((request.mark, request.reply));
             }
             let (me, now) = (self.id.clone(), self.now());
-            self.db
+            let written = self
+                .db
                 .transaction(move |c| {
                     deliveries::record(c, &me, &outcomes, now)?;
-                    subscribers::reset_soft_bounces(c, &delivered_to)
+                    if !delivered_to.is_empty() {
+                        subscribers::reset_soft_bounces(c, &delivered_to)?;
+                    }
+                    if marks.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        deliveries::mark_sending(c, &me, &marks, now)
+                    }
                 })
-                .await?;
-            self.note_transport(transport_failure);
+                .await;
+            for (mark, reply) in replies {
+                let answer = match &written {
+                    Ok(marked) => Ok(mark.is_some_and(|id| marked.contains(&id))),
+                    Err(e) => Err(Error::Internal(anyhow::anyhow!("{e}"))),
+                };
+                let _ = reply.send(answer);
+            }
         }
-        Ok(())
     }
 
     /// After a connection-level failure, wait 1, 2, 4 … 60 s before trying
@@ -538,7 +632,8 @@ impl Dispatcher {
         self.shut_down().await
     }
 
-    /// Nothing queued, retrying, sending or scheduled remains.
+    /// Nothing queued, retrying, sending or scheduled remains (paused issues
+    /// aside).
     async fn idle(&self) -> Result<bool> {
         self.db.run(pending_work).await.map(|n| n == 0)
     }
@@ -547,8 +642,17 @@ impl Dispatcher {
 fn pending_work(conn: &mut db::DbConnection) -> Result<i64> {
     use crate::db::schema::{deliveries, newsletter_issues};
     use diesel::prelude::*;
+    // Deliveries of paused issues wait for a person, not for this process.
+    let sending_issues = newsletter_issues::table
+        .filter(newsletter_issues::state.eq("sending"))
+        .select(newsletter_issues::id.nullable());
     let deliveries: i64 = deliveries::table
         .filter(deliveries::state.eq_any(["queued", "retry", "sending"]))
+        .filter(
+            deliveries::issue_id
+                .is_null()
+                .or(deliveries::issue_id.eq_any(sending_issues)),
+        )
         .count()
         .get_result(conn)?;
     let scheduled: i64 = newsletter_issues::table
@@ -556,6 +660,21 @@ fn pending_work(conn: &mut db::DbConnection) -> Result<i64> {
         .count()
         .get_result(conn)?;
     Ok(deliveries + scheduled)
+}
+
+/// A finished attempt waiting to be written.
+struct Recorded {
+    id: i64,
+    outcome: Outcome,
+    delivered_to: Option<i64>,
+}
+
+/// A worker's request to the writer: record its last outcome, mark its next
+/// delivery `sending`; answered with whether the mark took.
+struct WriteRequest {
+    record: Option<Recorded>,
+    mark: Option<i64>,
+    reply: tokio::sync::oneshot::Sender<Result<bool>>,
 }
 
 #[derive(Debug)]
