@@ -78,3 +78,36 @@ fn bad_input_exits_non_zero_with_a_message() {
         assert!(message.contains("error"), "{args:?}: {message}");
     }
 }
+
+#[test]
+fn import_ics_from_the_command_line() {
+    let (url, _guard) = test_database();
+    assert!(pregon(&url, &["seed"]).status.success());
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ics");
+    let good = format!("{fixtures}/apple__macos-rrule-exdate-override.ics");
+    let out = pregon(&url, &["import-ics", &good, "--organisation", "uraia"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("1 created"), "{said}");
+    // The accepted quirk is reported with its line.
+    assert!(said.contains(":16: warning:"), "{said}");
+    let out = pregon(&url, &["import-ics", &good, "--organisation", "uraia"]);
+    assert!(
+        text(&out).contains("0 created, 0 updated, 1 unchanged"),
+        "{}",
+        text(&out)
+    );
+
+    let broken = format!("{fixtures}/malformed__invalid-dtstart.ics");
+    let out = pregon(&url, &["import-ics", &broken, "--organisation", "uraia"]);
+    assert!(!out.status.success());
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        message.contains("line 6") && message.contains("nothing was imported"),
+        "{message}"
+    );
+
+    let out = pregon(&url, &["import-ics", &good, "--organisation", "nobody"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no organisation"));
+}
