@@ -62,10 +62,14 @@ impl Publisher {
     pub async fn private_feed(&self, db: &Db, token: &str) -> Result<Option<Feed>> {
         let hash = crate::domain::feed::hash_token(token);
         let generation = db.generation();
-        if let Some((g, feed)) = self.tokens.read().expect("token cache").get(&hash) {
-            if *g == generation {
-                return Ok(Some(feed.clone()));
-            }
+        if let Some((_, feed)) = self
+            .tokens
+            .read()
+            .expect("token cache")
+            .get(&hash)
+            .filter(|(g, _)| *g == generation)
+        {
+            return Ok(Some(feed.clone()));
         }
         let token = token.to_owned();
         let found = db

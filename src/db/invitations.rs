@@ -140,7 +140,7 @@ pub fn invite(
             "no participant of this activity has an email address".into(),
         ));
     }
-    queue(conn, &activity, &invitees, &message_domain, now)
+    queue(conn, &activity, &invitees, message_domain, now)
 }
 
 /// After an activity changed: if invitations went out before and the

@@ -237,15 +237,6 @@ pub fn has_period(conn: &mut DbConnection, plan_id: i64, period_id: i64) -> Resu
     Ok(n > 0)
 }
 
-pub fn period(conn: &mut DbConnection, period_id: i64) -> Result<Option<Period>> {
-    Ok(plan_periods::table
-        .find(period_id)
-        .select(PeriodRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(PeriodRow::into_domain))
-}
-
 super::versioned_record!(plans, "plan");
 
 /// Every plan period (feeds place undated activities on their period).

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod json;
+pub mod logging;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
@@ -87,7 +88,7 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<logging::RedactedRootSpan>::new())
         })
         .listen(listener)?
         .run();

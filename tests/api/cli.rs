@@ -78,3 +78,150 @@ fn bad_input_exits_non_zero_with_a_message() {
         assert!(message.contains("error"), "{args:?}: {message}");
     }
 }
+
+#[test]
+fn import_ics_from_the_command_line() {
+    let (url, _guard) = test_database();
+    assert!(pregon(&url, &["seed"]).status.success());
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ics");
+    let good = format!("{fixtures}/apple__macos-rrule-exdate-override.ics");
+    let out = pregon(&url, &["import-ics", &good, "--organisation", "uraia"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("1 created"), "{said}");
+    // The accepted quirk is reported with its line.
+    assert!(said.contains(":16: warning:"), "{said}");
+    let out = pregon(&url, &["import-ics", &good, "--organisation", "uraia"]);
+    assert!(
+        text(&out).contains("0 created, 0 updated, 1 unchanged"),
+        "{}",
+        text(&out)
+    );
+
+    let broken = format!("{fixtures}/malformed__invalid-dtstart.ics");
+    let out = pregon(&url, &["import-ics", &broken, "--organisation", "uraia"]);
+    assert!(!out.status.success());
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        message.contains("line 6") && message.contains("nothing was imported"),
+        "{message}"
+    );
+
+    let out = pregon(&url, &["import-ics", &good, "--organisation", "nobody"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no organisation"));
+}
+
+/// The real server's log: request lines are there, secrets are not.
+#[tokio::test]
+async fn logs_never_carry_tokens() {
+    let (url, _guard) = test_database();
+    assert!(pregon(&url, &["seed"]).status.success());
+    let out = pregon(
+        &url,
+        &["token", "create", "--role", "admin", "--name", "ops"],
+    );
+    let admin = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_pregon"))
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            &url,
+        ])
+        .env("RUST_LOG", "info")
+        .env("PREGON__LOG__FORMAT", "json")
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "server did not start");
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/v1/feeds"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"name": "URAIA"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    let res = client
+        .get(format!("{base}/feeds/{token}.ics?lang=es"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let _ = client
+        .get(format!("{base}/feeds/{token}x.ics"))
+        .send()
+        .await
+        .unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let logged = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        logged.contains("/feeds/{token}.ics"),
+        "no request line in:\n{logged}"
+    );
+    assert!(logged.contains("request_id"), "{logged}");
+    assert!(
+        !logged.contains(&token),
+        "the feed token was logged:\n{logged}"
+    );
+    assert!(
+        !logged.contains(&admin),
+        "the API token was logged:\n{logged}"
+    );
+}
+
+/// Settings layer: the config directory's file, then PREGON__… variables, then flags.
+#[test]
+fn configuration_layers_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+    let config = dir.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(
+        config.join("local.toml"),
+        format!("[database]\nurl = \"{}\"\n", db("from-file.db")),
+    )
+    .unwrap();
+    let run = |env: Option<&str>, flag: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pregon"));
+        cmd.arg("--config").arg(&config).arg("migrate");
+        cmd.env_remove("PREGON__DATABASE__URL")
+            .env_remove("PREGON_ENV");
+        if let Some(url) = env {
+            cmd.env("PREGON__DATABASE__URL", url);
+        }
+        if let Some(url) = flag {
+            cmd.args(["--database", url]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    run(None, None);
+    assert!(dir.path().join("from-file.db").exists());
+    run(Some(&db("from-env.db")), None);
+    assert!(dir.path().join("from-env.db").exists());
+    run(Some(&db("from-env.db")), Some(&db("from-flag.db")));
+    assert!(dir.path().join("from-flag.db").exists());
+}

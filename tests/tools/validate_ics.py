@@ -12,31 +12,63 @@ For each file:
   * python `icalendar`: Calendar.from_ical, every VEVENT has UID, DTSTAMP
     and DTSTART;
   * `vobject`: readComponents(validate=True);
-  * `recurring-ical-events`: expands the calendar between --from and --to.
+  * `recurring-ical-events`: expands the calendar between --from and --to;
+  * each VTIMEZONE, evaluated by python-dateutil's `tzical`, against the
+    system tz database (`zoneinfo`) every hour from its first onset (or
+    --from) to the last expanded occurrence in that zone. This matters
+    because icalendar and recurring-ical-events resolve a TZID that is an
+    IANA name through zoneinfo and never read the VTIMEZONE itself. Hours
+    within 26 h of a transition are skipped: dateutil maps UTC to local time
+    by trying the UTC wall time as a local one, which is wrong for up to the
+    size of the zone's offset around a change between two observances of
+    the same kind (Samoa's 2011 jump, Russia's 2014 change).
 
-On success prints JSON ({"files": [{"file", "events", "occurrences": [...]}]})
+On success prints JSON ({"files": [{"file", "events", "occurrences": [...],
+"vtimezones_checked": {TZID: hours compared}}]})
 and exits 0. On any failure prints the reasons to stderr and exits 1; exits 3
 when a required package is missing, 2 on bad usage.
 """
 
 import argparse
 import datetime as dt
+import io
 import json
 import re
 import sys
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 INSTALL_HINT = "pip install icalendar vobject recurring-ical-events"
 
-try:
+def _import_parsers():
+    global icalendar, recurring_ical_events, vobject, tzical
     import icalendar
     import recurring_ical_events
     import vobject
-except ImportError as exc:  # pragma: no cover - environment problem
-    print(
-        f"validate_ics.py: missing Python package ({exc}). Install with: {INSTALL_HINT}",
-        file=sys.stderr,
+    from dateutil.tz import tzical
+
+
+try:
+    _import_parsers()
+except ImportError:
+    # First use on a fresh machine: install the pinned parsers listed next to
+    # this script, so that `cargo test` alone is enough.
+    import os
+    import subprocess
+
+    requirements = os.path.join(os.path.dirname(os.path.abspath(__file__)), "requirements.txt")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements],
+        stdout=sys.stderr,
+        check=False,
     )
-    sys.exit(3)
+    try:
+        _import_parsers()
+    except ImportError as exc:  # pragma: no cover - environment problem
+        print(
+            f"validate_ics.py: missing Python package ({exc}). Install with: {INSTALL_HINT}",
+            file=sys.stderr,
+        )
+        sys.exit(3)
 
 MAX_OCTETS = 75
 UTC_ONLY = ("DTSTAMP", "CREATED", "LAST-MODIFIED")
@@ -102,6 +134,57 @@ def strict_checks(raw: bytes) -> list:
     return errors
 
 
+VTIMEZONE_BLOCK = re.compile(r"BEGIN:VTIMEZONE\r\n.*?END:VTIMEZONE\r\n", re.DOTALL)
+NEAR_TRANSITION = dt.timedelta(hours=26)
+
+
+def check_vtimezones(text: str, start: dt.datetime, last_use: dict) -> tuple:
+    """Compares each VTIMEZONE with zoneinfo; returns (errors, {tzid: hours})."""
+    errors, checked = [], {}
+    for block in VTIMEZONE_BLOCK.findall(text):
+        unfolded = re.sub(r"\r\n[ \t]", "", block)
+        tzid = re.search(r"^TZID:(.*)$", unfolded, re.MULTILINE).group(1).strip()
+        try:
+            ref = ZoneInfo(tzid)
+        except (ZoneInfoNotFoundError, ValueError):
+            checked[tzid] = 0
+            continue
+        try:
+            ours = tzical(io.StringIO(block)).get()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"vtimezone {tzid}: dateutil cannot read it: {exc}")
+            continue
+        onsets = []
+        for local, frm in re.findall(r"^DTSTART:(\d{8}T\d{6})\r?\n(?:.*\n)*?TZOFFSETFROM:([+-]\d{4,6})", unfolded, re.MULTILINE):
+            sign = -1 if frm[0] == "-" else 1
+            secs = int(frm[1:3]) * 3600 + int(frm[3:5]) * 60 + (int(frm[5:7]) if len(frm) > 5 else 0)
+            naive = dt.datetime.strptime(local, "%Y%m%dT%H%M%S")
+            onsets.append(naive - dt.timedelta(seconds=sign * secs))
+        if not onsets:
+            errors.append(f"vtimezone {tzid}: no observance")
+            continue
+        t = max(start, min(onsets)).replace(minute=0, second=0) + dt.timedelta(hours=1)
+        end = last_use.get(tzid)
+        hours, mismatches = 0, []
+        while end is not None and t <= end:
+            utc = t.replace(tzinfo=dt.timezone.utc)
+            near = utc - NEAR_TRANSITION, utc + NEAR_TRANSITION
+            if near[0].astimezone(ref).utcoffset() == near[1].astimezone(ref).utcoffset():
+                hours += 1
+                a = utc.astimezone(ours).utcoffset()
+                b = utc.astimezone(ref).utcoffset()
+                if a != b:
+                    mismatches.append(f"{t.isoformat()}Z VTIMEZONE says {a}, zoneinfo says {b}")
+            t += dt.timedelta(hours=1)
+        if mismatches:
+            errors.append(
+                f"vtimezone {tzid}: {len(mismatches)} hour(s) disagree with zoneinfo "
+                f"(tzdata may be older or newer than the generator's), e.g. {mismatches[:3]}"
+            )
+        checked[tzid] = hours
+    return errors, checked
+
+
 def iso(value) -> str:
     return value.isoformat() if value is not None else None
 
@@ -153,7 +236,25 @@ def check_file(path: str, start: dt.date, end: dt.date):
         except Exception as exc:  # noqa: BLE001
             errors.append(f"recurring-ical-events: {type(exc).__name__}: {exc}")
     occurrences.sort(key=lambda o: (o["start"], o["uid"]))
-    return errors, {"file": path, "events": events, "occurrences": occurrences}
+
+    # Last instant (naive UTC) each TZID is used by an expanded occurrence.
+    last_use = {}
+    if cal is not None:
+        try:
+            for occ in recurring_ical_events.of(cal).between(start, end):
+                for prop in ("DTSTART", "DTEND"):
+                    p = occ.get(prop)
+                    tzid = p.params.get("TZID") if p is not None else None
+                    value = occ.decoded(prop) if p is not None else None
+                    if tzid and isinstance(value, dt.datetime) and value.tzinfo is not None:
+                        at = value.astimezone(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(days=1)
+                        last_use[tzid] = max(last_use.get(tzid, at), at)
+        except Exception:  # noqa: BLE001 - already reported above
+            pass
+    start_dt = dt.datetime.combine(start, dt.time())
+    tz_errors, checked = check_vtimezones(text, start_dt, last_use)
+    errors.extend(tz_errors)
+    return errors, {"file": path, "events": events, "occurrences": occurrences, "vtimezones_checked": checked}
 
 
 def parse_date(s: str) -> dt.date:

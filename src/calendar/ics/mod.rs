@@ -30,7 +30,9 @@ pub use self::render::{render, try_render, validate};
 pub enum IcsError {
     #[error("PRODID is empty")]
     EmptyProdid,
-    #[error("refresh interval must be positive")]
+    /// DURATION has no fractions, so anything shorter would be written as
+    /// `PT0S`.
+    #[error("refresh interval must be at least one second")]
     NonPositiveRefreshInterval,
     #[error("event #{index} has an empty UID")]
     EmptyUid { index: usize },

@@ -20,7 +20,7 @@ pub fn validate(cal: &Calendar) -> Result<(), IcsError> {
     }
     if cal
         .refresh_interval
-        .is_some_and(|d| d <= chrono::TimeDelta::zero())
+        .is_some_and(|d| d < chrono::TimeDelta::seconds(1))
     {
         return Err(IcsError::NonPositiveRefreshInterval);
     }
@@ -67,13 +67,13 @@ pub fn validate(cal: &Calendar) -> Result<(), IcsError> {
         if !ev.exdates.is_empty() && ev.rrule.is_none() {
             return Err(IcsError::ExdatesWithoutRrule { uid: uid() });
         }
-        if let Some(method @ (Method::Request | Method::Cancel)) = cal.method {
-            if ev.organizer.is_none() {
-                return Err(IcsError::MissingOrganizer {
-                    uid: uid(),
-                    method: method.as_str(),
-                });
-            }
+        if let Some(method @ (Method::Request | Method::Cancel)) = cal.method
+            && ev.organizer.is_none()
+        {
+            return Err(IcsError::MissingOrganizer {
+                uid: uid(),
+                method: method.as_str(),
+            });
         }
     }
     // A RECURRENCE-ID names an occurrence of the master's DTSTART series,
@@ -234,14 +234,14 @@ enum RuleEnd {
 /// UNTIL this module cannot read.
 fn rrule_until(rule: &str) -> RuleEnd {
     for part in rule.split(';') {
-        if let Some((k, v)) = part.split_once('=') {
-            if k.trim().eq_ignore_ascii_case("UNTIL") {
-                return v
-                    .trim()
-                    .get(..8)
-                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
-                    .map_or(RuleEnd::Open, RuleEnd::Until);
-            }
+        if let Some((k, v)) = part.split_once('=')
+            && k.trim().eq_ignore_ascii_case("UNTIL")
+        {
+            return v
+                .trim()
+                .get(..8)
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
+                .map_or(RuleEnd::Open, RuleEnd::Until);
         }
     }
     RuleEnd::Open

@@ -12,7 +12,9 @@
 //! smaller offset. That last rule exists for Europe/Dublin, which tzdb models
 //! with IST (+01, summer) as standard time and GMT (winter) as "negative
 //! DST": clients expect the larger offset to be the daylight observance, so
-//! IST is written as DAYLIGHT and GMT as STANDARD.
+//! IST is written as DAYLIGHT and GMT as STANDARD. A transition that
+//! changes the zone's standard offset (as opposed to entering or leaving
+//! DST) is always STANDARD.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -73,11 +75,15 @@ pub fn is_utc(tz: Tz) -> bool {
     )
 }
 
+/// Keyed by zone name: `Tz` is not `Ord`, and a map that is not ordered
+/// would tempt someone into iterating it.
+type Cache = BTreeMap<(&'static str, ZoneWindow), Arc<str>>;
+
 /// The VTIMEZONE component for `tz`, as folded CRLF-terminated lines,
 /// correct for every instant in `window`. Cached: the result depends only on
 /// the arguments and the compiled-in tz database.
 pub fn vtimezone(tz: Tz, window: ZoneWindow) -> Arc<str> {
-    static CACHE: OnceLock<Mutex<BTreeMap<(&'static str, ZoneWindow), Arc<str>>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
     let key = (tz.name(), window);
     // A poisoned lock only means another thread panicked while holding it;
@@ -394,16 +400,26 @@ fn year_start_utc(year: i32) -> i64 {
         .timestamp()
 }
 
+/// No zone has a transition before this year (tzdb starts with local mean
+/// time around 1850-1920).
+const FIRST_USEFUL_YEAR: i32 = 1800;
+
 fn generate(tz: Tz, window: ZoneWindow) -> String {
-    let t0 = year_start_utc(window.first_year);
+    // chrono-tz has nothing before FIRST_USEFUL_YEAR or after
+    // TZDATA_LAST_YEAR, so scanning there would only cost time (and years
+    // near chrono's limits would overflow).
+    let first_year = window
+        .first_year
+        .clamp(FIRST_USEFUL_YEAR, TZDATA_LAST_YEAR + 1);
+    let last_year = window
+        .last_year
+        .map(|y| y.clamp(first_year, TZDATA_LAST_YEAR + 1));
+    let t0 = year_start_utc(first_year);
     // Scan back far enough to find the transition that set the offset in
-    // force at t0 for any zone with yearly DST.
-    let scan_start = t0 - 400 * 86_400;
-    let data_end = year_start_utc(TZDATA_LAST_YEAR + 1);
-    let scan_end = match window.last_year {
-        Some(y) => data_end.max(year_start_utc(y + 1) + 86_400),
-        None => data_end,
-    };
+    // force at t0 for any zone with yearly DST, and, for windows near the
+    // end of the data, to see enough years to recognise the current rule.
+    let scan_start = (t0 - 400 * 86_400).min(year_start_utc(TZDATA_LAST_YEAR - 10));
+    let scan_end = year_start_utc(TZDATA_LAST_YEAR + 1) + 86_400;
     let trs = transitions(tz, scan_start, scan_end);
 
     let kinds: Vec<Kind> = trs
@@ -414,13 +430,24 @@ fn generate(tz: Tz, window: ZoneWindow) -> String {
             if let Some(next) = trs.get(i + 1) {
                 nb.push(next.to);
             }
-            classify(tr.to, &nb)
+            let base = |s: State| s.total - s.dst;
+            match classify(tr.to, &nb) {
+                // A change of the standard offset (Samoa's 2011 jump over the
+                // date line, from -10 DST to +14 DST) is not a switch to
+                // daylight time, and clients derive the DST amount of a
+                // DAYLIGHT observance from TZOFFSETTO - TZOFFSETFROM: 24 h
+                // there, which python-dateutil rejects outright.
+                Kind::Daylight if base(tr.from) != base(tr.to) && tr.from.total != tr.to.total => {
+                    Kind::Standard
+                }
+                kind => kind,
+            }
         })
         .collect();
-    let (trs, kinds) = drop_no_ops(tz, trs, kinds);
+    let (trs, kinds) = drop_no_ops(trs, kinds);
 
     let first_idx = trs.iter().rposition(|tr| tr.at <= t0);
-    let last_idx = match window.last_year {
+    let last_idx = match last_year {
         None => trs.len().checked_sub(1),
         Some(y) => {
             let t1 = year_start_utc(y + 1) + 86_400;
@@ -432,14 +459,15 @@ fn generate(tz: Tz, window: ZoneWindow) -> String {
     if first_idx.is_none() {
         // Nothing changed in the 400 days before t0: one observance with
         // no offset change, starting a little before t0, describes the
-        // offset until the first transition (if any).
+        // offset until the first transition (if any). Always STANDARD: a
+        // DAYLIGHT observance with TZOFFSETFROM = TZOFFSETTO would claim a
+        // zero DST amount.
         let state = state_at(tz, t0);
-        let dtstart = NaiveDate::from_ymd_opt(window.first_year - 1, 12, 31)
+        let dtstart = NaiveDate::from_ymd_opt(first_year - 1, 12, 31)
             .expect("valid date")
             .and_time(chrono::NaiveTime::MIN);
-        let nb: Vec<State> = trs.first().map(|t| t.to).into_iter().collect();
         observances.push(Observance {
-            kind: classify(state, &nb),
+            kind: Kind::Standard,
             onset_utc: dtstart.and_utc().timestamp() - i64::from(state.total),
             dtstart,
             from: state.total,
@@ -482,27 +510,26 @@ fn generate(tz: Tz, window: ZoneWindow) -> String {
     w.finish()
 }
 
-/// Removes transitions that change neither the offset, nor the observance
-/// kind, nor the name (e.g. Morocco's 2018 switch from "+01 as DST" to "+01
-/// as standard time"). They carry no information for a client, and an
-/// observance with TZOFFSETFROM = TZOFFSETTO between two DAYLIGHT ones makes
-/// some implementations (python-dateutil) compute a zero DST amount and get
-/// the following hour wrong.
-fn drop_no_ops(tz: Tz, trs: Vec<Transition>, kinds: Vec<Kind>) -> (Vec<Transition>, Vec<Kind>) {
-    let mut prev: Option<(Kind, Option<String>)> = trs
-        .first()
-        .map(|tr| (classify(tr.from, &[tr.to]), name_at(tz, tr.at - 1)));
+/// Removes transitions that do not change the offset, except a switch from
+/// DAYLIGHT to STANDARD (Istanbul in 2016 kept +03 but stopped calling it
+/// summer time). Clients take TZOFFSETTO - TZOFFSETFROM of a DAYLIGHT
+/// observance as its DST amount, so a DAYLIGHT observance with equal
+/// offsets (Grand Turk 2018: AST became EDT at -04) would claim zero DST,
+/// and python-dateutil then gets the following hour wrong; dropping it only
+/// leaves the previous TZNAME in place until the next real change.
+fn drop_no_ops(trs: Vec<Transition>, kinds: Vec<Kind>) -> (Vec<Transition>, Vec<Kind>) {
+    let mut prev: Option<Kind> = trs.first().map(|tr| classify(tr.from, &[tr.to]));
     let mut out = (
         Vec::with_capacity(trs.len()),
         Vec::with_capacity(kinds.len()),
     );
     for (tr, kind) in trs.into_iter().zip(kinds) {
-        let this = (kind, tr.to_name.clone());
-        if tr.from.total != tr.to.total || prev.as_ref() != Some(&this) {
+        let leaves_dst = kind == Kind::Standard && prev == Some(Kind::Daylight);
+        if tr.from.total != tr.to.total || leaves_dst {
             out.0.push(tr);
             out.1.push(kind);
+            prev = Some(kind);
         }
-        prev = Some(this);
     }
     out
 }
@@ -532,7 +559,13 @@ fn emit_transitions(
         // Open-ended only if the rule is still in force where the data ends.
         let open = run.last == data_last && trs[data_last].local_onset().year() >= TZDATA_LAST_YEAR;
         for parity in 0..2 {
-            let Some(start) = (a..=b).find(|i| i % 2 == parity) else {
+            // An open-ended rule needs both observances even when the
+            // window holds only one of them (a window that starts after the
+            // spring change of the data's last year).
+            let start = (a..=b)
+                .find(|i| i % 2 == parity)
+                .or_else(|| open.then(|| (run.first..a).rev().find(|i| i % 2 == parity))?);
+            let Some(start) = start else {
                 continue;
             };
             let tr = &trs[start];
@@ -709,6 +742,35 @@ mod tests {
     }
 
     #[test]
+    fn finished_rules_get_an_until_that_survives_local_time_misreading() {
+        let text = generate(
+            Tz::America__New_York,
+            ZoneWindow {
+                first_year: 2000,
+                last_year: Some(2009),
+            },
+        );
+        // 1987-2006 rule: last onsets 2006-04-02 07:00Z and 2006-10-29 06:00Z.
+        assert!(
+            text.contains("RRULE:FREQ=YEARLY;BYMONTH=4;BYDAY=1SU;UNTIL=20060403T070000Z\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU;UNTIL=20061030T060000Z\r\n"),
+            "{text}"
+        );
+        // 2007 onwards: still in force, so open-ended.
+        assert!(
+            text.contains("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU\r\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn zone_without_transitions_gets_one_flat_standard() {
         let text = generate(
             Tz::Africa__Johannesburg,
@@ -723,6 +785,48 @@ mod tests {
              DTSTART:20181231T000000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0200\r\n\
              TZNAME:SAST\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
         );
+    }
+
+    #[test]
+    fn extreme_windows_are_clamped_not_panicking() {
+        // Before any tzdb data: local mean time, flat.
+        let early = generate(
+            Tz::Europe__Madrid,
+            ZoneWindow {
+                first_year: -5000,
+                last_year: Some(1000),
+            },
+        );
+        assert!(
+            early.contains("TZOFFSETFROM:-001444\r\nTZOFFSETTO:-001444\r\n"),
+            "{early}"
+        );
+        // Beyond chrono-tz's tables the current rule still applies.
+        let late = generate(
+            Tz::Europe__Madrid,
+            ZoneWindow {
+                first_year: 9000,
+                last_year: Some(200_000),
+            },
+        );
+        assert!(
+            late.contains("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\n"),
+            "{late}"
+        );
+        assert!(
+            late.contains("RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"),
+            "{late}"
+        );
+        assert!(!late.contains("UNTIL"), "{late}");
+        // An inverted window still yields a usable component.
+        let inverted = generate(
+            Tz::Europe__Madrid,
+            ZoneWindow {
+                first_year: 2020,
+                last_year: Some(2010),
+            },
+        );
+        assert!(inverted.contains("BEGIN:STANDARD"), "{inverted}");
     }
 
     #[test]

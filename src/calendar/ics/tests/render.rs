@@ -482,5 +482,10 @@ fn validation_rejects_inconsistent_input() {
         try_render(&bad_refresh),
         Err(IcsError::NonPositiveRefreshInterval)
     );
+    bad_refresh.refresh_interval = Some(TimeDelta::milliseconds(999));
+    assert_eq!(
+        validate(&bad_refresh),
+        Err(IcsError::NonPositiveRefreshInterval)
+    );
     assert!(try_render(&sample_feed()).is_ok());
 }

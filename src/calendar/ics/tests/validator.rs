@@ -1,4 +1,4 @@
-//! Runs tools/validate_ics.py (icalendar, vobject, recurring-ical-events and
+//! Runs tests/tools/validate_ics.py (icalendar, vobject, recurring-ical-events and
 //! strict line checks) on a rendered feed. Deliberately not skipped when
 //! Python is missing: a feed nobody parsed independently is not verified.
 
@@ -14,9 +14,9 @@ const INSTALL: &str =
     "install Python 3 and then: pip install icalendar vobject recurring-ical-events";
 
 fn script() -> PathBuf {
-    // The script lives in tools/ next to Cargo.toml; when this module moves
-    // into the service, tools/validate_ics.py moves with it.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/validate_ics.py")
+    // Shared with the feed integration tests; it installs its parsers
+    // (tests/tools/requirements.txt) on first use.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/validate_ics.py")
 }
 
 /// Runs the validator; returns (exit code, stdout, stderr).
@@ -105,6 +105,17 @@ fn sample_feed_passes_independent_parsers_and_expands_as_expected() {
         .unwrap();
     assert_eq!(cancelled["status"], "CANCELLED");
     assert_eq!(occ.len(), 5 + 4);
+    // The VTIMEZONEs themselves were compared with zoneinfo over the months
+    // the events span (Madrid: January to mid-June, about 4000 hours).
+    let checked = &json["files"][0]["vtimezones_checked"];
+    assert!(
+        checked["Europe/Madrid"].as_u64().unwrap() > 3500,
+        "{checked}"
+    );
+    assert!(
+        checked["Africa/Johannesburg"].as_u64().unwrap() > 2500,
+        "{checked}"
+    );
 }
 
 #[test]
@@ -114,7 +125,7 @@ fn validator_rejects_what_it_should() {
     let good = render(&sample_feed());
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("lf.ics", good.replace("\r\n", "\n")),
+        ("lf.ics", good.replace("\r\n", "\n"), "bare LF"),
         (
             "long.ics",
             good.replacen(
@@ -122,32 +133,42 @@ fn validator_rejects_what_it_should() {
                 &format!("SUMMARY:{}", "x".repeat(80)),
                 1,
             ),
+            "octets (max 75)",
         ),
         (
             "stamp.ics",
             good.replace("DTSTAMP:20200102T030400Z", "DTSTAMP:20200102T030400"),
+            "DTSTAMP must be UTC",
         ),
         (
             "tzid.ics",
             good.replace("TZID=Africa/Johannesburg", "TZID=Africa/Nairobi"),
+            "TZID=Africa/Nairobi has no VTIMEZONE",
         ),
         (
             "nouid.ics",
             good.replacen("UID:jnb-1@pregon.example\r\n", "", 1),
+            "lacks UID",
+        ),
+        // Only the dateutil/zoneinfo comparison reads the VTIMEZONE body.
+        (
+            "vtimezone.ics",
+            good.replace(
+                "TZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYMONTH=3",
+                "TZOFFSETTO:+0300\r\nRRULE:FREQ=YEARLY;BYMONTH=3",
+            ),
+            "vtimezone Europe/Madrid",
         ),
     ];
-    for (name, text) in cases {
+    for (name, text, reason) in cases {
         assert_ne!(text, good, "{name}: mutation did not apply");
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         let (code, _, stderr) = run_validator(&[&path]);
         assert_eq!(code, 1, "{name} should be rejected; stderr: {stderr}");
-        assert!(stderr.contains("INVALID"), "{name}: {stderr}");
+        assert!(
+            stderr.contains("INVALID") && stderr.contains(reason),
+            "{name}: {stderr}"
+        );
     }
-}
-
-#[test]
-#[ignore]
-fn dump_feed() {
-    std::fs::write("/tmp/feed.ics", render(&sample_feed())).unwrap();
 }
