@@ -165,23 +165,8 @@ impl Dispatcher {
     /// run time, and scheduled issues whose time has come.
     async fn housekeeping(&self, step: &mut Step) -> Result<()> {
         self.heartbeat().await?;
+        step.recovered = self.recover_dead().await?;
         let now = self.now();
-        let others = self.db.run(deliveries::dispatchers).await?;
-        let dead = self.dead_among(&others, now);
-        let policy = self.email.outcome_unknown;
-        let recovered = self
-            .db
-            .transaction(move |c| deliveries::recover(c, &dead, policy, now))
-            .await?;
-        if recovered != Recovered::default() && recovered.outcome_unknown + recovered.released > 0 {
-            tracing::warn!(
-                dead = ?recovered.dead_dispatchers,
-                outcome_unknown = recovered.outcome_unknown,
-                released = recovered.released,
-                "recovered deliveries of stopped dispatchers"
-            );
-        }
-        step.recovered = recovered;
         self.apply_limits().await?;
         for id in self.db.run(move |c| issues::due(c, now)).await? {
             let domain = message_domain(&self.email);
@@ -209,6 +194,27 @@ impl Dispatcher {
             }
         }
         Ok(())
+    }
+
+    /// Recovers the deliveries of dispatchers that died.
+    async fn recover_dead(&self) -> Result<Recovered> {
+        let now = self.now();
+        let others = self.db.run(deliveries::dispatchers).await?;
+        let dead = self.dead_among(&others, now);
+        let policy = self.email.outcome_unknown;
+        let recovered = self
+            .db
+            .transaction(move |c| deliveries::recover(c, &dead, policy, now))
+            .await?;
+        if recovered.outcome_unknown + recovered.released > 0 {
+            tracing::warn!(
+                dead = ?recovered.dead_dispatchers,
+                outcome_unknown = recovered.outcome_unknown,
+                released = recovered.released,
+                "recovered deliveries of stopped dispatchers"
+            );
+        }
+        Ok(recovered)
     }
 
     async fn apply_limits(&self) -> Result<()> {
@@ -243,9 +249,18 @@ impl Dispatcher {
     pub async fn run_once(self: &Arc<Self>) -> Result<Step> {
         let mut step = Step::default();
         self.housekeeping(&mut step).await?;
+        let every = Duration::from_secs(self.email.heartbeat_secs.max(1));
+        let mut checked = std::time::Instant::now();
         loop {
             if self.stopping.load(Ordering::Relaxed) {
                 break;
+            }
+            // A long send still sees limits changed at run time and rescues
+            // the deliveries of dispatchers that died meanwhile.
+            if checked.elapsed() >= every {
+                self.apply_limits().await?;
+                self.recover_dead().await?;
+                checked = std::time::Instant::now();
             }
             if self.blocked_until().is_some_and(|until| until > self.now()) {
                 break;
