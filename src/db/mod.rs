@@ -456,17 +456,3 @@ macro_rules! raw_sql {
     }};
 }
 pub(crate) use raw_sql;
-
-/// Runs `$body` with `$c` bound to the backend's own connection. Queries built
-/// through the `DbConnection` enum are prepared anew every time (diesel's
-/// statement cache does not see through it); the dispatcher's hot statements
-/// go through this so each is prepared once per connection.
-macro_rules! on_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::db::DbConnection::Postgres($c) => $body,
-            $crate::db::DbConnection::Sqlite($c) => $body,
-        }
-    };
-}
-pub(crate) use on_backend;
