@@ -488,6 +488,29 @@ mod tests {
     }
 
     #[test]
+    fn without_https_there_is_mailto_but_no_one_click() {
+        let mut email = email();
+        email.list_unsubscribe = Some(ListUnsubscribe {
+            https_url: None,
+            mailto: Some("unsubscribe@pregon.example?subject=unsubscribe%201.2.x".to_owned()),
+        });
+        let text = String::from_utf8(raw(&email)).unwrap();
+        assert_eq!(
+            header_lines(&text, "List-Unsubscribe"),
+            ["List-Unsubscribe: <mailto:unsubscribe@pregon.example?subject=unsubscribe%201.2.x>"]
+        );
+        assert!(header_lines(&text, "List-Unsubscribe-Post").is_empty());
+        email.list_unsubscribe = Some(ListUnsubscribe {
+            https_url: None,
+            mailto: None,
+        });
+        assert!(matches!(
+            email.build(),
+            Err(EmailError::InvalidUnsubscribeUri(_))
+        ));
+    }
+
+    #[test]
     fn no_unsubscribe_headers_unless_asked() {
         let text = String::from_utf8(raw(&email())).unwrap();
         assert!(header_lines(&text, "List-Unsubscribe").is_empty());

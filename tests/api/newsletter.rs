@@ -959,3 +959,61 @@ async fn limits_change_at_run_time() {
         .unwrap();
     expect_problem(res, 403).await;
 }
+
+#[tokio::test]
+async fn the_preferences_page_changes_lists_and_language_without_login() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let members = mail.list("members").await;
+    let press = mail.list("press").await;
+    let ana = mail
+        .confirmed(members, "ana@example.org", "Ana", "es")
+        .await;
+    let res = app
+        .post(
+            "/api/v1/subscribers",
+            &json!({"email": "ana@example.org", "language": "es", "list_ids": [press],
+                    "status": "confirmed", "source": "press accreditation"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let issue = mail.issue(&[members], None).await;
+    mail.send(issue).await;
+    mail.run().await;
+    let data = mail.received_by("ana@example.org")[0].data.clone();
+    let url = unsubscribe_url(&parse(&data));
+    let token = url.rsplit('/').next().unwrap();
+
+    // Keep "members" only, read in French from now on.
+    let res = app
+        .client
+        .post(app.url(&format!("/newsletter/preferences/{token}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("list={members}&language=fr"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Préférences enregistrées")
+    );
+    let view = app.get_json(&format!("/api/v1/subscribers/{ana}")).await;
+    assert_eq!(view["language"], "fr");
+    let statuses: Vec<(i64, &str)> = view["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["list_id"].as_i64().unwrap(),
+                s["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses, [(members, "confirmed"), (press, "unsubscribed")]);
+}
