@@ -1017,3 +1017,88 @@ async fn the_preferences_page_changes_lists_and_language_without_login() {
         .collect();
     assert_eq!(statuses, [(members, "confirmed"), (press, "unsubscribed")]);
 }
+
+fn pregon_cli(database: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pregon"))
+        .args(args)
+        .args(["--database", database])
+        .env("RUST_LOG", "warn")
+        .env_remove("PREGON__DATABASE__URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pregon");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn subscribers_and_bounces_from_the_command_line() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    let db = app.settings.database.url.clone();
+    let import = [
+        "subscribers",
+        "import",
+        "--list",
+        "members",
+        "--confirmed",
+        "--source",
+        "paper forms",
+        "-",
+    ];
+
+    let (ok, out) = pregon_cli(
+        &db,
+        &import,
+        Some("email,language\nana@example.org,es\nbad,en\n"),
+    );
+    assert!(!ok);
+    assert!(
+        out.contains("-:3:") && out.contains("nothing was imported"),
+        "{out}"
+    );
+    let (ok, out) = pregon_cli(
+        &db,
+        &import,
+        Some("email,language\nana@example.org,es\nbob@example.org,en\n"),
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("2 subscribed"), "{out}");
+
+    let (ok, out) = pregon_cli(&db, &["bounce", "bob@example.org", "--kind", "hard"], None);
+    assert!(ok && out.contains("receives nothing more"), "{out}");
+    let (ok, out) = pregon_cli(
+        &db,
+        &["subscribers", "unsubscribe", "ana@example.org"],
+        None,
+    );
+    assert!(ok && out.contains("unsubscribed from 1 list"), "{out}");
+
+    let (ok, csv) = pregon_cli(&db, &["subscribers", "export", "--list", "members"], None);
+    assert!(ok, "{csv}");
+    assert!(
+        csv.contains("ana@example.org,,es,members,unsubscribed,active,import:cli: paper forms"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("bob@example.org,,en,members,confirmed,bounced"),
+        "{csv}"
+    );
+    let view = app.get_json(&format!("/api/v1/lists/{list}")).await;
+    assert_eq!(view["confirmed_subscribers"], 0);
+}
