@@ -1,12 +1,13 @@
 //! The dispatcher: claims due deliveries in batches, sends them through the
 //! configured transport at the configured pace, and records each outcome.
 //!
-//! Per batch, it works in chunks of `concurrency` deliveries: mark the chunk
-//! `sending` (one committed write), send its messages at the same time,
-//! record their outcomes (one write). A crash can therefore leave at most one
-//! chunk whose fate is unknown, and those rows say so; everything else is
-//! either recorded or still queued. Any number of dispatchers can share a
-//! PostgreSQL database; on SQLite one runs at a time.
+//! `concurrency` workers each send one message at a time. Before a message
+//! goes, its row is marked `sending` in a committed write; its outcome is
+//! recorded in the worker's next write. One writer task groups the workers'
+//! requests into shared commits. A crash can therefore leave at most
+//! `concurrency` rows whose fate is unknown, and those rows say so;
+//! everything else is either recorded or still queued. Any number of
+//! dispatchers can share a PostgreSQL database; on SQLite one runs at a time.
 //!
 //! Tests drive it one step at a time with `run_once` and a manual clock.
 
