@@ -566,7 +566,7 @@ impl Dispatcher {
         }
     }
 
-    /// Asks `run` to stop: no new claims; the chunk being sent finishes.
+    /// Asks `run` to stop: no new claims; the messages being sent finish.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::Relaxed);
     }
