@@ -88,10 +88,7 @@ pub fn build(
     let mut events = Vec::new();
     let mut expires_at: Option<DateTime<Utc>> = None;
     for a in activities {
-        if let Some(cancelled_at) = a
-            .cancelled_at
-            .filter(|_| a.status == ActivityStatus::Cancelled)
-        {
+        if let Some(cancelled_at) = a.cancelled_at.filter(|_| a.status.is_off()) {
             let leaves = cancelled_at + context.cancelled_retention;
             if leaves <= now {
                 continue;
@@ -153,7 +150,7 @@ pub fn events_for(
         notes.push(format!("{}: {}", text.with, partners.join(", ")));
     }
     let status = match a.status {
-        ActivityStatus::Cancelled => Some(EventStatus::Cancelled),
+        ActivityStatus::Cancelled | ActivityStatus::Failed => Some(EventStatus::Cancelled),
         _ if placeholder.is_some() => Some(EventStatus::Tentative),
         ActivityStatus::Tentative => Some(EventStatus::Tentative),
         ActivityStatus::Confirmed | ActivityStatus::Done => Some(EventStatus::Confirmed),

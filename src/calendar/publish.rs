@@ -7,7 +7,7 @@ use super::ics::{self, Organizer};
 use crate::config::FeedSettings;
 use crate::db::activities::{self, ActivityFilter};
 use crate::db::{Db, DbConnection, campaigns, changes, organisations, plans};
-use crate::domain::activity::{ActivityKind, ActivityStatus};
+use crate::domain::activity::ActivityKind;
 use crate::domain::feed::{Feed, FeedFilters, FeedLinks};
 use crate::domain::language::Language;
 use crate::error::Result;
@@ -199,7 +199,7 @@ fn build_rendered(
     // activity, the feed's own definition, and cancelled events that have left.
     let left: Option<DateTime<Utc>> = selected
         .iter()
-        .filter(|a| a.status == ActivityStatus::Cancelled)
+        .filter(|a| a.status.is_off())
         .filter_map(|a| a.cancelled_at.map(|t| t + request.retention))
         .filter(|t| *t <= now)
         .max();

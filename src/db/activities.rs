@@ -255,8 +255,7 @@ pub fn create_with_source(
             activities::sequence.eq(0),
             activities::created_at.eq(now.naive_utc()),
             activities::updated_at.eq(now.naive_utc()),
-            activities::cancelled_at
-                .eq((a.status == ActivityStatus::Cancelled).then_some(now.naive_utc())),
+            activities::cancelled_at.eq(a.status.is_off().then_some(now.naive_utc())),
         ))
         .returning(activities::id)
         .get_result(conn)?;
@@ -409,11 +408,9 @@ pub fn update(
     }
     check_references(conn, a)?;
     let sequence = old.sequence + i32::from(visible_change(&old, a));
-    let cancelled_at = match (old.status, a.status) {
-        (ActivityStatus::Cancelled, ActivityStatus::Cancelled) => {
-            old.cancelled_at.map(|t| t.naive_utc())
-        }
-        (_, ActivityStatus::Cancelled) => Some(now.naive_utc()),
+    let cancelled_at = match (old.status.is_off(), a.status.is_off()) {
+        (true, true) => old.cancelled_at.map(|t| t.naive_utc()),
+        (false, true) => Some(now.naive_utc()),
         _ => None,
     };
     // The version check is repeated in the UPDATE itself: a concurrent writer that

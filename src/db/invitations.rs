@@ -6,7 +6,7 @@
 
 use super::schema::{activities, deliveries, participations, people};
 use super::{DbConnection, activities as activity_db};
-use crate::domain::activity::{Activity, ActivityStatus};
+use crate::domain::activity::Activity;
 use crate::domain::timing::Timing;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -48,7 +48,7 @@ pub fn invitable(activity: &Activity) -> bool {
 }
 
 fn method_for(activity: &Activity) -> &'static str {
-    if activity.status == ActivityStatus::Cancelled {
+    if activity.status.is_off() {
         "cancel"
     } else {
         "request"
@@ -62,10 +62,10 @@ fn queue(
     conn: &mut DbConnection,
     activity: &Activity,
     invitees: &[Invitee],
+    method: &str,
     message_domain: &str,
     now: DateTime<Utc>,
 ) -> Result<usize> {
-    let method = method_for(activity);
     let mut queued = 0;
     for person in invitees {
         let already: i64 = deliveries::table
@@ -140,7 +140,14 @@ pub fn invite(
             "no participant of this activity has an email address".into(),
         ));
     }
-    queue(conn, &activity, &invitees, message_domain, now)
+    queue(
+        conn,
+        &activity,
+        &invitees,
+        method_for(&activity),
+        message_domain,
+        now,
+    )
 }
 
 /// After an activity changed: if invitations went out before and the
@@ -198,5 +205,110 @@ pub fn follow_change(
             })
         })
         .collect();
-    queue(conn, &activity, &invitees, &message_domain, now)
+    queue(
+        conn,
+        &activity,
+        &invitees,
+        method_for(&activity),
+        &message_domain,
+        now,
+    )
+}
+
+/// Someone was removed from an activity they had been invited to: they get
+/// the cancellation (METHOD:CANCEL), unless they still take part in another
+/// role. An invitation still waiting to go is simply withdrawn.
+pub fn uninvite(
+    conn: &mut DbConnection,
+    activity_id: i64,
+    person_id: i64,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let still_there: i64 = participations::table
+        .filter(participations::activity_id.eq(activity_id))
+        .filter(participations::person_id.eq(person_id))
+        .count()
+        .get_result(conn)?;
+    let earlier: Vec<(String, String, Option<String>, String, String)> = deliveries::table
+        .filter(deliveries::activity_id.eq(activity_id))
+        .filter(deliveries::person_id.eq(person_id))
+        .filter(deliveries::kind.eq("invitation"))
+        .filter(deliveries::state.ne("cancelled"))
+        .order(deliveries::id.desc())
+        .select((
+            deliveries::state,
+            deliveries::email,
+            deliveries::name,
+            deliveries::language,
+            deliveries::message_id,
+        ))
+        .load(conn)?;
+    if still_there > 0 || earlier.is_empty() {
+        return Ok(0);
+    }
+    let reached = earlier
+        .iter()
+        .any(|(state, ..)| !matches!(state.as_str(), "queued" | "retry"));
+    if !reached {
+        diesel::update(
+            deliveries::table
+                .filter(deliveries::activity_id.eq(activity_id))
+                .filter(deliveries::person_id.eq(person_id))
+                .filter(deliveries::kind.eq("invitation"))
+                .filter(deliveries::state.eq_any(["queued", "retry"])),
+        )
+        .set((
+            deliveries::state.eq("cancelled"),
+            deliveries::smtp_reply.eq("withdrawn: no longer a participant"),
+            deliveries::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+        return Ok(0);
+    }
+    let activity = activity_db::get(conn, activity_id)?;
+    if !invitable(&activity) {
+        return Ok(0);
+    }
+    let (_, email, name, language, message_id) = &earlier[0];
+    let Some((_, domain)) = message_id.trim_end_matches('>').rsplit_once('@') else {
+        return Ok(0);
+    };
+    let invitee = Invitee {
+        person_id,
+        name: name.clone().unwrap_or_default(),
+        email: email.clone(),
+        language: Some(language.clone()),
+    };
+    queue(conn, &activity, &[invitee], "cancel", domain, now)
+}
+
+/// An activity whose invitations reached people is cancelled before it is
+/// deleted, so that their calendars are told (a deleted activity can no
+/// longer be described in a CANCEL).
+pub fn check_deletable(conn: &mut DbConnection, activity_id: i64) -> Result<()> {
+    let status: Option<String> = activities::table
+        .find(activity_id)
+        .select(activities::status)
+        .first(conn)
+        .optional()?;
+    let Some(status) = status else {
+        return Ok(());
+    };
+    let called_off = status
+        .parse::<crate::domain::activity::ActivityStatus>()
+        .is_ok_and(|s| s.is_off());
+    let reached: i64 = deliveries::table
+        .filter(deliveries::activity_id.eq(activity_id))
+        .filter(deliveries::kind.eq("invitation"))
+        .filter(deliveries::state.eq_any(["sent", "unknown", "sending"]))
+        .count()
+        .get_result(conn)?;
+    if reached > 0 && !called_off {
+        return Err(Error::Conflict(
+            "invitations to this activity were sent: cancel it first (status \"cancelled\"), \
+             so the people invited receive the cancellation, then delete it"
+                .into(),
+        ));
+    }
+    Ok(())
 }

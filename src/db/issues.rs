@@ -333,8 +333,7 @@ fn follow_activity(
             activities::version.eq(activities::version + 1),
             activities::sequence.eq(activities::sequence + 1),
             activities::updated_at.eq(now.naive_utc()),
-            activities::cancelled_at
-                .eq((status == ActivityStatus::Cancelled).then_some(now.naive_utc())),
+            activities::cancelled_at.eq(status.is_off().then_some(now.naive_utc())),
         ))
         .execute(conn)?;
     if status == ActivityStatus::Done {
@@ -613,11 +612,13 @@ pub fn finish_completed(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<V
             continue;
         }
         let issue = get(conn, id)?;
-        // A newsletter that reached nobody did not happen: the activity keeps
-        // its status (the issue says why), otherwise it is done.
-        if sent > 0 {
-            follow_activity(conn, &issue, ActivityStatus::Done, now)?;
-        }
+        // A newsletter that reached nobody did not happen: its activity failed.
+        let outcome = if sent > 0 {
+            ActivityStatus::Done
+        } else {
+            ActivityStatus::Failed
+        };
+        follow_activity(conn, &issue, outcome, now)?;
         finished.push(issue);
     }
     Ok(finished)

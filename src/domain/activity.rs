@@ -22,8 +22,17 @@ text_enum!(
         Confirmed => "confirmed",
         Done => "done",
         Cancelled => "cancelled",
+        Failed => "failed",
     }
 );
+
+impl ActivityStatus {
+    /// Called off: cancelled, or failed (e.g. a newsletter that reached nobody).
+    /// Feeds show such an activity as cancelled for a while, then drop it.
+    pub fn is_off(self) -> bool {
+        matches!(self, ActivityStatus::Cancelled | ActivityStatus::Failed)
+    }
+}
 
 text_enum!(
     /// Public activities appear in the public calendar feed; internal ones only to

@@ -231,3 +231,84 @@ async fn undated_activities_cannot_be_invited_to() {
         .unwrap();
     expect_problem(res, 422).await;
 }
+
+#[tokio::test]
+async fn removed_participants_get_a_cancel_and_invited_activities_are_cancelled_before_deletion() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let f = crate::activities::fixture(app).await;
+    let body = crate::activities::activity(
+        &f,
+        json!({"precision": "days", "start": "2026-05-04", "end": "2026-05-05"}),
+    );
+    let activity = app.create("/api/v1/activities", body.clone()).await;
+    let id = activity["id"].as_i64().unwrap();
+    let mut participations = Vec::new();
+    for email in ["speaker@uraia.example", "late@uraia.example"] {
+        let person = app
+            .create("/api/v1/people", json!({"name": email, "email": email}))
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        participations.push(
+            app.create(
+                "/api/v1/participations",
+                json!({"activity_id": id, "person_id": person, "role": "speaker"}),
+            )
+            .await["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    app.post(&format!("/api/v1/activities/{id}/invitations"), &json!({}))
+        .send()
+        .await
+        .unwrap();
+    mail.run().await;
+    assert_eq!(mail.received_by("speaker@uraia.example").len(), 1);
+
+    // Deleting would leave the invited without word: refused until cancelled.
+    let res = app
+        .delete(&format!("/api/v1/activities/{id}"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 409).await;
+
+    // Removing a participant sends them the cancellation of the same event.
+    let res = app
+        .delete(&format!("/api/v1/participations/{}", participations[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    mail.run().await;
+    let received = mail.received_by("speaker@uraia.example");
+    assert_eq!(received.len(), 2);
+    let (method, ics) = calendar_part(&received[1].data);
+    assert_eq!(method, "CANCEL");
+    assert_eq!(
+        property(vevent(&ics), "UID"),
+        [format!("UID:{}", activity["uid"].as_str().unwrap()).as_str()]
+    );
+
+    // Cancelled, then deleted.
+    let mut cancelled = body.clone();
+    cancelled["status"] = json!("cancelled");
+    cancelled["version"] = json!(1);
+    let res = app
+        .put(&format!("/api/v1/activities/{id}"), &cancelled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    mail.run().await;
+    let (method, _) = calendar_part(&mail.received_by("late@uraia.example")[1].data);
+    assert_eq!(method, "CANCEL");
+    let res = app
+        .delete(&format!("/api/v1/activities/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+}

@@ -207,6 +207,43 @@ impl Mail {
 }
 
 #[tokio::test]
+async fn a_newsletter_that_reaches_nobody_fails_and_so_does_its_activity() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let activity = newsletter_activity(app).await;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "nobody@example.org", "Nobody", "en")
+        .await;
+    mail.smtp.on_rcpt(
+        "nobody@example.org",
+        Script::always("550 5.1.1 no such user"),
+    );
+    let issue = mail.issue(&[list], Some(activity)).await;
+    mail.send(issue).await;
+    mail.run().await;
+    let issue_view = app.get_json(&format!("/api/v1/issues/{issue}")).await;
+    assert_eq!(issue_view["state"], "failed", "{issue_view}");
+    let activity = app
+        .get_json(&format!("/api/v1/activities/{activity}"))
+        .await;
+    assert_eq!(activity["status"], "failed");
+    assert!(activity["cancelled_at"].is_string());
+    // Subscribers of the calendar see it called off.
+    let ics = app
+        .client
+        .get(app.url("/feeds/public.ics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let uid = activity["uid"].as_str().unwrap();
+    let event = ics.split("BEGIN:VEVENT").find(|e| e.contains(uid)).unwrap();
+    assert!(event.contains("STATUS:CANCELLED"), "{event}");
+}
+
+#[tokio::test]
 async fn double_opt_in_confirms_behind_a_button_and_links_expire() {
     let mail = spawn_mail_app().await;
     let app = &mail.app;

@@ -33,6 +33,11 @@ fn update_activity(
     Ok(updated)
 }
 
+fn delete_activity(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<()> {
+    crate::db::invitations::check_deletable(conn, id)?;
+    db::delete(conn, id, now)
+}
+
 record_routes! {
     tag: "activities",
     collection: "/activities",
@@ -42,7 +47,7 @@ record_routes! {
     create: create_activity,
     get: db::get,
     update: update_activity,
-    delete: db::delete,
+    delete: delete_activity,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -8,6 +8,23 @@ use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+/// Removing someone who was invited sends them the cancellation.
+fn delete_participation(
+    conn: &mut crate::db::DbConnection,
+    id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::Result<()> {
+    let participation = db::get(conn, id)?;
+    db::delete(conn, id, now)?;
+    crate::db::invitations::uninvite(
+        conn,
+        participation.activity_id,
+        participation.person_id,
+        now,
+    )?;
+    Ok(())
+}
+
 record_routes! {
     tag: "participations",
     collection: "/participations",
@@ -17,7 +34,7 @@ record_routes! {
     create: db::create,
     get: db::get,
     update: db::update,
-    delete: db::delete,
+    delete: delete_participation,
 }
 
 #[derive(Deserialize, IntoParams)]
