@@ -83,8 +83,11 @@ fn bad_input_exits_non_zero_with_a_message() {
 fn import_ics_from_the_command_line() {
     let (url, _guard) = test_database();
     assert!(pregon(&url, &["seed"]).status.success());
-    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ics");
-    let good = format!("{fixtures}/apple__macos-rrule-exdate-override.ics");
+    let fixtures = crate::imports::fixtures_dir();
+    let good = fixtures
+        .join("apple__macos-rrule-exdate-override.ics")
+        .display()
+        .to_string();
     let out = pregon(&url, &["import-ics", &good, "--organisation", "uraia"]);
     assert!(out.status.success(), "{}", text(&out));
     let said = text(&out);
@@ -98,7 +101,10 @@ fn import_ics_from_the_command_line() {
         text(&out)
     );
 
-    let broken = format!("{fixtures}/malformed__invalid-dtstart.ics");
+    let broken = fixtures
+        .join("malformed__invalid-dtstart.ics")
+        .display()
+        .to_string();
     let out = pregon(&url, &["import-ics", &broken, "--organisation", "uraia"]);
     assert!(!out.status.success());
     let message = String::from_utf8_lossy(&out.stderr);

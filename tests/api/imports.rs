@@ -1,10 +1,25 @@
 use crate::helpers::*;
 use serde_json::{Value, json};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ics");
+/// The shared real-world `.ics` fixtures: `PREGON_FIXTURES_DIR` if set, else
+/// `shared/fixtures/ics` beside this checkout or beside one of its parents
+/// (the project's layout puts the clone next to `shared/`).
+pub fn fixtures_dir() -> std::path::PathBuf {
+    if let Ok(dir) = std::env::var("PREGON_FIXTURES_DIR") {
+        return dir.into();
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|a| a.join("shared/fixtures/ics"))
+        .find(|d| d.is_dir())
+        .expect(
+            "the shared .ics fixtures: set PREGON_FIXTURES_DIR or put the checkout beside shared/",
+        )
+}
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{FIXTURES}/{name}.ics")).unwrap_or_else(|e| panic!("{name}: {e}"))
+    std::fs::read(fixtures_dir().join(format!("{name}.ics")))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 async fn partner(app: &TestApp, slug: &str) {

@@ -7,13 +7,25 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::{ImportError, ImportLimits, ParsedCalendar, parse_calendar};
 
-/// Where the shared `.ics` fixtures live, relative to this crate. The only line to change when
-/// the module moves into the service (where it is `"/../shared/fixtures/ics"`).
-const FIXTURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ics");
+/// The shared real-world `.ics` fixtures: `PREGON_FIXTURES_DIR` if set, else
+/// `shared/fixtures/ics` beside this checkout or beside one of its parents
+/// (the project's layout puts the clone next to `shared/`).
+fn fixtures_dir() -> std::path::PathBuf {
+    if let Ok(dir) = std::env::var("PREGON_FIXTURES_DIR") {
+        return dir.into();
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|a| a.join("shared/fixtures/ics"))
+        .find(|d| d.is_dir())
+        .expect(
+            "the shared .ics fixtures: set PREGON_FIXTURES_DIR or put the checkout beside shared/",
+        )
+}
 
 pub(super) fn fixture_bytes(name: &str) -> Vec<u8> {
-    let path = format!("{FIXTURES_DIR}/{name}.ics");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
+    let path = fixtures_dir().join(format!("{name}.ics"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
 }
 
 fn import_fixture(name: &str) -> Result<ParsedCalendar, ImportError> {
