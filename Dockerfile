@@ -5,6 +5,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY migrations migrations
 COPY config config
+COPY bench bench
 RUN cargo build --release --locked && strip target/release/pregon
 
 FROM debian:bookworm-slim
