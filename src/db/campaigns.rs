@@ -99,18 +99,9 @@ pub fn create(
 }
 
 fn hydrate(conn: &mut DbConnection, row: Row) -> Result<Campaign> {
-    let mut translations = Translations::new();
-    for (lang, title, description) in campaign_translations::table
-        .filter(campaign_translations::campaign_id.eq(row.id))
-        .select((
-            campaign_translations::lang,
-            campaign_translations::title,
-            campaign_translations::description,
-        ))
-        .load::<(String, String, Option<String>)>(conn)?
-    {
-        translations.insert(parse_stored(&lang)?, Translation { title, description });
-    }
+    let translations = translations(conn, Some(row.id))?
+        .remove(&row.id)
+        .unwrap_or_default();
     let channel_ids = campaign_channels::table
         .filter(campaign_channels::campaign_id.eq(row.id))
         .order(campaign_channels::channel_id)
@@ -209,8 +200,20 @@ super::versioned_record!(campaigns, "campaign");
 pub fn all_translations(
     conn: &mut DbConnection,
 ) -> Result<std::collections::HashMap<i64, Translations<Translation>>> {
+    translations(conn, None)
+}
+
+/// Titles by campaign id: of one campaign, or of all.
+fn translations(
+    conn: &mut DbConnection,
+    campaign: Option<i64>,
+) -> Result<std::collections::HashMap<i64, Translations<Translation>>> {
+    let mut query = campaign_translations::table.into_boxed();
+    if let Some(id) = campaign {
+        query = query.filter(campaign_translations::campaign_id.eq(id));
+    }
     let mut all: std::collections::HashMap<i64, Translations<Translation>> = Default::default();
-    for (id, lang, title, description) in campaign_translations::table
+    for (id, lang, title, description) in query
         .select((
             campaign_translations::campaign_id,
             campaign_translations::lang,
