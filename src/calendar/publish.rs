@@ -221,7 +221,7 @@ fn build_rendered(
     ))
 }
 
-pub fn encode(
+fn encode(
     text: String,
     generation: u64,
     expires_at: Option<DateTime<Utc>>,

@@ -251,18 +251,6 @@ pub struct TimingInput {
     pub month: Option<YearMonth>,
 }
 
-impl TimingInput {
-    pub fn tbc() -> TimingInput {
-        TimingInput {
-            precision: Precision::Tbc,
-            start: None,
-            end: None,
-            time_zone: None,
-            month: None,
-        }
-    }
-}
-
 fn required<'a>(
     value: &'a Option<String>,
     field: &str,
