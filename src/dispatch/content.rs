@@ -9,7 +9,7 @@ use crate::domain::Language;
 use crate::domain::language::pick;
 use crate::domain::newsletter::{DeliveryKind, Issue};
 use crate::email::render::{escape_html, personalise_subject};
-use crate::email::{Footer, ListUnsubscribe, OutgoingEmail, PreparedNewsletter};
+use crate::email::{Content, Footer, ListUnsubscribe, OutgoingEmail, PreparedNewsletter};
 use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::Mailbox;
@@ -155,17 +155,16 @@ impl Dispatcher {
         let token = signer.unsubscribe_token(d.subscriber_id.unwrap_or(0), issue_id);
         let url = unsubscribe_url(&self.public_url, &token);
         let name = d.name.as_deref().unwrap_or("");
-        let body = prepared.newsletter.personalise(name, &url);
         let subject = personalise_subject(&prepared.subject, name);
         let mut out = base_email(
             &self.email,
             mailbox(d.name.as_deref(), &d.email)?,
             subject,
-            body.text,
+            String::new(),
             &d.message_id,
             now,
         )?;
-        out.html = Some(body.html);
+        out.content = Content::Encoded(prepared.newsletter.encode(name, &url));
         let mailto = if self.email.unsubscribe_mailto.trim().is_empty() {
             &self.email.from_address
         } else {
@@ -216,9 +215,12 @@ impl Dispatcher {
                 }
             })
             .collect();
-        out.html = Some(format!(
-            "<!DOCTYPE html>\n<html lang=\"{lang}\"><body style=\"font-family:Arial,Helvetica,sans-serif\">\n{paragraphs}</body></html>\n"
-        ));
+        out.content = Content::text_and_html(
+            text,
+            format!(
+                "<!DOCTYPE html>\n<html lang=\"{lang}\"><body style=\"font-family:Arial,Helvetica,sans-serif\">\n{paragraphs}</body></html>\n"
+            ),
+        );
         Ok(out)
     }
 }
@@ -312,12 +314,13 @@ impl Dispatcher {
             &d.message_id,
             now,
         )?;
-        out.html = Some(format!(
+        let html = format!(
             "<!DOCTYPE html>\n<html lang=\"{lang}\"><body style=\"font-family:Arial,Helvetica,sans-serif\">\n{}</body></html>\n",
             text.split("\n\n")
                 .map(|p| format!("<p>{}</p>\n", escape_html(p).replace('\n', "<br>")))
                 .collect::<String>()
-        ));
+        );
+        out.content = Content::text_and_html(text, html);
         out.calendar = Some(crate::email::CalendarPart {
             method: if cancel {
                 crate::email::CalendarMethod::Cancel

@@ -12,10 +12,12 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Datelike, Utc};
 use lettre::address::Envelope;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
 use serde::{Deserialize, Serialize};
+
+use super::render::EncodedBody;
 
 const LIST_UNSUBSCRIBE: &str = "List-Unsubscribe";
 const LIST_UNSUBSCRIBE_POST: &str = "List-Unsubscribe-Post";
@@ -152,6 +154,45 @@ fn uri_chars_ok(uri: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>' && b != b'"')
 }
 
+/// The readable part of a message: text, and HTML as its alternative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// lettre chooses each part's transfer encoding.
+    Text { text: String, html: Option<String> },
+    /// Both parts already quoted-printable encoded (newsletters: encoded once
+    /// per issue, see `PreparedNewsletter::encode`).
+    Encoded(EncodedBody),
+}
+
+impl Content {
+    pub fn text_and_html(text: impl Into<String>, html: impl Into<String>) -> Self {
+        Self::Text {
+            text: text.into(),
+            html: Some(html.into()),
+        }
+    }
+
+    fn parts(&self) -> Vec<SinglePart> {
+        let encoded = |content_type, bytes: &Vec<u8>| {
+            SinglePart::builder()
+                .header(content_type)
+                .body(Body::dangerous_pre_encoded(
+                    bytes.clone(),
+                    ContentTransferEncoding::QuotedPrintable,
+                ))
+        };
+        match self {
+            Self::Text { text, html } => std::iter::once(SinglePart::plain(text.clone()))
+                .chain(html.iter().map(|html| SinglePart::html(html.clone())))
+                .collect(),
+            Self::Encoded(body) => vec![
+                encoded(ContentType::TEXT_PLAIN, &body.text),
+                encoded(ContentType::TEXT_HTML, &body.html),
+            ],
+        }
+    }
+}
+
 /// One message to one recipient.
 #[derive(Debug, Clone)]
 pub struct OutgoingEmail {
@@ -161,8 +202,7 @@ pub struct OutgoingEmail {
     /// Envelope sender (where bounces go); the From address when `None`.
     pub return_path: Option<Address>,
     pub subject: String,
-    pub text: String,
-    pub html: Option<String>,
+    pub content: Content,
     /// Stable per delivery, e.g. `<delivery-123.issue-9@pregon.example>`, so a
     /// retry is recognisably the same message (outbox file name, recipient
     /// side de-duplication).
@@ -192,8 +232,10 @@ impl OutgoingEmail {
             reply_to: None,
             return_path: None,
             subject: subject.into(),
-            text: text.into(),
-            html: None,
+            content: Content::Text {
+                text: text.into(),
+                html: None,
+            },
             message_id: message_id.into(),
             list_unsubscribe: None,
             calendar: None,
@@ -241,13 +283,15 @@ impl OutgoingEmail {
             ));
         }
 
-        let message = match (&self.calendar, &self.html) {
-            (None, None) => builder.singlepart(SinglePart::plain(self.text.clone()))?,
-            (None, Some(html)) => builder.multipart(MultiPart::alternative_plain_html(
-                self.text.clone(),
-                html.clone(),
-            ))?,
-            (Some(calendar), html) => builder.multipart(self.calendar_body(calendar, html)?)?,
+        let mut parts = self.content.parts();
+        let message = match &self.calendar {
+            None if parts.len() == 1 => builder.singlepart(parts.remove(0))?,
+            None => builder.multipart(
+                parts
+                    .into_iter()
+                    .fold(MultiPart::alternative().build(), MultiPart::singlepart),
+            )?,
+            Some(calendar) => builder.multipart(Self::calendar_body(calendar, parts)?)?,
         };
         Ok(message)
     }
@@ -258,9 +302,8 @@ impl OutgoingEmail {
     /// Outlook only looks for iMIP data in the first child of multipart/mixed
     /// (MS-OXCICAL), hence the order.
     fn calendar_body(
-        &self,
         calendar: &CalendarPart,
-        html: &Option<String>,
+        parts: Vec<SinglePart>,
     ) -> Result<MultiPart, EmailError> {
         let found = ics_method(&calendar.ics);
         if found.as_deref() != Some(calendar.method.as_str()) {
@@ -275,16 +318,14 @@ impl OutgoingEmail {
         ))
         .expect("constant content type parses");
 
-        let mut alternative =
-            MultiPart::alternative().singlepart(SinglePart::plain(self.text.clone()));
-        if let Some(html) = html {
-            alternative = alternative.singlepart(SinglePart::html(html.clone()));
-        }
-        let alternative = alternative.singlepart(
-            SinglePart::builder()
-                .content_type(calendar_type)
-                .body(calendar.ics.clone()),
-        );
+        let alternative = parts
+            .into_iter()
+            .fold(MultiPart::alternative().build(), MultiPart::singlepart)
+            .singlepart(
+                SinglePart::builder()
+                    .content_type(calendar_type)
+                    .body(calendar.ics.clone()),
+            );
         if !calendar.attach_ics {
             return Ok(alternative);
         }
@@ -395,6 +436,13 @@ mod tests {
 
     use super::*;
 
+    fn text_of(email: &OutgoingEmail) -> String {
+        match &email.content {
+            Content::Text { text, .. } => text.clone(),
+            Content::Encoded(_) => unreachable!("tests build text content"),
+        }
+    }
+
     fn date() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 53).unwrap()
     }
@@ -412,7 +460,8 @@ mod tests {
             "<delivery-123.issue-9@pregon.example>",
             date(),
         );
-        email.html = Some("<p>Hola Ana,</p><p>Novedades.</p>".to_owned());
+        email.content =
+            Content::text_and_html(text_of(&email), "<p>Hola Ana,</p><p>Novedades.</p>");
         email
     }
 
@@ -558,7 +607,10 @@ mod tests {
     #[test]
     fn text_only_is_a_single_part() {
         let mut email = email();
-        email.html = None;
+        email.content = Content::Text {
+            text: text_of(&email),
+            html: None,
+        };
         let raw = raw(&email);
         let parsed = MessageParser::default().parse(&raw[..]).unwrap();
         let ct = parsed.content_type().unwrap();
@@ -664,8 +716,7 @@ mod tests {
     fn whole_message_is_seven_bit() {
         // Keeps the message sendable to relays without 8BITMIME.
         let mut email = email();
-        email.text = "¡Hola, Éléonore! 🎉".to_owned();
-        email.html = Some("<p>¡Hola, Éléonore! 🎉</p>".to_owned());
+        email.content = Content::text_and_html("¡Hola, Éléonore! 🎉", "<p>¡Hola, Éléonore! 🎉</p>");
         assert!(raw(&email).is_ascii());
     }
 
@@ -785,7 +836,10 @@ mod tests {
     #[test]
     fn calendar_without_attachment_is_plain_alternative() {
         let mut email = email();
-        email.html = None;
+        email.content = Content::Text {
+            text: text_of(&email),
+            html: None,
+        };
         email.calendar = Some(CalendarPart {
             method: CalendarMethod::Cancel,
             ics: ICS.replace("METHOD:REQUEST", "METHOD:CANCEL"),

@@ -5,13 +5,17 @@
 
 pub mod links;
 pub mod message;
+pub mod qp;
 pub mod rate;
 pub mod render;
+pub mod template;
 pub mod transport;
 
-pub use self::message::{CalendarMethod, CalendarPart, EmailError, ListUnsubscribe, OutgoingEmail};
+pub use self::message::{
+    CalendarMethod, CalendarPart, Content, EmailError, ListUnsubscribe, OutgoingEmail,
+};
 pub use self::rate::{RateLimiter, RateLimits};
-pub use self::render::{Footer, Lang, PreparedNewsletter, RenderedBody};
+pub use self::render::{EncodedBody, Footer, Lang, PreparedNewsletter, RenderedBody};
 pub use self::transport::{
     FileOutbox, MailTransport, Secret, SendError, SmtpAccepted, SmtpSettings, SmtpTransport,
     TlsMode,

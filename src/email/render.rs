@@ -21,6 +21,7 @@ use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::{Deserialize, Serialize};
 
 use super::message::single_line;
+use super::template::{Template, Tokens, Values};
 
 /// The newsletter's languages are the service's.
 pub use crate::domain::Language as Lang;
@@ -71,12 +72,15 @@ pub struct RenderedBody {
 /// substitution only (no Markdown parsing per recipient).
 #[derive(Debug, Clone)]
 pub struct PreparedNewsletter {
-    html: String,
-    text: String,
-    name_token: String,
-    unsubscribe_token: String,
-    /// Marks heading underlines in the text, sized only once the name is in.
-    rule_token: String,
+    html: Template,
+    text: Template,
+}
+
+/// Both parts quoted-printable encoded for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedBody {
+    pub html: Vec<u8>,
+    pub text: Vec<u8>,
 }
 
 impl PreparedNewsletter {
@@ -106,33 +110,51 @@ impl PreparedNewsletter {
             footer,
             &unsubscribe_token,
         );
+        let tokens = |rule| Tokens {
+            name: &name_token,
+            unsubscribe_url: &unsubscribe_token,
+            rule,
+        };
         Self {
-            html,
-            text,
-            name_token,
-            unsubscribe_token,
-            rule_token,
+            html: Template::compile(&html, &tokens(None)),
+            text: Template::compile(&text, &tokens(Some(&rule_token))),
         }
     }
 
     pub fn personalise(&self, name: &str, unsubscribe_url: &str) -> RenderedBody {
+        let (html, text) = self.values(name, unsubscribe_url);
+        RenderedBody {
+            html: self.html.render(&html.values()),
+            text: self.text.render(&text.values()),
+        }
+    }
+
+    /// What `personalise` gives, quoted-printable encoded: only the values
+    /// are encoded per recipient.
+    pub fn encode(&self, name: &str, unsubscribe_url: &str) -> EncodedBody {
+        let (html, text) = self.values(name, unsubscribe_url);
+        EncodedBody {
+            html: self.html.encode(&html.values()),
+            text: self.text.encode(&text.values()),
+        }
+    }
+
+    /// The values as the HTML and the text part take them.
+    fn values(&self, name: &str, unsubscribe_url: &str) -> (OwnedValues, OwnedValues) {
         let name = single_line(name);
-        let html = replace_tokens(
-            &self.html,
-            &[
-                (&self.name_token, &escape_html(&name)),
-                (&self.unsubscribe_token, &escape_html(unsubscribe_url)),
-            ],
-        );
-        let text = replace_tokens(
-            &self.text,
-            &[
-                (&self.name_token, &name),
-                (&self.unsubscribe_token, unsubscribe_url),
-            ],
-        );
-        let text = expand_rules(&text, &self.rule_token);
-        RenderedBody { html, text }
+        let html = OwnedValues(escape_html(&name), escape_html(unsubscribe_url));
+        (html, OwnedValues(name, unsubscribe_url.to_owned()))
+    }
+}
+
+struct OwnedValues(String, String);
+
+impl OwnedValues {
+    fn values(&self) -> Values<'_> {
+        Values {
+            name: &self.0,
+            unsubscribe_url: &self.1,
+        }
     }
 }
 
@@ -267,50 +289,6 @@ fn replace_placeholders(text: &str, mut value: impl FnMut(&str) -> Option<String
 /// Replaces each `<token><char>` line by `<char>` repeated to the width of
 /// the line above it (a heading whose width was unknown before
 /// personalisation).
-fn expand_rules(text: &str, token: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut previous_width = 0;
-    for line in text.split_inclusive('\n') {
-        let content = line.trim_end_matches('\n');
-        match content.strip_prefix(token) {
-            Some(rule) => {
-                let rule = rule.chars().next().unwrap_or('-');
-                out.push_str(&rule.to_string().repeat(previous_width.max(3)));
-                out.push_str(&line[content.len()..]);
-            }
-            None => {
-                previous_width = content.chars().count();
-                out.push_str(line);
-            }
-        }
-    }
-    out
-}
-
-/// Single pass, so a substituted value containing another token (impossible
-/// by construction, but cheap to guarantee) is never substituted again.
-fn replace_tokens(text: &str, pairs: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(text.len() + 256);
-    let mut rest = text;
-    loop {
-        let next = pairs
-            .iter()
-            .filter_map(|(token, value)| rest.find(token).map(|at| (at, *token, *value)))
-            .min_by_key(|(at, _, _)| *at);
-        match next {
-            Some((at, token, value)) => {
-                out.push_str(&rest[..at]);
-                out.push_str(value);
-                rest = &rest[at + token.len()..];
-            }
-            None => {
-                out.push_str(rest);
-                return out;
-            }
-        }
-    }
-}
-
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -662,6 +640,38 @@ mod tests {
             text.starts_with("Hola Éléonore\n=============\n\nÉléonore\n--------\n\ntext\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn encoded_bodies_decode_to_the_personalised_text() {
+        let long_name = "Ayuntamiento de Villa ".repeat(8);
+        let names = [
+            "",
+            "Ana",
+            "José Ñúñez",
+            "a = b ",
+            "<Bea & Co>",
+            "🎉 Éléonore",
+            &long_name,
+        ];
+        for lang in [Lang::Es, Lang::En, Lang::Fr] {
+            let prepared = PreparedNewsletter::new("Boletín <marzo>", BODY, lang, &footer());
+            for name in names {
+                let url = format!(
+                    "https://u.example/newsletter/unsubscribe/{}",
+                    "t0k".repeat(30)
+                );
+                let plain = prepared.personalise(name, &url);
+                let encoded = prepared.encode(name, &url);
+                for (bytes, text) in [(&encoded.text, &plain.text), (&encoded.html, &plain.html)] {
+                    let wire = std::str::from_utf8(bytes).unwrap();
+                    assert!(wire.is_ascii());
+                    assert!(wire.split("\r\n").all(|line| line.len() <= 76), "{wire}");
+                    let decoded = String::from_utf8(crate::email::qp::decode(bytes)).unwrap();
+                    assert_eq!(&decoded, text);
+                }
+            }
+        }
     }
 
     #[test]

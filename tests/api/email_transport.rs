@@ -10,7 +10,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use pregon::email;
 
 use crate::smtp_server::{ANY, Reply, Script, TestSmtpServer};
-use email::message::{CalendarMethod, CalendarPart, ListUnsubscribe, OutgoingEmail};
+use email::message::{CalendarMethod, CalendarPart, Content, ListUnsubscribe, OutgoingEmail};
 use email::transport::{
     FileOutbox, MailTransport, SendError, SmtpAccepted, SmtpSettings, SmtpTransport,
 };
@@ -37,7 +37,10 @@ fn outgoing(to: &str, delivery: u32) -> OutgoingEmail {
         message_id(delivery),
         date(),
     );
-    email.html = Some("<p>Hola Ana,</p><p>Novedades del mes.</p>".to_owned());
+    email.content = Content::text_and_html(
+        "Hola Ana,\r\n\r\nNovedades del mes.\r\n",
+        "<p>Hola Ana,</p><p>Novedades del mes.</p>",
+    );
     email.list_unsubscribe = Some(ListUnsubscribe {
         https_url: Some(format!("https://pregon.example/u/{delivery}")),
         mailto: Some(format!("unsubscribe+{delivery}@pregon.example")),
@@ -144,18 +147,54 @@ async fn message_is_received_once_with_the_right_headers_and_parts() {
 }
 
 #[tokio::test]
+async fn envelope_is_pipelined_when_the_relay_offers_it() {
+    for pipelining in [true, false] {
+        let server = TestSmtpServer::start().await;
+        server.advertise_pipelining(pipelining);
+        server.on_rcpt("bad@example.org", Script::always("550 5.1.1 no such user"));
+        let transport = transport(&server);
+        let refused = send(&transport, &outgoing("bad@example.org", 1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, SendError::Permanent { code: 550, .. }),
+            "{refused:?}"
+        );
+        send(&transport, &outgoing("ana@example.org", 2))
+            .await
+            .unwrap();
+        let received = server.messages();
+        assert_eq!(received.len(), 1);
+        assert_eq!(received[0].rcpt_to, ["ana@example.org"]);
+        // The refusal left the session in step: the same connection went on.
+        assert_eq!(server.connection_count(), 1);
+        let mail: Vec<_> = server
+            .commands()
+            .into_iter()
+            .filter(|c| c.verb() == "MAIL")
+            .collect();
+        assert_eq!(mail.len(), 2);
+        assert!(
+            mail.iter().all(|c| c.pipelined == pipelining),
+            "pipelining offered: {pipelining}; {mail:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn dot_stuffing_round_trips() {
     let server = TestSmtpServer::start().await;
     let transport = transport(&server);
     let mut email = outgoing("ana@example.org", 1);
-    email.html = None;
-    email.text = ".\r\n..two dots\r\n.one dot\r\nend\r\n".to_owned();
+    email.content = Content::Text {
+        text: ".\r\n..two dots\r\n.one dot\r\nend\r\n".to_owned(),
+        html: None,
+    };
     send(&transport, &email).await.unwrap();
     let data = &server.messages()[0].data;
-    // Byte for byte what was built, plus the CRLF lettre always puts before
-    // the terminating dot (so bodies gain a trailing empty line in transit).
-    let mut expected = email.build().unwrap().formatted();
-    expected.extend_from_slice(b"\r\n");
+    // Byte for byte what was built: the message's own last CRLF ends the
+    // data, so no empty line is added in transit.
+    let expected = email.build().unwrap().formatted();
     assert_eq!(
         String::from_utf8_lossy(data),
         String::from_utf8_lossy(&expected)

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -105,6 +105,9 @@ pub struct Command {
     pub connection: usize,
     /// The full line without CRLF (AUTH arguments are masked).
     pub line: String,
+    /// More input had already arrived behind it: the client did not wait
+    /// for this command's reply (RFC 2920 pipelining).
+    pub pipelined: bool,
 }
 
 impl Command {
@@ -130,6 +133,7 @@ struct State {
     latency: Duration,
     auth: Option<(String, String)>,
     no_smtputf8: bool,
+    no_pipelining: bool,
 }
 
 struct Shared {
@@ -223,6 +227,10 @@ impl TestSmtpServer {
 
     pub fn advertise_smtputf8(&self, on: bool) {
         self.shared.state().no_smtputf8 = !on;
+    }
+
+    pub fn advertise_pipelining(&self, on: bool) {
+        self.shared.state().no_pipelining = !on;
     }
 
     /// Stop listening (new connections are refused) and close every open
@@ -320,7 +328,7 @@ async fn session(shared: &Shared, stream: TcpStream, connection: usize) {
 
 async fn run_session(
     shared: &Shared,
-    read: &mut (impl AsyncBufRead + Unpin),
+    read: &mut BufReader<impl AsyncRead + Unpin>,
     write: &mut (impl AsyncWrite + Unpin),
     connection: usize,
 ) -> std::io::Result<()> {
@@ -349,16 +357,23 @@ async fn run_session(
         shared.state().commands.push(Command {
             connection,
             line: logged,
+            pipelined: !read.buffer().is_empty(),
         });
         let argument = text.get(verb.len()..).unwrap_or("").trim();
         let flow = match verb.as_str() {
             "EHLO" => {
-                let (auth, utf8) = {
+                let (auth, utf8, pipelining) = {
                     let state = shared.state();
-                    (state.auth.is_some(), !state.no_smtputf8)
+                    (
+                        state.auth.is_some(),
+                        !state.no_smtputf8,
+                        !state.no_pipelining,
+                    )
                 };
                 let mut lines = vec![format!("pregon-test greets {argument}")];
-                lines.push("PIPELINING".to_owned());
+                if pipelining {
+                    lines.push("PIPELINING".to_owned());
+                }
                 lines.push("8BITMIME".to_owned());
                 if utf8 {
                     lines.push("SMTPUTF8".to_owned());

@@ -19,7 +19,7 @@ use lettre::Message;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::response::Response;
 use serde::{Deserialize, Serialize};
@@ -172,8 +172,17 @@ struct Inner {
 }
 
 struct Parked {
-    conn: AsyncSmtpConnection,
+    session: Session,
     since: Instant,
+}
+
+/// A connection and what its server said it can do beyond what lettre
+/// records.
+struct Session {
+    conn: AsyncSmtpConnection,
+    /// RFC 2920: MAIL, RCPT and DATA go out in one write, and their replies
+    /// are read afterwards: two round trips per message instead of four.
+    pipelining: bool,
 }
 
 impl fmt::Debug for SmtpTransport {
@@ -259,17 +268,17 @@ impl SmtpTransport {
                 detail: "transport closed".to_owned(),
             })?;
         loop {
-            let (mut conn, reused) = match self.inner.checkout() {
-                Some(conn) => (conn, true),
+            let (mut session, reused) = match self.inner.checkout() {
+                Some(session) => (session, true),
                 None => (self.inner.connect().await?, false),
             };
             match self
                 .inner
-                .transaction(&mut conn, envelope, recipient, &body)
+                .transaction(&mut session, envelope, recipient, &body)
                 .await
             {
                 Ok(response) => {
-                    self.inner.park(conn);
+                    self.inner.park(session);
                     return Ok(SmtpAccepted {
                         code: response.code().into(),
                         reply: response.message().collect::<Vec<_>>().join(" "),
@@ -284,7 +293,7 @@ impl SmtpTransport {
                 }
                 Err(failure) => {
                     if failure.connection_reusable() {
-                        self.inner.reset_and_park(conn).await;
+                        self.inner.reset_and_park(session).await;
                     }
                     return Err(failure.into_send_error());
                 }
@@ -297,7 +306,7 @@ impl SmtpTransport {
     pub async fn close_idle(&self) {
         let parked = std::mem::take(&mut *self.inner.lock_idle());
         for mut parked in parked {
-            let _ = tokio::time::timeout(self.inner.timeout, parked.conn.quit()).await;
+            let _ = tokio::time::timeout(self.inner.timeout, parked.session.conn.quit()).await;
         }
     }
 
@@ -420,39 +429,39 @@ impl Inner {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn checkout(&self) -> Option<AsyncSmtpConnection> {
+    fn checkout(&self) -> Option<Session> {
         let mut idle = self.lock_idle();
         // Most recently used first: the likeliest to still be open. Expired
         // ones are just dropped (socket closed) rather than sent QUIT, which
         // would cost a round trip here and may hit a dead peer anyway.
         while let Some(parked) = idle.pop() {
-            if parked.since.elapsed() < self.idle_timeout && !parked.conn.has_broken() {
-                return Some(parked.conn);
+            if parked.since.elapsed() < self.idle_timeout && !parked.session.conn.has_broken() {
+                return Some(parked.session);
             }
         }
         None
     }
 
-    fn park(&self, conn: AsyncSmtpConnection) {
-        if conn.has_broken() {
+    fn park(&self, session: Session) {
+        if session.conn.has_broken() {
             return;
         }
         let mut idle = self.lock_idle();
         if idle.len() < self.pool_size {
             idle.push(Parked {
-                conn,
+                session,
                 since: Instant::now(),
             });
         }
     }
 
-    async fn reset_and_park(&self, mut conn: AsyncSmtpConnection) {
-        if let Ok(Ok(_)) = tokio::time::timeout(self.timeout, conn.command(Rset)).await {
-            self.park(conn);
+    async fn reset_and_park(&self, mut session: Session) {
+        if let Ok(Ok(_)) = tokio::time::timeout(self.timeout, session.conn.command(Rset)).await {
+            self.park(session);
         }
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+    async fn connect(&self) -> Result<Session, SendError> {
         let setup = async {
             let mut conn = match self.mode {
                 TlsMode::Tls => AsyncSmtpConnection::connect_tokio1(
@@ -490,14 +499,24 @@ impl Inner {
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            Ok::<_, String>(conn)
+            // lettre keeps only the extensions it uses from its EHLO; ask
+            // again for the rest (once per connection).
+            let ehlo = conn
+                .command(Ehlo::new(self.hello.clone()))
+                .await
+                .map_err(|e| e.to_string())?;
+            let pipelining = ehlo
+                .message()
+                .skip(1)
+                .any(|line| line.trim().eq_ignore_ascii_case("PIPELINING"));
+            Ok::<_, String>(Session { conn, pipelining })
         };
         let failed = |detail: String| SendError::Connection {
             before_data: true,
             detail: format!("connecting to {}:{}: {detail}", self.host, self.port),
         };
         match tokio::time::timeout(self.timeout, setup).await {
-            Ok(Ok(conn)) => Ok(conn),
+            Ok(Ok(session)) => Ok(session),
             Ok(Err(error)) => Err(failed(error)),
             Err(_) => Err(failed(format!("no answer within {:?}", self.timeout))),
         }
@@ -505,11 +524,12 @@ impl Inner {
 
     async fn transaction(
         &self,
-        conn: &mut AsyncSmtpConnection,
+        session: &mut Session,
         envelope: &Envelope,
         recipient: &lettre::Address,
         body: &[u8],
     ) -> Result<Response, Failure> {
+        let conn = &mut session.conn;
         let mut parameters = Vec::new();
         let ascii_addresses = envelope
             .from()
@@ -529,11 +549,61 @@ impl Inner {
             parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
         let mail = Mail::new(envelope.from().cloned(), parameters);
-        self.step(Stage::Mail, conn.command(mail)).await?;
         let rcpt = Rcpt::new(recipient.clone(), Vec::new());
-        self.step(Stage::Rcpt, conn.command(rcpt)).await?;
-        self.step(Stage::Data, conn.command(Data)).await?;
-        self.step(Stage::Message, conn.message(body)).await
+        if session.pipelining {
+            self.pipelined_envelope(conn, &mail, &rcpt).await?;
+        } else {
+            self.step(Stage::Mail, conn.command(mail)).await?;
+            self.step(Stage::Rcpt, conn.command(rcpt)).await?;
+            self.step(Stage::Data, conn.command(Data)).await?;
+        }
+        match std::str::from_utf8(body) {
+            // One write for the content and its end: lettre's `message`
+            // writes (and flushes) them separately.
+            Ok(text) => {
+                let content = Verbatim(dot_stuffed(text));
+                self.step(Stage::Message, conn.command(content)).await
+            }
+            Err(_) => self.step(Stage::Message, conn.message(body)).await,
+        }
+    }
+
+    /// MAIL, RCPT and DATA in one write; then their three replies, in order.
+    /// The first refusal decides the outcome, but every reply is read so the
+    /// session stays in step for the next message.
+    async fn pipelined_envelope(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        mail: &Mail,
+        rcpt: &Rcpt,
+    ) -> Result<(), Failure> {
+        let commands = Verbatim(format!("{mail}{rcpt}{Data}"));
+        let mut first_refusal = None;
+        for stage in [Stage::Mail, Stage::Rcpt, Stage::Data] {
+            let reply = if stage == Stage::Mail {
+                self.step(stage, conn.command(&commands)).await
+            } else {
+                self.step(stage, conn.read_response()).await
+            };
+            match reply {
+                Ok(_) if stage == Stage::Data && first_refusal.is_some() => {
+                    // A server that opens DATA after refusing MAIL or RCPT
+                    // is out of step with us: close rather than guess.
+                    conn.abort().await;
+                }
+                Ok(_) => {}
+                Err(
+                    failure @ Failure {
+                        kind: FailureKind::Lost(_),
+                        ..
+                    },
+                ) => return Err(first_refusal.unwrap_or(failure)),
+                Err(refusal) => {
+                    first_refusal.get_or_insert(refusal);
+                }
+            }
+        }
+        first_refusal.map_or(Ok(()), Err)
     }
 
     async fn step(
@@ -550,6 +620,47 @@ impl Inner {
             }),
         }
     }
+}
+
+/// Text written to the server exactly as given (lettre's `command` writes
+/// any `Display` in one write and reads one reply).
+struct Verbatim(String);
+
+impl fmt::Display for Verbatim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The message as DATA content (RFC 5321 4.5.2): a line starting with "."
+/// gets another "."; then the terminating ".". Same transparency as lettre's
+/// codec (lines end at CRLF).
+fn dot_stuffed(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    let mut at_line_start = true;
+    while !rest.is_empty() {
+        if at_line_start && rest.starts_with('.') {
+            out.push('.');
+        }
+        match rest.find("\r\n") {
+            Some(end) => {
+                out.push_str(&rest[..end + 2]);
+                rest = &rest[end + 2..];
+                at_line_start = true;
+            }
+            None => {
+                out.push_str(rest);
+                rest = "";
+                at_line_start = false;
+            }
+        }
+    }
+    if !at_line_start {
+        out.push_str("\r\n");
+    }
+    out.push_str(".\r\n");
+    out
 }
 
 fn unsendable(reason: &str) -> Failure {
@@ -624,6 +735,19 @@ mod tests {
         SmtpSettings::deserialize(MapDeserializer::<_, DeError>::new(
             pairs.iter().map(|(k, v)| (*k, Val(v))),
         ))
+    }
+
+    #[test]
+    fn dot_stuffing_matches_rfc_5321() {
+        assert_eq!(
+            dot_stuffed("a\r\n.b\r\n..\r\nc.d\r\n"),
+            "a\r\n..b\r\n...\r\nc.d\r\n.\r\n"
+        );
+        assert_eq!(dot_stuffed(".start"), "..start\r\n.\r\n");
+        assert_eq!(dot_stuffed("x\r\n"), "x\r\n.\r\n");
+        // A bare LF does not end a line (as in lettre's codec).
+        assert_eq!(dot_stuffed("a\n.b"), "a\n.b\r\n.\r\n");
+        assert_eq!(dot_stuffed(""), ".\r\n");
     }
 
     #[test]

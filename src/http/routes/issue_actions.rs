@@ -122,7 +122,7 @@ async fn test_send(
     let mut results = Vec::new();
     for address in &input.addresses {
         let url = dispatch::content::unsubscribe_url(&public_url(&state), "test");
-        let body = prepared.newsletter.personalise("", &url);
+        let body = prepared.newsletter.encode("", &url);
         let message_id = format!(
             "<test.{}.{}@{}>",
             issue.uid,
@@ -138,13 +138,14 @@ async fn test_send(
             .parse()
             .map(|a| lettre::message::Mailbox::new(None, a))
             .map_err(|e| Error::invalid("addresses", format!("{e}")))?;
-        let built = dispatch::content::base_email(&email, to, subject, body.text, &message_id, now)
-            .map_err(|e| Error::invalid("email.from_address", format!("{e:?}")))
-            .and_then(|mut out| {
-                out.html = Some(body.html);
-                out.build()
-                    .map_err(|e| Error::invalid("addresses", e.to_string()))
-            })?;
+        let built =
+            dispatch::content::base_email(&email, to, subject, String::new(), &message_id, now)
+                .map_err(|e| Error::invalid("email.from_address", format!("{e:?}")))
+                .and_then(|mut out| {
+                    out.content = crate::email::Content::Encoded(body);
+                    out.build()
+                        .map_err(|e| Error::invalid("addresses", e.to_string()))
+                })?;
         let result = match transport.send(&built, built.envelope()).await {
             Ok(accepted) => TestSendResult {
                 address: address.as_str().to_owned(),

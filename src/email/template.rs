@@ -1,0 +1,158 @@
+//! A rendered newsletter part cut at its per-recipient values, so that
+//! personalising is concatenation: the fixed text is kept both as text (for
+//! previews) and already quoted-printable encoded (for sending), and only
+//! the recipient's name and unsubscribe link are encoded per message.
+
+use super::qp;
+
+/// What fills the gaps: for HTML the values are already escaped.
+pub struct Values<'a> {
+    pub name: &'a str,
+    pub unsubscribe_url: &'a str,
+}
+
+#[derive(Debug, Clone)]
+enum Piece {
+    Fixed {
+        text: String,
+        encoded: Vec<u8>,
+    },
+    Name,
+    UnsubscribeUrl,
+    /// A heading underline as long as the line above it, which may hold
+    /// values (the plain-text part underlines headings).
+    Rule {
+        ch: char,
+        width: Width,
+    },
+}
+
+/// The width of a line in characters: fixed part plus values.
+#[derive(Debug, Clone, Copy, Default)]
+struct Width {
+    fixed: usize,
+    names: usize,
+    urls: usize,
+}
+
+impl Width {
+    fn with(self, values: &Values) -> usize {
+        let width = self.fixed
+            + self.names * values.name.chars().count()
+            + self.urls * values.unsubscribe_url.chars().count();
+        width.max(3)
+    }
+}
+
+/// The tokens `PreparedNewsletter` put where values and rules go.
+pub struct Tokens<'a> {
+    pub name: &'a str,
+    pub unsubscribe_url: &'a str,
+    /// A line consisting of this token and one character is an underline.
+    pub rule: Option<&'a str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pieces: Vec<Piece>,
+}
+
+impl Template {
+    pub fn compile(text: &str, tokens: &Tokens) -> Template {
+        let mut pieces = Vec::new();
+        let mut fixed = String::new();
+        let mut previous = Width::default();
+        for line in text.split_inclusive('\n') {
+            let content = line.trim_end_matches('\n');
+            if let Some(rest) = tokens.rule.and_then(|rule| content.strip_prefix(rule)) {
+                flush(&mut fixed, &mut pieces);
+                pieces.push(Piece::Rule {
+                    ch: rest.chars().next().unwrap_or('-'),
+                    width: previous,
+                });
+                fixed.push_str(&line[content.len()..]);
+                continue;
+            }
+            let mut width = Width::default();
+            let mut rest = content;
+            loop {
+                let name = rest
+                    .find(tokens.name)
+                    .map(|at| (at, tokens.name, Piece::Name));
+                let url = rest
+                    .find(tokens.unsubscribe_url)
+                    .map(|at| (at, tokens.unsubscribe_url, Piece::UnsubscribeUrl));
+                let Some((at, token, piece)) =
+                    [name, url].into_iter().flatten().min_by_key(|n| n.0)
+                else {
+                    break;
+                };
+                fixed.push_str(&rest[..at]);
+                width.fixed += rest[..at].chars().count();
+                match piece {
+                    Piece::Name => width.names += 1,
+                    _ => width.urls += 1,
+                }
+                flush(&mut fixed, &mut pieces);
+                pieces.push(piece);
+                rest = &rest[at + token.len()..];
+            }
+            width.fixed += rest.chars().count();
+            fixed.push_str(&line[content.len() - rest.len()..]);
+            previous = width;
+        }
+        flush(&mut fixed, &mut pieces);
+        Template { pieces }
+    }
+
+    /// The text as the recipient reads it.
+    pub fn render(&self, values: &Values) -> String {
+        let mut out = String::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Fixed { text, .. } => out.push_str(text),
+                Piece::Name => out.push_str(values.name),
+                Piece::UnsubscribeUrl => out.push_str(values.unsubscribe_url),
+                Piece::Rule { ch, width } => {
+                    out.extend(std::iter::repeat_n(*ch, width.with(values)))
+                }
+            }
+        }
+        out
+    }
+
+    /// The same text quoted-printable encoded, ready to send.
+    pub fn encode(&self, values: &Values) -> Vec<u8> {
+        let fixed: usize = self
+            .pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Fixed { encoded, .. } => encoded.len(),
+                _ => 0,
+            })
+            .sum();
+        let mut out = Vec::with_capacity(fixed + 512);
+        for piece in &self.pieces {
+            match piece {
+                Piece::Fixed { encoded, .. } => out.extend_from_slice(encoded),
+                Piece::Name => qp::encode_fragment(values.name, &mut out),
+                Piece::UnsubscribeUrl => qp::encode_fragment(values.unsubscribe_url, &mut out),
+                Piece::Rule { ch, width } => {
+                    let rule: String = std::iter::repeat_n(*ch, width.with(values)).collect();
+                    qp::encode_fragment(&rule, &mut out);
+                }
+            }
+        }
+        qp::finish(out)
+    }
+}
+
+fn flush(fixed: &mut String, pieces: &mut Vec<Piece>) {
+    if fixed.is_empty() {
+        return;
+    }
+    let text = std::mem::take(fixed);
+    let mut encoded = Vec::new();
+    qp::encode_fragment(&text, &mut encoded);
+    pieces.push(Piece::Fixed { text, encoded });
+}
