@@ -3,10 +3,12 @@
 //!
 //! `concurrency` workers each send one message at a time. Before a message
 //! goes, its row is marked `sending` in a committed write; its outcome is
-//! recorded in the worker's next write. One writer task groups the workers'
-//! requests into shared commits. A crash can therefore leave at most
-//! `concurrency` rows whose fate is unknown, and those rows say so;
-//! everything else is either recorded or still queued. Any number of
+//! recorded in the worker's next write, made while the next message is on
+//! the wire. One writer task groups the workers' requests into shared
+//! commits. A crash can therefore leave at most 2 × `concurrency` rows whose
+//! fate is unknown (per worker: the message on the wire and the next one,
+//! already marked), and those rows say so; everything else is either
+//! recorded or still queued. Any number of
 //! dispatchers can share a PostgreSQL database; on SQLite one runs at a time.
 //!
 //! Tests drive it one step at a time with `run_once` and a manual clock.
@@ -288,12 +290,9 @@ impl Dispatcher {
         Ok(step)
     }
 
-    /// Sends a claimed batch with `concurrency` workers. Each worker handles
-    /// one delivery at a time: it asks the writer to record its previous
-    /// outcome and mark its next delivery `sending` (one committed write,
-    /// shared with the other workers' requests), then sends. So at most
-    /// `concurrency` rows are ever `sending`, and the relay connections are
-    /// never idle while the database writes.
+    /// Sends a claimed batch with `concurrency` workers (see `worker`). Each
+    /// holds at most two rows `sending`: the one on the wire and the next, so
+    /// at most 2 × `concurrency` rows are ever `sending`.
     async fn process(self: &Arc<Self>, batch: Vec<Claimed>, step: &mut Step) -> Result<()> {
         let queue = Arc::new(Mutex::new(std::collections::VecDeque::from(batch)));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -339,54 +338,72 @@ impl Dispatcher {
             || self.blocked_until().is_some_and(|until| until > self.now())
     }
 
+    /// One worker: sends its deliveries one after the other, and while one
+    /// is on the wire, has the writer record the previous outcome and mark
+    /// the next delivery `sending`. A delivery is sent only after its mark
+    /// committed, and the connection never waits for the database.
     async fn worker(
         self: Arc<Self>,
         queue: Arc<Mutex<std::collections::VecDeque<Claimed>>>,
         writer: tokio::sync::mpsc::UnboundedSender<WriteRequest>,
     ) -> Result<(usize, usize)> {
         let (mut attempted, mut sent) = (0, 0);
+        // Sent; its outcome not yet written.
         let mut previous: Option<Recorded> = None;
+        // Marked `sending`; to be sent next.
+        let mut ready: Option<Claimed> = None;
         loop {
             let next = if self.halted() {
                 None
             } else {
                 queue.lock().expect("queue lock").pop_front()
             };
-            if next.is_none() && previous.is_none() {
+            if next.is_none() && previous.is_none() && ready.is_none() {
                 break;
             }
-            if next.is_some() {
-                self.limiter.acquire().await;
-            }
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let request = WriteRequest {
-                record: previous.take(),
-                mark: next.as_ref().map(|d| d.id),
-                reply,
+            let record = previous.take();
+            let mark = next.as_ref().map(|d| d.id);
+            let write = async {
+                if record.is_none() && mark.is_none() {
+                    return Ok(false);
+                }
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let stopped = || Error::Internal(anyhow::anyhow!("delivery writer stopped"));
+                writer
+                    .send(WriteRequest {
+                        record,
+                        mark,
+                        reply,
+                    })
+                    .map_err(|_| stopped())?;
+                answer.await.map_err(|_| stopped())?
             };
-            if writer.send(request).is_err() {
-                return Err(Error::Internal(anyhow::anyhow!("delivery writer stopped")));
+            let send = async {
+                match &ready {
+                    Some(delivery) => {
+                        self.limiter.acquire().await;
+                        Some(self.send(delivery).await)
+                    }
+                    None => None,
+                }
+            };
+            let (marked, outcome) = tokio::join!(write, send);
+            if let (Some(delivery), Some((outcome, connection_problem))) = (ready.take(), outcome) {
+                attempted += 1;
+                let delivered = matches!(outcome, Outcome::Sent { .. });
+                if delivered {
+                    sent += 1;
+                }
+                self.note_transport(connection_problem);
+                previous = Some(Recorded {
+                    id: delivery.id,
+                    outcome,
+                    delivered_to: delivered.then_some(delivery.subscriber_id).flatten(),
+                });
             }
-            let marked = answer
-                .await
-                .map_err(|_| Error::Internal(anyhow::anyhow!("delivery writer stopped")))??;
-            let Some(delivery) = next else { break };
-            if !marked {
-                // Paused or cancelled since it was claimed.
-                continue;
-            }
-            let (outcome, connection_problem) = self.send(&delivery).await;
-            attempted += 1;
-            let delivered = matches!(outcome, Outcome::Sent { .. });
-            if delivered {
-                sent += 1;
-            }
-            self.note_transport(connection_problem);
-            previous = Some(Recorded {
-                id: delivery.id,
-                outcome,
-                delivered_to: delivered.then_some(delivery.subscriber_id).flatten(),
-            });
+            // Not marked: paused or cancelled since it was claimed.
+            ready = next.filter(|_| matches!(marked, Ok(true)));
+            marked?;
         }
         Ok((attempted, sent))
     }
