@@ -23,6 +23,7 @@ use crate::email::links::LinkSigner;
 use crate::email::{FileOutbox, MailTransport, RateLimiter, RateLimits, SendError, SmtpTransport};
 use crate::error::{Error, Result};
 use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -252,32 +253,7 @@ impl Dispatcher {
     pub async fn run_once(self: &Arc<Self>) -> Result<Step> {
         let mut step = Step::default();
         self.housekeeping(&mut step).await?;
-        let every = Duration::from_secs(self.email.heartbeat_secs.max(1));
-        let mut checked = std::time::Instant::now();
-        loop {
-            if self.stopping.load(Ordering::Relaxed) {
-                break;
-            }
-            // A long send still sees limits changed at run time and rescues
-            // the deliveries of dispatchers that died meanwhile.
-            if checked.elapsed() >= every {
-                self.apply_limits().await?;
-                self.recover_dead().await?;
-                checked = std::time::Instant::now();
-            }
-            if self.blocked_until().is_some_and(|until| until > self.now()) {
-                break;
-            }
-            let (id, now, limit) = (self.id.clone(), self.now(), self.email.batch_size.max(1));
-            let batch = self
-                .db
-                .transaction(move |c| deliveries::claim(c, &id, i64::from(limit), now))
-                .await?;
-            if batch.is_empty() {
-                break;
-            }
-            self.process(batch, &mut step).await?;
-        }
+        self.process(&mut step).await?;
         let now = self.now();
         let finished = self
             .db
@@ -290,17 +266,22 @@ impl Dispatcher {
         Ok(step)
     }
 
-    /// Sends a claimed batch with `concurrency` workers (see `worker`). Each
-    /// holds at most two rows `sending`: the one on the wire and the next, so
-    /// at most 2 × `concurrency` rows are ever `sending`.
-    async fn process(self: &Arc<Self>, batch: Vec<Claimed>, step: &mut Step) -> Result<()> {
-        let queue = Arc::new(Mutex::new(std::collections::VecDeque::from(batch)));
+    /// Sends with `concurrency` workers (see `worker`) until nothing is
+    /// left to claim. Each holds at most two rows `sending`: the one on the
+    /// wire and the next, so at most 2 × `concurrency` rows are ever
+    /// `sending`. Claimed rows not sent when it halts are given back.
+    async fn process(self: &Arc<Self>, step: &mut Step) -> Result<()> {
+        let run = Arc::new(Run {
+            queue: Mutex::new(VecDeque::new()),
+            claiming: tokio::sync::Mutex::new(std::time::Instant::now()),
+            drained: AtomicBool::new(false),
+        });
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let writer = tokio::spawn(self.clone().writer(rx));
         let workers = (self.concurrency.load(Ordering::Relaxed) as usize).max(1);
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers {
-            tasks.spawn(self.clone().worker(queue.clone(), tx.clone()));
+            tasks.spawn(self.clone().worker(run.clone(), tx.clone()));
         }
         drop(tx);
         let mut failure = None;
@@ -310,15 +291,19 @@ impl Dispatcher {
                     step.attempted += attempted;
                     step.sent += sent;
                 }
-                Ok(Err(e)) => failure = Some(e),
+                Ok(Err(e)) => {
+                    // No more claims; the others finish what is queued.
+                    self.stop_claiming(&run);
+                    failure = Some(e);
+                }
                 Err(e) => failure = Some(Error::Internal(anyhow::anyhow!("worker failed: {e}"))),
             }
         }
         writer
             .await
             .map_err(|e| Error::Internal(anyhow::anyhow!("writer failed: {e}")))?;
-        // Halted early (stopping, relay unreachable): give back the rest.
-        let rest: Vec<i64> = queue
+        let rest: Vec<i64> = run
+            .queue
             .lock()
             .expect("queue lock")
             .drain(..)
@@ -333,18 +318,72 @@ impl Dispatcher {
         failure.map_or(Ok(()), Err)
     }
 
+    fn stop_claiming(&self, run: &Run) {
+        run.drained.store(true, Ordering::Relaxed);
+    }
+
     fn halted(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
             || self.blocked_until().is_some_and(|until| until > self.now())
     }
 
+    /// The next claimed delivery; claims more while the queue still holds
+    /// half a batch, so sending never waits for a claim. `None` when
+    /// nothing is left or sending must halt.
+    async fn next_delivery(&self, run: &Run) -> Result<Option<Claimed>> {
+        let low_water = (self.email.batch_size.max(2) / 2) as usize;
+        loop {
+            if self.halted() || run.drained.load(Ordering::Relaxed) && run.is_empty() {
+                return Ok(None);
+            }
+            let (next, low) = {
+                let mut queue = run.queue.lock().expect("queue lock");
+                let next = queue.pop_front();
+                (next, queue.len() < low_water)
+            };
+            if low && !run.drained.load(Ordering::Relaxed) {
+                self.refill(run, low_water).await?;
+            }
+            if next.is_some() {
+                return Ok(next);
+            }
+        }
+    }
+
+    /// Claims a batch into the queue, unless another worker just did. Also
+    /// where a long send sees limits changed at run time and rescues the
+    /// deliveries of dispatchers that died meanwhile.
+    async fn refill(&self, run: &Run, low_water: usize) -> Result<()> {
+        let mut checked = run.claiming.lock().await;
+        if run.drained.load(Ordering::Relaxed) || run.len() >= low_water {
+            return Ok(());
+        }
+        if checked.elapsed() >= Duration::from_secs(self.email.heartbeat_secs.max(1)) {
+            self.apply_limits().await?;
+            self.recover_dead().await?;
+            *checked = std::time::Instant::now();
+        }
+        let (id, now, limit) = (self.id.clone(), self.now(), self.email.batch_size.max(1));
+        let batch = self
+            .db
+            .transaction(move |c| deliveries::claim(c, &id, i64::from(limit), now))
+            .await?;
+        if batch.is_empty() {
+            self.stop_claiming(run);
+        } else {
+            run.queue.lock().expect("queue lock").extend(batch);
+        }
+        Ok(())
+    }
+
     /// One worker: sends its deliveries one after the other, and while one
-    /// is on the wire, has the writer record the previous outcome and mark
-    /// the next delivery `sending`. A delivery is sent only after its mark
-    /// committed, and the connection never waits for the database.
+    /// is on the wire, takes the next (claiming more if needed) and has the
+    /// writer record the previous outcome and mark the next delivery
+    /// `sending`. A delivery is sent only after its mark committed, and the
+    /// connection never waits for the database.
     async fn worker(
         self: Arc<Self>,
-        queue: Arc<Mutex<std::collections::VecDeque<Claimed>>>,
+        run: Arc<Run>,
         writer: tokio::sync::mpsc::UnboundedSender<WriteRequest>,
     ) -> Result<(usize, usize)> {
         let (mut attempted, mut sent) = (0, 0);
@@ -353,19 +392,12 @@ impl Dispatcher {
         // Marked `sending`; to be sent next.
         let mut ready: Option<Claimed> = None;
         loop {
-            let next = if self.halted() {
-                None
-            } else {
-                queue.lock().expect("queue lock").pop_front()
-            };
-            if next.is_none() && previous.is_none() && ready.is_none() {
-                break;
-            }
             let record = previous.take();
-            let mark = next.as_ref().map(|d| d.id);
-            let write = async {
+            let prepare = async {
+                let next = self.next_delivery(&run).await?;
+                let mark = next.as_ref().map(|d| d.id);
                 if record.is_none() && mark.is_none() {
-                    return Ok(false);
+                    return Ok((next, false));
                 }
                 let (reply, answer) = tokio::sync::oneshot::channel();
                 let stopped = || Error::Internal(anyhow::anyhow!("delivery writer stopped"));
@@ -376,7 +408,8 @@ impl Dispatcher {
                         reply,
                     })
                     .map_err(|_| stopped())?;
-                answer.await.map_err(|_| stopped())?
+                let marked = answer.await.map_err(|_| stopped())??;
+                Ok::<_, Error>((next, marked))
             };
             let send = async {
                 match &ready {
@@ -387,7 +420,7 @@ impl Dispatcher {
                     None => None,
                 }
             };
-            let (marked, outcome) = tokio::join!(write, send);
+            let (prepared, outcome) = tokio::join!(prepare, send);
             if let (Some(delivery), Some((outcome, connection_problem))) = (ready.take(), outcome) {
                 attempted += 1;
                 let delivered = matches!(outcome, Outcome::Sent { .. });
@@ -401,9 +434,13 @@ impl Dispatcher {
                     delivered_to: delivered.then_some(delivery.subscriber_id).flatten(),
                 });
             }
+            let (next, marked) = prepared?;
+            let exhausted = next.is_none();
             // Not marked: paused or cancelled since it was claimed.
-            ready = next.filter(|_| matches!(marked, Ok(true)));
-            marked?;
+            ready = next.filter(|_| marked);
+            if exhausted && ready.is_none() && previous.is_none() {
+                break;
+            }
         }
         Ok((attempted, sent))
     }
@@ -693,6 +730,26 @@ fn pending_work(conn: &mut db::DbConnection) -> Result<i64> {
         .count()
         .get_result(conn)?;
     Ok(deliveries + scheduled)
+}
+
+/// What the workers of one `process` share.
+struct Run {
+    queue: Mutex<VecDeque<Claimed>>,
+    /// One claim at a time; when limits and dead dispatchers were last
+    /// checked.
+    claiming: tokio::sync::Mutex<std::time::Instant>,
+    /// Nothing more to claim in this run (or a worker failed).
+    drained: AtomicBool,
+}
+
+impl Run {
+    fn len(&self) -> usize {
+        self.queue.lock().expect("queue lock").len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A finished attempt waiting to be written.

@@ -636,27 +636,18 @@ impl fmt::Display for Verbatim {
 /// gets another "."; then the terminating ".". Same transparency as lettre's
 /// codec (lines end at CRLF).
 fn dot_stuffed(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 64);
-    let mut rest = text;
-    let mut at_line_start = true;
-    while !rest.is_empty() {
-        if at_line_start && rest.starts_with('.') {
-            out.push('.');
-        }
-        match rest.find("\r\n") {
-            Some(end) => {
-                out.push_str(&rest[..end + 2]);
-                rest = &rest[end + 2..];
-                at_line_start = true;
-            }
-            None => {
-                out.push_str(rest);
-                rest = "";
-                at_line_start = false;
-            }
-        }
+    let mut out = String::with_capacity(text.len() + 16);
+    if text.starts_with('.') {
+        out.push('.');
     }
-    if !at_line_start {
+    let mut copied = 0;
+    for (at, _) in text.match_indices("\r\n.") {
+        out.push_str(&text[copied..at + 2]);
+        out.push('.');
+        copied = at + 2;
+    }
+    out.push_str(&text[copied..]);
+    if !text.is_empty() && !text.ends_with("\r\n") {
         out.push_str("\r\n");
     }
     out.push_str(".\r\n");
