@@ -6,6 +6,12 @@
 //! exactly, including bursts of N. A send at instant `t` occupies the windows
 //! `[t, t + w)`; the (N+1)-th send may therefore go exactly when the N-th most
 //! recent one is `w` old.
+//!
+//! The log keeps only the N most recent sends the current limits need.
+//! Beyond it, sends are counted per second for the last hour (a fixed 57 KB),
+//! so a limit introduced or raised later still sees the recent past: the
+//! sends it only knows by their second count as made at that second's end,
+//! which can make it wait up to a second longer than needed, never less.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -20,10 +26,7 @@ use crate::clock::Clock;
 
 const SECOND: TimeDelta = TimeDelta::seconds(1);
 const HOUR: TimeDelta = TimeDelta::seconds(3600);
-/// Sends remembered beyond what the current limits need, so that a per-hour
-/// limit introduced or lowered mid-hour sees the recent past. Bounds memory
-/// (about 1.2 MB) when sending without limits.
-const MIN_HISTORY: usize = 100_000;
+const HOUR_SECONDS: usize = 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,8 +55,10 @@ pub struct RateLimiter {
 
 struct State {
     limits: RateLimits,
-    /// Send instants, ascending.
+    /// The most recent send instants the limits need, ascending.
     sent: VecDeque<DateTime<Utc>>,
+    /// (Unix second, sends in it), indexed by the second modulo 3600.
+    per_second: Vec<(i64, u32)>,
 }
 
 impl RateLimiter {
@@ -63,6 +68,7 @@ impl RateLimiter {
             state: Mutex::new(State {
                 limits,
                 sent: VecDeque::new(),
+                per_second: vec![(i64::MIN, 0); HOUR_SECONDS],
             }),
             changed: Notify::new(),
         }
@@ -75,7 +81,13 @@ impl RateLimiter {
     /// Applies to the very next `try_acquire`, judged against sends already
     /// made: lowering a limit below what was just sent makes callers wait.
     pub fn set_limits(&self, limits: RateLimits) {
-        self.lock().limits = limits;
+        let now = self.clock.now();
+        let mut state = self.lock();
+        state.limits = limits;
+        if state.needed() > state.sent.len() {
+            state.recall(now);
+        }
+        drop(state);
         self.changed.notify_waiters();
     }
 
@@ -95,6 +107,7 @@ impl RateLimiter {
         // the N-th most recent send at a fixed index.
         let at = state.sent.partition_point(|t| *t <= now);
         state.sent.insert(at, now);
+        state.count(now);
         state.prune(now);
         Ok(())
     }
@@ -126,20 +139,73 @@ impl RateLimiter {
 }
 
 impl State {
-    fn prune(&mut self, now: DateTime<Utc>) {
-        while self.sent.front().is_some_and(|t| *t <= now - HOUR) {
-            self.sent.pop_front();
-        }
-        let needed = [self.limits.per_second, self.limits.per_hour]
+    /// How many recent sends the limits look at.
+    fn needed(&self) -> usize {
+        [self.limits.per_second, self.limits.per_hour]
             .into_iter()
             .flatten()
             .map(|n| n.get() as usize)
             .max()
             .unwrap_or(0)
-            .max(MIN_HISTORY);
+    }
+
+    fn count(&mut self, now: DateTime<Utc>) {
+        let second = now.timestamp();
+        let slot = &mut self.per_second[second.rem_euclid(HOUR_SECONDS as i64) as usize];
+        if slot.0 == second {
+            slot.1 += 1;
+        } else {
+            *slot = (second, 1);
+        }
+    }
+
+    fn prune(&mut self, now: DateTime<Utc>) {
+        while self.sent.front().is_some_and(|t| *t <= now - HOUR) {
+            self.sent.pop_front();
+        }
+        let needed = self.needed();
         while self.sent.len() > needed {
             self.sent.pop_front();
         }
+    }
+
+    /// Puts back into the log the sends of the last hour that only the
+    /// per-second counts remember, each at the latest instant it can have
+    /// had: the end of its second, or the oldest logged send if that is
+    /// earlier (the log holds the most recent ones).
+    fn recall(&mut self, now: DateTime<Utc>) {
+        let oldest_logged = self.sent.front().copied();
+        let last_second = oldest_logged.map_or(now.timestamp(), |t| t.timestamp());
+        let mut seconds: Vec<(i64, u32)> = self
+            .per_second
+            .iter()
+            .copied()
+            .filter(|(second, n)| {
+                *n > 0 && *second > now.timestamp() - 3600 && *second <= last_second
+            })
+            .collect();
+        seconds.sort_unstable();
+        let mut recalled = Vec::new();
+        for (second, n) in seconds {
+            let logged = self
+                .sent
+                .iter()
+                .take_while(|t| t.timestamp() == second)
+                .count();
+            let Some(start) = DateTime::from_timestamp(second, 0) else {
+                continue;
+            };
+            let mut at = start + SECOND - TimeDelta::nanoseconds(1);
+            if let Some(oldest) = oldest_logged {
+                at = at.min(oldest);
+            }
+            let missing = (n as usize).saturating_sub(logged);
+            recalled.extend(std::iter::repeat_n(at, missing));
+        }
+        for at in recalled.into_iter().rev() {
+            self.sent.push_front(at);
+        }
+        self.prune(now);
     }
 }
 
@@ -255,10 +321,19 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(limiter.try_acquire(), Ok(()));
         }
-        // An hourly limit introduced later still counts those 106 sends.
+        // An hourly limit introduced later still counts those 106 sends,
+        // known by their second only: as made at its end.
         clock.advance(TimeDelta::minutes(30));
         limiter.set_limits(RateLimits::new(None, Some(50)));
-        assert_eq!(limiter.try_acquire(), Err(Duration::from_secs(1800)));
+        assert_eq!(
+            limiter.try_acquire(),
+            Err(Duration::from_secs(1801) - Duration::from_nanos(1))
+        );
+        clock.advance(TimeDelta::seconds(1801));
+        for _ in 0..50 {
+            assert_eq!(limiter.try_acquire(), Ok(()));
+        }
+        assert!(limiter.try_acquire().is_err());
         assert_eq!(limiter.limits(), RateLimits::new(None, Some(50)));
     }
 
@@ -325,6 +400,39 @@ mod tests {
                         "{count} sends in window from {start}"
                     );
                 }
+            }
+        }
+    }
+
+    /// A limit set after unlimited sending counts what was sent before it:
+    /// every send allowed afterwards has at most N sends (itself included)
+    /// in the hour up to it.
+    #[test]
+    fn a_limit_introduced_later_never_lets_more_through() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for _ in 0..30 {
+            let (clock, limiter) = limiter(None, None);
+            let mut sent = Vec::new();
+            let mut now = t0();
+            for _ in 0..rng.random_range(0..600) {
+                now += ms(rng.random_range(0..3000));
+                clock.set(now);
+                assert_eq!(limiter.try_acquire(), Ok(()));
+                sent.push(now);
+            }
+            let limit = rng.random_range(1..200);
+            limiter.set_limits(RateLimits::new(Some(limit + 5), Some(limit)));
+            let before = sent.len();
+            for _ in 0..600 {
+                now += ms(rng.random_range(0..20_000));
+                clock.set(now);
+                if limiter.try_acquire().is_ok() {
+                    sent.push(now);
+                }
+            }
+            for at in &sent[before..] {
+                let in_hour = sent.iter().filter(|t| **t > *at - HOUR && *t <= at).count();
+                assert!(in_hour <= limit as usize, "{in_hour} > {limit} at {at}");
             }
         }
     }
