@@ -301,7 +301,10 @@ async fn run_dispatcher(
 }
 
 fn dispatch(settings: Settings, clock: SharedClock, exit_when_idle: bool) -> anyhow::Result<()> {
+    // The blocking pool only runs database work here: the writer, claims and
+    // housekeeping. More threads than that only add malloc arenas (memory).
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(4)
         .enable_all()
         .build()?;
     runtime.block_on(async move {

@@ -116,7 +116,7 @@ impl Dispatcher {
             DeliveryKind::Invitation => self.invitation(delivery, now).await?,
         };
         email
-            .build()
+            .into_message()
             .map_err(|e| BuildError::Unsendable(e.to_string()))
     }
 

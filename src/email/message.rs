@@ -172,22 +172,22 @@ impl Content {
         }
     }
 
-    fn parts(&self) -> Vec<SinglePart> {
-        let encoded = |content_type, bytes: &Vec<u8>| {
+    fn into_parts(self) -> Vec<SinglePart> {
+        let encoded = |content_type, bytes| {
             SinglePart::builder()
                 .header(content_type)
                 .body(Body::dangerous_pre_encoded(
-                    bytes.clone(),
+                    bytes,
                     ContentTransferEncoding::QuotedPrintable,
                 ))
         };
         match self {
-            Self::Text { text, html } => std::iter::once(SinglePart::plain(text.clone()))
-                .chain(html.iter().map(|html| SinglePart::html(html.clone())))
+            Self::Text { text, html } => std::iter::once(SinglePart::plain(text))
+                .chain(html.map(SinglePart::html))
                 .collect(),
             Self::Encoded(body) => vec![
-                encoded(ContentType::TEXT_PLAIN, &body.text),
-                encoded(ContentType::TEXT_HTML, &body.html),
+                encoded(ContentType::TEXT_PLAIN, body.text),
+                encoded(ContentType::TEXT_HTML, body.html),
             ],
         }
     }
@@ -245,6 +245,11 @@ impl OutgoingEmail {
     }
 
     pub fn build(&self) -> Result<Message, EmailError> {
+        self.clone().into_message()
+    }
+
+    /// `build` without copying the bodies.
+    pub fn into_message(self) -> Result<Message, EmailError> {
         validate_message_id(&self.message_id)?;
         let date = system_time(self.date)?;
 
@@ -283,8 +288,9 @@ impl OutgoingEmail {
             ));
         }
 
-        let mut parts = self.content.parts();
-        let message = match &self.calendar {
+        let calendar = self.calendar;
+        let mut parts = self.content.into_parts();
+        let message = match &calendar {
             None if parts.len() == 1 => builder.singlepart(parts.remove(0))?,
             None => builder.multipart(
                 parts
