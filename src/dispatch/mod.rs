@@ -271,14 +271,16 @@ impl Dispatcher {
     /// wire and the next, so at most 2 × `concurrency` rows are ever
     /// `sending`. Claimed rows not sent when it halts are given back.
     async fn process(self: &Arc<Self>, step: &mut Step) -> Result<()> {
+        let workers = self.concurrency.load(Ordering::Relaxed).max(1);
         let run = Arc::new(Run {
             queue: Mutex::new(VecDeque::new()),
-            claiming: tokio::sync::Mutex::new(std::time::Instant::now()),
+            claiming: tokio::sync::Mutex::new(()),
+            checked: Mutex::new(self.now()),
             drained: AtomicBool::new(false),
+            workers,
         });
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let writer = tokio::spawn(self.clone().writer(rx));
-        let workers = (self.concurrency.load(Ordering::Relaxed) as usize).max(1);
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers {
             tasks.spawn(self.clone().worker(run.clone(), tx.clone()));
@@ -329,11 +331,16 @@ impl Dispatcher {
 
     /// The next claimed delivery; claims more while the queue still holds
     /// half a batch, so sending never waits for a claim. `None` when
-    /// nothing is left or sending must halt.
+    /// nothing is left or sending must halt, or the concurrency was changed
+    /// (`run_once` ends and the next one starts with the new figure).
     async fn next_delivery(&self, run: &Run) -> Result<Option<Claimed>> {
         let low_water = (self.email.batch_size.max(2) / 2) as usize;
         loop {
-            if self.halted() || run.drained.load(Ordering::Relaxed) && run.is_empty() {
+            self.check_in(run).await?;
+            if self.halted()
+                || self.concurrency.load(Ordering::Relaxed).max(1) != run.workers
+                || run.drained.load(Ordering::Relaxed) && run.is_empty()
+            {
                 return Ok(None);
             }
             let (next, low) = {
@@ -350,18 +357,27 @@ impl Dispatcher {
         }
     }
 
-    /// Claims a batch into the queue, unless another worker just did. Also
-    /// where a long send sees limits changed at run time and rescues the
-    /// deliveries of dispatchers that died meanwhile.
+    /// Once a heartbeat, even in the middle of a long send: limits changed
+    /// at run time, and the deliveries of dispatchers that died meanwhile.
+    async fn check_in(&self, run: &Run) -> Result<()> {
+        let now = self.now();
+        {
+            let mut checked = run.checked.lock().expect("check-in lock");
+            if now - *checked < TimeDelta::seconds(self.email.heartbeat_secs.max(1) as i64) {
+                return Ok(());
+            }
+            *checked = now;
+        }
+        self.apply_limits().await?;
+        self.recover_dead().await?;
+        Ok(())
+    }
+
+    /// Claims a batch into the queue, unless another worker just did.
     async fn refill(&self, run: &Run, low_water: usize) -> Result<()> {
-        let mut checked = run.claiming.lock().await;
+        let _claiming = run.claiming.lock().await;
         if run.drained.load(Ordering::Relaxed) || run.len() >= low_water {
             return Ok(());
-        }
-        if checked.elapsed() >= Duration::from_secs(self.email.heartbeat_secs.max(1)) {
-            self.apply_limits().await?;
-            self.recover_dead().await?;
-            *checked = std::time::Instant::now();
         }
         let (id, now, limit) = (self.id.clone(), self.now(), self.email.batch_size.max(1));
         let batch = self
@@ -735,11 +751,14 @@ fn pending_work(conn: &mut db::DbConnection) -> Result<i64> {
 /// What the workers of one `process` share.
 struct Run {
     queue: Mutex<VecDeque<Claimed>>,
-    /// One claim at a time; when limits and dead dispatchers were last
-    /// checked.
-    claiming: tokio::sync::Mutex<std::time::Instant>,
+    /// One claim at a time.
+    claiming: tokio::sync::Mutex<()>,
+    /// When limits and dead dispatchers were last checked.
+    checked: Mutex<DateTime<Utc>>,
     /// Nothing more to claim in this run (or a worker failed).
     drained: AtomicBool,
+    /// The concurrency this run started with.
+    workers: u32,
 }
 
 impl Run {

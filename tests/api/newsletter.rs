@@ -966,6 +966,57 @@ async fn complaints_and_soft_bounces_stop_sends() {
     expect_problem(res, 409).await;
 }
 
+/// A send that lasts longer than a heartbeat sees a new concurrency (and
+/// limits) without a restart: the running pass ends and the next one starts
+/// with the new figure.
+#[tokio::test]
+async fn a_long_send_sees_a_new_concurrency() {
+    let mail = spawn_mail_app_with(|s| {
+        s.email.concurrency = 1;
+        s.email.heartbeat_secs = 5;
+    })
+    .await;
+    let list = mail.list("members").await;
+    crate::mail::bulk_subscribers(&mail.app, list, 40);
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    mail.smtp.set_latency(std::time::Duration::from_millis(20));
+
+    let dispatcher = mail.dispatcher.clone();
+    let first = tokio::spawn(async move { dispatcher.run_once().await.unwrap() });
+    while mail.smtp.messages().len() < 3 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let res = mail
+        .app
+        .client
+        .put(mail.app.url("/api/v1/email/limits"))
+        .bearer_auth(&mail.app.editor)
+        .json(&json!({"rate_per_second": null, "rate_per_hour": null, "concurrency": 4}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        mail.smtp.connection_count(),
+        1,
+        "one worker, one connection"
+    );
+    mail.app.clock.advance(TimeDelta::seconds(6));
+    let first = first.await.unwrap();
+    assert!(first.sent < 40, "the first pass stopped early: {first:?}");
+
+    let second = mail.run().await;
+    assert_eq!(first.sent + second.sent, 40);
+    assert!(
+        mail.smtp.connection_count() > 1,
+        "the second pass sent with more connections"
+    );
+    let counts = mail.newsletter_counts();
+    assert_eq!(counts.len(), 40);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+}
+
 #[tokio::test]
 async fn limits_change_at_run_time() {
     let mail = spawn_mail_app().await;
