@@ -989,10 +989,10 @@ async fn a_long_send_sees_a_new_concurrency() {
     }
     let res = mail
         .app
-        .client
-        .put(mail.app.url("/api/v1/email/limits"))
-        .bearer_auth(&mail.app.editor)
-        .json(&json!({"rate_per_second": null, "rate_per_hour": null, "concurrency": 4}))
+        .put(
+            "/api/v1/email/limits",
+            &json!({"rate_per_second": null, "rate_per_hour": null, "concurrency": 4}),
+        )
         .send()
         .await
         .unwrap();
