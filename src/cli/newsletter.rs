@@ -45,15 +45,32 @@ pub enum SubscribersCommand {
 
 #[derive(Args)]
 pub struct BounceArgs {
-    pub email: String,
+    #[arg(required_unless_present = "message")]
+    pub email: Option<String>,
     /// hard, soft or complaint.
-    #[arg(long)]
-    pub kind: BounceKind,
+    #[arg(long, required_unless_present = "message")]
+    pub kind: Option<BounceKind>,
     #[arg(long)]
     pub reason: Option<String>,
     /// Message-ID of the bounced message, to mark its delivery.
     #[arg(long)]
     pub message_id: Option<String>,
+    /// Instead: the bounce as the relay sent it (a delivery status
+    /// notification or an ARF abuse report); `-` reads standard input, so an
+    /// MTA alias can pipe bounces here. Anything else is refused and nothing
+    /// is recorded.
+    #[arg(long, conflicts_with_all = ["email", "kind", "reason", "message_id"])]
+    pub message: Option<PathBuf>,
+}
+
+fn read_file_or_stdin(file: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    if file.as_os_str() == "-" {
+        let mut data = Vec::new();
+        std::io::stdin().read_to_end(&mut data)?;
+        Ok(data)
+    } else {
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))
+    }
 }
 
 fn list_id(conn: &mut db::DbConnection, slug: &str) -> anyhow::Result<i64> {
@@ -78,13 +95,7 @@ pub fn subscribers(
         } => {
             let id = list_id(&mut conn, &list)?;
             let default_language = subscribers::get_list(&mut conn, id)?.default_language;
-            let mut data = Vec::new();
-            if file.as_os_str() == "-" {
-                std::io::stdin().read_to_end(&mut data)?;
-            } else {
-                data = std::fs::read(&file)
-                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
-            }
+            let data = read_file_or_stdin(&file)?;
             let source = match (source, confirmed) {
                 (Some(s), _) => format!("import:cli: {s}"),
                 (None, true) => {
@@ -152,9 +163,46 @@ pub fn subscribers(
 }
 
 pub fn bounce(args: BounceArgs, db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let input = BounceInput {
-        email: EmailAddress::parse(&args.email).map_err(anyhow::Error::msg)?,
-        kind: args.kind,
+    let (inputs, ignored) = match &args.message {
+        Some(file) => {
+            let raw = read_file_or_stdin(file)?;
+            let report = crate::email::bounce::parse(&raw)
+                .map_err(|e| anyhow::anyhow!("{}: {e}; nothing recorded", file.display()))?;
+            (report.bounces, report.ignored)
+        }
+        None => (vec![bounce_input(&args)?], Vec::new()),
+    };
+    let outcomes = db::write_transaction(&mut *db.get()?, |c| {
+        inputs
+            .iter()
+            .map(|input| subscribers::record_bounce(c, input, now))
+            .collect::<crate::Result<Vec<_>>>()
+    })?;
+    for outcome in outcomes {
+        println!(
+            "{}: {} recorded; {}",
+            outcome.email,
+            outcome.kind,
+            match (outcome.known_subscriber, outcome.suppressed) {
+                (false, _) => "no subscriber has this address",
+                (true, true) => "the address receives nothing more",
+                (true, false) => "the address still receives mail (soft bounce)",
+            }
+        );
+    }
+    for line in ignored {
+        println!("{line}: not a bounce, nothing recorded");
+    }
+    Ok(())
+}
+
+fn bounce_input(args: &BounceArgs) -> anyhow::Result<BounceInput> {
+    let (Some(email), Some(kind)) = (&args.email, args.kind) else {
+        anyhow::bail!("give EMAIL and --kind, or --message");
+    };
+    Ok(BounceInput {
+        email: EmailAddress::parse(email).map_err(anyhow::Error::msg)?,
+        kind,
         reason: args
             .reason
             .as_deref()
@@ -167,19 +215,5 @@ pub fn bounce(args: BounceArgs, db: &Db, now: DateTime<Utc>) -> anyhow::Result<(
             .map(Text::parse)
             .transpose()
             .map_err(|e| anyhow::anyhow!("--message-id {e}"))?,
-    };
-    let outcome = db::write_transaction(&mut *db.get()?, |c| {
-        subscribers::record_bounce(c, &input, now)
-    })?;
-    println!(
-        "{}: {} recorded; {}",
-        outcome.email,
-        outcome.kind,
-        match (outcome.known_subscriber, outcome.suppressed) {
-            (false, _) => "no subscriber has this address",
-            (true, true) => "the address receives nothing more",
-            (true, false) => "the address still receives mail (soft bounce)",
-        }
-    );
-    Ok(())
+    })
 }

@@ -3,6 +3,7 @@
 //! callers hand in everything a message needs (including its stable Message-ID)
 //! and receive an outcome precise enough to record per recipient.
 
+pub mod bounce;
 pub mod links;
 pub mod message;
 pub mod qp;

@@ -922,6 +922,99 @@ async fn csv_import_is_all_or_nothing_and_respects_opt_outs() {
     );
 }
 
+/// A delivery status notification as Postfix returns it, for `recipient`,
+/// quoting the headers of the message with `message_id`.
+fn dsn(recipient: &str, status: &str, message_id: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@relay.example\r\nTo: newsletter@pregon.test\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --B\r\nContent-Type: message/delivery-status\r\n\r\n\
+         Reporting-MTA: dns; relay.example\r\n\r\n\
+         Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: {status}\r\n\
+         Diagnostic-Code: smtp; 550 {status} user unknown\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\n\
+         To: {recipient}\r\nMessage-ID: {message_id}\r\nSubject: x\r\n\
+         --B--\r\n"
+    )
+}
+
+/// The relay's own bounce message, posted as it came, suppresses the
+/// address and marks the delivery it is about.
+#[tokio::test]
+async fn bounce_messages_are_read_as_the_relay_sent_them() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    mail.confirmed(list, "gone@example.org", "Gone", "en").await;
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    mail.run().await;
+    let sent = mail.received_by("gone@example.org");
+    let message_id = format!("<{}>", parse(&sent[0].data).message_id().unwrap());
+
+    let post = |body: String, content_type: &'static str| {
+        app.client
+            .post(app.url("/api/v1/bounces/message"))
+            .bearer_auth(&app.editor)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+    };
+    // Not a bounce: refused, nothing recorded.
+    let res = post(
+        "From: a@example.org\r\nSubject: hello\r\n\r\nJust a reply.\r\n".into(),
+        "message/rfc822",
+    )
+    .await
+    .unwrap();
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(problem["field"], "body", "{problem}");
+    let res = post(dsn("gone@example.org", "5.1.1", &message_id), "text/plain")
+        .await
+        .unwrap();
+    expect_problem(res, 415).await;
+    let subscribers = app
+        .get_json("/api/v1/subscribers?email=gone@example.org")
+        .await;
+    assert_eq!(subscribers["items"][0]["status"], "active", "{subscribers}");
+
+    let res = post(
+        dsn("gone@example.org", "5.1.1", &message_id),
+        "message/rfc822",
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(
+        report["recorded"][0]["email"], "gone@example.org",
+        "{report}"
+    );
+    assert_eq!(report["recorded"][0]["kind"], "hard");
+    assert_eq!(report["recorded"][0]["suppressed"], true);
+    let subscribers = app
+        .get_json("/api/v1/subscribers?email=gone@example.org")
+        .await;
+    assert_eq!(
+        subscribers["items"][0]["status"], "bounced",
+        "{subscribers}"
+    );
+    let deliveries = app
+        .get_json(&format!("/api/v1/issues/{issue}/deliveries"))
+        .await;
+    let marked: Vec<&Value> = deliveries["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| !d["bounced_at"].is_null())
+        .collect();
+    assert_eq!(marked.len(), 1, "{deliveries}");
+    assert_eq!(marked[0]["email"], "gone@example.org");
+}
+
 #[tokio::test]
 async fn complaints_and_soft_bounces_stop_sends() {
     let mail = spawn_mail_app().await;
@@ -1170,6 +1263,25 @@ async fn subscribers_and_bounces_from_the_command_line() {
 
     let (ok, out) = pregon_cli(&db, &["bounce", "bob@example.org", "--kind", "hard"], None);
     assert!(ok && out.contains("receives nothing more"), "{out}");
+    // A bounce message piped in, as an MTA alias would: a 4.x.x the relay
+    // gave up on is a soft bounce; anything else is refused.
+    let (ok, out) = pregon_cli(
+        &db,
+        &["bounce", "--message", "-"],
+        Some(&dsn("ana@example.org", "4.2.2", "<x@pregon.test>")),
+    );
+    assert!(
+        ok && out.contains("ana@example.org: soft recorded"),
+        "{out}"
+    );
+    let (ok, out) = pregon_cli(
+        &db,
+        &["bounce", "--message", "-"],
+        Some("Subject: out of office\r\n\r\nBack Monday.\r\n"),
+    );
+    assert!(!ok && out.contains("nothing recorded"), "{out}");
+    let (ok, out) = pregon_cli(&db, &["bounce", "--kind", "hard"], None);
+    assert!(!ok, "{out}");
     let (ok, out) = pregon_cli(
         &db,
         &["subscribers", "unsubscribe", "ana@example.org"],

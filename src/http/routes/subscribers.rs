@@ -14,7 +14,7 @@ use crate::domain::newsletter::{
 use crate::error::Error;
 use crate::http::ExpectedVersion;
 use crate::http::auth::{Admin, Editor, Viewer};
-use crate::http::json::Json;
+use crate::http::json::{Json, read_body};
 use crate::http::problem::{ApiError, ApiResult, Problem};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use futures_util::StreamExt;
@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(import)
         .service(export)
         .service(bounce)
+        .service(bounce_message)
         .service(limits)
         .service(set_limits);
 }
@@ -302,6 +303,60 @@ async fn bounce(_: Editor, state: State, input: Json<BounceInput>) -> ApiResult<
         .transaction(move |c| db::record_bounce(c, &input.0, now))
         .await?;
     Ok(HttpResponse::Ok().json(outcome))
+}
+
+/// Bounce messages are small; a returned original rarely adds much.
+const BOUNCE_MESSAGE_LIMIT: usize = 1024 * 1024;
+
+#[derive(Serialize, ToSchema)]
+struct BounceMessageReport {
+    recorded: Vec<BounceOutcome>,
+    /// Recipients the report names without a bounce (`a@b.org: delayed`).
+    ignored: Vec<String>,
+}
+
+/// Records what a bounce message says, posted as the relay sent it: a
+/// delivery status notification (RFC 3464: failed with 5.x.x is a hard
+/// bounce, with 4.x.x a soft one; delayed is ignored) or an ARF abuse report
+/// (a complaint). Anything else is refused (422) and nothing is recorded.
+#[utoipa::path(tag = "newsletter",
+    request_body(content = String, content_type = "message/rfc822"),
+    security(("bearer" = ["editor"])),
+    responses(
+        (status = 200, body = BounceMessageReport),
+        (status = 413, body = Problem),
+        (status = 415, body = Problem, description = "Not message/rfc822"),
+        (status = 422, body = Problem, description = "Not a bounce or feedback report"),
+    ))]
+#[post("/bounces/message")]
+async fn bounce_message(
+    _: Editor,
+    state: State,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let mut payload = payload.into_inner();
+    let body = read_body(&req, &mut payload, BOUNCE_MESSAGE_LIMIT, |essence| {
+        essence == "message/rfc822"
+    })
+    .await?;
+    let report =
+        crate::email::bounce::parse(&body).map_err(|e| Error::invalid("body", e.to_string()))?;
+    let now = state.clock.now();
+    let bounces = report.bounces;
+    let recorded = state
+        .db
+        .transaction(move |c| {
+            bounces
+                .iter()
+                .map(|input| db::record_bounce(c, input, now))
+                .collect::<crate::Result<Vec<_>>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(BounceMessageReport {
+        recorded,
+        ignored: report.ignored,
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
