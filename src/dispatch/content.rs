@@ -82,11 +82,11 @@ pub fn base_email(
     email: &EmailSettings,
     to: Mailbox,
     subject: String,
-    text: String,
+    content: Content,
     message_id: &str,
     now: DateTime<Utc>,
 ) -> Result<OutgoingEmail, BuildError> {
-    let mut out = OutgoingEmail::new(sender(email)?, to, subject, text, message_id, now);
+    let mut out = OutgoingEmail::new(sender(email)?, to, subject, content, message_id, now);
     if !email.reply_to.trim().is_empty() {
         out.reply_to = Some(mailbox(None, email.reply_to.trim())?);
     }
@@ -160,11 +160,10 @@ impl Dispatcher {
             &self.email,
             mailbox(d.name.as_deref(), &d.email)?,
             subject,
-            String::new(),
+            Content::Encoded(prepared.newsletter.encode(name, &url)),
             &d.message_id,
             now,
         )?;
-        out.content = Content::Encoded(prepared.newsletter.encode(name, &url));
         let mailto = if self.email.unsubscribe_mailto.trim().is_empty() {
             &self.email.from_address
         } else {
@@ -197,31 +196,15 @@ impl Dispatcher {
         let lang = d.language()?;
         let name = d.name.as_deref().unwrap_or("");
         let (subject, text) = confirmation_text(lang, &list, name, &url, expires);
-        let mut out = base_email(
+        let html = simple_html(lang, &text, Some(&url));
+        base_email(
             &self.email,
             mailbox(d.name.as_deref(), &d.email)?,
             subject,
-            text.clone(),
+            Content::text_and_html(text, html),
             &d.message_id,
             now,
-        )?;
-        let paragraphs: String = text
-            .split("\n\n")
-            .map(|p| {
-                if p.trim() == url {
-                    format!("<p><a href=\"{0}\">{0}</a></p>\n", escape_html(&url))
-                } else {
-                    format!("<p>{}</p>\n", escape_html(p).replace('\n', "<br>"))
-                }
-            })
-            .collect();
-        out.content = Content::text_and_html(
-            text,
-            format!(
-                "<!DOCTYPE html>\n<html lang=\"{lang}\"><body style=\"font-family:Arial,Helvetica,sans-serif\">\n{paragraphs}</body></html>\n"
-            ),
-        );
-        Ok(out)
+        )
     }
 }
 
@@ -306,21 +289,15 @@ impl Dispatcher {
             .map_err(|e| BuildError::Unsendable(format!("cannot write the invitation: {e}")))?;
         let updated = d.sequence.unwrap_or(0) > 0;
         let (subject, text) = invitation_text(lang, cancel, updated, &summary, &when, &place);
+        let html = simple_html(lang, &text, None);
         let mut out = base_email(
             &self.email,
             mailbox(d.name.as_deref(), &d.email)?,
             subject,
-            text.clone(),
+            Content::text_and_html(text, html),
             &d.message_id,
             now,
         )?;
-        let html = format!(
-            "<!DOCTYPE html>\n<html lang=\"{lang}\"><body style=\"font-family:Arial,Helvetica,sans-serif\">\n{}</body></html>\n",
-            text.split("\n\n")
-                .map(|p| format!("<p>{}</p>\n", escape_html(p).replace('\n', "<br>")))
-                .collect::<String>()
-        );
-        out.content = Content::text_and_html(text, html);
         out.calendar = Some(crate::email::CalendarPart {
             method: if cancel {
                 crate::email::CalendarMethod::Cancel
@@ -332,6 +309,23 @@ impl Dispatcher {
         });
         Ok(out)
     }
+}
+
+/// The HTML alternative of a short plain-text email: a paragraph per block
+/// of text, and `link`, where a paragraph is just that URL, as a link.
+fn simple_html(lang: Language, text: &str, link: Option<&str>) -> String {
+    let paragraphs: String = text
+        .split("\n\n")
+        .map(|p| match link {
+            Some(url) if p.trim() == url => {
+                format!("<p><a href=\"{0}\">{0}</a></p>\n", escape_html(url))
+            }
+            _ => format!("<p>{}</p>\n", escape_html(p).replace('\n', "<br>")),
+        })
+        .collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><body style=\"font-family:Arial,Helvetica,sans-serif\">\n{paragraphs}</body></html>\n"
+    )
 }
 
 fn describe_time(timing: &crate::domain::Timing) -> String {

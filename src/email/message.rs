@@ -164,6 +164,19 @@ pub enum Content {
     Encoded(EncodedBody),
 }
 
+/// Text only.
+impl From<String> for Content {
+    fn from(text: String) -> Self {
+        Self::Text { text, html: None }
+    }
+}
+
+impl From<&str> for Content {
+    fn from(text: &str) -> Self {
+        text.to_owned().into()
+    }
+}
+
 impl Content {
     pub fn text_and_html(text: impl Into<String>, html: impl Into<String>) -> Self {
         Self::Text {
@@ -217,12 +230,13 @@ pub struct OutgoingEmail {
 }
 
 impl OutgoingEmail {
-    /// A text-only message; set the other public fields as needed.
+    /// A message with `content` (text only, from a string); set the other
+    /// public fields as needed.
     pub fn new(
         from: Mailbox,
         to: Mailbox,
         subject: impl Into<String>,
-        text: impl Into<String>,
+        content: impl Into<Content>,
         message_id: impl Into<String>,
         date: DateTime<Utc>,
     ) -> Self {
@@ -232,10 +246,7 @@ impl OutgoingEmail {
             reply_to: None,
             return_path: None,
             subject: subject.into(),
-            content: Content::Text {
-                text: text.into(),
-                html: None,
-            },
+            content: content.into(),
             message_id: message_id.into(),
             list_unsubscribe: None,
             calendar: None,

@@ -138,14 +138,13 @@ async fn test_send(
             .parse()
             .map(|a| lettre::message::Mailbox::new(None, a))
             .map_err(|e| Error::invalid("addresses", format!("{e}")))?;
-        let built =
-            dispatch::content::base_email(&email, to, subject, String::new(), &message_id, now)
-                .map_err(|e| Error::invalid("email.from_address", format!("{e:?}")))
-                .and_then(|mut out| {
-                    out.content = crate::email::Content::Encoded(body);
-                    out.build()
-                        .map_err(|e| Error::invalid("addresses", e.to_string()))
-                })?;
+        let content = crate::email::Content::Encoded(body);
+        let built = dispatch::content::base_email(&email, to, subject, content, &message_id, now)
+            .map_err(|e| Error::invalid("email.from_address", format!("{e:?}")))
+            .and_then(|out| {
+                out.into_message()
+                    .map_err(|e| Error::invalid("addresses", e.to_string()))
+            })?;
         let result = match transport.send(&built, built.envelope()).await {
             Ok(accepted) => TestSendResult {
                 address: address.as_str().to_owned(),
