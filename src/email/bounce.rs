@@ -41,12 +41,7 @@ pub fn parse(raw: &[u8]) -> Result<Report, NotAReport> {
     let content_type = message
         .content_type()
         .ok_or_else(|| NotAReport::OtherType("text/plain".into()))?;
-    let essence = format!(
-        "{}/{}",
-        content_type.ctype(),
-        content_type.subtype().unwrap_or("")
-    )
-    .to_ascii_lowercase();
+    let essence = essence(content_type);
     let report_type = content_type
         .attribute("report-type")
         .unwrap_or("")
@@ -106,10 +101,18 @@ fn original_headers(message: &Message) -> Option<Original> {
     })
 }
 
-fn is(part: &mail_parser::MessagePart, essence: &str) -> bool {
-    part.content_type().is_some_and(|ct| {
-        format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).eq_ignore_ascii_case(essence)
-    })
+/// `type/subtype`, lower-cased.
+fn essence(content_type: &mail_parser::ContentType) -> String {
+    format!(
+        "{}/{}",
+        content_type.ctype(),
+        content_type.subtype().unwrap_or("")
+    )
+    .to_ascii_lowercase()
+}
+
+fn is(part: &mail_parser::MessagePart, wanted: &str) -> bool {
+    part.content_type().is_some_and(|ct| essence(ct) == wanted)
 }
 
 fn part_text(message: &Message, essence: &str) -> Option<String> {
