@@ -1,20 +1,10 @@
 use crate::helpers::*;
 use serde_json::{Value, json};
 
-/// The shared real-world `.ics` fixtures: `PREGON_FIXTURES_DIR` if set, else
-/// `shared/fixtures/ics` beside this checkout or beside one of its parents
-/// (the project's layout puts the clone next to `shared/`).
+/// The real-world `.ics` fixtures shipped with the repository
+/// (`tests/fixtures/ics`, origins and licences in its SOURCES.md).
 pub fn fixtures_dir() -> std::path::PathBuf {
-    if let Ok(dir) = std::env::var("PREGON_FIXTURES_DIR") {
-        return dir.into();
-    }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared/fixtures/ics"))
-        .find(|d| d.is_dir())
-        .expect(
-            "the shared .ics fixtures: set PREGON_FIXTURES_DIR or put the checkout beside shared/",
-        )
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ics")
 }
 
 fn fixture(name: &str) -> Vec<u8> {

@@ -1,4 +1,4 @@
-//! The real files in `shared/fixtures/ics` (see SOURCES.md there).
+//! The real files in `tests/fixtures/ics` (see SOURCES.md there).
 
 use std::collections::HashMap;
 

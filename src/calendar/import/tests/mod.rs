@@ -7,20 +7,10 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::{ImportError, ImportLimits, ParsedCalendar, parse_calendar};
 
-/// The shared real-world `.ics` fixtures: `PREGON_FIXTURES_DIR` if set, else
-/// `shared/fixtures/ics` beside this checkout or beside one of its parents
-/// (the project's layout puts the clone next to `shared/`).
+/// The real-world `.ics` fixtures shipped with the repository
+/// (`tests/fixtures/ics`, origins and licences in its SOURCES.md).
 fn fixtures_dir() -> std::path::PathBuf {
-    if let Ok(dir) = std::env::var("PREGON_FIXTURES_DIR") {
-        return dir.into();
-    }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared/fixtures/ics"))
-        .find(|d| d.is_dir())
-        .expect(
-            "the shared .ics fixtures: set PREGON_FIXTURES_DIR or put the checkout beside shared/",
-        )
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ics")
 }
 
 pub(super) fn fixture_bytes(name: &str) -> Vec<u8> {
