@@ -5,6 +5,7 @@
 //! `db` (persistence on SQLite or PostgreSQL), `http` (the thin API layer),
 //! `cli` (the `pregon` subcommands), `seed` (the default 2020 plan).
 
+pub mod app;
 pub mod calendar;
 pub mod cli;
 pub mod clock;
