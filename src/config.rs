@@ -17,6 +17,13 @@ pub struct Settings {
     pub email: EmailSettings,
     pub feeds: FeedSettings,
     pub imports: ImportSettings,
+    pub approval: ApprovalSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSettings {
+    pub four_eyes: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

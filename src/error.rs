@@ -19,6 +19,23 @@ pub enum Error {
     /// Optimistic concurrency: the client edited an older version.
     #[error("version {given} is not the current version {current}")]
     VersionMismatch { given: i32, current: i32 },
+    /// The actor's role does not allow the operation.
+    #[error("this needs the {needed} role")]
+    Forbidden { needed: crate::domain::Role },
+    /// A rule forbids this actor this operation on this record (e.g. approving
+    /// one's own work under four-eyes); `kind` names the rule.
+    #[error("{message}")]
+    NotAllowed { kind: &'static str, message: String },
+    /// The record's state does not allow the operation; says what would.
+    #[error("cannot {action} when the state is {current}; allowed: {}", allowed.join(", "))]
+    InvalidTransition {
+        action: String,
+        current: String,
+        allowed: Vec<String>,
+    },
+    /// The operation needs something first (e.g. a current approval); `kind` names it.
+    #[error("{message}")]
+    Blocked { kind: &'static str, message: String },
     #[error("database error: {0}")]
     Database(DieselError),
     #[error("database unavailable: {0}")]

@@ -203,8 +203,14 @@ fn build_rendered(
         .filter_map(|a| a.cancelled_at.map(|t| t + request.retention))
         .filter(|t| *t <= now)
         .max();
+    // Any recorded change to what feeds show (a period moved, an organisation
+    // renamed) counts too.
+    let published_change =
+        crate::db::history::last_change_of(conn, crate::app::history::PUBLISHED)?
+            .map(|t| t.and_utc());
     let last_modified = [
         changes::activities_changed_at(conn)?,
+        published_change,
         request.feed_updated,
         left,
     ]

@@ -847,3 +847,57 @@ pub fn set_external_version(
         .execute(conn)?;
     Ok(())
 }
+
+pub fn all_ids(conn: &mut DbConnection) -> Result<Vec<i64>> {
+    Ok(activities::table
+        .select(activities::id)
+        .order(activities::id)
+        .load(conn)?)
+}
+
+/// Activities whose published form depends on something outside them: to be
+/// `touch`ed when that changes.
+pub enum DependsOn {
+    /// To-be-confirmed activities placed on this period's dates.
+    PeriodDates(i64),
+    /// Activities naming this organisation as a partner.
+    Organisation(i64),
+    /// Activities of this campaign (its name is their category).
+    Campaign(i64),
+}
+
+pub fn depending_on(conn: &mut DbConnection, on: DependsOn) -> Result<Vec<i64>> {
+    Ok(match on {
+        DependsOn::PeriodDates(period) => activities::table
+            .filter(activities::period_id.eq(period))
+            .filter(activities::time_precision.eq(crate::domain::timing::Precision::Tbc.as_str()))
+            .select(activities::id)
+            .load(conn)?,
+        DependsOn::Organisation(org) => activity_partners::table
+            .filter(activity_partners::organisation_id.eq(org))
+            .select(activity_partners::activity_id)
+            .distinct()
+            .load(conn)?,
+        DependsOn::Campaign(campaign) => activities::table
+            .filter(activities::campaign_id.eq(campaign))
+            .select(activities::id)
+            .load(conn)?,
+    })
+}
+
+/// Marks activities as changed for calendar subscribers although their own record
+/// did not change (what they show did): a higher SEQUENCE and LAST-MODIFIED.
+/// Their `version` stays, as nothing a client edits changed.
+pub fn touch(conn: &mut DbConnection, ids: &[i64], now: DateTime<Utc>) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(
+        diesel::update(activities::table.filter(activities::id.eq_any(ids)))
+            .set((
+                activities::sequence.eq(activities::sequence + 1),
+                activities::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?,
+    )
+}

@@ -1,8 +1,8 @@
-//! What changed, and when, for caches that must notice every change — including
-//! deletions, which leave no row behind — and changes made by other processes.
+//! When activities last changed, for feeds' Last-Modified — including deletions,
+//! which leave no row behind.
 
 use super::DbConnection;
-use super::schema::{activities, deletions, feeds};
+use super::schema::{activities, deletions};
 use crate::error::Result;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -30,39 +30,6 @@ pub fn last_deletion(conn: &mut DbConnection, entity: &str) -> Result<Option<Dat
         .first::<NaiveDateTime>(conn)
         .optional()?
         .map(|t| t.and_utc()))
-}
-
-/// A cheap summary that differs whenever activities or feeds changed: compared
-/// by the process-wide poller to notice writes made by other `pregon` processes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marker {
-    activities: (i64, Option<i64>, Option<NaiveDateTime>),
-    feeds: (i64, Option<NaiveDateTime>),
-    deleted: Option<NaiveDateTime>,
-}
-
-pub fn marker(conn: &mut DbConnection) -> Result<Marker> {
-    let activities = activities::table
-        .select((
-            diesel::dsl::count_star(),
-            diesel::dsl::max(activities::id),
-            diesel::dsl::max(activities::updated_at),
-        ))
-        .first(conn)?;
-    let feeds = feeds::table
-        .select((
-            diesel::dsl::count_star(),
-            diesel::dsl::max(feeds::updated_at),
-        ))
-        .first(conn)?;
-    let deleted = deletions::table
-        .select(diesel::dsl::max(deletions::last_deleted_at))
-        .first(conn)?;
-    Ok(Marker {
-        activities,
-        feeds,
-        deleted,
-    })
 }
 
 /// The latest change to any activity (edited or deleted): feeds use it as

@@ -670,3 +670,10 @@ pub fn progress(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<
         eta_seconds,
     })
 }
+
+pub fn all_ids(conn: &mut DbConnection) -> Result<Vec<i64>> {
+    Ok(newsletter_issues::table
+        .select(newsletter_issues::id)
+        .order(newsletter_issues::id)
+        .load(conn)?)
+}

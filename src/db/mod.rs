@@ -8,12 +8,14 @@ pub mod changes;
 pub mod channels;
 pub mod deliveries;
 pub mod feeds;
+pub mod history;
 pub mod invitations;
 pub mod issues;
 pub mod organisations;
 pub mod participations;
 pub mod people;
 pub mod plans;
+pub mod reviews;
 pub mod schema;
 pub mod subscriber_csv;
 pub mod subscribers;
@@ -125,8 +127,9 @@ impl ManageConnection for Manager {
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
-    /// Counts committed write transactions (and changes seen from other
-    /// processes): caches built from the data compare it to know they are fresh.
+    /// Counts committed changes to published data (told by the history entries a
+    /// transaction appended, or seen from other processes): caches built from the
+    /// data compare it to know they are fresh.
     generation: Arc<AtomicU64>,
 }
 
@@ -174,8 +177,19 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let result = self.run(move |conn| write_transaction(conn, work)).await;
-        if result.is_ok() {
+        let (result, published) = self
+            .run(move |conn| {
+                let before = history::published_changes_on_this_thread();
+                let result = write_transaction(conn, work);
+                Ok((
+                    result,
+                    history::published_changes_on_this_thread() != before,
+                ))
+            })
+            .await?;
+        // Caches of published data rebuild only when the committed work changed
+        // something they show, as the history it appended says.
+        if result.is_ok() && published {
             self.mark_changed();
         }
         result

@@ -445,3 +445,39 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(feeds, organisations);
+
+diesel::table! {
+    history (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor_kind -> Text,
+        account_id -> Nullable<BigInt>,
+        token_id -> Nullable<BigInt>,
+        session_id -> Nullable<BigInt>,
+        organisation_id -> Nullable<BigInt>,
+        entity -> Text,
+        entity_id -> BigInt,
+        action -> Text,
+        changes -> Text,
+        reason -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    reviews (entity, entity_id) {
+        entity -> Text,
+        entity_id -> BigInt,
+        state -> Text,
+        content_hash -> Text,
+        approved_hash -> Nullable<Text>,
+        author_account_id -> Nullable<BigInt>,
+        last_editor_account_id -> Nullable<BigInt>,
+        approved_by_account_id -> Nullable<BigInt>,
+        approved_by_kind -> Nullable<Text>,
+        approved_at -> Nullable<Timestamp>,
+        comment -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}

@@ -19,6 +19,19 @@ pub struct Principal {
     pub role: Role,
 }
 
+impl Principal {
+    /// Who acts, for the use-case layer.
+    pub fn actor(&self) -> crate::app::Actor {
+        // Until tokens belong to accounts, each token stands for its own account.
+        crate::app::Actor::Account {
+            account_id: self.token_id,
+            token_id: Some(self.token_id),
+            session_id: None,
+            role: self.role,
+        }
+    }
+}
+
 /// The outcome of reading the `Authorization` header, stored in the request's
 /// extensions by `resolve_token` before any handler runs.
 #[derive(Debug, Clone)]
@@ -110,6 +123,11 @@ role_extractor!(
     /// An editor or admin token.
     Editor,
     Role::Editor
+);
+role_extractor!(
+    /// An approver or admin token.
+    Approver,
+    Role::Approver
 );
 role_extractor!(
     /// An admin token.

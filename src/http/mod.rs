@@ -115,20 +115,20 @@ impl Application {
 }
 
 /// Other `pregon` processes (an `import-ics` run, a second server) write to the
-/// same database: a cheap summary of the data, read now and then, tells caches
-/// built here that they are stale.
+/// same database. Every change appends to the history, so its newest entry,
+/// read every `feeds.change_poll_seconds`, tells caches built here they are stale.
 async fn watch_other_writers(db: Db, every: std::time::Duration) {
     let mut last = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match db.run(crate::db::changes::marker).await {
-            Ok(marker) => {
-                if last.as_ref().is_some_and(|l| *l != marker) {
+        match db.run(crate::db::history::newest_id).await {
+            Ok(newest) => {
+                if last.is_some_and(|l| l != newest) {
                     db.mark_changed();
                 }
-                last = Some(marker);
+                last = Some(newest);
             }
             Err(e) => tracing::warn!(error = %e, "could not check the database for changes"),
         }

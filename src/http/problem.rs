@@ -30,6 +30,12 @@ pub struct Problem {
     /// On a version conflict: the version the server holds now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i32>,
+    /// On a refused state change: the state the record is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_state: Option<String>,
+    /// On a refused state change: what the record's state allows next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -110,6 +116,15 @@ impl ApiError {
                 Some(*current),
             ),
             ApiError::Domain(Error::Pool(_)) => ("unavailable", "Database unavailable", None, None),
+            ApiError::Domain(Error::Forbidden { .. }) => ("forbidden", "Forbidden", None, None),
+            ApiError::Domain(Error::NotAllowed { kind, .. }) => (kind, "Not allowed", None, None),
+            ApiError::Domain(Error::InvalidTransition { .. }) => (
+                "invalid-transition",
+                "Not allowed in this state",
+                None,
+                None,
+            ),
+            ApiError::Domain(Error::Blocked { kind, .. }) => (kind, "Not yet possible", None, None),
             ApiError::Domain(Error::Database(_) | Error::Internal(_)) => {
                 ("internal", "Internal error", None, None)
             }
@@ -165,6 +180,8 @@ impl ResponseError for ApiError {
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
                 Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+                Error::Forbidden { .. } | Error::NotAllowed { .. } => StatusCode::FORBIDDEN,
+                Error::InvalidTransition { .. } | Error::Blocked { .. } => StatusCode::CONFLICT,
                 Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::BadBody { syntax: true, .. } => StatusCode::BAD_REQUEST,
@@ -208,6 +225,14 @@ impl ResponseError for ApiError {
                 _ => None,
             },
             current_version,
+            current_state: match self {
+                ApiError::Domain(Error::InvalidTransition { current, .. }) => Some(current.clone()),
+                _ => None,
+            },
+            allowed: match self {
+                ApiError::Domain(Error::InvalidTransition { allowed, .. }) => Some(allowed.clone()),
+                _ => None,
+            },
         };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, CONTENT_TYPE));

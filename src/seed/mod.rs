@@ -3,6 +3,10 @@
 //! with references by slug; each record goes through the same validation and
 //! storage code as an API request.
 
+use crate::app::entities::{
+    Activities, Campaigns, Channels, Organisations, Participations, People, Plans,
+};
+use crate::app::{Actor, Context, records};
 use crate::db::{self, DbConnection};
 use crate::domain::activity::ActivityInput;
 use crate::domain::campaign::CampaignInput;
@@ -53,6 +57,9 @@ impl fmt::Display for SeedReport {
 /// organisations, channels and people with the same slug (or name) are reused.
 pub fn load_2020_plan(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<SeedReport> {
     let mut report = SeedReport::default();
+    // Written by the seed account, through the same operations as any edit, so
+    // it is in the history and its activities start approved.
+    let cx = Context::new(Actor::Seed, now);
     if db::plans::find_by_slug(conn, PLAN_SLUG)?.is_some() {
         return Ok(report);
     }
@@ -67,7 +74,7 @@ pub fn load_2020_plan(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<See
             Some(existing) => existing.id,
             None => {
                 report.organisations += 1;
-                db::organisations::create(conn, &input::<OrganisationInput>(org)?, now)?.id
+                records::create::<Organisations>(conn, &cx, &input::<OrganisationInput>(org)?)?.id
             }
         };
         refs.organisations.insert(slug, id);
@@ -88,7 +95,7 @@ pub fn load_2020_plan(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<See
             Some(p) => p.id,
             None => {
                 report.people += 1;
-                db::people::create(conn, &input::<PersonInput>(person)?, now)?.id
+                records::create::<People>(conn, &cx, &input::<PersonInput>(person)?)?.id
             }
         };
         refs.people.insert(name, id);
@@ -105,7 +112,7 @@ pub fn load_2020_plan(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<See
             Some(existing) => existing.id,
             None => {
                 report.channels += 1;
-                db::channels::create(conn, &input::<ChannelInput>(channel)?, now)?.id
+                records::create::<Channels>(conn, &cx, &input::<ChannelInput>(channel)?)?.id
             }
         };
         refs.channels.insert(slug, id);
@@ -121,14 +128,14 @@ pub fn load_2020_plan(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<See
         "organisation_id",
         Kind::Organisation,
     )?;
-    let plan = db::plans::create(conn, &input::<PlanInput>(plan)?, now)?;
+    let plan = records::create::<Plans>(conn, &cx, &input::<PlanInput>(plan)?)?;
     let period_ids: Vec<i64> = plan.periods.iter().map(|p| p.id).collect();
 
     for mut campaign in list(&seed, "campaigns") {
         let slug = str_field(&campaign, "slug")?;
         campaign["plan_id"] = plan.id.into();
         refs.resolve_list(&mut campaign, "channels", "channel_ids", Kind::Channel)?;
-        let id = db::campaigns::create(conn, &input::<CampaignInput>(campaign)?, now)?.id;
+        let id = records::create::<Campaigns>(conn, &cx, &input::<CampaignInput>(campaign)?)?.id;
         report.campaigns += 1;
         refs.campaigns.insert(slug, id);
     }
@@ -165,8 +172,7 @@ pub fn load_2020_plan(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<See
             .as_object_mut()
             .and_then(|o| o.remove("participants"))
             .unwrap_or(Value::Array(Vec::new()));
-        let valid = input::<ActivityInput>(activity)?.validate()?;
-        let created = db::activities::create(conn, &valid, now)?;
+        let created = records::create::<Activities>(conn, &cx, &input::<ActivityInput>(activity)?)?;
         report.activities += 1;
         for mut participant in participants.as_array().cloned().unwrap_or_default() {
             participant["activity_id"] = created.id.into();
@@ -177,7 +183,11 @@ pub fn load_2020_plan(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<See
                 "represents_organisation_id",
                 Kind::Organisation,
             )?;
-            db::participations::create(conn, &input::<ParticipationInput>(participant)?, now)?;
+            records::create::<Participations>(
+                conn,
+                &cx,
+                &input::<ParticipationInput>(participant)?,
+            )?;
             report.participations += 1;
         }
     }

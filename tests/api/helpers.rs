@@ -182,6 +182,35 @@ impl TestApp {
         json
     }
 
+    /// Sends a record (`/api/v1/activities/7`, `/api/v1/issues/3`) for review as
+    /// the editor and approves it as the admin (someone else, as four-eyes wants).
+    pub async fn approve(&self, record: &str) -> Value {
+        let review = format!("{record}/review");
+        let res = self
+            .post(&review, &serde_json::json!({"action": "submit"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            200,
+            "submit {record}: {}",
+            res.text().await.unwrap()
+        );
+        let res = self
+            .client
+            .post(self.url(&review))
+            .bearer_auth(&self.admin)
+            .json(&serde_json::json!({"action": "approve"}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let json: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "approve {record}: {json}");
+        json
+    }
+
     pub async fn get_json(&self, path: &str) -> Value {
         let res = self.get(path).send().await.unwrap();
         let status = res.status();

@@ -74,6 +74,7 @@ async fn participants_get_request_update_and_cancel_with_the_feeds_uid() {
         .await;
     }
 
+    app.approve(&format!("/api/v1/activities/{id}")).await;
     let res = app
         .post(&format!("/api/v1/activities/{id}/invitations"), &json!({}))
         .send()
@@ -224,6 +225,7 @@ async fn undated_activities_cannot_be_invited_to() {
         .await["id"]
         .as_i64()
         .unwrap();
+    app.approve(&format!("/api/v1/activities/{id}")).await;
     let res = app
         .post(&format!("/api/v1/activities/{id}/invitations"), &json!({}))
         .send()
@@ -260,6 +262,7 @@ async fn removed_participants_get_a_cancel_and_invited_activities_are_cancelled_
                 .unwrap(),
         );
     }
+    app.approve(&format!("/api/v1/activities/{id}")).await;
     app.post(&format!("/api/v1/activities/{id}/invitations"), &json!({}))
         .send()
         .await

@@ -92,8 +92,10 @@ impl Mail {
             .unwrap()
     }
 
+    /// A newsletter issue in two languages, approved.
     pub async fn issue(&self, lists: &[i64], activity: Option<i64>) -> i64 {
-        self.app
+        let id = self
+            .app
             .create(
                 "/api/v1/issues",
                 json!({
@@ -108,7 +110,9 @@ impl Mail {
             )
             .await["id"]
             .as_i64()
-            .unwrap()
+            .unwrap();
+        self.app.approve(&format!("/api/v1/issues/{id}")).await;
+        id
     }
 
     pub async fn send(&self, issue: i64) -> Value {

@@ -98,6 +98,20 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/newsletter/unsubscribe/{token}"),
     ("post", "/newsletter/unsubscribe/{token}"),
     ("post", "/newsletter/preferences/{token}"),
+    ("get", "/api/v1/plans/{id}/history"),
+    ("get", "/api/v1/campaigns/{id}/history"),
+    ("get", "/api/v1/channels/{id}/history"),
+    ("get", "/api/v1/activities/{id}/history"),
+    ("get", "/api/v1/organisations/{id}/history"),
+    ("get", "/api/v1/people/{id}/history"),
+    ("get", "/api/v1/participations/{id}/history"),
+    ("get", "/api/v1/issues/{id}/history"),
+    ("get", "/api/v1/lists/{id}/history"),
+    ("get", "/api/v1/activities/{id}/review"),
+    ("post", "/api/v1/activities/{id}/review"),
+    ("get", "/api/v1/issues/{id}/review"),
+    ("post", "/api/v1/issues/{id}/review"),
+    ("get", "/api/v1/changes"),
 ];
 
 pub async fn document(app: &TestApp) -> Value {

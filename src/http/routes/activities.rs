@@ -1,53 +1,24 @@
 use super::State;
 use super::crud::record_routes;
 use crate::db::activities::{self as db, ActivityFilter};
-use crate::db::{DbConnection, Page, PageRequest};
+use crate::db::{Page, PageRequest};
 use crate::domain::activity::{Activity, ActivityInput, ActivityKind, ActivityStatus, Visibility};
 use crate::domain::language::Language;
-use crate::error::Result;
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
-
-fn create_activity(
-    conn: &mut DbConnection,
-    input: &ActivityInput,
-    now: DateTime<Utc>,
-) -> Result<Activity> {
-    db::create(conn, &input.validate()?, now)
-}
-
-fn update_activity(
-    conn: &mut DbConnection,
-    id: i64,
-    version: i32,
-    input: &ActivityInput,
-    now: DateTime<Utc>,
-) -> Result<Activity> {
-    let updated = db::update(conn, id, version, &input.validate()?, now)?;
-    // People invited before get the change (or the cancellation).
-    crate::db::invitations::follow_change(conn, id, now)?;
-    Ok(updated)
-}
-
-fn delete_activity(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<()> {
-    crate::db::invitations::check_deletable(conn, id)?;
-    db::delete(conn, id, now)
-}
 
 record_routes! {
     tag: "activities",
     collection: "/activities",
     item: "/activities/{id}",
+    history: "/activities/{id}/history",
     input: ActivityInput,
     output: Activity,
-    create: create_activity,
-    get: db::get,
-    update: update_activity,
-    delete: delete_activity,
+    record: crate::app::entities::Activities,
 }
 
 #[derive(Deserialize, IntoParams)]

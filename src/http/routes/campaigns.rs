@@ -13,12 +13,10 @@ record_routes! {
     tag: "campaigns",
     collection: "/campaigns",
     item: "/campaigns/{id}",
+    history: "/campaigns/{id}/history",
     input: CampaignInput,
     output: Campaign,
-    create: db::create,
-    get: db::get,
-    update: db::update,
-    delete: db::delete,
+    record: crate::app::entities::Campaigns,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -13,12 +13,10 @@ record_routes! {
     tag: "channels",
     collection: "/channels",
     item: "/channels/{id}",
+    history: "/channels/{id}/history",
     input: ChannelInput,
     output: Channel,
-    create: db::create,
-    get: db::get,
-    update: db::update,
-    delete: db::delete,
+    record: crate::app::entities::Channels,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -1,19 +1,19 @@
 //! The four record routes every entity has — create, read, replace, delete —
-//! written once. `list` differs per entity (its filters) and is written by hand.
+//! written once over the use-case layer's `app::records`. `list` differs per
+//! entity (its filters) and is written by hand.
 
 /// Generates `create` (editor), `read` (viewer), `replace` (editor, optimistic
-/// concurrency) and `remove` (admin) handlers for one entity.
+/// concurrency), `remove` (admin) and `history` (viewer) handlers for one entity.
+/// A `Change-Reason` header on a write is kept in the history as its reason.
 macro_rules! record_routes {
     (
         tag: $tag:literal,
         collection: $collection:literal,
         item: $item:literal,
+        history: $history:literal,
         input: $input:ty,
         output: $output:ty,
-        create: $create:path,
-        get: $get:path,
-        update: $update:path,
-        delete: $delete:path $(,)?
+        record: $record:ty $(,)?
     ) => {
         /// Handlers in their own module: utoipa recognises actix's route attributes
         /// only by their bare names (`#[post]`), which must not clash with the
@@ -32,14 +32,15 @@ macro_rules! record_routes {
                 ))]
             #[post($collection)]
             pub async fn create(
-                _: crate::http::auth::Editor,
+                who: crate::http::auth::Editor,
                 state: crate::http::routes::State,
+                req: actix_web::HttpRequest,
                 input: crate::http::json::Json<$input>,
             ) -> crate::http::problem::ApiResult<actix_web::HttpResponse> {
-                let now = state.clock.now();
+                let cx = crate::http::routes::context(&state, &who.0, &req);
                 let created = state
                     .db
-                    .transaction(move |c| $create(c, &input.0, now))
+                    .transaction(move |c| crate::app::records::create::<$record>(c, &cx, &input.0))
                     .await?;
                 Ok(crate::http::routes::versioned(
                     actix_web::http::StatusCode::CREATED,
@@ -61,7 +62,10 @@ macro_rules! record_routes {
                 id: actix_web::web::Path<i64>,
             ) -> crate::http::problem::ApiResult<actix_web::HttpResponse> {
                 let id = id.into_inner();
-                let found = state.db.run(move |c| $get(c, id)).await?;
+                let found = state
+                    .db
+                    .run(move |c| <$record as crate::app::records::Record>::get(c, id))
+                    .await?;
                 Ok(crate::http::routes::versioned(actix_web::http::StatusCode::OK, &found, found.version))
             }
 
@@ -80,7 +84,7 @@ macro_rules! record_routes {
                 ))]
             #[put($item)]
             pub async fn replace(
-                _: crate::http::auth::Editor,
+                who: crate::http::auth::Editor,
                 state: crate::http::routes::State,
                 req: actix_web::HttpRequest,
                 id: actix_web::web::Path<i64>,
@@ -88,10 +92,12 @@ macro_rules! record_routes {
             ) -> crate::http::problem::ApiResult<actix_web::HttpResponse> {
                 let id = id.into_inner();
                 let expected = crate::http::ExpectedVersion::from_request(&req, input.0.version)?;
-                let now = state.clock.now();
+                let cx = crate::http::routes::context(&state, &who.0, &req);
                 let updated = state
                     .db
-                    .transaction(move |c| $update(c, id, expected.value(), &input.0, now))
+                    .transaction(move |c| {
+                        crate::app::records::update::<$record>(c, &cx, id, expected.value(), &input.0)
+                    })
                     .await
                     .map_err(|e| expected.map_err(e))?;
                 Ok(crate::http::routes::versioned(actix_web::http::StatusCode::OK, &updated, updated.version))
@@ -106,14 +112,38 @@ macro_rules! record_routes {
                 ))]
             #[delete($item)]
             pub async fn remove(
-                _: crate::http::auth::Admin,
+                who: crate::http::auth::Admin,
+                state: crate::http::routes::State,
+                req: actix_web::HttpRequest,
+                id: actix_web::web::Path<i64>,
+            ) -> crate::http::problem::ApiResult<actix_web::HttpResponse> {
+                let id = id.into_inner();
+                let cx = crate::http::routes::context(&state, &who.0, &req);
+                state
+                    .db
+                    .transaction(move |c| crate::app::records::delete::<$record>(c, &cx, id))
+                    .await?;
+                Ok(actix_web::HttpResponse::NoContent().finish())
+            }
+
+            #[utoipa::path(tag = $tag, security(("bearer" = ["viewer"])),
+                params(("id" = i64, Path)),
+                responses(
+                    (status = 200, body = Vec<crate::domain::history::HistoryEntry>, description = "Every change of the record, oldest first (also after it was deleted)"),
+                ))]
+            #[get($history)]
+            pub async fn history(
+                _: crate::http::auth::Viewer,
                 state: crate::http::routes::State,
                 id: actix_web::web::Path<i64>,
             ) -> crate::http::problem::ApiResult<actix_web::HttpResponse> {
                 let id = id.into_inner();
-                let now = state.clock.now();
-                state.db.transaction(move |c| $delete(c, id, now)).await?;
-                Ok(actix_web::HttpResponse::NoContent().finish())
+                let entity = <$record as crate::app::records::Record>::ENTITY;
+                let found = state
+                    .db
+                    .run(move |c| crate::app::history::of_record(c, entity, id))
+                    .await?;
+                Ok(actix_web::HttpResponse::Ok().json(found))
             }
         }
 
@@ -122,7 +152,8 @@ macro_rules! record_routes {
                 .service(record::create)
                 .service(record::read)
                 .service(record::replace)
-                .service(record::remove);
+                .service(record::remove)
+                .service(record::history);
         }
     };
 }

@@ -2,6 +2,7 @@
 //! activity as a file, and the admin API that manages private feeds.
 
 use super::State;
+use crate::app;
 use crate::calendar::cache::Rendered;
 use crate::calendar::feed::{self, Context};
 use crate::calendar::ics;
@@ -220,11 +221,16 @@ fn with_links(state: &State, (feed, token): (Feed, String)) -> FeedWithLinks {
 #[utoipa::path(tag = "feeds", request_body = FeedInput, security(("bearer" = ["admin"])),
     responses((status = 201, body = FeedWithLinks), (status = 422, body = Problem)))]
 #[post("/feeds")]
-async fn create(_: Admin, state: State, input: Json<FeedInput>) -> ApiResult<HttpResponse> {
-    let now = state.clock.now();
+async fn create(
+    who: Admin,
+    state: State,
+    req: HttpRequest,
+    input: Json<FeedInput>,
+) -> ApiResult<HttpResponse> {
+    let cx = super::context(&state, &who.0, &req);
     let created = state
         .db
-        .transaction(move |c| db::create(c, &input.0, now))
+        .transaction(move |c| app::feeds::create(c, &cx, &input.0))
         .await?;
     let body = with_links(&state, created);
     Ok(HttpResponse::Created()
@@ -248,7 +254,7 @@ async fn read(_: Admin, state: State, id: web::Path<i64>) -> ApiResult<HttpRespo
               (status = 412, body = Problem), (status = 428, body = Problem)))]
 #[put("/feeds/{id}")]
 async fn replace(
-    _: Admin,
+    who: Admin,
     state: State,
     req: HttpRequest,
     id: web::Path<i64>,
@@ -256,10 +262,10 @@ async fn replace(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let expected = ExpectedVersion::from_request(&req, input.0.version)?;
-    let now = state.clock.now();
+    let cx = super::context(&state, &who.0, &req);
     let feed = state
         .db
-        .transaction(move |c| db::update(c, id, expected.value(), &input.0, now))
+        .transaction(move |c| app::feeds::update(c, &cx, id, expected.value(), &input.0))
         .await
         .map_err(|e| expected.map_err(e))?;
     Ok(super::versioned(StatusCode::OK, &feed, feed.version))
@@ -269,12 +275,17 @@ async fn replace(
 #[utoipa::path(tag = "feeds", params(("id" = i64, Path)), security(("bearer" = ["admin"])),
     responses((status = 204), (status = 404, body = Problem)))]
 #[delete("/feeds/{id}")]
-async fn revoke(_: Admin, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+async fn revoke(
+    who: Admin,
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let now = state.clock.now();
+    let cx = super::context(&state, &who.0, &req);
     state
         .db
-        .transaction(move |c| db::revoke(c, id, now))
+        .transaction(move |c| app::feeds::revoke(c, &cx, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -283,12 +294,17 @@ async fn revoke(_: Admin, state: State, id: web::Path<i64>) -> ApiResult<HttpRes
 #[utoipa::path(tag = "feeds", params(("id" = i64, Path)), security(("bearer" = ["admin"])),
     responses((status = 200, body = FeedWithLinks), (status = 404, body = Problem)))]
 #[post("/feeds/{id}/rotate")]
-async fn rotate(_: Admin, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+async fn rotate(
+    who: Admin,
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let now = state.clock.now();
+    let cx = super::context(&state, &who.0, &req);
     let rotated = state
         .db
-        .transaction(move |c| db::rotate(c, id, now))
+        .transaction(move |c| app::feeds::rotate(c, &cx, id))
         .await?;
     let body = with_links(&state, rotated);
     Ok(HttpResponse::Ok()

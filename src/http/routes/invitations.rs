@@ -1,7 +1,7 @@
 //! Invitations to an activity's participants (iTIP over email).
 
 use super::State;
-use crate::db::{activities, deliveries, invitations as db};
+use crate::db::{activities, deliveries};
 use crate::dispatch::message_domain;
 use crate::domain::newsletter::DeliveryView;
 use crate::http::auth::{Editor, Viewer};
@@ -29,13 +29,19 @@ struct Invited {
 #[utoipa::path(tag = "activities", params(("id" = i64, Path)), security(("bearer" = ["editor"])),
     responses((status = 202, body = Invited), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/activities/{id}/invitations")]
-async fn invite(_: Editor, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let (id, now) = (id.into_inner(), state.clock.now());
+async fn invite(
+    who: Editor,
+    state: State,
+    req: actix_web::HttpRequest,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let cx = super::context(&state, &who.0, &req);
     let domain = message_domain(&state.settings.email);
     let (queued, invitations) = state
         .db
         .transaction(move |c| {
-            let queued = db::invite(c, id, &domain, now)?;
+            let queued = crate::app::sending::invite_participants(c, &cx, id, &domain)?;
             Ok((queued, deliveries::of_activity(c, id)?))
         })
         .await?;

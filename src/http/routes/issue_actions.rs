@@ -170,16 +170,18 @@ async fn test_send(
     responses((status = 200, body = Issue), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/issues/{id}/schedule")]
 async fn schedule(
-    _: Editor,
+    who: Editor,
     state: State,
+    req: actix_web::HttpRequest,
     id: web::Path<i64>,
     input: Json<ScheduleInput>,
 ) -> ApiResult<HttpResponse> {
     check_ready(&state)?;
-    let (id, now, input) = (id.into_inner(), state.clock.now(), input.0);
+    let (id, input) = (id.into_inner(), input.0);
+    let cx = super::context(&state, &who.0, &req);
     let issue = state
         .db
-        .transaction(move |c| db::schedule(c, id, &input, now))
+        .transaction(move |c| crate::app::sending::schedule_issue(c, &cx, id, &input))
         .await?;
     Ok(HttpResponse::Ok().json(issue))
 }
@@ -208,13 +210,19 @@ struct Started {
 #[utoipa::path(tag = "newsletter", params(("id" = i64, Path)), security(("bearer" = ["editor"])),
     responses((status = 202, body = Started), (status = 409, body = Problem)))]
 #[post("/issues/{id}/send")]
-async fn send_now(_: Editor, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+async fn send_now(
+    who: Editor,
+    state: State,
+    req: actix_web::HttpRequest,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     check_ready(&state)?;
-    let (id, now) = (id.into_inner(), state.clock.now());
+    let id = id.into_inner();
+    let cx = super::context(&state, &who.0, &req);
     let domain = message_domain(&state.settings.email);
     let (issue, queued) = state
         .db
-        .transaction(move |c| db::start_sending(c, id, &domain, now))
+        .transaction(move |c| crate::app::sending::send_issue_now(c, &cx, id, &domain))
         .await?;
     Ok(HttpResponse::Accepted().json(Started { issue, queued }))
 }

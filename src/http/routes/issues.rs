@@ -1,29 +1,21 @@
 use super::State;
 use super::crud::record_routes;
-use crate::db::{DbConnection, Page, PageRequest, issues as db};
+use crate::db::{Page, PageRequest, issues as db};
 use crate::domain::newsletter::{Issue, IssueInput, IssueState};
-use crate::error::Result;
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
-
-fn create_issue(conn: &mut DbConnection, input: &IssueInput, now: DateTime<Utc>) -> Result<Issue> {
-    db::create(conn, input, now)
-}
 
 record_routes! {
     tag: "newsletter",
     collection: "/issues",
     item: "/issues/{id}",
+    history: "/issues/{id}/history",
     input: IssueInput,
     output: Issue,
-    create: create_issue,
-    get: db::get,
-    update: db::update,
-    delete: db::delete,
+    record: crate::app::entities::Issues,
 }
 
 #[derive(Deserialize, IntoParams)]

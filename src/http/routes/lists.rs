@@ -10,12 +10,10 @@ record_routes! {
     tag: "newsletter",
     collection: "/lists",
     item: "/lists/{id}",
+    history: "/lists/{id}/history",
     input: ListInput,
     output: MailingList,
-    create: db::create_list,
-    get: db::get_list,
-    update: db::update_list,
-    delete: db::delete_list,
+    record: crate::app::entities::Lists,
 }
 
 /// Mailing lists (audiences), with their confirmed subscriber counts.

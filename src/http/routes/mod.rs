@@ -17,6 +17,7 @@ mod participations;
 mod people;
 mod plans;
 mod public_newsletter;
+mod reviews;
 mod subscribers;
 mod tokens;
 
@@ -49,7 +50,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(lists::configure)
             .configure(subscribers::configure)
             .configure(issues::configure)
-            .configure(issue_actions::configure),
+            .configure(issue_actions::configure)
+            .configure(reviews::configure),
     );
 }
 
@@ -58,6 +60,21 @@ pub async fn not_found() -> ApiResult<HttpResponse> {
 }
 
 pub type State = web::Data<AppState>;
+
+/// Who acts, when and why, for an operation of the use-case layer: the caller's
+/// credentials, the clock, and the optional `Change-Reason` header.
+pub fn context(
+    state: &State,
+    who: &crate::http::auth::Principal,
+    req: &actix_web::HttpRequest,
+) -> crate::app::Context {
+    let reason = req
+        .headers()
+        .get("change-reason")
+        .and_then(|v| v.to_str().ok())
+        .map(|r| r.chars().take(500).collect::<String>());
+    crate::app::Context::new(who.actor(), state.clock.now()).with_reason(reason)
+}
 
 /// A versioned record with its ETag, so a client can send it back in If-Match.
 pub fn versioned<T: Serialize>(

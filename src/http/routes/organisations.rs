@@ -13,12 +13,10 @@ record_routes! {
     tag: "organisations",
     collection: "/organisations",
     item: "/organisations/{id}",
+    history: "/organisations/{id}/history",
     input: OrganisationInput,
     output: Organisation,
-    create: db::create,
-    get: db::get,
-    update: db::update,
-    delete: db::delete,
+    record: crate::app::entities::Organisations,
 }
 
 #[derive(Deserialize, IntoParams)]

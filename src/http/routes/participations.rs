@@ -8,33 +8,14 @@ use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-/// Removing someone who was invited sends them the cancellation.
-fn delete_participation(
-    conn: &mut crate::db::DbConnection,
-    id: i64,
-    now: chrono::DateTime<chrono::Utc>,
-) -> crate::Result<()> {
-    let participation = db::get(conn, id)?;
-    db::delete(conn, id, now)?;
-    crate::db::invitations::uninvite(
-        conn,
-        participation.activity_id,
-        participation.person_id,
-        now,
-    )?;
-    Ok(())
-}
-
 record_routes! {
     tag: "participations",
     collection: "/participations",
     item: "/participations/{id}",
+    history: "/participations/{id}/history",
     input: ParticipationInput,
     output: Participation,
-    create: db::create,
-    get: db::get,
-    update: db::update,
-    delete: delete_participation,
+    record: crate::app::entities::Participations,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -12,12 +12,10 @@ record_routes! {
     tag: "people",
     collection: "/people",
     item: "/people/{id}",
+    history: "/people/{id}/history",
     input: PersonInput,
     output: Person,
-    create: db::create,
-    get: db::get,
-    update: db::update,
-    delete: db::delete,
+    record: crate::app::entities::People,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -12,12 +12,10 @@ record_routes! {
     tag: "plans",
     collection: "/plans",
     item: "/plans/{id}",
+    history: "/plans/{id}/history",
     input: PlanInput,
     output: Plan,
-    create: db::create,
-    get: db::get,
-    update: db::update,
-    delete: db::delete,
+    record: crate::app::entities::Plans,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -1,0 +1,126 @@
+//! Queries on the append-only change history. What goes in an entry, and its
+//! hash, is decided in `app::history`; this module stores and reads rows.
+
+use super::schema::history;
+use super::{DbConnection, raw_sql};
+use crate::error::Result;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use std::cell::Cell;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = history)]
+pub struct Row {
+    pub id: i64,
+    pub at: NaiveDateTime,
+    pub actor_kind: String,
+    pub account_id: Option<i64>,
+    pub token_id: Option<i64>,
+    pub session_id: Option<i64>,
+    pub organisation_id: Option<i64>,
+    pub entity: String,
+    pub entity_id: i64,
+    pub action: String,
+    pub changes: String,
+    pub reason: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = history)]
+pub struct NewRow<'a> {
+    pub at: NaiveDateTime,
+    pub actor_kind: &'a str,
+    pub account_id: Option<i64>,
+    pub token_id: Option<i64>,
+    pub session_id: Option<i64>,
+    pub organisation_id: Option<i64>,
+    pub entity: &'a str,
+    pub entity_id: i64,
+    pub action: &'a str,
+    pub changes: &'a str,
+    pub reason: Option<&'a str>,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+}
+
+thread_local! {
+    /// Entries appended on this thread that change what Pregón publishes. A write
+    /// transaction runs on one thread, so `Db::transaction` compares this before
+    /// and after to know whether caches of published data must be rebuilt.
+    static PUBLISHED_CHANGES: Cell<u64> = const { Cell::new(0) };
+}
+
+pub fn published_changes_on_this_thread() -> u64 {
+    PUBLISHED_CHANGES.with(Cell::get)
+}
+
+/// The hash of the newest entry, with appends serialised until the caller's
+/// transaction ends: on PostgreSQL by a transaction-scoped advisory lock, on
+/// SQLite by the IMMEDIATE transaction every write already runs in.
+pub fn lock_head(conn: &mut DbConnection) -> Result<Option<String>> {
+    if let DbConnection::Postgres(_) = conn {
+        raw_sql!(conn, "SELECT pg_advisory_xact_lock(4242050)", execute;)?;
+    }
+    Ok(history::table
+        .order(history::id.desc())
+        .select(history::hash)
+        .first(conn)
+        .optional()?)
+}
+
+pub fn append(conn: &mut DbConnection, row: &NewRow<'_>, published: bool) -> Result<i64> {
+    let id = diesel::insert_into(history::table)
+        .values(row)
+        .returning(history::id)
+        .get_result(conn)?;
+    if published {
+        PUBLISHED_CHANGES.with(|c| c.set(c.get() + 1));
+    }
+    Ok(id)
+}
+
+/// The entries of one record, oldest first.
+pub fn for_record(conn: &mut DbConnection, entity: &str, entity_id: i64) -> Result<Vec<Row>> {
+    Ok(history::table
+        .filter(history::entity.eq(entity))
+        .filter(history::entity_id.eq(entity_id))
+        .order(history::id)
+        .select(Row::as_select())
+        .load(conn)?)
+}
+
+/// Entries after `after_id`, oldest first, optionally of one kind of record.
+pub fn after(
+    conn: &mut DbConnection,
+    after_id: i64,
+    entity: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Row>> {
+    let mut query = history::table
+        .filter(history::id.gt(after_id))
+        .order(history::id)
+        .limit(limit)
+        .select(Row::as_select())
+        .into_boxed();
+    if let Some(entity) = entity {
+        query = query.filter(history::entity.eq(entity.to_owned()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// The newest entry's id: the change signal other processes poll.
+pub fn newest_id(conn: &mut DbConnection) -> Result<Option<i64>> {
+    Ok(history::table
+        .select(diesel::dsl::max(history::id))
+        .first(conn)?)
+}
+
+/// The time of the newest entry about any of `entities`.
+pub fn last_change_of(conn: &mut DbConnection, entities: &[&str]) -> Result<Option<NaiveDateTime>> {
+    Ok(history::table
+        .filter(history::entity.eq_any(entities))
+        .select(diesel::dsl::max(history::at))
+        .first(conn)?)
+}
