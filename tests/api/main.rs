@@ -11,11 +11,13 @@ mod dispatch_process;
 mod email_transport;
 mod feeds;
 mod health;
+mod history;
 mod imports;
 mod invitations;
 mod migrations;
 mod newsletter;
 mod openapi;
 mod organisations;
+// mod reviews; (needs the approver accounts)
 mod roles;
 mod seed;
