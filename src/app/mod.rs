@@ -13,6 +13,7 @@ pub mod policy;
 pub mod records;
 pub mod reviews;
 pub mod sending;
+pub mod subscribers;
 
 pub use actor::Actor;
 

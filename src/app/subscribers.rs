@@ -1,0 +1,91 @@
+//! Newsletter subscribers and their consent: every change of a subscription
+//! (subscribed, confirmed, unsubscribed, erased) is in the history, with the
+//! subscriber's address and name never copied there.
+
+use super::Context;
+use super::history::{self, Action, Entry};
+use super::policy::{self, Operation};
+use crate::db::{DbConnection, subscribers as db};
+use crate::domain::newsletter::{Subscriber, SubscriberInput, SubscriberUpdate};
+use crate::error::Result;
+
+/// A subscriber's personal fields: recorded as changed, never with their values.
+pub const PERSONAL: &[&str] = &["email", "name"];
+
+/// Records the change of subscriber `id` from `before` to what it is now.
+pub fn record(
+    conn: &mut DbConnection,
+    cx: &Context,
+    id: i64,
+    action: Action,
+    before: Option<&Subscriber>,
+) -> Result<Option<Subscriber>> {
+    let after = match action {
+        Action::Deleted => None,
+        _ => Some(db::get_subscriber(conn, id)?),
+    };
+    history::record(
+        conn,
+        &cx.actor,
+        cx.now,
+        Entry {
+            entity: "subscriber",
+            entity_id: id,
+            action,
+            changes: history::diff_of(before, after.as_ref(), PERSONAL),
+            reason: cx.reason.as_deref(),
+        },
+    )?;
+    Ok(after)
+}
+
+/// Adds a subscriber on the team's word; `pending` ones get the double opt-in email.
+pub fn create(
+    conn: &mut DbConnection,
+    cx: &Context,
+    input: &SubscriberInput,
+    source: &str,
+    confirm_link_hours: u32,
+    message_domain: &str,
+) -> Result<Subscriber> {
+    policy::require(&cx.actor, Operation::Write)?;
+    let (subscriber, pending) = db::create_subscriber(conn, input, source, cx.now)?;
+    db::queue_confirmations(conn, &pending, confirm_link_hours, message_domain, cx.now)?;
+    Ok(record(conn, cx, subscriber.id, Action::Created, None)?.unwrap_or(subscriber))
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    cx: &Context,
+    id: i64,
+    version: i32,
+    input: &SubscriberUpdate,
+) -> Result<Subscriber> {
+    policy::require(&cx.actor, Operation::Write)?;
+    let before = db::get_subscriber(conn, id)?;
+    let updated = db::update_subscriber(conn, id, version, input, cx.now)?;
+    Ok(record(conn, cx, id, Action::Updated, Some(&before))?.unwrap_or(updated))
+}
+
+/// Leaves `list_ids` (all lists when None), on the subscriber's word or on their behalf.
+pub fn unsubscribe(
+    conn: &mut DbConnection,
+    cx: &Context,
+    id: i64,
+    list_ids: Option<&[i64]>,
+) -> Result<Subscriber> {
+    let before = db::get_subscriber(conn, id)?;
+    db::unsubscribe(conn, id, list_ids, cx.now)?;
+    Ok(record(conn, cx, id, Action::StateChanged, Some(&before))?.unwrap_or(before))
+}
+
+/// The right to erasure: the subscriber, their subscriptions, and their address
+/// in past delivery records. The history holds no personal data of theirs, so
+/// it keeps only that subscriber `id` was erased.
+pub fn erase(conn: &mut DbConnection, cx: &Context, id: i64) -> Result<()> {
+    policy::require(&cx.actor, Operation::Delete)?;
+    let before = db::get_subscriber(conn, id)?;
+    db::erase_subscriber(conn, id)?;
+    record(conn, cx, id, Action::Deleted, Some(&before))?;
+    Ok(())
+}
