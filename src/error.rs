@@ -19,6 +19,15 @@ pub enum Error {
     /// Optimistic concurrency: the client edited an older version.
     #[error("version {given} is not the current version {current}")]
     VersionMismatch { given: i32, current: i32 },
+    /// The actor's role does not allow this operation.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Wrong or unusable credentials (a sign-in that failed).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Too many failed attempts; try again after this many seconds.
+    #[error("too many failed attempts; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("database error: {0}")]
     Database(DieselError),
     #[error("database unavailable: {0}")]

@@ -5,7 +5,10 @@
 //! one transaction. `http`, `cli`, the `.ics` import and the seed call these
 //! functions; they never write through `db` themselves.
 
+pub mod accounts;
 pub mod actor;
 pub mod history;
+pub mod sessions;
+pub mod tokens;
 
 pub use actor::Actor;

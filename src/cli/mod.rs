@@ -4,6 +4,7 @@
 
 mod newsletter;
 mod token;
+mod user;
 
 use crate::calendar::import::{ImportLimits, parse_calendar};
 use crate::calendar::ingest::{self, Destination};
@@ -71,6 +72,9 @@ enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Create, list, disable and change the role of people's accounts.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Import a partner's .ics file as external activities (matched by UID).
     ImportIcs {
         /// The .ics file.
@@ -166,6 +170,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => {
             let db = open_database(&settings)?;
             token::run(command, &db, clock.now())
+        }
+        Command::User(command) => {
+            let db = open_database(&settings)?;
+            user::run(command, &db, &settings, clock.now())
         }
         Command::ImportIcs {
             file,
@@ -333,9 +341,9 @@ fn serve(settings: Settings, clock: SharedClock, with_dispatcher: bool) -> anyho
                 tracing::info!(%report, "loaded the default plan");
             }
         }
-        if !db.run(db::tokens::has_admin).await? {
+        if !db.run(crate::app::accounts::any_admin).await? {
             tracing::warn!(
-                "no admin API token exists yet: create one with `pregon token create --role admin --name NAME`"
+                "no administrator can reach the API yet: create one with `pregon user create --role admin --email EMAIL --name NAME` or `pregon token create --role admin --name NAME`"
             );
         }
         if !settings.server.public_url.starts_with("https://") {

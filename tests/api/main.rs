@@ -5,6 +5,7 @@ mod helpers;
 mod mail;
 mod smtp_server;
 
+mod accounts;
 mod activities;
 mod cli;
 mod dispatch_process;

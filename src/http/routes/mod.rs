@@ -1,6 +1,7 @@
 //! Every route of the service, registered through utoipa-actix-web so that none can
 //! exist without appearing in the OpenAPI document.
 
+mod accounts;
 mod activities;
 mod campaigns;
 mod channels;
@@ -17,6 +18,7 @@ mod participations;
 mod people;
 mod plans;
 mod public_newsletter;
+mod sign_in;
 mod subscribers;
 mod tokens;
 
@@ -45,6 +47,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(people::configure)
             .configure(participations::configure)
             .configure(tokens::configure)
+            .configure(accounts::configure)
+            .configure(sign_in::configure)
             .configure(invitations::configure)
             .configure(lists::configure)
             .configure(subscribers::configure)
