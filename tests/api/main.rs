@@ -20,3 +20,4 @@ mod openapi;
 mod organisations;
 mod roles;
 mod seed;
+mod sign_in;
