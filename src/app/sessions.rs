@@ -41,9 +41,14 @@ pub fn link_url(public_url: &str, secret: &str) -> String {
     format!("{}/sign-in/{secret}", public_url.trim_end_matches('/'))
 }
 
+/// At most this many links are emailed to one person per link lifetime, so
+/// nobody can flood someone's mailbox by asking again and again.
+pub const MAX_EMAILED_LINKS: i64 = 3;
+
 /// Someone asks for a sign-in link for `email`: the active person with that
-/// email gets one (returned for the caller to email), anyone else nothing.
-/// The caller answers the same either way.
+/// email gets one (returned for the caller to email) unless
+/// `MAX_EMAILED_LINKS` were made within the link lifetime; anyone else
+/// nothing. The caller answers the same either way.
 pub fn request_link(
     now: DateTime<Utc>,
     conn: &mut DbConnection,
@@ -54,6 +59,10 @@ pub fn request_link(
         return Ok(None);
     };
     if account.kind != AccountKind::Person || !account.is_active() {
+        return Ok(None);
+    }
+    let lifetime = TimeDelta::minutes(i64::from(settings.sign_in_link_minutes));
+    if db_sessions::links_since(conn, account.id, now - lifetime)? >= MAX_EMAILED_LINKS {
         return Ok(None);
     }
     create_link(now, conn, &account, settings).map(|secret| Some((account, secret)))

@@ -28,6 +28,15 @@ pub fn insert_link(
         .get_result(conn)?)
 }
 
+/// How many links were created for the account after `since`.
+pub fn links_since(conn: &mut DbConnection, account_id: i64, since: DateTime<Utc>) -> Result<i64> {
+    Ok(sign_in_links::table
+        .filter(sign_in_links::account_id.eq(account_id))
+        .filter(sign_in_links::created_at.gt(since.naive_utc()))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Marks the unused, unexpired link with this hash used, and returns its
 /// account; None when there is no such link (unknown, used or expired). The
 /// conditional UPDATE makes it single-use even with two redemptions at once.

@@ -65,6 +65,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/sign-in"),
     ("post", "/api/v1/sign-in/link"),
     ("post", "/api/v1/sign-in/link/{token}"),
+    ("get", "/sign-in/{token}"),
+    ("post", "/sign-in/{token}"),
     ("get", "/api/v1/sessions"),
     ("delete", "/api/v1/sessions/{id}"),
     ("post", "/api/v1/sessions/sign-out-everywhere"),

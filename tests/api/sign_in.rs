@@ -391,3 +391,105 @@ async fn failures_are_limited_per_client_address() {
     let res = password_sign_in(&app, &app.client, "bob@example.org", "bob's long password").await;
     assert_eq!(res.status(), 201);
 }
+
+#[tokio::test]
+async fn the_link_page_signs_in_a_browser_with_a_button() {
+    let app = spawn_app().await;
+    let created = create_account(&app, "ane@example.org", "editor").await;
+    let link = created["sign_in_link"].as_str().unwrap();
+    let path = format!("/sign-in/{}", link_secret(link));
+    assert_eq!(link, format!("{}{path}", app.settings.server.public_url));
+
+    // Opening the page (as a link scanner would) uses nothing up.
+    for _ in 0..2 {
+        let res = app.client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.text().await.unwrap().contains("<form method=\"post\">"));
+    }
+    // A form posted from another site is refused, and the link still works.
+    let res = app
+        .client
+        .post(app.url(&path))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.headers().get("set-cookie").is_none());
+
+    let res = app
+        .client
+        .post(app.url(&path))
+        .header("origin", &app.settings.server.public_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let value = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("pregon_session=")
+        .to_owned();
+    assert!(
+        !res.text().await.unwrap().contains(&value),
+        "the secret stays in the cookie"
+    );
+    let me = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("cookie", format!("pregon_session={value}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    // Once only.
+    let res = app
+        .client
+        .post(app.url(&path))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.text().await.unwrap().contains("not valid"));
+}
+
+#[tokio::test]
+async fn asking_again_and_again_emails_at_most_three_links() {
+    let app = spawn_app().await;
+    let id = create_account(&app, "ane@example.org", "editor").await["id"]
+        .as_i64()
+        .unwrap();
+    for _ in 0..5 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/sign-in/link"))
+            .json(&json!({"email": "ane@example.org"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+    }
+    let since = app.clock_now() - TimeDelta::days(1);
+    let count = |app: &TestApp| {
+        let mut conn = app.db.get().unwrap();
+        pregon::db::sessions::links_since(&mut conn, id, since).unwrap()
+    };
+    // The one from the account's creation, and two asked for.
+    assert_eq!(count(&app), 3);
+    app.clock.advance(TimeDelta::minutes(15));
+    app.client
+        .post(app.url("/api/v1/sign-in/link"))
+        .json(&json!({"email": "ane@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(count(&app), 4);
+}

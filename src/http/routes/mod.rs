@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz).service(health::readyz);
     cfg.configure(public_newsletter::configure);
     cfg.configure(feeds::configure_public);
+    cfg.configure(sign_in::configure_pages);
     cfg.service(
         scope::scope("/api/v1")
             .configure(plans::configure)

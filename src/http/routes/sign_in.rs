@@ -17,6 +17,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+/// The page a sign-in link opens in a browser, outside /api/v1.
+pub fn configure_pages(cfg: &mut ServiceConfig) {
+    cfg.service(link_page).service(link_page_sign_in);
+}
+
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(sign_in)
         .service(request_link)
@@ -219,4 +224,111 @@ async fn sign_out_everywhere(who: Viewer, state: State) -> ApiResult<HttpRespons
             auth::clear_session_cookie_header(secure(&state)),
         ))
         .json(SignedOut { ended }))
+}
+
+fn page(status: actix_web::http::StatusCode, title: &str, body: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .insert_header(("X-Robots-Tag", "noindex"))
+        .insert_header(("X-Frame-Options", "DENY"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+        ))
+        .body(format!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{title}</title></head>\n<body><h1>{title}</h1>\n{body}</body></html>\n",
+            title = crate::email::render::escape_html(title)
+        ))
+}
+
+/// The page a sign-in link opens: one button, so that link scanners that
+/// fetch every URL in a message do not use up the link. Opening it changes
+/// nothing.
+#[utoipa::path(tag = "sign-in", params(("token" = String, Path)),
+    responses((status = 200, content_type = "text/html", body = String)))]
+#[get("/sign-in/{token}")]
+async fn link_page(_: PublicRateLimit, _token: web::Path<String>) -> HttpResponse {
+    page(
+        actix_web::http::StatusCode::OK,
+        "Sign in to Pregón · Entrar · Se connecter",
+        "<form method=\"post\"><button type=\"submit\">Sign in · Entrar · Se connecter</button></form>\n",
+    )
+}
+
+/// The page's button: uses the link and sets the session cookie. A form
+/// posted from another site (its `Origin` is not `server.public_url`'s) is
+/// refused, so no page elsewhere can sign a visitor in as someone else.
+#[utoipa::path(tag = "sign-in", params(("token" = String, Path)),
+    responses((status = 200, content_type = "text/html", body = String),
+        (status = 403, content_type = "text/html", body = String),
+        (status = 404, content_type = "text/html", body = String)))]
+#[post("/sign-in/{token}")]
+async fn link_page_sign_in(
+    _: PublicRateLimit,
+    req: HttpRequest,
+    state: State,
+    token: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let own_origin = url::Url::parse(&state.settings.server.public_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    if origin.is_some_and(|o| o != own_origin) {
+        return Ok(page(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "This form was sent from another site",
+            "",
+        ));
+    }
+    let now = state.clock.now();
+    let settings = state.settings.clone();
+    let secret = token.into_inner();
+    let created = match state
+        .db
+        .transaction(move |c| sessions::redeem_link(now, c, &secret, &settings.accounts))
+        .await
+    {
+        Ok(created) => created,
+        Err(e @ Error::NotFound { .. }) => {
+            // A page for browsers, a problem document for programs.
+            let wants_html = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"));
+            if !wants_html {
+                return Err(e.into());
+            }
+            return Ok(page(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "This sign-in link is not valid: it was used, or it expired",
+                "<p>Ask for a new one.</p>\n",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let max_age = (created.session.expires_at - created.session.created_at).num_seconds();
+    let mut response = page(
+        actix_web::http::StatusCode::OK,
+        "You are signed in · Has entrado · Vous êtes connecté",
+        "",
+    );
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        header::HeaderValue::from_str(&auth::session_cookie_header(
+            &created.secret,
+            max_age,
+            secure(&state),
+        ))
+        .map_err(|e| Error::Internal(anyhow::anyhow!("cookie header: {e}")))?,
+    );
+    Ok(response)
 }
