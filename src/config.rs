@@ -18,12 +18,23 @@ pub struct Settings {
     pub feeds: FeedSettings,
     pub imports: ImportSettings,
     pub approval: ApprovalSettings,
+    pub accounts: AccountSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalSettings {
     pub four_eyes: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
+    pub sign_in_link_minutes: u32,
+    pub session_hours: u32,
+    pub failure_window_minutes: u32,
+    pub max_failures_per_account: u32,
+    pub max_failures_per_ip: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -19,9 +19,6 @@ pub enum Error {
     /// Optimistic concurrency: the client edited an older version.
     #[error("version {given} is not the current version {current}")]
     VersionMismatch { given: i32, current: i32 },
-    /// The actor's role does not allow the operation.
-    #[error("this needs the {needed} role")]
-    Forbidden { needed: crate::domain::Role },
     /// A rule forbids this actor this operation on this record (e.g. approving
     /// one's own work under four-eyes); `kind` names the rule.
     #[error("{message}")]
@@ -36,6 +33,15 @@ pub enum Error {
     /// The operation needs something first (e.g. a current approval); `kind` names it.
     #[error("{message}")]
     Blocked { kind: &'static str, message: String },
+    /// The actor's role does not allow this operation.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Wrong or unusable credentials (a sign-in that failed).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Too many failed attempts; try again after this many seconds.
+    #[error("too many failed attempts; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("database error: {0}")]
     Database(DieselError),
     #[error("database unavailable: {0}")]

@@ -5,6 +5,7 @@
 //! that one transaction. `http`, `cli`, the `.ics` import and the seed call these
 //! functions; they never write through `db` themselves.
 
+pub mod accounts;
 pub mod actor;
 pub mod entities;
 pub mod feeds;
@@ -13,7 +14,9 @@ pub mod policy;
 pub mod records;
 pub mod reviews;
 pub mod sending;
+pub mod sessions;
 pub mod subscribers;
+pub mod tokens;
 
 pub use actor::Actor;
 

@@ -48,7 +48,7 @@ pub fn require(actor: &Actor, op: Operation) -> Result<()> {
     if actor.role().includes(needed) {
         Ok(())
     } else {
-        Err(Error::Forbidden { needed })
+        Err(Error::Forbidden(format!("this needs the {needed} role")))
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod newsletter;
 mod token;
+mod user;
 
 use crate::calendar::import::{ImportLimits, parse_calendar};
 use crate::calendar::ingest::{self, Destination};
@@ -75,6 +76,9 @@ enum Command {
     /// The change history.
     #[command(subcommand)]
     History(HistoryCommand),
+    /// Create, list, disable and change the role of people's accounts.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Import a partner's .ics file as external activities (matched by UID).
     ImportIcs {
         /// The .ics file.
@@ -199,6 +203,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "the history was changed: entry {id} does not match its hash or its predecessor's"
                 ),
             }
+        }
+        Command::User(command) => {
+            let db = open_database(&settings)?;
+            user::run(command, &db, &settings, clock.now())
         }
         Command::ImportIcs {
             file,
@@ -366,9 +374,9 @@ fn serve(settings: Settings, clock: SharedClock, with_dispatcher: bool) -> anyho
                 tracing::info!(%report, "loaded the default plan");
             }
         }
-        if !db.run(db::tokens::has_admin).await? {
+        if !db.run(crate::app::accounts::any_admin).await? {
             tracing::warn!(
-                "no admin API token exists yet: create one with `pregon token create --role admin --name NAME`"
+                "no administrator can reach the API yet: create one with `pregon user create --role admin --email EMAIL --name NAME` or `pregon token create --role admin --name NAME`"
             );
         }
         if !settings.server.public_url.starts_with("https://") {

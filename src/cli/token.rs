@@ -1,3 +1,4 @@
+use crate::app::{self, Actor};
 use crate::db::{self, Db, tokens};
 use crate::domain::token::TokenInput;
 use crate::domain::{Name, Role};
@@ -8,12 +9,16 @@ use clap::Subcommand;
 pub enum TokenCommand {
     /// Create a token and print its secret (shown only this once).
     Create {
-        /// admin, editor or viewer.
+        /// viewer, editor, approver or admin; at most the account's role.
         #[arg(long)]
         role: Role,
         /// A name saying who or what uses the token.
         #[arg(long)]
         name: String,
+        /// Email of the account the token acts as. Without it the token gets
+        /// a built-in account of its own, named after it, with its role.
+        #[arg(long, value_name = "EMAIL")]
+        account: Option<String>,
     },
     /// List tokens (never their secrets).
     List,
@@ -23,21 +28,37 @@ pub enum TokenCommand {
 
 pub fn run(command: TokenCommand, db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
     let mut conn = db.get()?;
+    // The operator at the server's console acts as Pregón itself.
+    let actor = Actor::System;
     match command {
-        TokenCommand::Create { role, name } => {
+        TokenCommand::Create {
+            role,
+            name,
+            account,
+        } => {
             let name = Name::parse(&name).map_err(|e| anyhow::anyhow!("--name {e}"))?;
-            let input = TokenInput { name, role };
-            let created = db::write_transaction(&mut conn, |c| tokens::create(c, &input, now))?;
+            let created = db::write_transaction(&mut conn, |c| {
+                let account_id = match &account {
+                    Some(email) => Some(app::accounts::find(c, email)?.id),
+                    None => None,
+                };
+                let input = TokenInput {
+                    name,
+                    role,
+                    account_id,
+                };
+                app::tokens::create(&actor, now, c, &input)
+            })?;
             eprintln!(
-                "created {} token {:?} (id {}); store the secret now, it is not shown again:",
-                created.token.role, created.token.name, created.token.id
+                "created {} token {:?} (id {}, account {}); store the secret now, it is not shown again:",
+                created.token.role, created.token.name, created.token.id, created.token.account_id
             );
             println!("{}", created.secret);
         }
         TokenCommand::List => {
             println!(
-                "{:>4}  {:<7}  {:<24}  {:<20}  status",
-                "id", "role", "name", "created"
+                "{:>4}  {:<8}  {:<24}  {:>7}  {:<20}  status",
+                "id", "role", "name", "account", "created"
             );
             for t in tokens::list(&mut conn)? {
                 let status = match t.revoked_at {
@@ -45,16 +66,18 @@ pub fn run(command: TokenCommand, db: &Db, now: DateTime<Utc>) -> anyhow::Result
                     None => "active".into(),
                 };
                 println!(
-                    "{:>4}  {:<7}  {:<24}  {:<20}  {status}",
+                    "{:>4}  {:<8}  {:<24}  {:>7}  {:<20}  {status}",
                     t.id,
                     t.role,
                     t.name,
+                    t.account_id,
                     t.created_at.format("%Y-%m-%d %H:%M")
                 );
             }
         }
         TokenCommand::Revoke { token } => {
-            let revoked = db::write_transaction(&mut conn, |c| tokens::revoke(c, &token, now))?;
+            let revoked =
+                db::write_transaction(&mut conn, |c| app::tokens::revoke(&actor, now, c, &token))?;
             println!("revoked token {:?} (id {})", revoked.name, revoked.id);
         }
     }

@@ -2,6 +2,7 @@
 //! compiled into one binary. Blocking diesel work runs on tokio's blocking pool via
 //! `Db::run`, never on the async executor.
 
+pub mod accounts;
 pub mod activities;
 pub mod campaigns;
 pub mod changes;
@@ -17,6 +18,7 @@ pub mod people;
 pub mod plans;
 pub mod reviews;
 pub mod schema;
+pub mod sessions;
 pub mod subscriber_csv;
 pub mod subscribers;
 pub mod tokens;

@@ -10,6 +10,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        account_id -> BigInt,
     }
 }
 
@@ -481,3 +482,59 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    accounts (id) {
+        id -> BigInt,
+        kind -> Text,
+        email -> Nullable<Text>,
+        name -> Text,
+        language -> Text,
+        role -> Text,
+        status -> Text,
+        password_hash -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_tokens -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, api_tokens);
+
+diesel::table! {
+    sign_in_links (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        secret_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        secret_hash -> Text,
+        method -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sign_in_failures (id) {
+        id -> BigInt,
+        account_id -> Nullable<BigInt>,
+        ip -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sign_in_links -> accounts (account_id));
+diesel::joinable!(sessions -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, sign_in_links, sessions, sign_in_failures);

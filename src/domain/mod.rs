@@ -3,6 +3,7 @@
 
 mod macros;
 
+pub mod account;
 pub mod activity;
 pub mod campaign;
 pub mod channel;
@@ -13,11 +14,13 @@ pub mod newsletter;
 pub mod organisation;
 pub mod page;
 pub mod participation;
+pub mod password;
 pub mod person;
 pub mod plan;
 pub mod recurrence;
 pub mod review;
 pub mod role;
+pub mod session;
 pub mod text;
 pub mod timing;
 pub mod token;

@@ -30,12 +30,18 @@ pub fn hash(secret: &str) -> String {
 #[serde(deny_unknown_fields)]
 pub struct TokenInput {
     pub name: Name,
+    /// At most the account's role: the token can never do more than its account.
     pub role: Role,
+    /// The account the token acts as. Without it the token gets a built-in
+    /// account of its own, named after it, with the token's role.
+    #[serde(default)]
+    pub account_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Token {
     pub id: i64,
+    pub account_id: i64,
     pub name: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,

@@ -30,6 +30,8 @@ pub struct AppState {
     pub rate_limiter: rate_limit::RateLimiter,
     pub feed_rate_limiter: rate_limit::RateLimiter,
     pub publisher: Publisher,
+    /// Sends what must go at once (sign-in links), not through the dispatcher.
+    pub mailer: Arc<dyn crate::email::MailTransport>,
 }
 
 pub struct Application {
@@ -45,6 +47,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let poll_every = std::time::Duration::from_secs(settings.feeds.change_poll_seconds.max(1));
         let state = web::Data::new(AppState {
+            mailer: crate::dispatch::transport_from_settings(&settings.email)?,
             publisher: Publisher::new(settings.feeds.clone(), &settings.server.public_url),
             rate_limiter: rate_limit::RateLimiter::new(
                 settings.server.public_rate_limit_per_minute,

@@ -116,7 +116,6 @@ impl ApiError {
                 Some(*current),
             ),
             ApiError::Domain(Error::Pool(_)) => ("unavailable", "Database unavailable", None, None),
-            ApiError::Domain(Error::Forbidden { .. }) => ("forbidden", "Forbidden", None, None),
             ApiError::Domain(Error::NotAllowed { kind, .. }) => (kind, "Not allowed", None, None),
             ApiError::Domain(Error::InvalidTransition { .. }) => (
                 "invalid-transition",
@@ -125,6 +124,13 @@ impl ApiError {
                 None,
             ),
             ApiError::Domain(Error::Blocked { kind, .. }) => (kind, "Not yet possible", None, None),
+            ApiError::Domain(Error::Forbidden(_)) => ("forbidden", "Forbidden", None, None),
+            ApiError::Domain(Error::Unauthenticated(_)) => {
+                ("unauthorized", "Unauthorized", None, None)
+            }
+            ApiError::Domain(Error::RateLimited { .. }) => {
+                ("rate-limited", "Too many requests", None, None)
+            }
             ApiError::Domain(Error::Database(_) | Error::Internal(_)) => {
                 ("internal", "Internal error", None, None)
             }
@@ -180,8 +186,11 @@ impl ResponseError for ApiError {
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
                 Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
-                Error::Forbidden { .. } | Error::NotAllowed { .. } => StatusCode::FORBIDDEN,
+                Error::NotAllowed { .. } => StatusCode::FORBIDDEN,
                 Error::InvalidTransition { .. } | Error::Blocked { .. } => StatusCode::CONFLICT,
+                Error::Forbidden(_) => StatusCode::FORBIDDEN,
+                Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::BadBody { syntax: true, .. } => StatusCode::BAD_REQUEST,
@@ -240,7 +249,8 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"pregon\""));
             }
-            ApiError::TooManyRequests { retry_after_secs } => {
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::Domain(Error::RateLimited { retry_after_secs }) => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             _ => {}

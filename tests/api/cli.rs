@@ -231,3 +231,171 @@ fn configuration_layers_in_order() {
     run(Some(&db("from-env.db")), Some(&db("from-flag.db")));
     assert!(dir.path().join("from-flag.db").exists());
 }
+
+#[test]
+fn user_commands_and_their_exit_codes() {
+    let (url, _guard) = test_database();
+    assert!(pregon(&url, &["migrate"]).status.success());
+    let out = pregon(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "Ane@Example.org",
+            "--name",
+            "Ane",
+            "--role",
+            "admin",
+            "--lang",
+            "es",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let link = String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(
+        link.starts_with("http://127.0.0.1:8080/sign-in/pgl_") && link.len() > 70,
+        "{link}"
+    );
+
+    let listing = text(&pregon(&url, &["user", "list"]));
+    assert!(
+        listing.contains("ane@example.org") && listing.contains("admin"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("seed") && listing.contains("system"),
+        "{listing}"
+    );
+
+    // A token acting as Ane, at most her role.
+    let out = pregon(
+        &url,
+        &[
+            "token",
+            "create",
+            "--role",
+            "editor",
+            "--name",
+            "ane-cli",
+            "--account",
+            "ane@example.org",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Ane is the only administrator: she cannot be demoted or disabled.
+    for args in [
+        &["user", "set-role", "ane@example.org", "--role", "editor"][..],
+        &["user", "disable", "ane@example.org"][..],
+    ] {
+        let out = pregon(&url, args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            text(&out).contains("last active administrator"),
+            "{}",
+            text(&out)
+        );
+    }
+
+    let out = pregon(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "bob@example.org",
+            "--name",
+            "Bob",
+            "--role",
+            "editor",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = pregon(
+        &url,
+        &["user", "set-role", "bob@example.org", "--role", "approver"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("approver"));
+    let out = pregon(
+        &url,
+        &[
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "x",
+            "--account",
+            "bob@example.org",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("cannot do more than its account"),
+        "{}",
+        text(&out)
+    );
+    let out = pregon(&url, &["user", "disable", "bob@example.org"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&pregon(&url, &["user", "list"])).contains("disabled"));
+
+    let failing: [&[&str]; 6] = [
+        // The same email again, whatever its case.
+        &[
+            "user",
+            "create",
+            "--email",
+            "ANE@example.org",
+            "--name",
+            "A",
+            "--role",
+            "viewer",
+        ],
+        &[
+            "user",
+            "create",
+            "--email",
+            "not-an-email",
+            "--name",
+            "A",
+            "--role",
+            "viewer",
+        ],
+        &[
+            "user",
+            "create",
+            "--email",
+            "c@example.org",
+            "--name",
+            "C",
+            "--role",
+            "owner",
+        ],
+        &["user", "disable", "nobody@example.org"],
+        &["user", "set-role", "nobody@example.org", "--role", "viewer"],
+        // Above the account's role.
+        &[
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "x",
+            "--account",
+            "bob@example.org",
+        ],
+    ];
+    for args in failing {
+        let out = pregon(&url, args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("error"),
+            "{args:?}"
+        );
+    }
+}

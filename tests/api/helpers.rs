@@ -1,5 +1,6 @@
 use chrono::{TimeZone, Utc};
 use diesel::Connection;
+use pregon::app::Actor;
 use pregon::clock::ManualClock;
 use pregon::config::Settings;
 use pregon::db::{self, Backend, Db};
@@ -17,6 +18,8 @@ pub struct TestApp {
     pub admin: String,
     pub editor: String,
     pub viewer: String,
+    /// An approver token (an editor who may also approve).
+    pub approver: String,
     pub client: reqwest::Client,
     /// The settings the server runs with.
     pub settings: Settings,
@@ -109,14 +112,16 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
     db::run_migrations(&mut db.get().expect("connection")).expect("migrate");
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0).unwrap());
     let mut tokens = Vec::new();
-    for role in [Role::Admin, Role::Editor, Role::Viewer] {
+    // Each token gets a built-in account of its own with the token's role.
+    for role in [Role::Admin, Role::Editor, Role::Viewer, Role::Approver] {
         let input = TokenInput {
             name: pregon::domain::Name::parse(&format!("test-{role}")).unwrap(),
             role,
+            account_id: None,
         };
         let now = pregon::clock::Clock::now(&clock);
         let created = db
-            .transaction(move |c| db::tokens::create(c, &input, now))
+            .transaction(move |c| pregon::app::tokens::create(&Actor::System, now, c, &input))
             .await
             .expect("token");
         tokens.push(created.secret);
@@ -125,7 +130,7 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let [admin, editor, viewer]: [String; 3] = tokens.try_into().unwrap();
+    let [admin, editor, viewer, approver]: [String; 4] = tokens.try_into().unwrap();
     TestApp {
         address,
         db,
@@ -133,8 +138,13 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
         admin,
         editor,
         viewer,
+        approver,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Below the server's 5 s keep-alive: a connection idle while a test
+            // runs a validator is dropped here before the server closes it, so a
+            // request never goes out on a connection being closed.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .unwrap(),
         settings,

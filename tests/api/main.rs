@@ -5,6 +5,7 @@ mod helpers;
 mod mail;
 mod smtp_server;
 
+mod accounts;
 mod activities;
 mod cli;
 mod dispatch_process;
@@ -18,6 +19,7 @@ mod migrations;
 mod newsletter;
 mod openapi;
 mod organisations;
-// mod reviews; (needs the approver accounts)
+mod reviews;
 mod roles;
 mod seed;
+mod sign_in;

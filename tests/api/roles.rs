@@ -10,13 +10,20 @@ fn required_role(doc: &Value, method: &str, path: &str) -> Option<String> {
     Some(roles[0].as_str().unwrap().to_owned())
 }
 
-/// What the API's rules say each route needs: reads viewer, writes editor,
-/// tokens and deletes admin. The document must agree, and the server enforce it.
+/// What the API's rules say each route needs: signing in nothing; one's own
+/// account and sessions viewer; reads viewer, writes editor; tokens, accounts,
+/// feeds and deletes admin. The document must agree, and the server enforce it.
 fn expected_role(method: &str, path: &str) -> Option<&'static str> {
-    if !path.starts_with("/api/v1/") {
+    if !path.starts_with("/api/v1/") || path.starts_with("/api/v1/sign-in") {
         return None;
     }
-    if path.starts_with("/api/v1/tokens") || path.starts_with("/api/v1/feeds") || method == "delete"
+    if path.starts_with("/api/v1/me") || path.starts_with("/api/v1/sessions") {
+        return Some("viewer");
+    }
+    if path.starts_with("/api/v1/tokens")
+        || path.starts_with("/api/v1/accounts")
+        || path.starts_with("/api/v1/feeds")
+        || method == "delete"
     {
         return Some("admin");
     }
@@ -26,16 +33,17 @@ fn expected_role(method: &str, path: &str) -> Option<&'static str> {
     }
 }
 
-const RANK: [&str; 3] = ["viewer", "editor", "admin"];
+const RANK: [&str; 4] = ["viewer", "editor", "approver", "admin"];
 
 #[tokio::test]
 async fn every_route_checks_its_role() {
     let app = spawn_app().await;
     let doc = document(&app).await;
-    let principals: [(&str, Option<&String>); 4] = [
+    let principals: [(&str, Option<&String>); 5] = [
         ("anonymous", None),
         ("viewer", Some(&app.viewer)),
         ("editor", Some(&app.editor)),
+        ("approver", Some(&app.approver)),
         ("admin", Some(&app.admin)),
     ];
     let mut checked = 0;
@@ -78,7 +86,7 @@ async fn every_route_checks_its_role() {
             checked += 1;
         }
     }
-    assert!(checked >= 4 * 40, "only {checked} route × role checks ran");
+    assert!(checked >= 5 * 40, "only {checked} route × role checks ran");
 }
 
 #[tokio::test]

@@ -140,6 +140,9 @@ struct Shared {
     state: Mutex<State>,
     /// Bumped to make every open connection close at once.
     epoch: watch::Sender<u64>,
+    /// How many messages were accepted: a latch for tests whose messages are
+    /// sent in the background (sign-in links).
+    accepted_count: watch::Sender<usize>,
     next_connection: AtomicUsize,
 }
 
@@ -164,6 +167,7 @@ impl TestSmtpServer {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 epoch: watch::channel(0).0,
+                accepted_count: watch::channel(0).0,
                 next_connection: AtomicUsize::new(0),
             }),
             listener: Mutex::new(None),
@@ -183,6 +187,17 @@ impl TestSmtpServer {
     /// Accepted messages, in arrival order.
     pub fn messages(&self) -> Vec<ReceivedMessage> {
         self.shared.state().accepted.clone()
+    }
+
+    /// Waits until `n` messages have been accepted (a latch, not a timer: the
+    /// timeout only turns a hang into a failure).
+    pub async fn wait_for_messages(&self, n: usize) -> Vec<ReceivedMessage> {
+        let mut count = self.shared.accepted_count.subscribe();
+        tokio::time::timeout(Duration::from_secs(30), count.wait_for(|c| *c >= n))
+            .await
+            .expect("messages did not arrive")
+            .expect("server gone");
+        self.messages()
     }
 
     /// Messages received completely but never acknowledged (the connection
@@ -552,6 +567,7 @@ async fn receive(
                 message.index = state.accepted.len();
                 let index = message.index;
                 state.accepted.push(message);
+                shared.accepted_count.send_replace(index + 1);
                 let close = match state.drop_after_accepted.as_mut() {
                     Some(remaining) => {
                         *remaining = remaining.saturating_sub(1);

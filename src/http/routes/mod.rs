@@ -1,6 +1,7 @@
 //! Every route of the service, registered through utoipa-actix-web so that none can
 //! exist without appearing in the OpenAPI document.
 
+mod accounts;
 mod activities;
 mod campaigns;
 mod channels;
@@ -18,6 +19,7 @@ mod people;
 mod plans;
 mod public_newsletter;
 mod reviews;
+mod sign_in;
 mod subscribers;
 mod tokens;
 
@@ -34,6 +36,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz).service(health::readyz);
     cfg.configure(public_newsletter::configure);
     cfg.configure(feeds::configure_public);
+    cfg.configure(sign_in::configure_pages);
     cfg.service(
         scope::scope("/api/v1")
             .configure(plans::configure)
@@ -46,6 +49,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(people::configure)
             .configure(participations::configure)
             .configure(tokens::configure)
+            .configure(accounts::configure)
+            .configure(sign_in::configure)
             .configure(invitations::configure)
             .configure(lists::configure)
             .configure(subscribers::configure)
