@@ -1,21 +1,33 @@
-//! What sends something out on a person's word — scheduling or sending a
-//! newsletter issue, inviting an activity's participants — needs a current
-//! approval of exactly what goes out, and is recorded in the history.
+//! A newsletter issue's life after it is written — scheduled, sent, paused,
+//! cancelled, finished — and inviting an activity's participants. What sends
+//! something out on a person's word needs a current approval of exactly what
+//! goes out; every step is recorded in the history, and so is what it did to
+//! the issue's linked activity (the feeds show that one).
 
 use super::Context;
 use super::history::{self, Action, Entry};
 use super::policy::{self, Operation};
 use super::reviews::{self, Subject};
 use crate::db::{self, DbConnection};
-use crate::domain::newsletter::{Issue, ScheduleInput};
+use crate::domain::activity::Activity;
+use crate::domain::newsletter::{Issue, IssueState, ScheduleInput};
 use crate::error::Result;
 
-fn state_changed(
-    conn: &mut DbConnection,
-    cx: &Context,
-    before: &Issue,
-    after: &Issue,
-) -> Result<()> {
+/// The issue as it was, and its linked activity as it was.
+struct Before {
+    issue: Issue,
+    activity: Option<Activity>,
+}
+
+fn before(conn: &mut DbConnection, issue: Issue) -> Result<Before> {
+    let activity = match issue.activity_id {
+        Some(id) => Some(db::activities::get(conn, id)?),
+        None => None,
+    };
+    Ok(Before { issue, activity })
+}
+
+fn state_changed(conn: &mut DbConnection, cx: &Context, was: &Before, after: &Issue) -> Result<()> {
     history::record(
         conn,
         &cx.actor,
@@ -24,10 +36,26 @@ fn state_changed(
             entity: "issue",
             entity_id: after.id,
             action: Action::StateChanged,
-            changes: history::diff_of(Some(before), Some(after), &[]),
+            changes: history::diff_of(Some(&was.issue), Some(after), &[]),
             reason: cx.reason.as_deref(),
         },
-    )
+    )?;
+    if let Some(activity) = &was.activity {
+        let now = db::activities::get(conn, activity.id)?;
+        history::record(
+            conn,
+            &cx.actor,
+            cx.now,
+            Entry {
+                entity: "activity",
+                entity_id: activity.id,
+                action: Action::StateChanged,
+                changes: history::diff_of(Some(activity), Some(&now), &[]),
+                reason: Some("follows its newsletter issue"),
+            },
+        )?;
+    }
+    Ok(())
 }
 
 pub fn schedule_issue(
@@ -38,9 +66,10 @@ pub fn schedule_issue(
 ) -> Result<Issue> {
     policy::require(&cx.actor, Operation::SendApproved)?;
     reviews::require_approved(conn, Subject::Issue(id))?;
-    let before = db::issues::get(conn, id)?;
+    let issue = db::issues::get(conn, id)?;
+    let was = before(conn, issue)?;
     let after = db::issues::schedule(conn, id, input, cx.now)?;
-    state_changed(conn, cx, &before, &after)?;
+    state_changed(conn, cx, &was, &after)?;
     Ok(after)
 }
 
@@ -52,22 +81,63 @@ pub fn send_issue_now(
 ) -> Result<(Issue, i64)> {
     policy::require(&cx.actor, Operation::SendApproved)?;
     reviews::require_approved(conn, Subject::Issue(id))?;
-    let before = db::issues::get(conn, id)?;
+    let issue = db::issues::get(conn, id)?;
+    let was = before(conn, issue)?;
     let (after, queued) = db::issues::start_sending(conn, id, message_domain, cx.now)?;
-    state_changed(conn, cx, &before, &after)?;
+    state_changed(conn, cx, &was, &after)?;
     Ok((after, queued))
 }
 
 /// A scheduled issue whose approval was superseded by an edit goes back to draft:
 /// nothing unapproved leaves at the scheduled time.
 pub fn unschedule_unapproved(conn: &mut DbConnection, cx: &Context, issue: &Issue) -> Result<()> {
-    if issue.state != crate::domain::newsletter::IssueState::Scheduled
+    if issue.state != IssueState::Scheduled
         || reviews::require_approved(conn, Subject::Issue(issue.id)).is_ok()
     {
         return Ok(());
     }
+    let was = before(conn, issue.clone())?;
     let after = db::issues::unschedule(conn, issue.id, cx.now)?;
-    state_changed(conn, cx, issue, &after)
+    state_changed(conn, cx, &was, &after)
+}
+
+/// A person moves a newsletter issue on: back to draft, pause, resume, cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueMove {
+    Unschedule,
+    Pause,
+    Resume,
+    Cancel,
+}
+
+pub fn move_issue(conn: &mut DbConnection, cx: &Context, id: i64, to: IssueMove) -> Result<Issue> {
+    policy::require(&cx.actor, Operation::Write)?;
+    let issue = db::issues::get(conn, id)?;
+    let was = before(conn, issue)?;
+    let after = match to {
+        IssueMove::Unschedule => db::issues::unschedule(conn, id, cx.now)?,
+        IssueMove::Pause => db::issues::pause(conn, id, cx.now)?,
+        IssueMove::Resume => db::issues::resume(conn, id, cx.now)?,
+        IssueMove::Cancel => db::issues::cancel(conn, id, cx.now)?,
+    };
+    state_changed(conn, cx, &was, &after)?;
+    Ok(after)
+}
+
+/// The dispatcher's end of a send: issues whose deliveries all reached an end
+/// become sent, sent with failures or failed, and their activities follow.
+pub fn finish_completed(conn: &mut DbConnection, cx: &Context) -> Result<Vec<Issue>> {
+    let mut sending = Vec::new();
+    for issue in db::issues::list_in_state(conn, IssueState::Sending)? {
+        sending.push(before(conn, issue)?);
+    }
+    let finished = db::issues::finish_completed(conn, cx.now)?;
+    for after in &finished {
+        if let Some(was) = sending.iter().find(|b| b.issue.id == after.id) {
+            state_changed(conn, cx, was, after)?;
+        }
+    }
+    Ok(finished)
 }
 
 pub fn invite_participants(

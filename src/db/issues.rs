@@ -279,14 +279,16 @@ fn transition(
 ) -> Result<Issue> {
     let issue = get(conn, id)?;
     if !from.contains(&issue.state) {
-        return Err(Error::Conflict(format!(
-            "issue {id} is {}; it can become {to} only when {}",
-            issue.state,
-            from.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" or ")
-        )));
+        return Err(Error::InvalidTransition {
+            action: format!("become {to}"),
+            current: issue.state.as_str().into(),
+            allowed: issue
+                .state
+                .next_states()
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+        });
     }
     // The state is part of the WHERE so two concurrent transitions cannot
     // both succeed (the second matches no row).
@@ -676,4 +678,13 @@ pub fn all_ids(conn: &mut DbConnection) -> Result<Vec<i64>> {
         .select(newsletter_issues::id)
         .order(newsletter_issues::id)
         .load(conn)?)
+}
+
+/// Every issue in `state` (the dispatcher's few sending ones).
+pub fn list_in_state(conn: &mut DbConnection, state: IssueState) -> Result<Vec<Issue>> {
+    let ids: Vec<i64> = newsletter_issues::table
+        .filter(newsletter_issues::state.eq(state.as_str()))
+        .select(newsletter_issues::id)
+        .load(conn)?;
+    ids.into_iter().map(|id| get(conn, id)).collect()
 }

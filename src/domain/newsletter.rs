@@ -46,6 +46,22 @@ text_enum!(
     }
 );
 
+impl IssueState {
+    /// The states an issue in this one may move to (the dispatcher's own moves
+    /// from sending to sent, sent with failures or failed included).
+    pub fn next_states(self) -> &'static [IssueState] {
+        use IssueState::*;
+        match self {
+            Draft => &[Scheduled, Sending, Cancelled],
+            Scheduled => &[Draft, Sending, Cancelled],
+            Sending => &[Paused, Sent, SentWithFailures, Failed, Cancelled],
+            Paused => &[Sending, Cancelled],
+            Sent | SentWithFailures | Failed => &[Sending],
+            Cancelled => &[],
+        }
+    }
+}
+
 text_enum!(
     /// One message to one recipient: `queued` → `sending` → `sent`; or `retry`
     /// (a 4xx reply, tried again at `next_attempt_at`), `failed` (5xx, never
