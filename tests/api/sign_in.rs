@@ -493,3 +493,25 @@ async fn asking_again_and_again_emails_at_most_three_links() {
         .unwrap();
     assert_eq!(count(&app), 4);
 }
+
+#[tokio::test]
+async fn a_link_redeemed_many_times_at_once_opens_one_session() {
+    let app = spawn_app().await;
+    let created = create_account(&app, "ane@example.org", "editor").await;
+    let secret = link_secret(created["sign_in_link"].as_str().unwrap());
+    let attempts = (0..8).map(|_| redeem(&app, &secret));
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 404),
+        "{statuses:?}"
+    );
+}
