@@ -215,7 +215,8 @@ pub fn set_status(
 
 /// Sets (or replaces) the password of the acting person. When one is already
 /// set, the current one must be given: a stolen session alone cannot lock the
-/// owner out.
+/// owner out. Every other session of the account ends (whoever knew the old
+/// password is signed out); the one making the change stays.
 pub fn set_own_password(
     actor: &Actor,
     now: DateTime<Utc>,
@@ -246,6 +247,13 @@ pub fn set_own_password(
     password::check(new).map_err(|e| Error::invalid("password", e))?;
     let hash = password::hash(new)?;
     db::set_password_hash(conn, account_id, &hash, now)?;
+    let current_session = match actor {
+        Actor::Account { session_id, .. } => *session_id,
+        _ => None,
+    };
+    for ended in sessions::revoke_others(conn, account_id, current_session, now)? {
+        super::sessions::record_session_end(conn, actor, now, ended)?;
+    }
     history::record(
         conn,
         actor,

@@ -284,6 +284,11 @@ async fn set_password(app: &TestApp, account: i64, password: &str) {
     assert_eq!(res.status(), 200);
     let account: Value = res.json().await.unwrap();
     assert_eq!(account["has_password"], true);
+    // The session that made the change stays.
+    assert_eq!(
+        get_status(app, session["secret"].as_str().unwrap(), "/api/v1/plans").await,
+        200
+    );
 }
 
 #[tokio::test]
@@ -304,6 +309,10 @@ async fn passwords_sign_in_and_failures_are_limited_per_account() {
         .unwrap();
     assert_eq!(expect_problem(res, 422).await["field"], "password");
     set_password(&app, ane, "correct horse battery").await;
+    // Setting it signed out Ane's other sessions.
+    assert_eq!(get_status(&app, secret, "/api/v1/plans").await, 401);
+    let session = sign_in(&app, ane).await;
+    let secret = session["secret"].as_str().unwrap();
     // Changing it needs the current one.
     let res = app
         .client
