@@ -277,6 +277,7 @@ pub fn set_own_password(
 /// What is taken away, for the last-administrator rule.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Without {
+    Nothing,
     Account(i64),
     Token(i64),
 }
@@ -289,12 +290,12 @@ pub(super) fn admin_left(conn: &mut DbConnection, without: Without) -> Result<bo
         Without::Account(id) if a.account_id == id => false,
         _ if a.kind == AccountKind::Person => true,
         Without::Token(id) => a.live_admin_tokens.iter().any(|t| *t != id),
-        Without::Account(_) => !a.live_admin_tokens.is_empty(),
+        Without::Account(_) | Without::Nothing => !a.live_admin_tokens.is_empty(),
     }))
 }
 
 /// Whether any administrator can reach the API (the CLI suggests creating one
 /// when none can).
 pub fn any_admin(conn: &mut DbConnection) -> Result<bool> {
-    admin_left(conn, Without::Account(0))
+    admin_left(conn, Without::Nothing)
 }
