@@ -225,7 +225,8 @@ pub fn set_status(
 
 /// Sets (or replaces) the password of the acting person. When one is already
 /// set, the current one must be given: a stolen session alone cannot lock the
-/// owner out.
+/// owner out. Every other session of the account ends (whoever knew the old
+/// password is signed out); the one making the change stays.
 pub fn set_own_password(
     actor: &Actor,
     now: DateTime<Utc>,
@@ -256,6 +257,13 @@ pub fn set_own_password(
     password::check(new).map_err(|e| Error::invalid("password", e))?;
     let hash = password::hash(new)?;
     db::set_password_hash(conn, account_id, &hash, now)?;
+    let current_session = match actor {
+        Actor::Account { session_id, .. } => *session_id,
+        _ => None,
+    };
+    for ended in sessions::revoke_others(conn, account_id, current_session, now)? {
+        super::sessions::record_session_end(conn, actor, now, ended)?;
+    }
     history::record(
         conn,
         actor,
@@ -280,6 +288,7 @@ pub fn set_own_password(
 /// What is taken away, for the last-administrator rule.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Without {
+    Nothing,
     Account(i64),
     Token(i64),
 }
@@ -292,12 +301,12 @@ pub(super) fn admin_left(conn: &mut DbConnection, without: Without) -> Result<bo
         Without::Account(id) if a.account_id == id => false,
         _ if a.kind == AccountKind::Person => true,
         Without::Token(id) => a.live_admin_tokens.iter().any(|t| *t != id),
-        Without::Account(_) => !a.live_admin_tokens.is_empty(),
+        Without::Account(_) | Without::Nothing => !a.live_admin_tokens.is_empty(),
     }))
 }
 
 /// Whether any administrator can reach the API (the CLI suggests creating one
 /// when none can).
 pub fn any_admin(conn: &mut DbConnection) -> Result<bool> {
-    admin_left(conn, Without::Account(0))
+    admin_left(conn, Without::Nothing)
 }

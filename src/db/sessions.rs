@@ -199,15 +199,25 @@ pub fn revoke_session(
     Ok(n > 0)
 }
 
-/// Revokes every live session of the account; returns their ids.
+/// Revokes every live session of the account (but `keep`); returns their ids.
 pub fn revoke_all_of_account(
     conn: &mut DbConnection,
     account_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>> {
+    revoke_others(conn, account_id, None, now)
+}
+
+pub fn revoke_others(
+    conn: &mut DbConnection,
+    account_id: i64,
+    keep: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
     Ok(diesel::update(
         sessions::table
             .filter(sessions::account_id.eq(account_id))
+            .filter(sessions::id.ne(keep.unwrap_or(0)))
             .filter(sessions::revoked_at.is_null()),
     )
     .set(sessions::revoked_at.eq(now.naive_utc()))

@@ -128,6 +128,21 @@ async fn logs_never_carry_tokens() {
         &["token", "create", "--role", "admin", "--name", "ops"],
     );
     let admin = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let out = pregon(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ane@example.org",
+            "--name",
+            "Ane",
+            "--role",
+            "viewer",
+        ],
+    );
+    let link = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let link_secret = link.rsplit('/').next().unwrap().to_owned();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -180,9 +195,50 @@ async fn logs_never_carry_tokens() {
         .send()
         .await
         .unwrap();
+    // A sign-in link, a session (as bearer and as cookie) and a password.
+    let session: serde_json::Value = client
+        .post(format!("{base}/api/v1/sign-in/link/{link_secret}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = session["secret"].as_str().unwrap().to_owned();
+    let res = client
+        .put(format!("{base}/api/v1/me/password"))
+        .bearer_auth(&session)
+        .json(&serde_json::json!({"password": "a logged password?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client
+        .post(format!("{base}/api/v1/sign-in"))
+        .json(&serde_json::json!({"email": "ane@example.org", "password": "a wrong password?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = client
+        .get(format!("{base}/api/v1/me"))
+        .header("cookie", format!("pregon_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     server.kill().unwrap();
     server.wait().unwrap();
     let logged = std::fs::read_to_string(log.path()).unwrap();
+    for secret in [
+        link_secret.as_str(),
+        session.as_str(),
+        "a logged password?",
+        "a wrong password?",
+    ] {
+        assert!(!logged.contains(secret), "{secret} was logged:\n{logged}");
+    }
+    assert!(logged.contains("/api/v1/sign-in/link/{token}"), "{logged}");
     assert!(
         logged.contains("/feeds/{token}.ics"),
         "no request line in:\n{logged}"

@@ -31,6 +31,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(revoke_session);
 }
 
+/// A write transaction that does not declare the plan's data changed: links
+/// and sessions are in no feed or cache, so signing in (which anyone may
+/// attempt) must not make the feed caches rebuild.
+fn write<T>(
+    conn: &mut crate::db::DbConnection,
+    work: impl FnOnce(&mut crate::db::DbConnection) -> crate::Result<T>,
+) -> crate::Result<T> {
+    crate::db::write_transaction(conn, work)
+}
+
 fn secure(state: &State) -> bool {
     state.settings.server.public_url.starts_with("https://")
 }
@@ -83,10 +93,7 @@ async fn sign_in(
         })
         .await?;
     match outcome {
-        PasswordOutcome::SignedIn(created) => {
-            state.db.mark_changed();
-            Ok(session_response(&state, created))
-        }
+        PasswordOutcome::SignedIn(created) => Ok(session_response(&state, created)),
         PasswordOutcome::Failed => {
             Err(Error::Unauthenticated("wrong email or password".into()).into())
         }
@@ -117,7 +124,11 @@ async fn request_link(
     let email = input.0.email;
     let found = state
         .db
-        .transaction(move |c| sessions::request_link(now, c, &email, &settings.accounts))
+        .run(move |c| {
+            write(c, |c| {
+                sessions::request_link(now, c, &email, &settings.accounts)
+            })
+        })
         .await?;
     if let Some((account, secret)) = found {
         let settings = state.settings.clone();
@@ -158,7 +169,11 @@ async fn redeem_link(state: State, token: web::Path<String>) -> ApiResult<HttpRe
     let secret = token.into_inner();
     let created = state
         .db
-        .transaction(move |c| sessions::redeem_link(now, c, &secret, &settings.accounts))
+        .run(move |c| {
+            write(c, |c| {
+                sessions::redeem_link(now, c, &secret, &settings.accounts)
+            })
+        })
         .await?;
     Ok(session_response(&state, created))
 }
@@ -188,7 +203,7 @@ async fn revoke_session(who: Viewer, state: State, id: web::Path<i64>) -> ApiRes
     let id = id.into_inner();
     let session = state
         .db
-        .transaction(move |c| sessions::revoke(&actor, now, c, id))
+        .run(move |c| write(c, |c| sessions::revoke(&actor, now, c, id)))
         .await?;
     let mut response = HttpResponse::Ok();
     if principal.session_id() == Some(id) {
@@ -216,7 +231,7 @@ async fn sign_out_everywhere(who: Viewer, state: State) -> ApiResult<HttpRespons
     let actor = who.0.actor();
     let ended = state
         .db
-        .transaction(move |c| sessions::sign_out_everywhere(&actor, now, c))
+        .run(move |c| write(c, |c| sessions::sign_out_everywhere(&actor, now, c)))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((
@@ -293,7 +308,11 @@ async fn link_page_sign_in(
     let secret = token.into_inner();
     let created = match state
         .db
-        .transaction(move |c| sessions::redeem_link(now, c, &secret, &settings.accounts))
+        .run(move |c| {
+            write(c, |c| {
+                sessions::redeem_link(now, c, &secret, &settings.accounts)
+            })
+        })
         .await
     {
         Ok(created) => created,
