@@ -27,6 +27,9 @@ pub struct Problem {
     /// For a refused calendar file: the line at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// On a refused delete: what still refers to the record.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub referenced_by: Vec<crate::error::Reference>,
     /// On a version conflict: the version the server holds now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i32>,
@@ -103,6 +106,12 @@ impl ApiError {
                 ("validation", "Invalid field", Some(field.clone()), None)
             }
             ApiError::Domain(Error::Conflict(_)) => ("conflict", "Conflict", None, None),
+            ApiError::Domain(Error::Referenced { .. }) => {
+                ("still-referenced", "Still referred to", None, None)
+            }
+            ApiError::Domain(Error::Duplicate { fields }) => {
+                ("duplicate", "Already exists", fields.first().cloned(), None)
+            }
             ApiError::Domain(Error::VersionMismatch { current, .. }) => (
                 "version-mismatch",
                 "The record changed since you read it",
@@ -162,7 +171,9 @@ impl ResponseError for ApiError {
             ApiError::Domain(e) => match e {
                 Error::NotFound { .. } => StatusCode::NOT_FOUND,
                 Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-                Error::Conflict(_) => StatusCode::CONFLICT,
+                Error::Conflict(_) | Error::Referenced { .. } | Error::Duplicate { .. } => {
+                    StatusCode::CONFLICT
+                }
                 Error::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
                 Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
                 Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -206,6 +217,10 @@ impl ResponseError for ApiError {
             line: match self {
                 ApiError::Import { line, .. } => *line,
                 _ => None,
+            },
+            referenced_by: match self {
+                ApiError::Domain(Error::Referenced { by, .. }) => by.clone(),
+                _ => Vec::new(),
             },
             current_version,
         };

@@ -10,6 +10,7 @@ mod cli;
 mod dispatch_process;
 mod email_transport;
 mod feeds;
+mod hardening;
 mod health;
 mod imports;
 mod invitations;
