@@ -82,8 +82,29 @@ pub fn read_body(
 }
 
 /// Deserializes `body`, reporting the path of the offending field.
+/// The body must be exactly one JSON object: an array would fill a struct's
+/// fields by position, and anything after the object (a second object,
+/// garbage) would be silently ignored. Either is a 400 and nothing is written.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let malformed = |message: &str| ApiError::BadBody {
+        syntax: true,
+        field: None,
+        message: message.into(),
+    };
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(malformed("the body must be one JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
+    let value = deserialize(de)?;
+    de.end()
+        .map_err(|_| malformed("the body must be one JSON object, with nothing after it"))?;
+    Ok(value)
+}
+
+fn deserialize<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|err| {
         // serde_path_to_error writes `?` for a map key it could not read (an
         // unknown language in `translations`): the map itself is the field.

@@ -2,7 +2,7 @@
 //! database text in answers, bodies that are not exactly one JSON object.
 
 use crate::helpers::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn deleting_a_referenced_record_is_a_409_naming_what_refers_to_it() {
@@ -91,4 +91,74 @@ async fn a_duplicate_is_a_409_naming_the_field_without_database_text() {
     }
     assert_eq!(problem["field"], "slug", "{problem}");
     assert_eq!(problem["errors"][0]["pointer"], "#/slug", "{problem}");
+}
+
+async fn count(app: &TestApp, path: &str) -> usize {
+    let page: Value = app.get_json(path).await;
+    page["items"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_exactly_one_object_is_refused_and_nothing_written() {
+    let app = spawn_app().await;
+    let bodies: [&[u8]; 6] = [
+        br#"{"slug":"a1","name":"A","kind":"partner"} garbage"#,
+        br#"{"slug":"a2","name":"A","kind":"partner"}{"slug":"a3","name":"B","kind":"partner"}"#,
+        b"{\"slug\":\"a4\",\"name\":\"A\",\"kind\":\"partner\"}\x00\xff\xfe",
+        br#"["a5","A","partner"]"#,
+        br#""a6""#,
+        br#"{"slug":"a7","name":"A","kind":"partner"} 1"#,
+    ];
+    for body in bodies {
+        let res = app
+            .client
+            .post(app.url("/api/v1/organisations"))
+            .bearer_auth(&app.editor)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        expect_problem(res, 400).await;
+    }
+    assert_eq!(count(&app, "/api/v1/organisations").await, 0);
+    // Whitespace after the object is fine.
+    let res = app
+        .client
+        .post(app.url("/api/v1/organisations"))
+        .bearer_auth(&app.editor)
+        .header("content-type", "application/json")
+        .body("{\"slug\":\"ok\",\"name\":\"A\",\"kind\":\"partner\"}\n \t")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+}
+
+#[tokio::test]
+async fn the_public_subscribe_endpoint_takes_exactly_one_object_too() {
+    let app = spawn_app().await;
+    app.create(
+        "/api/v1/lists",
+        json!({"slug": "members", "name": "Members", "public_subscribe": true, "default_language": "es"}),
+    )
+    .await;
+    let one = r#"{"email":"a@example.org","lists":["members"],"consent":true}"#;
+    let bodies = [
+        format!("{one} garbage"),
+        format!("{one}{one}"),
+        r#"["a@example.org",null,["members"],null,true]"#.to_owned(),
+    ];
+    for body in bodies {
+        let res = app
+            .client
+            .post(app.url("/newsletter/subscribe"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        expect_problem(res, 400).await;
+    }
+    assert_eq!(count(&app, "/api/v1/subscribers").await, 0);
 }
