@@ -14,6 +14,7 @@ mod hardening;
 mod health;
 mod imports;
 mod invitations;
+mod logs;
 mod migrations;
 mod newsletter;
 mod openapi;
