@@ -7,6 +7,7 @@ mod smtp_server;
 
 mod activities;
 mod cli;
+mod csv_injection;
 mod dispatch_process;
 mod email_transport;
 mod feeds;
