@@ -197,11 +197,27 @@ impl SmtpConfig {
 impl Settings {
     /// Loads settings from the layers above; `config_dir` defaults to `./config`.
     pub fn load(config_dir: Option<&Path>) -> anyhow::Result<Settings> {
+        Settings::load_with_env(config_dir, None)
+    }
+
+    /// `load`, reading `PREGON__…` variables from `env` instead of the process
+    /// environment when given (tests). Variables are taken as text: a setting
+    /// that is a string stays exactly as written (an SMTP password `0123`, a
+    /// name `nan`); numeric and boolean settings are parsed from that text by
+    /// their own type when the settings are read.
+    pub fn load_with_env(
+        config_dir: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> anyhow::Result<Settings> {
         let dir = config_dir.unwrap_or(Path::new("config"));
         if config_dir.is_some() && !dir.is_dir() {
             anyhow::bail!("config directory {} does not exist", dir.display());
         }
-        let environment = std::env::var("PREGON_ENV").unwrap_or_else(|_| "local".into());
+        let environment = match &env {
+            Some(vars) => vars.get("PREGON_ENV").cloned(),
+            None => std::env::var("PREGON_ENV").ok(),
+        }
+        .unwrap_or_else(|| "local".into());
         let builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
             .add_source(config::File::from(dir.join(&environment)).required(false))
@@ -209,7 +225,8 @@ impl Settings {
                 config::Environment::with_prefix("PREGON")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(false)
+                    .source(env),
             );
         builder
             .build()
@@ -238,6 +255,34 @@ mod tests {
         // A fresh install sends nowhere by surprise.
         assert_eq!(s.email.transport, TransportKind::Outbox);
         assert_eq!(format!("{:?}", s.email.smtp.password), "***");
+    }
+
+    #[test]
+    fn strings_from_the_environment_stay_strings_and_numbers_still_parse() {
+        let env = [
+            ("PREGON__EMAIL__SMTP__PASSWORD", "0123"),
+            ("PREGON__EMAIL__FROM_NAME", "nan"),
+            ("PREGON__EMAIL__SMTP__USERNAME", "true"),
+            ("PREGON__EMAIL__ORGANISATION", "1e5"),
+            ("PREGON__DATABASE__POOL_SIZE", "3"),
+            ("PREGON__DATABASE__SEED_WHEN_EMPTY", "false"),
+            ("PREGON__EMAIL__SMTP__PORT", "2525"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::load_with_env(Some(dir.path()), Some(env)).unwrap();
+        assert_eq!(s.email.smtp.password.expose(), "0123");
+        assert_eq!(s.email.from_name, "nan");
+        assert_eq!(s.email.smtp.username, "true");
+        assert_eq!(s.email.organisation, "1e5");
+        assert_eq!(s.database.pool_size, 3);
+        assert!(!s.database.seed_when_empty);
+        assert_eq!(s.email.smtp.port, 2525);
+        // A number setting given text that is not a number is refused.
+        let env = [("PREGON__DATABASE__POOL_SIZE".to_owned(), "many".to_owned())].into();
+        assert!(Settings::load_with_env(Some(dir.path()), Some(env)).is_err());
     }
 
     #[test]
