@@ -65,6 +65,35 @@ pub struct ServerSettings {
     pub public_url: String,
     pub body_limit_bytes: usize,
     pub public_rate_limit_per_minute: u32,
+    /// Longest a request body may take to arrive, in milliseconds (408 after).
+    pub body_timeout_ms: u64,
+    /// Request bodies one client address may be sending at the same time.
+    pub bodies_in_flight_per_ip: usize,
+    /// Peers (addresses or CIDR blocks) whose `Forwarded` / `X-Forwarded-For`
+    /// header names the client; from anyone else those headers are ignored.
+    /// In the environment: a comma-separated list.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A list setting from a TOML array, or from one comma-separated string (the
+/// only form an environment variable has).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Form::deserialize(d)? {
+        Form::List(items) => items,
+        Form::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 #[derive(Clone, Deserialize)]

@@ -2,6 +2,7 @@
 //! binds first and runs later, so tests can start a real server on port 0.
 
 pub mod auth;
+pub mod client;
 pub mod json;
 pub mod logging;
 pub mod openapi;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub rate_limiter: rate_limit::RateLimiter,
     pub feed_rate_limiter: rate_limit::RateLimiter,
     pub publisher: Publisher,
+    pub trusted_proxies: client::TrustedProxies,
+    pub body_slots: client::BodySlots,
 }
 
 pub struct Application {
@@ -43,6 +46,8 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
+        let trusted_proxies = client::TrustedProxies::parse(&settings.server.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
         let poll_every = std::time::Duration::from_secs(settings.feeds.change_poll_seconds.max(1));
         let state = web::Data::new(AppState {
             publisher: Publisher::new(settings.feeds.clone(), &settings.server.public_url),
@@ -50,6 +55,8 @@ impl Application {
                 settings.server.public_rate_limit_per_minute,
             ),
             feed_rate_limiter: rate_limit::RateLimiter::new(settings.feeds.rate_limit_per_minute),
+            trusted_proxies,
+            body_slots: client::BodySlots::new(settings.server.bodies_in_flight_per_ip),
             db: db.clone(),
             clock,
             settings: Arc::new(settings),

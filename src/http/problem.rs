@@ -55,6 +55,8 @@ pub enum ApiError {
     },
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("the request body did not arrive within {ms} ms")]
+    BodyTimeout { ms: u64 },
     #[error("this Content-Type is not accepted here")]
     UnsupportedMediaType,
     /// A calendar file that cannot be imported.
@@ -129,6 +131,7 @@ impl ApiError {
             } => ("malformed-json", "Malformed JSON", field.clone(), None),
             ApiError::BadBody { field, .. } => ("validation", "Invalid field", field.clone(), None),
             ApiError::TooLarge { .. } => ("too-large", "Request body too large", None, None),
+            ApiError::BodyTimeout { .. } => ("body-timeout", "Request body too slow", None, None),
             ApiError::UnsupportedMediaType => (
                 "unsupported-media-type",
                 "Unsupported media type",
@@ -181,6 +184,7 @@ impl ResponseError for ApiError {
             ApiError::BadBody { syntax: true, .. } => StatusCode::BAD_REQUEST,
             ApiError::BadBody { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadQuery(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,

@@ -49,10 +49,7 @@ fn count(req: &HttpRequest, limiter: impl Fn(&AppState) -> &RateLimiter) -> Resu
     let Some(state) = req.app_data::<web::Data<AppState>>() else {
         return Ok(());
     };
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip = super::client::client_ip(req);
     limiter(state)
         .check(ip, Instant::now())
         .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })

@@ -22,3 +22,4 @@ mod openapi;
 mod organisations;
 mod roles;
 mod seed;
+mod slow_clients;
