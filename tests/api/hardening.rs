@@ -162,3 +162,34 @@ async fn the_public_subscribe_endpoint_takes_exactly_one_object_too() {
     }
     assert_eq!(count(&app, "/api/v1/subscribers").await, 0);
 }
+
+#[tokio::test]
+async fn html_pages_carry_a_content_security_policy_and_refuse_framing() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/newsletter/confirm/not-a-token"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let h = res.headers();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("script-src"), "{csp}");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    // API answers are not sniffed or framed either.
+    let res = app.get("/api/v1/plans").send().await.unwrap();
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+}
