@@ -17,6 +17,19 @@ pub struct Settings {
     pub email: EmailSettings,
     pub feeds: FeedSettings,
     pub imports: ImportSettings,
+    pub rate_limits: RateLimitSettings,
+}
+
+/// Buckets of the public route groups (GCRA, per client address); the
+/// subscribe form's is `server.public_rate_limit_per_minute`, the per-client
+/// feed budget `feeds.rate_limit_per_minute`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub health_per_minute: u32,
+    pub links_per_minute: u32,
+    pub feed_per_feed_per_minute: u32,
+    pub feed_full_response_cost: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

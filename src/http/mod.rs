@@ -28,8 +28,7 @@ pub struct AppState {
     pub db: Db,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
-    pub rate_limiter: rate_limit::RateLimiter,
-    pub feed_rate_limiter: rate_limit::RateLimiter,
+    pub limits: rate_limit::Limits,
     pub publisher: Publisher,
     pub trusted_proxies: client::TrustedProxies,
     pub body_slots: client::BodySlots,
@@ -51,10 +50,7 @@ impl Application {
         let poll_every = std::time::Duration::from_secs(settings.feeds.change_poll_seconds.max(1));
         let state = web::Data::new(AppState {
             publisher: Publisher::new(settings.feeds.clone(), &settings.server.public_url),
-            rate_limiter: rate_limit::RateLimiter::new(
-                settings.server.public_rate_limit_per_minute,
-            ),
-            feed_rate_limiter: rate_limit::RateLimiter::new(settings.feeds.rate_limit_per_minute),
+            limits: rate_limit::Limits::new(&settings, clock.clone()),
             trusted_proxies,
             body_slots: client::BodySlots::new(settings.server.bodies_in_flight_per_ip),
             db: db.clone(),
@@ -85,6 +81,7 @@ impl Application {
                     let fut = srv.call(req);
                     async move {
                         let mut res = fut.await?;
+                        rate_limit::charge_full_feed_answers(res.request(), res.status());
                         security_headers(res.headers_mut());
                         Ok(res)
                     }

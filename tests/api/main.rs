@@ -20,6 +20,7 @@ mod migrations;
 mod newsletter;
 mod openapi;
 mod organisations;
+mod rate_limits;
 mod roles;
 mod seed;
 mod slow_clients;
