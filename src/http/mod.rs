@@ -73,8 +73,10 @@ impl Application {
                 )
                 .configure(routes::configure)
                 .split_for_parts();
-            let api = web::Data::new(openapi::finish(api));
-            app.app_data(api)
+            let api = openapi::finish(api);
+            let routes = web::Data::new(openapi::Routes::of(&api));
+            app.app_data(web::Data::new(api))
+                .app_data(routes)
                 .default_service(web::to(routes::not_found))
                 .wrap(actix_web::middleware::from_fn(auth::middleware))
                 .wrap_fn(|req, srv| {
@@ -99,6 +101,14 @@ impl Application {
                         }
                         Ok(res)
                     }
+                })
+                // HEAD is answered wherever GET is: routed as GET, and the
+                // HTTP layer sends the headers without the body.
+                .wrap_fn(|mut req, srv| {
+                    if req.method() == actix_web::http::Method::HEAD {
+                        req.head_mut().method = actix_web::http::Method::GET;
+                    }
+                    srv.call(req)
                 })
                 .wrap(TracingLogger::<logging::RedactedRootSpan>::new())
         })
@@ -198,10 +208,21 @@ impl ExpectedVersion {
     ) -> Result<ExpectedVersion, ApiError> {
         if let Some(value) = req.headers().get(header::IF_MATCH) {
             let text = value.to_str().unwrap_or("").trim();
-            let text = text.strip_prefix("W/").unwrap_or(text);
-            let version = text.trim_matches('"').parse::<i32>().map_err(|_| {
-                ApiError::BadQuery(format!("If-Match {text:?} is not an ETag of this API"))
-            })?;
+            // If-Match uses the strong comparison (RFC 9110 §13.1.1): a weak
+            // tag never matches, so the precondition fails.
+            if text.starts_with("W/") {
+                return Err(ApiError::PreconditionFailed(
+                    "a weak entity tag never matches If-Match (strong comparison)".into(),
+                ));
+            }
+            let version = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .and_then(|t| t.parse::<i32>().ok())
+                .ok_or_else(|| ApiError::BadHeader {
+                    name: "If-Match",
+                    message: format!("{text:?} is not an ETag of this API (\"N\")"),
+                })?;
             return Ok(ExpectedVersion::Header(version));
         }
         body_version

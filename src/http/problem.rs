@@ -67,6 +67,12 @@ pub enum ApiError {
     },
     #[error("{0}")]
     BadQuery(String),
+    /// A request header that cannot be used; `name` is the header.
+    #[error("{name}: {message}")]
+    BadHeader { name: &'static str, message: String },
+    /// A conditional request whose precondition cannot hold.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("missing or invalid bearer token")]
     Unauthorized,
     #[error("this needs the {0} role")]
@@ -78,6 +84,8 @@ pub enum ApiError {
     VersionConflict { given: i32, current: i32 },
     #[error("no such route")]
     NoRoute,
+    #[error("this path answers only {}", .0.join(", "))]
+    MethodNotAllowed(Vec<String>),
     #[error("too many requests; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
 }
@@ -139,6 +147,18 @@ impl ApiError {
                 None,
             ),
             ApiError::BadQuery(_) => ("bad-query", "Invalid query parameter", None, None),
+            ApiError::BadHeader { name, .. } => (
+                "bad-header",
+                "Invalid header",
+                Some((*name).to_owned()),
+                None,
+            ),
+            ApiError::PreconditionFailed(_) => (
+                "precondition-failed",
+                "Precondition failed",
+                Some("If-Match".into()),
+                None,
+            ),
             ApiError::Unauthorized => ("unauthorized", "Unauthorized", None, None),
             ApiError::Forbidden(_) => ("forbidden", "Forbidden", None, None),
             ApiError::PreconditionRequired => {
@@ -152,6 +172,9 @@ impl ApiError {
             ),
             ApiError::TooManyRequests { .. } => ("rate-limited", "Too many requests", None, None),
             ApiError::NoRoute => ("no-route", "No such route", None, None),
+            ApiError::MethodNotAllowed(_) => {
+                ("method-not-allowed", "Method not allowed", None, None)
+            }
             ApiError::Import { .. } => ("invalid-calendar", "Invalid calendar file", None, None),
         }
     }
@@ -186,13 +209,15 @@ impl ResponseError for ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::BadQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadQuery(_) | ApiError::BadHeader { .. } => StatusCode::BAD_REQUEST,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::VersionConflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Import { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
@@ -204,8 +229,14 @@ impl ResponseError for ApiError {
         }
         let (kind, title, field, current_version) = self.describe();
         let detail = self.detail();
+        // Pointers point into the body; a header is named by `field` alone.
+        let in_body = !matches!(
+            self,
+            ApiError::BadHeader { .. } | ApiError::PreconditionFailed(_)
+        );
         let errors = field
             .iter()
+            .filter(|_| in_body)
             .map(|f| FieldProblem {
                 pointer: pointer(f),
                 detail: detail.clone(),
@@ -233,6 +264,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"pregon\""));
+            }
+            ApiError::MethodNotAllowed(methods) => {
+                response.insert_header((header::ALLOW, methods.join(", ")));
             }
             ApiError::TooManyRequests { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));

@@ -193,3 +193,75 @@ async fn html_pages_carry_a_content_security_policy_and_refuse_framing() {
             .contains("frame-ancestors 'none'")
     );
 }
+
+#[tokio::test]
+async fn if_match_is_compared_strongly_and_names_the_header() {
+    let app = spawn_app().await;
+    let created = app
+        .create(
+            "/api/v1/organisations",
+            json!({"slug": "wba", "name": "WBA", "kind": "partner"}),
+        )
+        .await;
+    let path = format!("/api/v1/organisations/{}", created["id"]);
+    let body = json!({"slug": "wba", "name": "WBA 2", "kind": "partner"});
+    let res = app
+        .put(&path, &body)
+        .header("If-Match", "W/\"1\"")
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(res, 412).await;
+    assert_eq!(problem["field"], "If-Match", "{problem}");
+    let res = app
+        .put(&path, &body)
+        .header("If-Match", "1")
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(res, 400).await;
+    assert_eq!(problem["field"], "If-Match", "{problem}");
+    assert!(problem.get("errors").is_none(), "{problem}");
+    // Nothing was changed by either.
+    assert_eq!(app.get_json(&path).await["version"], 1);
+}
+
+#[tokio::test]
+async fn a_known_path_with_another_method_is_405_with_allow_and_head_works_on_gets() {
+    let app = spawn_app().await;
+    let created = app
+        .create(
+            "/api/v1/organisations",
+            json!({"slug": "wba", "name": "WBA", "kind": "partner"}),
+        )
+        .await;
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/v1/organisations/{}", created["id"])))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    let allow = res.headers()["allow"].to_str().unwrap().to_owned();
+    expect_problem(res, 405).await;
+    for m in ["GET", "HEAD", "PUT", "DELETE"] {
+        assert!(allow.contains(m), "{allow}");
+    }
+    let res = app.client.post(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    // Unknown paths stay 404.
+    let res = app.get("/api/v1/nothing-here").send().await.unwrap();
+    expect_problem(res, 404).await;
+    // HEAD answers like GET, without a body.
+    for path in ["/healthz", "/api/v1/organisations", "/api/v1/openapi.json"] {
+        let res = app
+            .client
+            .head(app.url(path))
+            .bearer_auth(&app.viewer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "HEAD {path}");
+        assert!(res.bytes().await.unwrap().is_empty(), "HEAD {path}");
+    }
+}
