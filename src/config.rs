@@ -19,6 +19,7 @@ pub struct Settings {
     pub imports: ImportSettings,
     pub approval: ApprovalSettings,
     pub accounts: AccountSettings,
+    pub rate_limits: RateLimitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +36,18 @@ pub struct AccountSettings {
     pub failure_window_minutes: u32,
     pub max_failures_per_account: u32,
     pub max_failures_per_ip: u32,
+}
+
+/// Buckets of the public route groups (GCRA, per client address); the
+/// subscribe form's is `server.public_rate_limit_per_minute`, the per-client
+/// feed budget `feeds.rate_limit_per_minute`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub health_per_minute: u32,
+    pub links_per_minute: u32,
+    pub feed_per_feed_per_minute: u32,
+    pub feed_full_response_cost: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +96,35 @@ pub struct ServerSettings {
     pub public_url: String,
     pub body_limit_bytes: usize,
     pub public_rate_limit_per_minute: u32,
+    /// Longest a request body may take to arrive, in milliseconds (408 after).
+    pub body_timeout_ms: u64,
+    /// Request bodies one client address may be sending at the same time.
+    pub bodies_in_flight_per_ip: usize,
+    /// Peers (addresses or CIDR blocks) whose `Forwarded` / `X-Forwarded-For`
+    /// header names the client; from anyone else those headers are ignored.
+    /// In the environment: a comma-separated list.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A list setting from a TOML array, or from one comma-separated string (the
+/// only form an environment variable has).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Form::deserialize(d)? {
+        Form::List(items) => items,
+        Form::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 #[derive(Clone, Deserialize)]
@@ -215,11 +257,27 @@ impl SmtpConfig {
 impl Settings {
     /// Loads settings from the layers above; `config_dir` defaults to `./config`.
     pub fn load(config_dir: Option<&Path>) -> anyhow::Result<Settings> {
+        Settings::load_with_env(config_dir, None)
+    }
+
+    /// `load`, reading `PREGON__…` variables from `env` instead of the process
+    /// environment when given (tests). Variables are taken as text: a setting
+    /// that is a string stays exactly as written (an SMTP password `0123`, a
+    /// name `nan`); numeric and boolean settings are parsed from that text by
+    /// their own type when the settings are read.
+    pub fn load_with_env(
+        config_dir: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> anyhow::Result<Settings> {
         let dir = config_dir.unwrap_or(Path::new("config"));
         if config_dir.is_some() && !dir.is_dir() {
             anyhow::bail!("config directory {} does not exist", dir.display());
         }
-        let environment = std::env::var("PREGON_ENV").unwrap_or_else(|_| "local".into());
+        let environment = match &env {
+            Some(vars) => vars.get("PREGON_ENV").cloned(),
+            None => std::env::var("PREGON_ENV").ok(),
+        }
+        .unwrap_or_else(|| "local".into());
         let builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
             .add_source(config::File::from(dir.join(&environment)).required(false))
@@ -227,7 +285,8 @@ impl Settings {
                 config::Environment::with_prefix("PREGON")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(false)
+                    .source(env),
             );
         builder
             .build()
@@ -256,6 +315,34 @@ mod tests {
         // A fresh install sends nowhere by surprise.
         assert_eq!(s.email.transport, TransportKind::Outbox);
         assert_eq!(format!("{:?}", s.email.smtp.password), "***");
+    }
+
+    #[test]
+    fn strings_from_the_environment_stay_strings_and_numbers_still_parse() {
+        let env = [
+            ("PREGON__EMAIL__SMTP__PASSWORD", "0123"),
+            ("PREGON__EMAIL__FROM_NAME", "nan"),
+            ("PREGON__EMAIL__SMTP__USERNAME", "true"),
+            ("PREGON__EMAIL__ORGANISATION", "1e5"),
+            ("PREGON__DATABASE__POOL_SIZE", "3"),
+            ("PREGON__DATABASE__SEED_WHEN_EMPTY", "false"),
+            ("PREGON__EMAIL__SMTP__PORT", "2525"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::load_with_env(Some(dir.path()), Some(env)).unwrap();
+        assert_eq!(s.email.smtp.password.expose(), "0123");
+        assert_eq!(s.email.from_name, "nan");
+        assert_eq!(s.email.smtp.username, "true");
+        assert_eq!(s.email.organisation, "1e5");
+        assert_eq!(s.database.pool_size, 3);
+        assert!(!s.database.seed_when_empty);
+        assert_eq!(s.email.smtp.port, 2525);
+        // A number setting given text that is not a number is refused.
+        let env = [("PREGON__DATABASE__POOL_SIZE".to_owned(), "many".to_owned())].into();
+        assert!(Settings::load_with_env(Some(dir.path()), Some(env)).is_err());
     }
 
     #[test]

@@ -16,6 +16,17 @@ pub enum Error {
     /// The write would break uniqueness or a reference still in use.
     #[error("{0}")]
     Conflict(String),
+    /// A delete refused because other records still refer to this one.
+    #[error("{entity} {id} is still referred to by {}", describe_references(by))]
+    Referenced {
+        entity: &'static str,
+        id: String,
+        by: Vec<Reference>,
+    },
+    /// A unique field (or set of fields) already taken; `fields` names them,
+    /// never the database's own wording nor the value.
+    #[error("{}", describe_duplicate(fields))]
+    Duplicate { fields: Vec<String> },
     /// Optimistic concurrency: the client edited an older version.
     #[error("version {given} is not the current version {current}")]
     VersionMismatch { given: i32, current: i32 },
@@ -50,6 +61,55 @@ pub enum Error {
     Internal(#[from] anyhow::Error),
 }
 
+/// Rows of `table` whose `column` refers to the record, `count` of them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Reference {
+    pub table: String,
+    pub column: String,
+    pub count: i64,
+}
+
+fn describe_references(by: &[Reference]) -> String {
+    by.iter()
+        .map(|r| format!("{} row(s) of {} (by {})", r.count, r.table, r.column))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe_duplicate(fields: &[String]) -> String {
+    match fields {
+        [] => "a record with these values already exists".into(),
+        [one] => format!("a record with this {one} already exists"),
+        many => format!(
+            "a record with this combination of {} already exists",
+            many.join(", ")
+        ),
+    }
+}
+
+/// The columns a unique violation names. SQLite: "UNIQUE constraint failed:
+/// t.a, t.b"; PostgreSQL: detail "Key (a, b)=(…) already exists." (the value
+/// is dropped here and never reaches a client).
+fn duplicate_fields(info: &dyn diesel::result::DatabaseErrorInformation) -> Vec<String> {
+    if let Some(list) = info.message().strip_prefix("UNIQUE constraint failed:") {
+        return list
+            .split(',')
+            .filter_map(|c| c.trim().rsplit('.').next())
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
+    if let Some(detail) = info.details()
+        && let Some(rest) = detail.strip_prefix("Key (")
+        && let Some((cols, _)) = rest.split_once(")=")
+    {
+        return cols.split(',').map(|c| c.trim().to_owned()).collect();
+    }
+    info.column_name()
+        .map(|c| vec![c.to_owned()])
+        .unwrap_or_default()
+}
+
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Invalid {
@@ -70,10 +130,19 @@ impl From<DieselError> for Error {
     fn from(err: DieselError) -> Self {
         match &err {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                Error::Conflict(format!("already exists: {}", info.message()))
+                Error::Duplicate {
+                    fields: duplicate_fields(info.as_ref()),
+                }
             }
+            // SQLite without extended result codes reports a foreign-key failure
+            // as a plain constraint error: recognised by its fixed wording.
             DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                Error::Conflict("the record is still referenced by other records".into())
+                Error::Conflict("the record is still referred to by other records".into())
+            }
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("FOREIGN KEY constraint failed") =>
+            {
+                Error::Conflict("the record is still referred to by other records".into())
             }
             _ => Error::Database(err),
         }

@@ -444,6 +444,10 @@ fn current_version(conn: &mut DbConnection, id: i64) -> Result<Option<i32>> {
 }
 
 pub fn delete(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<()> {
+    if current_version(conn, id)?.is_none() {
+        return Err(Error::not_found("activity", id));
+    }
+    super::references::ensure_unreferenced(conn, "activities", "activity", id)?;
     let deleted = diesel::delete(activities::table.find(id)).execute(conn)?;
     if deleted == 0 {
         return Err(Error::not_found("activity", id));

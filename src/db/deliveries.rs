@@ -523,6 +523,39 @@ pub fn backoff(attempt: i32, base_secs: u64, max_secs: u64) -> TimeDelta {
     TimeDelta::seconds((half + jitter) as i64)
 }
 
+/// The header of the delivery report CSV.
+pub const CSV_HEADER: &[u8] = b"id,email,name,language,state,attempts,unknown_outcomes,possible_duplicate,smtp_code,smtp_reply,message_id,sent_at,bounced_at\r\n";
+
+/// Rows of the delivery report CSV (after [`CSV_HEADER`]). Names come from the
+/// public subscribe form and replies from remote relays: every text cell is
+/// neutralised against formula injection.
+pub fn csv_rows(rows: &[DeliveryView]) -> Vec<u8> {
+    use super::subscriber_csv::spreadsheet_safe as safe;
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    for r in rows {
+        let _ = writer.write_record([
+            r.id.to_string(),
+            safe(&r.email).into_owned(),
+            safe(r.name.as_deref().unwrap_or_default()).into_owned(),
+            r.language.to_string(),
+            r.state.to_string(),
+            r.attempts.to_string(),
+            r.unknown_outcomes.to_string(),
+            (r.unknown_outcomes > 0 && r.state == DeliveryState::Sent).to_string(),
+            r.smtp_code.map(|c| c.to_string()).unwrap_or_default(),
+            safe(r.smtp_reply.as_deref().unwrap_or_default()).into_owned(),
+            safe(&r.message_id).into_owned(),
+            time(r.sent_at),
+            time(r.bounced_at),
+        ]);
+    }
+    writer.into_inner().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

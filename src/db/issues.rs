@@ -265,6 +265,7 @@ pub fn delete(conn: &mut DbConnection, id: i64, _now: DateTime<Utc>) -> Result<(
             issue.state
         )));
     }
+    super::references::ensure_unreferenced(conn, "newsletter_issues", "issue", id)?;
     diesel::delete(newsletter_issues::table.find(id)).execute(conn)?;
     Ok(())
 }

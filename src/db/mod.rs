@@ -16,6 +16,7 @@ pub mod organisations;
 pub mod participations;
 pub mod people;
 pub mod plans;
+pub mod references;
 pub mod reviews;
 pub mod schema;
 pub mod sessions;
@@ -402,6 +403,10 @@ macro_rules! versioned_record {
             id: i64,
             now: chrono::DateTime<chrono::Utc>,
         ) -> Result<()> {
+            if current_version(conn, id)?.is_none() {
+                return Err(Error::not_found($entity, id));
+            }
+            super::references::ensure_unreferenced(conn, stringify!($table), $entity, id)?;
             let deleted = diesel::delete($table::table.find(id)).execute(conn)?;
             if deleted == 0 {
                 return Err(Error::not_found($entity, id));

@@ -244,7 +244,19 @@ pub fn import(
     Ok(report)
 }
 
-/// Every subscription of a list as CSV, header included.
+/// A text cell a spreadsheet will not run: OWASP's rule for CSV injection —
+/// a cell starting with `=`, `+`, `-`, `@`, tab or carriage return is
+/// prefixed with a single quote, so it is shown as text, never evaluated
+/// (`=HYPERLINK(…)` from a public form stays a string).
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// Every subscription of a list as CSV, header included. Text that may come
+/// from outside (email, name, source) goes through [`spreadsheet_safe`].
 pub fn export(conn: &mut DbConnection, list_id: i64) -> Result<Vec<u8>> {
     let slug: String = mailing_lists::table
         .find(list_id)
@@ -300,13 +312,13 @@ pub fn export(conn: &mut DbConnection, list_id: i64) -> Result<Vec<u8>> {
     {
         writer
             .write_record([
-                email.as_str(),
-                name.as_deref().unwrap_or(""),
+                &*spreadsheet_safe(&email),
+                &*spreadsheet_safe(name.as_deref().unwrap_or("")),
                 &language,
                 &slug,
                 &status,
                 &address,
-                &source,
+                &*spreadsheet_safe(&source),
                 &time(Some(requested)),
                 &time(confirmed),
                 &time(unsubscribed),
@@ -329,6 +341,16 @@ mod tests {
         let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, [3, 5, 6, 7], "{errors:?}");
         assert!(errors[2].message.contains("line 2"), "{errors:?}");
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for bad in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_safe(bad), format!("'{bad}"));
+        }
+        for good in ["Ana", "", "a=b", " =x", "'quoted"] {
+            assert_eq!(spreadsheet_safe(good), good);
+        }
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     let mut payload = payload.take();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let ip = super::client::client_ip(req);
     async move {
         if !content_type_ok {
             return Err(ApiError::UnsupportedMediaType);
@@ -65,6 +67,27 @@ pub fn read_body(
         if declared_length.is_some_and(|n| n > limit) {
             return Err(ApiError::TooLarge { limit });
         }
+        let Some(state) = state else {
+            return read_all(&mut payload, limit).await;
+        };
+        // A client trickling bodies holds a few slots, not the server.
+        let Some(_slot) = state.body_slots.take(ip) else {
+            return Err(ApiError::TooManyRequests {
+                retry_after_secs: 1,
+            });
+        };
+        let ms = state.settings.server.body_timeout_ms;
+        tokio::time::timeout(
+            std::time::Duration::from_millis(ms),
+            read_all(&mut payload, limit),
+        )
+        .await
+        .map_err(|_| ApiError::BodyTimeout { ms })?
+    }
+}
+
+async fn read_all(payload: &mut Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    {
         let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| ApiError::BadBody {
@@ -82,8 +105,29 @@ pub fn read_body(
 }
 
 /// Deserializes `body`, reporting the path of the offending field.
+/// The body must be exactly one JSON object: an array would fill a struct's
+/// fields by position, and anything after the object (a second object,
+/// garbage) would be silently ignored. Either is a 400 and nothing is written.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let malformed = |message: &str| ApiError::BadBody {
+        syntax: true,
+        field: None,
+        message: message.into(),
+    };
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(malformed("the body must be one JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
+    let value = deserialize(de)?;
+    de.end()
+        .map_err(|_| malformed("the body must be one JSON object, with nothing after it"))?;
+    Ok(value)
+}
+
+fn deserialize<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|err| {
         // serde_path_to_error writes `?` for a map key it could not read (an
         // unknown language in `translations`): the map itself is the field.

@@ -2,6 +2,7 @@
 //! binds first and runs later, so tests can start a real server on port 0.
 
 pub mod auth;
+pub mod client;
 pub mod json;
 pub mod logging;
 pub mod openapi;
@@ -27,11 +28,12 @@ pub struct AppState {
     pub db: Db,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
-    pub rate_limiter: rate_limit::RateLimiter,
-    pub feed_rate_limiter: rate_limit::RateLimiter,
+    pub limits: rate_limit::Limits,
     pub publisher: Publisher,
     /// Sends what must go at once (sign-in links), not through the dispatcher.
     pub mailer: Arc<dyn crate::email::MailTransport>,
+    pub trusted_proxies: client::TrustedProxies,
+    pub body_slots: client::BodySlots,
 }
 
 pub struct Application {
@@ -45,14 +47,15 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
+        let trusted_proxies = client::TrustedProxies::parse(&settings.server.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
         let poll_every = std::time::Duration::from_secs(settings.feeds.change_poll_seconds.max(1));
         let state = web::Data::new(AppState {
             mailer: crate::dispatch::transport_from_settings(&settings.email)?,
             publisher: Publisher::new(settings.feeds.clone(), &settings.server.public_url),
-            rate_limiter: rate_limit::RateLimiter::new(
-                settings.server.public_rate_limit_per_minute,
-            ),
-            feed_rate_limiter: rate_limit::RateLimiter::new(settings.feeds.rate_limit_per_minute),
+            limits: rate_limit::Limits::new(&settings, clock.clone()),
+            trusted_proxies,
+            body_slots: client::BodySlots::new(settings.server.bodies_in_flight_per_ip),
             db: db.clone(),
             clock,
             settings: Arc::new(settings),
@@ -73,10 +76,21 @@ impl Application {
                 )
                 .configure(routes::configure)
                 .split_for_parts();
-            let api = web::Data::new(openapi::finish(api));
-            app.app_data(api)
+            let api = openapi::finish(api);
+            let routes = web::Data::new(openapi::Routes::of(&api));
+            app.app_data(web::Data::new(api))
+                .app_data(routes)
                 .default_service(web::to(routes::not_found))
                 .wrap(actix_web::middleware::from_fn(auth::middleware))
+                .wrap_fn(|req, srv| {
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        rate_limit::charge_full_feed_answers(res.request(), res.status());
+                        security_headers(res.headers_mut());
+                        Ok(res)
+                    }
+                })
                 .wrap_fn(|req, srv| {
                     let request_id = req.extensions().get::<RequestId>().copied();
                     let fut = srv.call(req);
@@ -90,6 +104,14 @@ impl Application {
                         }
                         Ok(res)
                     }
+                })
+                // HEAD is answered wherever GET is: routed as GET, and the
+                // HTTP layer sends the headers without the body.
+                .wrap_fn(|mut req, srv| {
+                    if req.method() == actix_web::http::Method::HEAD {
+                        req.head_mut().method = actix_web::http::Method::GET;
+                    }
+                    srv.call(req)
                 })
                 .wrap(TracingLogger::<logging::RedactedRootSpan>::new())
         })
@@ -114,6 +136,41 @@ impl Application {
         let result = self.server.await;
         self.watcher.abort();
         result
+    }
+}
+
+/// The policy of the service's own HTML pages: nothing loads from elsewhere,
+/// no script runs, forms post only here, and no site may frame them.
+pub const HTML_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Headers every response carries; HTML pages get the full page policy.
+fn security_headers(headers: &mut header::HeaderMap) {
+    let is_html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if is_html {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(HTML_POLICY),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        if !headers.contains_key(header::REFERRER_POLICY) {
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+        }
+    } else if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
     }
 }
 
@@ -154,10 +211,21 @@ impl ExpectedVersion {
     ) -> Result<ExpectedVersion, ApiError> {
         if let Some(value) = req.headers().get(header::IF_MATCH) {
             let text = value.to_str().unwrap_or("").trim();
-            let text = text.strip_prefix("W/").unwrap_or(text);
-            let version = text.trim_matches('"').parse::<i32>().map_err(|_| {
-                ApiError::BadQuery(format!("If-Match {text:?} is not an ETag of this API"))
-            })?;
+            // If-Match uses the strong comparison (RFC 9110 §13.1.1): a weak
+            // tag never matches, so the precondition fails.
+            if text.starts_with("W/") {
+                return Err(ApiError::PreconditionFailed(
+                    "a weak entity tag never matches If-Match (strong comparison)".into(),
+                ));
+            }
+            let version = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .and_then(|t| t.parse::<i32>().ok())
+                .ok_or_else(|| ApiError::BadHeader {
+                    name: "If-Match",
+                    message: format!("{text:?} is not an ETag of this API (\"N\")"),
+                })?;
             return Ok(ExpectedVersion::Header(version));
         }
         body_version

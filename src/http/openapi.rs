@@ -44,6 +44,98 @@ pub fn finish(mut api: utoipa::openapi::OpenApi) -> OpenApiJson {
     OpenApiJson(api.to_pretty_json().expect("OpenAPI document serializes"))
 }
 
+/// Every path template of the document with its methods: what a request to a
+/// known path with another method is told (405 and `Allow`).
+pub struct Routes(Vec<(Vec<Segment>, Vec<String>)>);
+
+enum Segment {
+    Literal(String),
+    /// `{token}.ics`: a parameter between a fixed prefix and suffix.
+    Param {
+        prefix: String,
+        suffix: String,
+    },
+}
+
+impl Routes {
+    pub fn of(doc: &OpenApiJson) -> Routes {
+        let value: serde_json::Value = serde_json::from_str(&doc.0).unwrap_or_default();
+        let mut routes = vec![(segments("/api/v1/openapi.json"), vec!["GET".to_owned()])];
+        if let Some(paths) = value.get("paths").and_then(|p| p.as_object()) {
+            for (template, item) in paths {
+                let methods = item
+                    .as_object()
+                    .map(|ops| {
+                        ops.keys()
+                            .filter(|k| {
+                                matches!(
+                                    k.as_str(),
+                                    "get"
+                                        | "put"
+                                        | "post"
+                                        | "delete"
+                                        | "patch"
+                                        | "head"
+                                        | "options"
+                                )
+                            })
+                            .map(|k| k.to_ascii_uppercase())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                routes.push((segments(template), methods));
+            }
+        }
+        Routes(routes)
+    }
+
+    /// The methods `path` answers to (HEAD wherever GET is), empty when the
+    /// path is unknown.
+    pub fn allowed(&self, path: &str) -> Vec<String> {
+        let parts: Vec<&str> = path.split('/').collect();
+        let mut methods: Vec<String> = Vec::new();
+        for (template, ms) in &self.0 {
+            if template.len() == parts.len()
+                && template.iter().zip(&parts).all(|(t, p)| t.matches(p))
+            {
+                methods.extend(ms.iter().cloned());
+            }
+        }
+        if methods.iter().any(|m| m == "GET") {
+            methods.push("HEAD".into());
+        }
+        methods.sort();
+        methods.dedup();
+        methods
+    }
+}
+
+fn segments(template: &str) -> Vec<Segment> {
+    template
+        .split('/')
+        .map(|part| match (part.find('{'), part.find('}')) {
+            (Some(open), Some(close)) if open < close => Segment::Param {
+                prefix: part[..open].to_owned(),
+                suffix: part[close + 1..].to_owned(),
+            },
+            _ => Segment::Literal(part.to_owned()),
+        })
+        .collect()
+}
+
+impl Segment {
+    fn matches(&self, part: &str) -> bool {
+        match self {
+            Segment::Literal(l) => l == part,
+            Segment::Param { prefix, suffix } => {
+                part.len() > prefix.len() + suffix.len()
+                    && part.starts_with(prefix.as_str())
+                    && part.ends_with(suffix.as_str())
+            }
+        }
+    }
+}
+
 pub async fn serve(doc: web::Data<OpenApiJson>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

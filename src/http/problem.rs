@@ -27,6 +27,9 @@ pub struct Problem {
     /// For a refused calendar file: the line at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// On a refused delete: what still refers to the record.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub referenced_by: Vec<crate::error::Reference>,
     /// On a version conflict: the version the server holds now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i32>,
@@ -58,6 +61,8 @@ pub enum ApiError {
     },
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("the request body did not arrive within {ms} ms")]
+    BodyTimeout { ms: u64 },
     #[error("this Content-Type is not accepted here")]
     UnsupportedMediaType,
     /// A calendar file that cannot be imported.
@@ -68,6 +73,12 @@ pub enum ApiError {
     },
     #[error("{0}")]
     BadQuery(String),
+    /// A request header that cannot be used; `name` is the header.
+    #[error("{name}: {message}")]
+    BadHeader { name: &'static str, message: String },
+    /// A conditional request whose precondition cannot hold.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("missing or invalid bearer token")]
     Unauthorized,
     #[error("this needs the {0} role")]
@@ -79,6 +90,8 @@ pub enum ApiError {
     VersionConflict { given: i32, current: i32 },
     #[error("no such route")]
     NoRoute,
+    #[error("this path answers only {}", .0.join(", "))]
+    MethodNotAllowed(Vec<String>),
     #[error("too many requests; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
 }
@@ -109,6 +122,12 @@ impl ApiError {
                 ("validation", "Invalid field", Some(field.clone()), None)
             }
             ApiError::Domain(Error::Conflict(_)) => ("conflict", "Conflict", None, None),
+            ApiError::Domain(Error::Referenced { .. }) => {
+                ("still-referenced", "Still referred to", None, None)
+            }
+            ApiError::Domain(Error::Duplicate { fields }) => {
+                ("duplicate", "Already exists", fields.first().cloned(), None)
+            }
             ApiError::Domain(Error::VersionMismatch { current, .. }) => (
                 "version-mismatch",
                 "The record changed since you read it",
@@ -141,6 +160,7 @@ impl ApiError {
             } => ("malformed-json", "Malformed JSON", field.clone(), None),
             ApiError::BadBody { field, .. } => ("validation", "Invalid field", field.clone(), None),
             ApiError::TooLarge { .. } => ("too-large", "Request body too large", None, None),
+            ApiError::BodyTimeout { .. } => ("body-timeout", "Request body too slow", None, None),
             ApiError::UnsupportedMediaType => (
                 "unsupported-media-type",
                 "Unsupported media type",
@@ -148,6 +168,18 @@ impl ApiError {
                 None,
             ),
             ApiError::BadQuery(_) => ("bad-query", "Invalid query parameter", None, None),
+            ApiError::BadHeader { name, .. } => (
+                "bad-header",
+                "Invalid header",
+                Some((*name).to_owned()),
+                None,
+            ),
+            ApiError::PreconditionFailed(_) => (
+                "precondition-failed",
+                "Precondition failed",
+                Some("If-Match".into()),
+                None,
+            ),
             ApiError::Unauthorized => ("unauthorized", "Unauthorized", None, None),
             ApiError::Forbidden(_) => ("forbidden", "Forbidden", None, None),
             ApiError::PreconditionRequired => {
@@ -161,6 +193,9 @@ impl ApiError {
             ),
             ApiError::TooManyRequests { .. } => ("rate-limited", "Too many requests", None, None),
             ApiError::NoRoute => ("no-route", "No such route", None, None),
+            ApiError::MethodNotAllowed(_) => {
+                ("method-not-allowed", "Method not allowed", None, None)
+            }
             ApiError::Import { .. } => ("invalid-calendar", "Invalid calendar file", None, None),
         }
     }
@@ -183,7 +218,9 @@ impl ResponseError for ApiError {
             ApiError::Domain(e) => match e {
                 Error::NotFound { .. } => StatusCode::NOT_FOUND,
                 Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-                Error::Conflict(_) => StatusCode::CONFLICT,
+                Error::Conflict(_) | Error::Referenced { .. } | Error::Duplicate { .. } => {
+                    StatusCode::CONFLICT
+                }
                 Error::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
                 Error::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
                 Error::NotAllowed { .. } => StatusCode::FORBIDDEN,
@@ -196,14 +233,17 @@ impl ResponseError for ApiError {
             ApiError::BadBody { syntax: true, .. } => StatusCode::BAD_REQUEST,
             ApiError::BadBody { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::BadQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadQuery(_) | ApiError::BadHeader { .. } => StatusCode::BAD_REQUEST,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::VersionConflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Import { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
@@ -215,8 +255,14 @@ impl ResponseError for ApiError {
         }
         let (kind, title, field, current_version) = self.describe();
         let detail = self.detail();
+        // Pointers point into the body; a header is named by `field` alone.
+        let in_body = !matches!(
+            self,
+            ApiError::BadHeader { .. } | ApiError::PreconditionFailed(_)
+        );
         let errors = field
             .iter()
+            .filter(|_| in_body)
             .map(|f| FieldProblem {
                 pointer: pointer(f),
                 detail: detail.clone(),
@@ -233,6 +279,10 @@ impl ResponseError for ApiError {
                 ApiError::Import { line, .. } => *line,
                 _ => None,
             },
+            referenced_by: match self {
+                ApiError::Domain(Error::Referenced { by, .. }) => by.clone(),
+                _ => Vec::new(),
+            },
             current_version,
             current_state: match self {
                 ApiError::Domain(Error::InvalidTransition { current, .. }) => Some(current.clone()),
@@ -248,6 +298,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"pregon\""));
+            }
+            ApiError::MethodNotAllowed(methods) => {
+                response.insert_header((header::ALLOW, methods.join(", ")));
             }
             ApiError::TooManyRequests { retry_after_secs }
             | ApiError::Domain(Error::RateLimited { retry_after_secs }) => {

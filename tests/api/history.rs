@@ -203,7 +203,13 @@ async fn the_history_is_append_only_and_tampering_is_detected() {
 /// the event's SEQUENCE raised.
 #[tokio::test]
 async fn a_second_process_sees_period_moves_and_renames_with_sequence_raised() {
-    let app = spawn_app_with(|s| s.feeds.change_poll_seconds = 1).await;
+    let app = spawn_app_with(|s| {
+        s.feeds.change_poll_seconds = 1;
+        // The test polls one feed often on a clock that does not move.
+        s.feeds.rate_limit_per_minute = 1_000_000;
+        s.rate_limits.feed_per_feed_per_minute = 1_000_000;
+    })
+    .await;
     let f = fixture(&app).await;
     let partner = app
         .create(

@@ -352,9 +352,7 @@ const CSV_CHUNK: i64 = 2000;
 async fn report_csv(_: Viewer, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     state.db.run(move |c| db::get(c, id)).await?;
-    let header = web::Bytes::from_static(
-        b"id,email,name,language,state,attempts,unknown_outcomes,possible_duplicate,smtp_code,smtp_reply,message_id,sent_at,bounced_at\r\n",
-    );
+    let header = web::Bytes::from_static(deliveries::CSV_HEADER);
     let db = state.db.clone();
     let rows =
         futures_util::stream::unfold((db, 0i64, false), move |(db, after, done)| async move {
@@ -370,7 +368,10 @@ async fn report_csv(_: Viewer, state: State, id: web::Path<i64>) -> ApiResult<Ht
                 Ok(rows) => {
                     let last = rows.last().map(|r| r.id).unwrap_or(after);
                     let more = rows.len() as i64 == CSV_CHUNK;
-                    Some((Ok(web::Bytes::from(csv_rows(&rows))), (db, last, !more)))
+                    Some((
+                        Ok(web::Bytes::from(deliveries::csv_rows(&rows))),
+                        (db, last, !more),
+                    ))
                 }
             }
         });
@@ -385,30 +386,3 @@ async fn report_csv(_: Viewer, state: State, id: web::Path<i64>) -> ApiResult<Ht
 }
 
 use futures_util::StreamExt;
-
-fn csv_rows(rows: &[DeliveryView]) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let time =
-        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
-    for r in rows {
-        let _ = writer.write_record([
-            r.id.to_string(),
-            r.email.clone(),
-            r.name.clone().unwrap_or_default(),
-            r.language.to_string(),
-            r.state.to_string(),
-            r.attempts.to_string(),
-            r.unknown_outcomes.to_string(),
-            (r.unknown_outcomes > 0 && r.state == DeliveryState::Sent).to_string(),
-            r.smtp_code.map(|c| c.to_string()).unwrap_or_default(),
-            r.smtp_reply.clone().unwrap_or_default(),
-            r.message_id.clone(),
-            time(r.sent_at),
-            time(r.bounced_at),
-        ]);
-    }
-    writer.into_inner().unwrap_or_default()
-}

@@ -60,8 +60,18 @@ pub fn configure(cfg: &mut ServiceConfig) {
     );
 }
 
-pub async fn not_found() -> ApiResult<HttpResponse> {
-    Err(ApiError::NoRoute)
+/// No route took the request: 405 with `Allow` when the path is known with
+/// other methods, 404 otherwise.
+pub async fn not_found(
+    req: actix_web::HttpRequest,
+    routes: web::Data<super::openapi::Routes>,
+) -> ApiResult<HttpResponse> {
+    let allowed = routes.allowed(req.path());
+    if allowed.is_empty() {
+        Err(ApiError::NoRoute)
+    } else {
+        Err(ApiError::MethodNotAllowed(allowed))
+    }
 }
 
 pub type State = web::Data<AppState>;
