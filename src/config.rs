@@ -17,6 +17,15 @@ pub struct Settings {
     pub email: EmailSettings,
     pub feeds: FeedSettings,
     pub imports: ImportSettings,
+    pub calendar: CalendarSettings,
+}
+
+/// Rules of the calendar model itself, whoever writes the activity (API, import).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    /// Most occurrences one recurrence rule may generate on one day.
+    pub max_occurrences_per_day: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -119,6 +119,9 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<Db> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = settings(&cli)?;
     telemetry::init(&settings.log);
+    crate::domain::recurrence::set_max_occurrences_per_day(
+        settings.calendar.max_occurrences_per_day,
+    );
     let clock: SharedClock = Arc::new(SystemClock);
     match cli.command {
         Command::Serve {

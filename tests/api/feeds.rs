@@ -166,7 +166,7 @@ async fn the_public_feed_passes_independent_parsers_and_strict_checks() {
     // All-day at the end of a month: DTEND is the exclusive next day.
     assert!(ics.contains("DTSTART;VALUE=DATE:20200131\r\nDTEND;VALUE=DATE:20200201"));
     // Recurrence stays a rule with an EXDATE and an override, never copies.
-    assert!(ics.contains("RRULE:FREQ=MONTHLY;BYDAY=1TU;COUNT=6"));
+    assert!(ics.contains("RRULE:FREQ=MONTHLY;COUNT=6;BYDAY=1TU"));
     assert!(ics.contains("EXDATE;TZID=Europe/Madrid:20200407T100000"));
     assert!(ics.contains("RECURRENCE-ID;TZID=Europe/Madrid:20200505T100000"));
 }
@@ -534,4 +534,53 @@ async fn one_activity_as_a_calendar_file() {
         .await
         .unwrap();
     expect_problem(res, 422).await;
+}
+
+#[tokio::test]
+async fn a_rule_typed_in_lower_case_is_stored_and_published_canonically() {
+    // RFC 5545 §3.3.10: rule part names are case-insensitive, so the API takes
+    // `freq=weekly;count=2`; clients that are strict about it reject the whole
+    // feed, so what is stored and published is the canonical spelling.
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let mut weekly = activity(
+        &f,
+        json!({"precision": "exact", "start": "2020-03-10T10:00", "end": "2020-03-10T11:00", "time_zone": "Europe/Madrid"}),
+    );
+    weekly["recurrence"] = json!({"rule": "count=2;;freq=weekly;", "exceptions": []});
+    let created = app.create("/api/v1/activities", weekly).await;
+    assert_eq!(created["recurrence"]["rule"], "FREQ=WEEKLY;COUNT=2");
+    let (_, ics) = feed(&app, "/feeds/public.ics").await;
+    assert!(ics.contains("RRULE:FREQ=WEEKLY;COUNT=2\r\n"), "{ics}");
+    let report = validate(&ics, "2020-01-01", "2021-01-01");
+    assert_eq!(
+        report["files"][0]["occurrences"].as_array().unwrap().len(),
+        2,
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_rule_may_not_publish_more_occurrences_a_day_than_configured() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let hours: Vec<String> = (0..24).map(|h| h.to_string()).collect();
+    let minutes: Vec<String> = (0..60).map(|m| m.to_string()).collect();
+    let mut every_minute = activity(
+        &f,
+        json!({"precision": "exact", "start": "2020-03-10T00:00", "end": "2020-03-10T00:01", "time_zone": "Europe/Madrid"}),
+    );
+    every_minute["recurrence"] = json!({
+        "rule": format!("FREQ=DAILY;BYHOUR={};BYMINUTE={}", hours.join(","), minutes.join(",")),
+        "exceptions": []
+    });
+    let res = app
+        .post("/api/v1/activities", &every_minute)
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(problem["field"], "recurrence.rule", "{problem}");
+    let (_, ics) = feed(&app, "/feeds/public.ics").await;
+    assert!(!ics.contains("RRULE"), "{ics}");
 }
