@@ -20,7 +20,7 @@ use crate::domain::text::{Name, Text, Title, WebUrl};
 use crate::domain::timing::{Precision, Timing, TimingInput};
 use crate::domain::zone::Zone;
 use crate::error::{Error, Result};
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -382,11 +382,15 @@ fn timing_of(time: &ImportedTime) -> (TimingInput, Zone) {
     match *time {
         ImportedTime::Timed { start, end, tz } => {
             let zone = Zone::from(tz.unwrap_or(chrono_tz::UTC));
+            // With the offset, so that a time a DST change repeats says which
+            // instant it is (the file's times are instants).
             let local = |t: DateTime<Utc>| -> String {
-                t.with_timezone(&zone.tz())
-                    .naive_local()
-                    .format("%Y-%m-%dT%H:%M:%S")
-                    .to_string()
+                let zoned = t.with_timezone(&zone.tz());
+                let text = zoned.format("%Y-%m-%dT%H:%M:%S").to_string();
+                match zone.tz().from_local_datetime(&zoned.naive_local()) {
+                    LocalResult::Ambiguous(..) => format!("{text}{}", zoned.offset().fix()),
+                    _ => text,
+                }
             };
             // A zero-length event (RFC 5545 allows DTEND = DTSTART) gets one minute
             // here: the plan's model needs an end after the start.

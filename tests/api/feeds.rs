@@ -584,3 +584,57 @@ async fn a_rule_may_not_publish_more_occurrences_a_day_than_configured() {
     let (_, ics) = feed(&app, "/feeds/public.ics").await;
     assert!(!ics.contains("RRULE"), "{ics}");
 }
+
+#[tokio::test]
+async fn a_time_repeated_by_dst_is_refused_unless_its_offset_says_which() {
+    // 02:30 on 25 October 2020 happened twice in Madrid. RFC 5545 §3.3.5 reads a
+    // repeated TZID time as the first one, but clients disagree, so a bare one
+    // is refused with both instants named.
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let bare = activity(
+        &f,
+        json!({"precision": "exact", "start": "2020-10-25T02:30", "end": "2020-10-25T03:30", "time_zone": "Europe/Madrid"}),
+    );
+    let res = app.post("/api/v1/activities", &bare).send().await.unwrap();
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(problem["field"], "timing.start", "{problem}");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("2020-10-25T00:30:00Z") && detail.contains("2020-10-25T01:30:00Z"),
+        "{problem}"
+    );
+    // The second 02:30 cannot be written with TZID: refused with a way out.
+    let second = activity(
+        &f,
+        json!({"precision": "exact", "start": "2020-10-25T02:30+01:00", "end": "2020-10-25T03:30", "time_zone": "Europe/Madrid"}),
+    );
+    let res = app
+        .post("/api/v1/activities", &second)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 422).await;
+    // With the offset of the first one it is taken, shown with its offset (so a
+    // client can send back what it read) and published as that instant.
+    let first = activity(
+        &f,
+        json!({"precision": "exact", "start": "2020-10-25T02:30+02:00", "end": "2020-10-25T03:30", "time_zone": "Europe/Madrid"}),
+    );
+    let created = app.create("/api/v1/activities", first).await;
+    assert_eq!(created["timing"]["start"], "2020-10-25T02:30:00+02:00");
+    assert_eq!(created["timing"]["start_utc"], "2020-10-25T00:30:00Z");
+    let mut body = activity(
+        &f,
+        json!({"precision": "exact", "start": created["timing"]["start"], "end": created["timing"]["end"], "time_zone": "Europe/Madrid"}),
+    );
+    put_activity(&app, &created["id"], &mut body).await;
+    let (_, ics) = feed(&app, "/feeds/public.ics").await;
+    assert!(unfold(&ics).contains("DTSTART;TZID=Europe/Madrid:20201025T023000"));
+    let report = validate(&ics, "2020-01-01", "2021-01-01");
+    let occurrences = report["files"][0]["occurrences"].as_array().unwrap();
+    assert_eq!(
+        occurrences[0]["start"], "2020-10-25T02:30:00+02:00",
+        "{report}"
+    );
+}
