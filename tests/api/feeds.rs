@@ -480,7 +480,7 @@ async fn private_feeds_live_at_a_token_url_until_revoked() {
 #[tokio::test]
 async fn feed_parameters_are_checked() {
     let app = spawn_app().await;
-    for query in ["lang=de", "kind=party", "colour=red"] {
+    for query in ["lang=de", "kind=party", "lang=en&kind=party&utm_source=x"] {
         let res = app
             .client
             .get(app.url(&format!("/feeds/public.ics?{query}")))
@@ -489,6 +489,45 @@ async fn feed_parameters_are_checked() {
             .unwrap();
         expect_problem(res, 400).await;
     }
+}
+
+#[tokio::test]
+async fn unknown_feed_parameters_are_ignored_but_the_api_stays_strict() {
+    // What link shorteners and mail clients append to a pasted feed URL.
+    let app = spawn_app().await;
+    let f = varied_plan(&app).await;
+    let (plain_headers, plain) = feed(&app, "/feeds/public.ics?lang=es").await;
+    let (headers, ics) = feed(
+        &app,
+        "/feeds/public.ics?lang=es&utm_source=newsletter&utm_medium=email&fbclid=IwAR0x&colour=red",
+    )
+    .await;
+    assert_eq!(ics, plain);
+    assert_eq!(headers["etag"], plain_headers["etag"]);
+    // A private feed too: the link a partner was mailed, with tracking added.
+    let feed_body =
+        json!({"name": "Partner", "lang": "fr", "organisation_id": f.org, "filters": {}});
+    let res = app
+        .client
+        .post(app.url("/api/v1/feeds"))
+        .bearer_auth(&app.admin)
+        .json(&feed_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let url = created["links"]["https"].as_str().unwrap();
+    let path = &url[url.find("/feeds/").unwrap()..];
+    let (_, private) = feed(&app, &format!("{path}?mc_cid=abc&mc_eid=def")).await;
+    assert!(private.starts_with("BEGIN:VCALENDAR"));
+    // The API keeps refusing what it does not know.
+    let res = app
+        .get("/api/v1/activities?colour=red")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 400).await;
 }
 
 #[tokio::test]
