@@ -122,6 +122,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     crate::domain::recurrence::set_max_occurrences_per_day(
         settings.calendar.max_occurrences_per_day,
     );
+    if !matches!(cli.command, Command::Serve { .. })
+        && settings.server.public_url.trim().is_empty()
+        && let Ok(addr) = settings.server.bind.parse::<std::net::SocketAddr>()
+    {
+        // Commands that do not listen (dispatch, subscribers) still write links:
+        // they point where `serve` listens with this configuration.
+        settings.server.public_url = settings.server.effective_public_url(addr);
+    }
     let clock: SharedClock = Arc::new(SystemClock);
     match cli.command {
         Command::Serve {
@@ -341,6 +349,10 @@ fn serve(settings: Settings, clock: SharedClock, with_dispatcher: bool) -> anyho
                 "no admin API token exists yet: create one with `pregon token create --role admin --name NAME`"
             );
         }
+        // Bind first: an unset public_url is derived from the real address.
+        let app = Application::build(settings.clone(), db.clone(), clock.clone())?;
+        let mut settings = settings;
+        settings.server.public_url = app.public_url().to_owned();
         if !settings.server.public_url.starts_with("https://") {
             tracing::warn!(
                 public_url = %settings.server.public_url,
@@ -349,6 +361,8 @@ fn serve(settings: Settings, clock: SharedClock, with_dispatcher: bool) -> anyho
         }
         tracing::info!(
             bind = %settings.server.bind,
+            port = app.port(),
+            public_url = %settings.server.public_url,
             database = %redact_url(&settings.database.url),
             dispatcher = with_dispatcher,
             "starting Pregón"
@@ -361,7 +375,6 @@ fn serve(settings: Settings, clock: SharedClock, with_dispatcher: bool) -> anyho
         } else {
             None
         };
-        let app = Application::build(settings, db, clock)?;
         app.run_until_stopped().await?;
         if let Some(dispatcher) = dispatcher {
             dispatcher.await??;

@@ -30,7 +30,16 @@ pub fn validate(ics: &str, from: &str, to: &str) -> Value {
 }
 
 async fn feed(app: &TestApp, path: &str) -> (reqwest::header::HeaderMap, String) {
-    let res = app.client.get(app.url(path)).send().await.unwrap();
+    // A fresh connection each time: the validator can take longer than the
+    // server's keep-alive on a busy machine, and a pooled connection the server
+    // has just closed fails with IncompleteMessage.
+    let res = app
+        .client
+        .get(app.url(path))
+        .header("connection", "close")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200, "{path}");
     assert_eq!(
         res.headers()["content-type"],
@@ -676,4 +685,31 @@ async fn a_time_repeated_by_dst_is_refused_unless_its_offset_says_which() {
         occurrences[0]["start"], "2020-10-25T02:30:00+02:00",
         "{report}"
     );
+}
+
+#[tokio::test]
+async fn without_public_url_links_point_where_the_server_listens() {
+    // server.public_url unset: links are derived from the bound address (here a
+    // random port), not a default the server does not listen on.
+    let app = spawn_app_with(|s| s.server.public_url = String::new()).await;
+    let f = fixture(&app).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/feeds"))
+        .bearer_auth(&app.admin)
+        .json(&json!({"name": "Partner", "lang": "en", "organisation_id": f.org, "filters": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let https = created["links"]["https"].as_str().unwrap();
+    assert!(
+        https.starts_with(&app.url("/feeds/")),
+        "{https} vs {}",
+        app.address
+    );
+    // The link works as given.
+    let res = app.client.get(https).send().await.unwrap();
+    assert_eq!(res.status(), 200);
 }
