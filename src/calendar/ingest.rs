@@ -5,13 +5,13 @@
 //! written whole or not at all.
 
 use super::import::{
-    EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar, Status,
+    EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar, Status, Strictness,
 };
 use crate::db::activities::{self, ExternalSource};
 use crate::db::{DbConnection, organisations, plans};
 use crate::domain::activity::{
     ActivityInput, ActivityKind, ActivityStatus, ExceptionInput, PlaceInput, RecurrenceInput,
-    Visibility,
+    ValidActivity, Visibility,
 };
 use crate::domain::campaign::TranslationInput;
 use crate::domain::language::{Language, Translations};
@@ -73,11 +73,54 @@ impl Destination {
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
-    /// Already present with the same or a newer SEQUENCE / LAST-MODIFIED.
+    /// Already present, and the file's version is not newer or says the same.
     pub unchanged: usize,
-    /// Events that could not be represented (listed in `warnings`).
+    /// Events that could not be understood or represented (each in `events`
+    /// with its reason).
     pub skipped: usize,
+    /// What became of each event of the file, in file order.
+    pub events: Vec<EventOutcome>,
     pub warnings: Vec<WarningView>,
+}
+
+/// What an import did with one event (a series with its overrides counts once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventOutcome {
+    /// Line of the event's BEGIN:VEVENT.
+    pub line: usize,
+    /// The event's UID, when it had a readable one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    pub outcome: Outcome,
+    /// Why it was skipped, or why it is unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ImportReport {
+    fn record(&mut self, line: usize, uid: Option<&str>, outcome: Outcome, reason: Option<String>) {
+        match outcome {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Skipped => self.skipped += 1,
+        }
+        self.events.push(EventOutcome {
+            line,
+            uid: uid.map(str::to_owned),
+            outcome,
+            reason,
+        });
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -95,17 +138,39 @@ impl From<ImportWarning> for WarningView {
     }
 }
 
-/// Writes the parsed events. Run it inside a transaction.
+/// Writes the parsed events, skipping (and reporting) those that cannot be
+/// represented. Run it inside a transaction.
 pub fn apply(
     conn: &mut DbConnection,
     parsed: ParsedCalendar,
     to: &Destination,
     now: DateTime<Utc>,
 ) -> Result<ImportReport> {
+    apply_with(conn, parsed, to, now, Strictness::Lenient)
+}
+
+/// [`apply`]; with [`Strictness::Strict`] an event that cannot be represented
+/// fails the whole import (the caller's transaction writes nothing), naming its
+/// line.
+pub fn apply_with(
+    conn: &mut DbConnection,
+    parsed: ParsedCalendar,
+    to: &Destination,
+    now: DateTime<Utc>,
+    strictness: Strictness,
+) -> Result<ImportReport> {
     let mut report = ImportReport {
         warnings: parsed.warnings.into_iter().map(WarningView::from).collect(),
         ..ImportReport::default()
     };
+    for skipped in parsed.skipped {
+        report.record(
+            skipped.line,
+            skipped.uid.as_deref(),
+            Outcome::Skipped,
+            Some(skipped.reason),
+        );
+    }
     // A master and its overrides (same UID) become one activity.
     let mut series: BTreeMap<String, (Option<ImportedEvent>, Vec<ImportedEvent>)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -159,19 +224,26 @@ pub fn apply(
         };
         for (external_uid, event, overrides) in units {
             let line = event.line;
-            match to_input(&event, &overrides, to, &mut report.warnings) {
-                Ok(input) => upsert(conn, &external_uid, &event, input, to, now, &mut report)?,
+            // Everything that can refuse the event is decided before any write,
+            // so an event is written whole or not at all.
+            let valid = to_input(&event, &overrides, to, &mut report.warnings)
+                .and_then(|input| input.validate().map_err(|e| e.to_string()));
+            match valid {
+                Ok(valid) => upsert(conn, &external_uid, &event, valid, to, now, &mut report)?,
+                Err(reason) if strictness == Strictness::Strict => {
+                    return Err(Error::invalid(
+                        format!("line {line}"),
+                        format!("event {:?} cannot be imported: {reason}", event.uid),
+                    ));
+                }
                 Err(reason) => {
-                    report.skipped += 1;
-                    report.warnings.push(WarningView {
-                        line,
-                        message: format!("event {:?} not imported: {reason}", event.uid),
-                    });
+                    report.record(line, Some(&event.uid), Outcome::Skipped, Some(reason));
                 }
             }
         }
     }
     report.warnings.sort_by_key(|w| w.line);
+    report.events.sort_by_key(|e| e.line);
     Ok(report)
 }
 
@@ -188,12 +260,11 @@ fn upsert(
     conn: &mut DbConnection,
     external_uid: &str,
     event: &ImportedEvent,
-    input: ActivityInput,
+    valid: ValidActivity,
     to: &Destination,
     now: DateTime<Utc>,
     report: &mut ImportReport,
 ) -> Result<()> {
-    let valid = input.validate().map_err(|e| with_line(e, event.line))?;
     let source = ExternalSource {
         organisation_id: Some(to.organisation_id),
         uid: Some(external_uid.to_owned()),
@@ -203,7 +274,7 @@ fn upsert(
     match activities::find_external(conn, to.organisation_id, external_uid)? {
         None => {
             activities::create_with_source(conn, &valid, &source, now)?;
-            report.created += 1;
+            report.record(event.line, Some(&event.uid), Outcome::Created, None);
         }
         Some(existing) => {
             let (stored_sequence, stored_modified) =
@@ -215,23 +286,13 @@ fn upsert(
             if newer {
                 activities::update(conn, existing.id, existing.version, &valid, now)?;
                 activities::set_external_version(conn, existing.id, &source)?;
-                report.updated += 1;
+                report.record(event.line, Some(&event.uid), Outcome::Updated, None);
             } else {
-                report.unchanged += 1;
+                report.record(event.line, Some(&event.uid), Outcome::Unchanged, None);
             }
         }
     }
     Ok(())
-}
-
-fn with_line(error: Error, line: usize) -> Error {
-    match error {
-        Error::Invalid { field, message } => Error::Invalid {
-            field: format!("line {line}: {field}"),
-            message,
-        },
-        other => other,
-    }
 }
 
 /// The activity an imported event becomes; `Err` says why it cannot be.

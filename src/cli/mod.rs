@@ -5,7 +5,7 @@
 mod newsletter;
 mod token;
 
-use crate::calendar::import::{ImportLimits, parse_calendar};
+use crate::calendar::import::{ImportLimits, Strictness, parse_calendar_with};
 use crate::calendar::ingest::{self, Destination};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Settings, redact_url};
@@ -84,6 +84,10 @@ enum Command {
         /// Language of the partner's texts.
         #[arg(long, default_value = "en")]
         lang: Language,
+        /// Refuse the whole file if any event cannot be imported (by default
+        /// such an event is skipped and reported, and the others import).
+        #[arg(long)]
+        strict: bool,
     },
 }
 
@@ -183,28 +187,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             organisation,
             plan,
             lang,
+            strict,
         } => {
             let db = open_database(&settings)?;
+            let strictness = if strict {
+                Strictness::Strict
+            } else {
+                Strictness::Lenient
+            };
             import_ics(
                 &db,
                 &settings,
                 &file,
-                &organisation,
-                plan.as_deref(),
-                lang,
+                ImportTo {
+                    organisation: &organisation,
+                    plan: plan.as_deref(),
+                    lang,
+                },
+                strictness,
                 clock.now(),
             )
         }
     }
 }
 
+struct ImportTo<'a> {
+    organisation: &'a str,
+    plan: Option<&'a str>,
+    lang: Language,
+}
+
 fn import_ics(
     db: &Db,
     settings: &Settings,
     file: &std::path::Path,
-    organisation: &str,
-    plan: Option<&str>,
-    lang: Language,
+    to: ImportTo<'_>,
+    strictness: Strictness,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
     let limits = ImportLimits {
@@ -222,14 +240,24 @@ fn import_ics(
         );
     }
     let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let parsed = parse_calendar(&bytes, &limits)
+    let parsed = parse_calendar_with(&bytes, &limits, strictness)
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
     let report = db::write_transaction(&mut *db.get()?, |c| {
-        let to = Destination::resolve(c, organisation, plan, lang)?;
-        ingest::apply(c, parsed, &to, now)
-    })?;
+        let to = Destination::resolve(c, to.organisation, to.plan, to.lang)?;
+        ingest::apply_with(c, parsed, &to, now, strictness)
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
     for w in &report.warnings {
         eprintln!("{}:{}: warning: {}", file.display(), w.line, w.message);
+    }
+    for e in report.events.iter().filter(|e| e.reason.is_some()) {
+        eprintln!(
+            "{}:{}: {:?}: {}",
+            file.display(),
+            e.line,
+            e.outcome,
+            e.reason.as_deref().unwrap_or_default()
+        );
     }
     println!(
         "imported {}: {} created, {} updated, {} unchanged, {} skipped",

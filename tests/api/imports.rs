@@ -124,11 +124,22 @@ async fn every_valid_client_file_imports() {
 async fn broken_files_are_refused_naming_the_line_and_nothing_is_written() {
     let app = spawn_seeded_app().await;
     partner(&app, "partner").await;
-    for (name, line) in [
-        ("malformed__truncated-missing-end", 215),
-        ("malformed__invalid-dtstart", 6),
+    // The structure is broken: refused whole, however lenient the import.
+    // (An unreadable event is refused whole only when asked: `?strict=true`.)
+    for (name, line, query) in [
+        ("malformed__truncated-missing-end", 215, ""),
+        ("malformed__invalid-dtstart", 6, "&strict=true"),
+        ("pregon__one-unusable-event", 14, "&strict=true"),
     ] {
-        let res = import(&app, "partner", fixture(name)).await;
+        let res = app
+            .client
+            .post(app.url(&format!("/api/v1/imports?organisation=partner{query}")))
+            .bearer_auth(&app.editor)
+            .header("content-type", "text/calendar")
+            .body(fixture(name))
+            .send()
+            .await
+            .unwrap();
         let problem = expect_problem(res, 422).await;
         assert_eq!(problem["line"], line, "{name}: {problem}");
         assert!(
@@ -141,14 +152,63 @@ async fn broken_files_are_refused_naming_the_line_and_nothing_is_written() {
     let bad_utf8 = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20200101T000000Z\r\nDTSTART:20200101T100000Z\r\nSUMMARY:caf\xe9\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".to_vec();
     let problem = expect_problem(import(&app, "partner", bad_utf8).await, 422).await;
     assert_eq!(problem["line"], 8, "{problem}");
-    let impossible = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20200101T000000Z\r\nDTSTART:20200230T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".to_vec();
-    let problem = expect_problem(import(&app, "partner", impossible).await, 422).await;
-    assert_eq!(problem["line"], 7, "{problem}");
+    // A broken line outside any event spoils the calendar object: refused whole.
+    let broken_calendar = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID;X=\"x:y\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20200101T000000Z\r\nDTSTART:20200210T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".to_vec();
+    let problem = expect_problem(import(&app, "partner", broken_calendar).await, 422).await;
+    assert_eq!(problem["line"], 3, "{problem}");
     // A valid event before a broken one is not kept: one transaction, all or nothing.
     let mut mixed = fixture("i18n__multiscript-summaries");
     mixed.extend_from_slice(b"\nBEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:x\nDTSTART:2020");
     expect_problem(import(&app, "partner", mixed).await, 422).await;
     assert_eq!(external_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn one_unusable_event_is_skipped_with_its_line_and_the_others_import() {
+    let app = spawn_seeded_app().await;
+    partner(&app, "partner").await;
+    let res = import(&app, "partner", fixture("pregon__one-unusable-event")).await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["created"], 2, "{report}");
+    assert_eq!(report["skipped"], 2, "{report}");
+    let events = report["events"].as_array().unwrap();
+    let outcome = |uid: &str| {
+        events
+            .iter()
+            .find(|e| e["uid"] == uid)
+            .unwrap_or_else(|| panic!("{uid} not in {report}"))
+            .clone()
+    };
+    assert_eq!(outcome("good-1@pregon.test")["outcome"], "created");
+    assert_eq!(outcome("good-4@pregon.test")["outcome"], "created");
+    // The start swallowed by a broken quoted parameter: the event's line, and
+    // the line at fault in the reason.
+    let broken = outcome("broken-2@pregon.test");
+    assert_eq!(broken["outcome"], "skipped");
+    assert_eq!(broken["line"], 11);
+    assert!(
+        broken["reason"].as_str().unwrap().starts_with("line 14:"),
+        "{broken}"
+    );
+    let impossible = outcome("bad-date-3@pregon.test");
+    assert_eq!(impossible["outcome"], "skipped");
+    assert!(
+        impossible["reason"].as_str().unwrap().contains("20200230"),
+        "{impossible}"
+    );
+    assert_eq!(external_count(&app).await, 2);
+    // Importing again: the two are unchanged, the two still skipped.
+    let report: Value = import(&app, "partner", fixture("pregon__one-unusable-event"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (report["unchanged"].as_u64(), report["skipped"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(external_count(&app).await, 2);
 }
 
 #[tokio::test]
