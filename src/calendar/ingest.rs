@@ -7,7 +7,7 @@
 use super::import::{
     EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar, Status, Strictness,
 };
-use crate::db::activities::{self, ExternalSource};
+use crate::db::activities::{self, ExternalSource, ImportFingerprint};
 use crate::db::{DbConnection, organisations, plans};
 use crate::domain::activity::{
     ActivityInput, ActivityKind, ActivityStatus, ExceptionInput, PlaceInput, RecurrenceInput,
@@ -184,9 +184,10 @@ pub fn apply_with(
             continue;
         }
         // A stream (iTIP mail archive) may carry several versions of one event:
-        // the highest SEQUENCE, then the latest LAST-MODIFIED, wins.
+        // the highest SEQUENCE, then the latest DTSTAMP (RFC 5546 §2.1.5), then
+        // the latest LAST-MODIFIED, wins.
         let newer = |a: &ImportedEvent, b: &ImportedEvent| {
-            (a.sequence, a.last_modified) > (b.sequence, b.last_modified)
+            (a.sequence, a.dtstamp, a.last_modified) > (b.sequence, b.dtstamp, b.last_modified)
         };
         match entry.0.take() {
             Some(kept) if !newer(&event, &kept) => {
@@ -229,7 +230,19 @@ pub fn apply_with(
             let valid = to_input(&event, &overrides, to, &mut report.warnings)
                 .and_then(|input| input.validate().map_err(|e| e.to_string()));
             match valid {
-                Ok(valid) => upsert(conn, &external_uid, &event, valid, to, now, &mut report)?,
+                Ok(valid) => {
+                    let hash = content_hash(&event, &overrides);
+                    upsert(
+                        conn,
+                        &external_uid,
+                        &event,
+                        &hash,
+                        valid,
+                        to,
+                        now,
+                        &mut report,
+                    )?
+                }
                 Err(reason) if strictness == Strictness::Strict => {
                     return Err(Error::invalid(
                         format!("line {line}"),
@@ -256,10 +269,94 @@ fn standalone_uid(event: &ImportedEvent) -> String {
     format!("{}#{id}", event.uid)
 }
 
+/// One version of an imported event, as RFC 5546 §2.1.5 orders versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Version {
+    pub sequence: Option<i32>,
+    pub last_modified: Option<DateTime<Utc>>,
+    pub dtstamp: Option<DateTime<Utc>>,
+    /// [`content_hash`] of what the event says; `None` when not known (events
+    /// imported before it was recorded).
+    pub content_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Update,
+    /// Kept as stored, with the reason.
+    Unchanged(&'static str),
+}
+
+/// Does the file's version of an event replace the stored one? RFC 5546 §2.1.5:
+/// a higher SEQUENCE wins; at equal SEQUENCE the later DTSTAMP wins (and the
+/// later LAST-MODIFIED, which publishing clients move instead); with no stamp to
+/// tell them apart, the content decides, so that a moved event in a file without
+/// SEQUENCE or LAST-MODIFIED is updated, not reported unchanged. An event whose
+/// content is the same is unchanged whatever its stamps.
+pub fn decide(stored: &Version, incoming: &Version) -> Decision {
+    use std::cmp::Ordering::*;
+    let sequence = |v: &Version| v.sequence.unwrap_or(0);
+    match sequence(incoming).cmp(&sequence(stored)) {
+        Greater => return Decision::Update,
+        Less => return Decision::Unchanged("the file has an older SEQUENCE"),
+        Equal => {}
+    }
+    let same_content =
+        incoming.content_hash.is_some() && incoming.content_hash == stored.content_hash;
+    if same_content {
+        return Decision::Unchanged("the file says the same");
+    }
+    let newer = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.cmp(&b)),
+        _ => None,
+    };
+    for (name, order) in [
+        (
+            "LAST-MODIFIED",
+            newer(incoming.last_modified, stored.last_modified),
+        ),
+        ("DTSTAMP", newer(incoming.dtstamp, stored.dtstamp)),
+    ] {
+        match order {
+            Some(Greater) => return Decision::Update,
+            Some(Less) => {
+                return Decision::Unchanged(if name == "DTSTAMP" {
+                    "same SEQUENCE and an older DTSTAMP"
+                } else {
+                    "same SEQUENCE and an older LAST-MODIFIED"
+                });
+            }
+            _ => {}
+        }
+    }
+    Decision::Update
+}
+
+/// A hash of what an event (with its overrides) says, leaving out what only
+/// versions it (SEQUENCE, DTSTAMP, LAST-MODIFIED) and where it sits in the file.
+pub fn content_hash(event: &ImportedEvent, overrides: &[ImportedEvent]) -> String {
+    use sha2::{Digest, Sha256};
+    let clean = |e: &ImportedEvent| {
+        let mut e = e.clone();
+        e.sequence = 0;
+        e.dtstamp = None;
+        e.last_modified = None;
+        e.line = 0;
+        e
+    };
+    let mut parts: Vec<ImportedEvent> = overrides.iter().map(clean).collect();
+    parts.sort_by_key(|o| serde_json::to_string(&o.recurrence_id).unwrap_or_default());
+    parts.insert(0, clean(event));
+    let bytes = serde_json::to_vec(&parts).expect("events serialize");
+    hex::encode(Sha256::digest(&bytes))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn upsert(
     conn: &mut DbConnection,
     external_uid: &str,
     event: &ImportedEvent,
+    content_hash: &str,
     valid: ValidActivity,
     to: &Destination,
     now: DateTime<Utc>,
@@ -271,24 +368,46 @@ fn upsert(
         sequence: Some(event.sequence.min(i32::MAX as u32) as i32),
         last_modified: event.last_modified,
     };
+    let incoming = Version {
+        sequence: source.sequence,
+        last_modified: event.last_modified,
+        dtstamp: event.dtstamp,
+        content_hash: Some(content_hash.to_owned()),
+    };
+    let fingerprint = ImportFingerprint {
+        dtstamp: event.dtstamp,
+        content_hash: content_hash.to_owned(),
+    };
     match activities::find_external(conn, to.organisation_id, external_uid)? {
         None => {
-            activities::create_with_source(conn, &valid, &source, now)?;
+            let created = activities::create_with_source(conn, &valid, &source, now)?;
+            activities::set_import_fingerprint(conn, created.id, &fingerprint)?;
             report.record(event.line, Some(&event.uid), Outcome::Created, None);
         }
         Some(existing) => {
-            let (stored_sequence, stored_modified) =
-                activities::external_version(conn, existing.id)?;
-            let newer = source.sequence > stored_sequence
-                || (source.sequence == stored_sequence
-                    && source.last_modified.is_some()
-                    && source.last_modified > stored_modified);
-            if newer {
-                activities::update(conn, existing.id, existing.version, &valid, now)?;
-                activities::set_external_version(conn, existing.id, &source)?;
-                report.record(event.line, Some(&event.uid), Outcome::Updated, None);
-            } else {
-                report.record(event.line, Some(&event.uid), Outcome::Unchanged, None);
+            let (sequence, last_modified) = activities::external_version(conn, existing.id)?;
+            let stored_fingerprint = activities::import_fingerprint(conn, existing.id)?;
+            let stored = Version {
+                sequence,
+                last_modified,
+                dtstamp: stored_fingerprint.as_ref().and_then(|f| f.dtstamp),
+                content_hash: stored_fingerprint.map(|f| f.content_hash),
+            };
+            match decide(&stored, &incoming) {
+                Decision::Update => {
+                    activities::update(conn, existing.id, existing.version, &valid, now)?;
+                    activities::set_external_version(conn, existing.id, &source)?;
+                    activities::set_import_fingerprint(conn, existing.id, &fingerprint)?;
+                    report.record(event.line, Some(&event.uid), Outcome::Updated, None);
+                }
+                Decision::Unchanged(reason) => {
+                    report.record(
+                        event.line,
+                        Some(&event.uid),
+                        Outcome::Unchanged,
+                        Some(reason.into()),
+                    );
+                }
             }
         }
     }
@@ -500,5 +619,83 @@ fn occurrence_key(date: EventDate, zone: Zone) -> OccurrenceKey {
             let local: NaiveDateTime = t.with_timezone(&zone.tz()).naive_local();
             OccurrenceKey::DateTime(local)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> Option<DateTime<Utc>> {
+        Some(Utc.with_ymd_and_hms(2020, 1, day, 0, 0, 0).unwrap())
+    }
+
+    fn version(
+        sequence: i32,
+        last_modified: Option<DateTime<Utc>>,
+        dtstamp: Option<DateTime<Utc>>,
+        content: &str,
+    ) -> Version {
+        Version {
+            sequence: Some(sequence),
+            last_modified,
+            dtstamp,
+            content_hash: Some(content.into()),
+        }
+    }
+
+    #[test]
+    fn versions_are_ordered_as_rfc_5546_says() {
+        let stored = version(1, at(3), at(3), "a");
+        // RFC 5546 §2.1.5: a higher SEQUENCE wins, a lower one loses.
+        assert_eq!(
+            decide(&stored, &version(2, None, None, "b")),
+            Decision::Update
+        );
+        assert!(matches!(
+            decide(&stored, &version(0, at(9), at(9), "b")),
+            Decision::Unchanged(_)
+        ));
+        // Equal SEQUENCE: the later DTSTAMP wins (an iTIP update that keeps
+        // SEQUENCE and LAST-MODIFIED but is a newer message).
+        assert_eq!(
+            decide(&stored, &version(1, at(3), at(4), "b")),
+            Decision::Update
+        );
+        assert!(matches!(
+            decide(&stored, &version(1, at(3), None, "b")),
+            Decision::Update
+        ));
+        // ... and the later LAST-MODIFIED; an older one loses.
+        assert_eq!(
+            decide(&stored, &version(1, at(4), at(2), "b")),
+            Decision::Update
+        );
+        assert!(matches!(
+            decide(&stored, &version(1, None, at(2), "b")),
+            Decision::Unchanged(_)
+        ));
+        // The same content is unchanged, whatever the stamps say.
+        assert!(matches!(
+            decide(&stored, &version(1, at(5), at(5), "a")),
+            Decision::Unchanged(_)
+        ));
+        // Neither SEQUENCE nor stamps: the content decides.
+        let bare = |c: &str| Version {
+            content_hash: Some(c.into()),
+            ..Version::default()
+        };
+        assert_eq!(decide(&bare("a"), &bare("moved")), Decision::Update);
+        assert!(matches!(
+            decide(&bare("a"), &bare("a")),
+            Decision::Unchanged(_)
+        ));
+        // Imported before content was recorded: taken as changed.
+        let unknown = Version {
+            content_hash: None,
+            ..Version::default()
+        };
+        assert_eq!(decide(&unknown, &bare("a")), Decision::Update);
     }
 }

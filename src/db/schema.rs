@@ -445,3 +445,14 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(feeds, organisations);
+
+diesel::table! {
+    activity_import_fingerprints (activity_id) {
+        activity_id -> BigInt,
+        dtstamp -> Nullable<Timestamp>,
+        content_hash -> Text,
+    }
+}
+
+diesel::joinable!(activity_import_fingerprints -> activities (activity_id));
+diesel::allow_tables_to_appear_in_same_query!(activity_import_fingerprints, activities);

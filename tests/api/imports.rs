@@ -360,3 +360,71 @@ async fn exported_feeds_import_back_to_the_same_events() {
         assert_eq!(copy["title"], original["translations"]["en"]["title"]);
     }
 }
+
+fn bare_event(props: &str) -> Vec<u8> {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Partner//x//EN\r\nBEGIN:VEVENT\r\nUID:meet@partner\r\n{props}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    .into_bytes()
+}
+
+async fn import_report(app: &TestApp, org: &str, body: Vec<u8>) -> Value {
+    let res = import(app, org, body).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_event_is_unchanged_only_if_what_it_says_is_unchanged() {
+    let app = spawn_seeded_app().await;
+    partner(&app, "partner").await;
+    // RFC 5546 §2.1.5: at equal SEQUENCE the later DTSTAMP wins. An iTIP update
+    // that keeps SEQUENCE and LAST-MODIFIED but is a newer message is applied.
+    let itip = |stamp: &str, hour: &str| {
+        bare_event(&format!(
+            "SEQUENCE:3\r\nLAST-MODIFIED:20200101T000000Z\r\nDTSTAMP:{stamp}\r\nDTSTART:20200310T{hour}0000Z\r\nSUMMARY:Meeting\r\n"
+        ))
+    };
+    let r = import_report(&app, "partner", itip("20200201T000000Z", "10")).await;
+    assert_eq!(r["created"], 1, "{r}");
+    let r = import_report(&app, "partner", itip("20200202T000000Z", "11")).await;
+    assert_eq!(r["updated"], 1, "{r}");
+    let r = import_report(&app, "partner", itip("20200102T000000Z", "12")).await;
+    assert_eq!(r["unchanged"], 1, "an older DTSTAMP loses: {r}");
+    assert!(
+        r["events"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("DTSTAMP"),
+        "{r}"
+    );
+    let list = app.get_json("/api/v1/activities?kind=external").await;
+    assert_eq!(
+        list["items"][0]["timing"]["start_utc"],
+        "2020-03-10T11:00:00Z"
+    );
+
+    // Neither SEQUENCE nor LAST-MODIFIED (nor DTSTAMP): compared by content, so
+    // a moved event is updated and an identical one is unchanged.
+    partner(&app, "plain").await;
+    let plain = |hour: &str| {
+        bare_event(&format!(
+            "DTSTART:20200410T{hour}0000Z\r\nSUMMARY:Plain\r\n"
+        ))
+    };
+    assert_eq!(
+        import_report(&app, "plain", plain("10")).await["created"],
+        1
+    );
+    let r = import_report(&app, "plain", plain("10")).await;
+    assert_eq!(r["unchanged"], 1, "{r}");
+    let r = import_report(&app, "plain", plain("15")).await;
+    assert_eq!(r["updated"], 1, "a moved event is updated: {r}");
+    let list = app.get_json("/api/v1/activities?kind=external").await;
+    let moved = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["timing"]["start_utc"] == "2020-04-10T15:00:00Z");
+    assert!(moved, "{list}");
+}
