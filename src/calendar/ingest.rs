@@ -225,6 +225,24 @@ pub fn apply_with(
         };
         for (external_uid, event, overrides) in units {
             let line = event.line;
+            // RANGE=THISANDFUTURE changes every later occurrence too, which a
+            // series with per-occurrence exceptions cannot hold: refused
+            // clearly (never applied to one occurrence only, which would
+            // publish the later ones wrong).
+            let (overrides, this_and_future): (Vec<_>, Vec<_>) = overrides
+                .into_iter()
+                .partition(|o| !o.recurrence_id.is_some_and(|r| r.this_and_future));
+            for o in this_and_future {
+                let reason = "RECURRENCE-ID;RANGE=THISANDFUTURE (this and every later \
+                              occurrence) is not supported; the series is kept without this \
+                              change: have the partner split the series (end it with UNTIL and \
+                              start a new one), as RFC 5545 §3.8.4.4 clients do"
+                    .to_owned();
+                if strictness == Strictness::Strict {
+                    return Err(Error::invalid(format!("line {}", o.line), reason));
+                }
+                report.record(o.line, Some(&o.uid), Outcome::Skipped, Some(reason));
+            }
             // Everything that can refuse the event is decided before any write,
             // so an event is written whole or not at all.
             let valid = to_input(&event, &overrides, to, &mut report.warnings)
@@ -462,12 +480,6 @@ fn to_input(
             }
             for o in overrides {
                 let Some(id) = o.recurrence_id else { continue };
-                if id.this_and_future {
-                    warn(
-                        "RECURRENCE-ID;RANGE=THISANDFUTURE is applied to one occurrence only"
-                            .into(),
-                    );
-                }
                 let key = occurrence_key(id.value, zone);
                 if !recurrence.has_occurrence(&timing, key) {
                     warn(format!(

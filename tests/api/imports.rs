@@ -428,3 +428,46 @@ async fn an_event_is_unchanged_only_if_what_it_says_is_unchanged() {
         .any(|a| a["timing"]["start_utc"] == "2020-04-10T15:00:00Z");
     assert!(moved, "{list}");
 }
+
+#[tokio::test]
+async fn a_this_and_future_override_is_refused_clearly_not_applied_to_one_occurrence() {
+    // RFC 5545 §3.8.4.4: RANGE=THISANDFUTURE changes this and every later
+    // occurrence; applying it to one would publish the later ones wrong.
+    let app = spawn_seeded_app().await;
+    partner(&app, "partner").await;
+    let r = import_report(&app, "partner", fixture("pregon__range-thisandfuture")).await;
+    assert_eq!(
+        (r["created"].as_u64(), r["skipped"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let skipped = r["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["outcome"] == "skipped")
+        .unwrap();
+    assert_eq!(skipped["line"], 12, "{r}");
+    assert!(
+        skipped["reason"]
+            .as_str()
+            .unwrap()
+            .contains("THISANDFUTURE"),
+        "{r}"
+    );
+    let list = app.get_json("/api/v1/activities?kind=external").await;
+    let series = &list["items"][0];
+    assert_eq!(series["recurrence"]["exceptions"], json!([]), "{series}");
+    // With strict=true the file is refused, naming the line.
+    let res = app
+        .client
+        .post(app.url("/api/v1/imports?organisation=partner&strict=true"))
+        .bearer_auth(&app.editor)
+        .header("content-type", "text/calendar")
+        .body(fixture("pregon__range-thisandfuture"))
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(problem["field"], "line 12", "{problem}");
+}
