@@ -446,6 +446,16 @@ fn to_input(
         })
     };
     let (timing_input, zone) = timing_of(&event.time);
+    if let ImportedTime::Timed { tz: Some(tz), .. } = event.time
+        && zone.tz() != tz
+    {
+        warn(format!(
+            "{:?} is at the second of two equal wall-clock times in {} (a daylight-saving \
+             change repeats it), which a TZID cannot say; kept in UTC",
+            event.uid,
+            tz.name()
+        ));
+    }
     let timing = Timing::try_from(timing_input.clone()).map_err(|e| e.to_string())?;
     let recurrence = match &event.rrule {
         None => None,
@@ -574,6 +584,14 @@ fn timing_of(time: &ImportedTime) -> (TimingInput, Zone) {
     match *time {
         ImportedTime::Timed { start, end, tz } => {
             let zone = Zone::from(tz.unwrap_or(chrono_tz::UTC));
+            // The second instance of a time a DST change repeats cannot be
+            // published with TZID (RFC 5545 §3.3.5 reads it as the first): such
+            // an event is kept in UTC, where its instants are exact.
+            let zone = if second_of_repeated(zone, start) || second_of_repeated(zone, end) {
+                Zone::from(chrono_tz::UTC)
+            } else {
+                zone
+            };
             // With the offset, so that a time a DST change repeats says which
             // instant it is (the file's times are instants).
             let local = |t: DateTime<Utc>| -> String {
@@ -622,6 +640,15 @@ fn timing_of(time: &ImportedTime) -> (TimingInput, Zone) {
             )
         }
     }
+}
+
+/// Is `t` the later of the two instants a DST change gives its wall-clock time?
+fn second_of_repeated(zone: Zone, t: DateTime<Utc>) -> bool {
+    let local = t.with_timezone(&zone.tz()).naive_local();
+    matches!(
+        zone.tz().from_local_datetime(&local),
+        LocalResult::Ambiguous(_, later) if later.with_timezone(&Utc) == t
+    )
 }
 
 fn occurrence_key(date: EventDate, zone: Zone) -> OccurrenceKey {

@@ -471,3 +471,31 @@ async fn a_this_and_future_override_is_refused_clearly_not_applied_to_one_occurr
     let problem = expect_problem(res, 422).await;
     assert_eq!(problem["field"], "line 12", "{problem}");
 }
+
+#[tokio::test]
+async fn an_event_ending_in_the_repeated_hour_is_kept_in_utc() {
+    // 02:00 CEST + 1 h ends at 02:00 CET, the second of two 02:00s on
+    // 25 October 2020 in Madrid, which a TZID cannot say (RFC 5545 §3.3.5).
+    let app = spawn_seeded_app().await;
+    partner(&app, "partner").await;
+    let r = import_report(
+        &app,
+        "partner",
+        bare_event(
+            "DTSTAMP:20200101T000000Z\r\nDTSTART;TZID=Europe/Madrid:20201025T020000\r\nDURATION:PT1H\r\nSUMMARY:Night shift\r\n",
+        ),
+    )
+    .await;
+    assert_eq!(r["created"], 1, "{r}");
+    let warned = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["message"].as_str().unwrap().contains("kept in UTC"));
+    assert!(warned, "{r}");
+    let list = app.get_json("/api/v1/activities?kind=external").await;
+    let timing = &list["items"][0]["timing"];
+    assert_eq!(timing["time_zone"], "UTC", "{timing}");
+    assert_eq!(timing["start_utc"], "2020-10-25T00:00:00Z");
+    assert_eq!(timing["end_utc"], "2020-10-25T01:00:00Z");
+}
