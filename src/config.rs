@@ -20,6 +20,7 @@ pub struct Settings {
     pub approval: ApprovalSettings,
     pub accounts: AccountSettings,
     pub rate_limits: RateLimitSettings,
+    pub calendar: CalendarSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +49,14 @@ pub struct RateLimitSettings {
     pub links_per_minute: u32,
     pub feed_per_feed_per_minute: u32,
     pub feed_full_response_cost: u32,
+}
+
+/// Rules of the calendar model itself, whoever writes the activity (API, import).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    /// Most occurrences one recurrence rule may generate on one day.
+    pub max_occurrences_per_day: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,6 +134,42 @@ fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>,
             .map(str::to_owned)
             .collect(),
     })
+}
+
+impl ServerSettings {
+    /// `public_url` as set, or, when it is empty, derived from the address the
+    /// server listens on (`addr`), with a warning: links in feeds and emails
+    /// must point where the server really is, not at a default it does not
+    /// listen on. An unspecified address (0.0.0.0, ::) is named by the
+    /// machine's hostname.
+    pub fn effective_public_url(&self, addr: std::net::SocketAddr) -> String {
+        let set = self.public_url.trim().trim_end_matches('/');
+        if !set.is_empty() {
+            return set.to_owned();
+        }
+        let host = if addr.ip().is_unspecified() {
+            machine_hostname().unwrap_or_else(|| "localhost".into())
+        } else if addr.is_ipv6() {
+            format!("[{}]", addr.ip())
+        } else {
+            addr.ip().to_string()
+        };
+        let url = format!("http://{host}:{}", addr.port());
+        tracing::warn!(
+            public_url = %url,
+            "server.public_url is not set: links in feeds and emails use the address this \
+             server listens on; set server.public_url to the address partners reach"
+        );
+        url
+    }
+}
+
+fn machine_hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
 }
 
 #[derive(Clone, Deserialize)]
@@ -343,6 +388,28 @@ mod tests {
         // A number setting given text that is not a number is refused.
         let env = [("PREGON__DATABASE__POOL_SIZE".to_owned(), "many".to_owned())].into();
         assert!(Settings::load_with_env(Some(dir.path()), Some(env)).is_err());
+    }
+
+    #[test]
+    fn an_unset_public_url_is_derived_from_the_bound_address() {
+        let mut s = Settings::defaults().server;
+        assert_eq!(s.public_url, "", "derived by default");
+        let addr = |a: &str| a.parse::<std::net::SocketAddr>().unwrap();
+        assert_eq!(
+            s.effective_public_url(addr("10.0.0.5:9000")),
+            "http://10.0.0.5:9000"
+        );
+        assert_eq!(
+            s.effective_public_url(addr("[::1]:9000")),
+            "http://[::1]:9000"
+        );
+        let any = s.effective_public_url(addr("0.0.0.0:9000"));
+        assert!(any.starts_with("http://") && any.ends_with(":9000") && !any.contains("0.0.0.0"));
+        s.public_url = "https://pregon.example.org/".into();
+        assert_eq!(
+            s.effective_public_url(addr("0.0.0.0:9000")),
+            "https://pregon.example.org"
+        );
     }
 
     #[test]

@@ -5,13 +5,13 @@
 //! written whole or not at all.
 
 use super::import::{
-    EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar, Status,
+    EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar, Status, Strictness,
 };
-use crate::db::activities::{self, ExternalSource};
+use crate::db::activities::{self, ExternalSource, ImportFingerprint};
 use crate::db::{DbConnection, organisations, plans};
 use crate::domain::activity::{
     ActivityInput, ActivityKind, ActivityStatus, ExceptionInput, PlaceInput, RecurrenceInput,
-    Visibility,
+    ValidActivity, Visibility,
 };
 use crate::domain::campaign::TranslationInput;
 use crate::domain::language::{Language, Translations};
@@ -20,7 +20,7 @@ use crate::domain::text::{Name, Text, Title, WebUrl};
 use crate::domain::timing::{Precision, Timing, TimingInput};
 use crate::domain::zone::Zone;
 use crate::error::{Error, Result};
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -73,11 +73,54 @@ impl Destination {
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
-    /// Already present with the same or a newer SEQUENCE / LAST-MODIFIED.
+    /// Already present, and the file's version is not newer or says the same.
     pub unchanged: usize,
-    /// Events that could not be represented (listed in `warnings`).
+    /// Events that could not be understood or represented (each in `events`
+    /// with its reason).
     pub skipped: usize,
+    /// What became of each event of the file, in file order.
+    pub events: Vec<EventOutcome>,
     pub warnings: Vec<WarningView>,
+}
+
+/// What an import did with one event (a series with its overrides counts once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventOutcome {
+    /// Line of the event's BEGIN:VEVENT.
+    pub line: usize,
+    /// The event's UID, when it had a readable one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    pub outcome: Outcome,
+    /// Why it was skipped, or why it is unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ImportReport {
+    fn record(&mut self, line: usize, uid: Option<&str>, outcome: Outcome, reason: Option<String>) {
+        match outcome {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Skipped => self.skipped += 1,
+        }
+        self.events.push(EventOutcome {
+            line,
+            uid: uid.map(str::to_owned),
+            outcome,
+            reason,
+        });
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -95,17 +138,39 @@ impl From<ImportWarning> for WarningView {
     }
 }
 
-/// Writes the parsed events. Run it inside a transaction.
+/// Writes the parsed events, skipping (and reporting) those that cannot be
+/// represented. Run it inside a transaction.
 pub fn apply(
     conn: &mut DbConnection,
     parsed: ParsedCalendar,
     to: &Destination,
     now: DateTime<Utc>,
 ) -> Result<ImportReport> {
+    apply_with(conn, parsed, to, now, Strictness::Lenient)
+}
+
+/// [`apply`]; with [`Strictness::Strict`] an event that cannot be represented
+/// fails the whole import (the caller's transaction writes nothing), naming its
+/// line.
+pub fn apply_with(
+    conn: &mut DbConnection,
+    parsed: ParsedCalendar,
+    to: &Destination,
+    now: DateTime<Utc>,
+    strictness: Strictness,
+) -> Result<ImportReport> {
     let mut report = ImportReport {
         warnings: parsed.warnings.into_iter().map(WarningView::from).collect(),
         ..ImportReport::default()
     };
+    for skipped in parsed.skipped {
+        report.record(
+            skipped.line,
+            skipped.uid.as_deref(),
+            Outcome::Skipped,
+            Some(skipped.reason),
+        );
+    }
     // A master and its overrides (same UID) become one activity.
     let mut series: BTreeMap<String, (Option<ImportedEvent>, Vec<ImportedEvent>)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -119,9 +184,10 @@ pub fn apply(
             continue;
         }
         // A stream (iTIP mail archive) may carry several versions of one event:
-        // the highest SEQUENCE, then the latest LAST-MODIFIED, wins.
+        // the highest SEQUENCE, then the latest DTSTAMP (RFC 5546 §2.1.5), then
+        // the latest LAST-MODIFIED, wins.
         let newer = |a: &ImportedEvent, b: &ImportedEvent| {
-            (a.sequence, a.last_modified) > (b.sequence, b.last_modified)
+            (a.sequence, a.dtstamp, a.last_modified) > (b.sequence, b.dtstamp, b.last_modified)
         };
         match entry.0.take() {
             Some(kept) if !newer(&event, &kept) => {
@@ -159,19 +225,56 @@ pub fn apply(
         };
         for (external_uid, event, overrides) in units {
             let line = event.line;
-            match to_input(&event, &overrides, to, &mut report.warnings) {
-                Ok(input) => upsert(conn, &external_uid, &event, input, to, now, &mut report)?,
+            // RANGE=THISANDFUTURE changes every later occurrence too, which a
+            // series with per-occurrence exceptions cannot hold: refused
+            // clearly (never applied to one occurrence only, which would
+            // publish the later ones wrong).
+            let (overrides, this_and_future): (Vec<_>, Vec<_>) = overrides
+                .into_iter()
+                .partition(|o| !o.recurrence_id.is_some_and(|r| r.this_and_future));
+            for o in this_and_future {
+                let reason = "RECURRENCE-ID;RANGE=THISANDFUTURE (this and every later \
+                              occurrence) is not supported; the series is kept without this \
+                              change: have the partner split the series (end it with UNTIL and \
+                              start a new one), as RFC 5545 §3.8.4.4 clients do"
+                    .to_owned();
+                if strictness == Strictness::Strict {
+                    return Err(Error::invalid(format!("line {}", o.line), reason));
+                }
+                report.record(o.line, Some(&o.uid), Outcome::Skipped, Some(reason));
+            }
+            // Everything that can refuse the event is decided before any write,
+            // so an event is written whole or not at all.
+            let valid = to_input(&event, &overrides, to, &mut report.warnings)
+                .and_then(|input| input.validate().map_err(|e| e.to_string()));
+            match valid {
+                Ok(valid) => {
+                    let hash = content_hash(&event, &overrides);
+                    upsert(
+                        conn,
+                        &external_uid,
+                        &event,
+                        &hash,
+                        valid,
+                        to,
+                        now,
+                        &mut report,
+                    )?
+                }
+                Err(reason) if strictness == Strictness::Strict => {
+                    return Err(Error::invalid(
+                        format!("line {line}"),
+                        format!("event {:?} cannot be imported: {reason}", event.uid),
+                    ));
+                }
                 Err(reason) => {
-                    report.skipped += 1;
-                    report.warnings.push(WarningView {
-                        line,
-                        message: format!("event {:?} not imported: {reason}", event.uid),
-                    });
+                    report.record(line, Some(&event.uid), Outcome::Skipped, Some(reason));
                 }
             }
         }
     }
     report.warnings.sort_by_key(|w| w.line);
+    report.events.sort_by_key(|e| e.line);
     Ok(report)
 }
 
@@ -184,54 +287,149 @@ fn standalone_uid(event: &ImportedEvent) -> String {
     format!("{}#{id}", event.uid)
 }
 
+/// One version of an imported event, as RFC 5546 §2.1.5 orders versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Version {
+    pub sequence: Option<i32>,
+    pub last_modified: Option<DateTime<Utc>>,
+    pub dtstamp: Option<DateTime<Utc>>,
+    /// [`content_hash`] of what the event says; `None` when not known (events
+    /// imported before it was recorded).
+    pub content_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Update,
+    /// Kept as stored, with the reason.
+    Unchanged(&'static str),
+}
+
+/// Does the file's version of an event replace the stored one? RFC 5546 §2.1.5:
+/// a higher SEQUENCE wins; at equal SEQUENCE the later DTSTAMP wins (and the
+/// later LAST-MODIFIED, which publishing clients move instead); with no stamp to
+/// tell them apart, the content decides, so that a moved event in a file without
+/// SEQUENCE or LAST-MODIFIED is updated, not reported unchanged. An event whose
+/// content is the same is unchanged whatever its stamps.
+pub fn decide(stored: &Version, incoming: &Version) -> Decision {
+    use std::cmp::Ordering::*;
+    let sequence = |v: &Version| v.sequence.unwrap_or(0);
+    match sequence(incoming).cmp(&sequence(stored)) {
+        Greater => return Decision::Update,
+        Less => return Decision::Unchanged("the file has an older SEQUENCE"),
+        Equal => {}
+    }
+    let same_content =
+        incoming.content_hash.is_some() && incoming.content_hash == stored.content_hash;
+    if same_content {
+        return Decision::Unchanged("the file says the same");
+    }
+    let newer = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.cmp(&b)),
+        _ => None,
+    };
+    for (name, order) in [
+        (
+            "LAST-MODIFIED",
+            newer(incoming.last_modified, stored.last_modified),
+        ),
+        ("DTSTAMP", newer(incoming.dtstamp, stored.dtstamp)),
+    ] {
+        match order {
+            Some(Greater) => return Decision::Update,
+            Some(Less) => {
+                return Decision::Unchanged(if name == "DTSTAMP" {
+                    "same SEQUENCE and an older DTSTAMP"
+                } else {
+                    "same SEQUENCE and an older LAST-MODIFIED"
+                });
+            }
+            _ => {}
+        }
+    }
+    Decision::Update
+}
+
+/// A hash of what an event (with its overrides) says, leaving out what only
+/// versions it (SEQUENCE, DTSTAMP, LAST-MODIFIED) and where it sits in the file.
+pub fn content_hash(event: &ImportedEvent, overrides: &[ImportedEvent]) -> String {
+    use sha2::{Digest, Sha256};
+    let clean = |e: &ImportedEvent| {
+        let mut e = e.clone();
+        e.sequence = 0;
+        e.dtstamp = None;
+        e.last_modified = None;
+        e.line = 0;
+        e
+    };
+    let mut parts: Vec<ImportedEvent> = overrides.iter().map(clean).collect();
+    parts.sort_by_key(|o| serde_json::to_string(&o.recurrence_id).unwrap_or_default());
+    parts.insert(0, clean(event));
+    let bytes = serde_json::to_vec(&parts).expect("events serialize");
+    hex::encode(Sha256::digest(&bytes))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn upsert(
     conn: &mut DbConnection,
     external_uid: &str,
     event: &ImportedEvent,
-    input: ActivityInput,
+    content_hash: &str,
+    valid: ValidActivity,
     to: &Destination,
     now: DateTime<Utc>,
     report: &mut ImportReport,
 ) -> Result<()> {
-    let valid = input.validate().map_err(|e| with_line(e, event.line))?;
     let source = ExternalSource {
         organisation_id: Some(to.organisation_id),
         uid: Some(external_uid.to_owned()),
         sequence: Some(event.sequence.min(i32::MAX as u32) as i32),
         last_modified: event.last_modified,
     };
+    let incoming = Version {
+        sequence: source.sequence,
+        last_modified: event.last_modified,
+        dtstamp: event.dtstamp,
+        content_hash: Some(content_hash.to_owned()),
+    };
+    let fingerprint = ImportFingerprint {
+        dtstamp: event.dtstamp,
+        content_hash: content_hash.to_owned(),
+    };
     match activities::find_external(conn, to.organisation_id, external_uid)? {
         None => {
-            activities::create_with_source(conn, &valid, &source, now)?;
-            report.created += 1;
+            let created = activities::create_with_source(conn, &valid, &source, now)?;
+            activities::set_import_fingerprint(conn, created.id, &fingerprint)?;
+            report.record(event.line, Some(&event.uid), Outcome::Created, None);
         }
         Some(existing) => {
-            let (stored_sequence, stored_modified) =
-                activities::external_version(conn, existing.id)?;
-            let newer = source.sequence > stored_sequence
-                || (source.sequence == stored_sequence
-                    && source.last_modified.is_some()
-                    && source.last_modified > stored_modified);
-            if newer {
-                activities::update(conn, existing.id, existing.version, &valid, now)?;
-                activities::set_external_version(conn, existing.id, &source)?;
-                report.updated += 1;
-            } else {
-                report.unchanged += 1;
+            let (sequence, last_modified) = activities::external_version(conn, existing.id)?;
+            let stored_fingerprint = activities::import_fingerprint(conn, existing.id)?;
+            let stored = Version {
+                sequence,
+                last_modified,
+                dtstamp: stored_fingerprint.as_ref().and_then(|f| f.dtstamp),
+                content_hash: stored_fingerprint.map(|f| f.content_hash),
+            };
+            match decide(&stored, &incoming) {
+                Decision::Update => {
+                    activities::update(conn, existing.id, existing.version, &valid, now)?;
+                    activities::set_external_version(conn, existing.id, &source)?;
+                    activities::set_import_fingerprint(conn, existing.id, &fingerprint)?;
+                    report.record(event.line, Some(&event.uid), Outcome::Updated, None);
+                }
+                Decision::Unchanged(reason) => {
+                    report.record(
+                        event.line,
+                        Some(&event.uid),
+                        Outcome::Unchanged,
+                        Some(reason.into()),
+                    );
+                }
             }
         }
     }
     Ok(())
-}
-
-fn with_line(error: Error, line: usize) -> Error {
-    match error {
-        Error::Invalid { field, message } => Error::Invalid {
-            field: format!("line {line}: {field}"),
-            message,
-        },
-        other => other,
-    }
 }
 
 /// The activity an imported event becomes; `Err` says why it cannot be.
@@ -248,6 +446,16 @@ fn to_input(
         })
     };
     let (timing_input, zone) = timing_of(&event.time);
+    if let ImportedTime::Timed { tz: Some(tz), .. } = event.time
+        && zone.tz() != tz
+    {
+        warn(format!(
+            "{:?} is at the second of two equal wall-clock times in {} (a daylight-saving \
+             change repeats it), which a TZID cannot say; kept in UTC",
+            event.uid,
+            tz.name()
+        ));
+    }
     let timing = Timing::try_from(timing_input.clone()).map_err(|e| e.to_string())?;
     let recurrence = match &event.rrule {
         None => None,
@@ -282,12 +490,6 @@ fn to_input(
             }
             for o in overrides {
                 let Some(id) = o.recurrence_id else { continue };
-                if id.this_and_future {
-                    warn(
-                        "RECURRENCE-ID;RANGE=THISANDFUTURE is applied to one occurrence only"
-                            .into(),
-                    );
-                }
                 let key = occurrence_key(id.value, zone);
                 if !recurrence.has_occurrence(&timing, key) {
                     warn(format!(
@@ -382,11 +584,23 @@ fn timing_of(time: &ImportedTime) -> (TimingInput, Zone) {
     match *time {
         ImportedTime::Timed { start, end, tz } => {
             let zone = Zone::from(tz.unwrap_or(chrono_tz::UTC));
+            // The second instance of a time a DST change repeats cannot be
+            // published with TZID (RFC 5545 §3.3.5 reads it as the first): such
+            // an event is kept in UTC, where its instants are exact.
+            let zone = if second_of_repeated(zone, start) || second_of_repeated(zone, end) {
+                Zone::from(chrono_tz::UTC)
+            } else {
+                zone
+            };
+            // With the offset, so that a time a DST change repeats says which
+            // instant it is (the file's times are instants).
             let local = |t: DateTime<Utc>| -> String {
-                t.with_timezone(&zone.tz())
-                    .naive_local()
-                    .format("%Y-%m-%dT%H:%M:%S")
-                    .to_string()
+                let zoned = t.with_timezone(&zone.tz());
+                let text = zoned.format("%Y-%m-%dT%H:%M:%S").to_string();
+                match zone.tz().from_local_datetime(&zoned.naive_local()) {
+                    LocalResult::Ambiguous(..) => format!("{text}{}", zoned.offset().fix()),
+                    _ => text,
+                }
             };
             // A zero-length event (RFC 5545 allows DTEND = DTSTART) gets one minute
             // here: the plan's model needs an end after the start.
@@ -428,6 +642,15 @@ fn timing_of(time: &ImportedTime) -> (TimingInput, Zone) {
     }
 }
 
+/// Is `t` the later of the two instants a DST change gives its wall-clock time?
+fn second_of_repeated(zone: Zone, t: DateTime<Utc>) -> bool {
+    let local = t.with_timezone(&zone.tz()).naive_local();
+    matches!(
+        zone.tz().from_local_datetime(&local),
+        LocalResult::Ambiguous(_, later) if later.with_timezone(&Utc) == t
+    )
+}
+
 fn occurrence_key(date: EventDate, zone: Zone) -> OccurrenceKey {
     match date {
         EventDate::Date(d) => OccurrenceKey::Date(d),
@@ -435,5 +658,83 @@ fn occurrence_key(date: EventDate, zone: Zone) -> OccurrenceKey {
             let local: NaiveDateTime = t.with_timezone(&zone.tz()).naive_local();
             OccurrenceKey::DateTime(local)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> Option<DateTime<Utc>> {
+        Some(Utc.with_ymd_and_hms(2020, 1, day, 0, 0, 0).unwrap())
+    }
+
+    fn version(
+        sequence: i32,
+        last_modified: Option<DateTime<Utc>>,
+        dtstamp: Option<DateTime<Utc>>,
+        content: &str,
+    ) -> Version {
+        Version {
+            sequence: Some(sequence),
+            last_modified,
+            dtstamp,
+            content_hash: Some(content.into()),
+        }
+    }
+
+    #[test]
+    fn versions_are_ordered_as_rfc_5546_says() {
+        let stored = version(1, at(3), at(3), "a");
+        // RFC 5546 §2.1.5: a higher SEQUENCE wins, a lower one loses.
+        assert_eq!(
+            decide(&stored, &version(2, None, None, "b")),
+            Decision::Update
+        );
+        assert!(matches!(
+            decide(&stored, &version(0, at(9), at(9), "b")),
+            Decision::Unchanged(_)
+        ));
+        // Equal SEQUENCE: the later DTSTAMP wins (an iTIP update that keeps
+        // SEQUENCE and LAST-MODIFIED but is a newer message).
+        assert_eq!(
+            decide(&stored, &version(1, at(3), at(4), "b")),
+            Decision::Update
+        );
+        assert!(matches!(
+            decide(&stored, &version(1, at(3), None, "b")),
+            Decision::Update
+        ));
+        // ... and the later LAST-MODIFIED; an older one loses.
+        assert_eq!(
+            decide(&stored, &version(1, at(4), at(2), "b")),
+            Decision::Update
+        );
+        assert!(matches!(
+            decide(&stored, &version(1, None, at(2), "b")),
+            Decision::Unchanged(_)
+        ));
+        // The same content is unchanged, whatever the stamps say.
+        assert!(matches!(
+            decide(&stored, &version(1, at(5), at(5), "a")),
+            Decision::Unchanged(_)
+        ));
+        // Neither SEQUENCE nor stamps: the content decides.
+        let bare = |c: &str| Version {
+            content_hash: Some(c.into()),
+            ..Version::default()
+        };
+        assert_eq!(decide(&bare("a"), &bare("moved")), Decision::Update);
+        assert!(matches!(
+            decide(&bare("a"), &bare("a")),
+            Decision::Unchanged(_)
+        ));
+        // Imported before content was recorded: taken as changed.
+        let unknown = Version {
+            content_hash: None,
+            ..Version::default()
+        };
+        assert_eq!(decide(&unknown, &bare("a")), Decision::Update);
     }
 }

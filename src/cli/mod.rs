@@ -6,7 +6,7 @@ mod newsletter;
 mod token;
 mod user;
 
-use crate::calendar::import::{ImportLimits, parse_calendar};
+use crate::calendar::import::{ImportLimits, Strictness, parse_calendar_with};
 use crate::calendar::ingest::{self, Destination};
 use crate::clock::Clock;
 use crate::clock::{SharedClock, SystemClock};
@@ -92,6 +92,10 @@ enum Command {
         /// Language of the partner's texts.
         #[arg(long, default_value = "en")]
         lang: Language,
+        /// Refuse the whole file if any event cannot be imported (by default
+        /// such an event is skipped and reported, and the others import).
+        #[arg(long)]
+        strict: bool,
     },
 }
 
@@ -143,6 +147,17 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<Db> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = settings(&cli)?;
     telemetry::init(&settings.log);
+    crate::domain::recurrence::set_max_occurrences_per_day(
+        settings.calendar.max_occurrences_per_day,
+    );
+    if !matches!(cli.command, Command::Serve { .. })
+        && settings.server.public_url.trim().is_empty()
+        && let Ok(addr) = settings.server.bind.parse::<std::net::SocketAddr>()
+    {
+        // Commands that do not listen (dispatch, subscribers) still write links:
+        // they point where `serve` listens with this configuration.
+        settings.server.public_url = settings.server.effective_public_url(addr);
+    }
     let clock: SharedClock = Arc::new(SystemClock);
     match cli.command {
         Command::Serve {
@@ -213,28 +228,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             organisation,
             plan,
             lang,
+            strict,
         } => {
             let db = open_database(&settings)?;
+            let strictness = if strict {
+                Strictness::Strict
+            } else {
+                Strictness::Lenient
+            };
             import_ics(
                 &db,
                 &settings,
                 &file,
-                &organisation,
-                plan.as_deref(),
-                lang,
+                ImportTo {
+                    organisation: &organisation,
+                    plan: plan.as_deref(),
+                    lang,
+                },
+                strictness,
                 clock.now(),
             )
         }
     }
 }
 
+struct ImportTo<'a> {
+    organisation: &'a str,
+    plan: Option<&'a str>,
+    lang: Language,
+}
+
 fn import_ics(
     db: &Db,
     settings: &Settings,
     file: &std::path::Path,
-    organisation: &str,
-    plan: Option<&str>,
-    lang: Language,
+    to: ImportTo<'_>,
+    strictness: Strictness,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
     let limits = ImportLimits {
@@ -252,14 +281,24 @@ fn import_ics(
         );
     }
     let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let parsed = parse_calendar(&bytes, &limits)
+    let parsed = parse_calendar_with(&bytes, &limits, strictness)
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
     let report = db::write_transaction(&mut *db.get()?, |c| {
-        let to = Destination::resolve(c, organisation, plan, lang)?;
-        ingest::apply(c, parsed, &to, now)
-    })?;
+        let to = Destination::resolve(c, to.organisation, to.plan, to.lang)?;
+        ingest::apply_with(c, parsed, &to, now, strictness)
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
     for w in &report.warnings {
         eprintln!("{}:{}: warning: {}", file.display(), w.line, w.message);
+    }
+    for e in report.events.iter().filter(|e| e.reason.is_some()) {
+        eprintln!(
+            "{}:{}: {:?}: {}",
+            file.display(),
+            e.line,
+            e.outcome,
+            e.reason.as_deref().unwrap_or_default()
+        );
     }
     println!(
         "imported {}: {} created, {} updated, {} unchanged, {} skipped",
@@ -379,6 +418,10 @@ fn serve(settings: Settings, clock: SharedClock, with_dispatcher: bool) -> anyho
                 "no administrator can reach the API yet: create one with `pregon user create --role admin --email EMAIL --name NAME` or `pregon token create --role admin --name NAME`"
             );
         }
+        // Bind first: an unset public_url is derived from the real address.
+        let app = Application::build(settings.clone(), db.clone(), clock.clone())?;
+        let mut settings = settings;
+        settings.server.public_url = app.public_url().to_owned();
         if !settings.server.public_url.starts_with("https://") {
             tracing::warn!(
                 public_url = %settings.server.public_url,
@@ -387,6 +430,8 @@ fn serve(settings: Settings, clock: SharedClock, with_dispatcher: bool) -> anyho
         }
         tracing::info!(
             bind = %settings.server.bind,
+            port = app.port(),
+            public_url = %settings.server.public_url,
             database = %redact_url(&settings.database.url),
             dispatcher = with_dispatcher,
             "starting Pregón"
@@ -399,7 +444,6 @@ fn serve(settings: Settings, clock: SharedClock, with_dispatcher: bool) -> anyho
         } else {
             None
         };
-        let app = Application::build(settings, db, clock)?;
         app.run_until_stopped().await?;
         if let Some(dispatcher) = dispatcher {
             dispatcher.await??;

@@ -905,3 +905,41 @@ pub fn touch(conn: &mut DbConnection, ids: &[i64], now: DateTime<Utc>) -> Result
             .execute(conn)?,
     )
 }
+
+/// What an imported activity's source said when it was last written: its
+/// DTSTAMP and a hash of its content (see `calendar::ingest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportFingerprint {
+    pub dtstamp: Option<DateTime<Utc>>,
+    pub content_hash: String,
+}
+
+pub fn import_fingerprint(conn: &mut DbConnection, id: i64) -> Result<Option<ImportFingerprint>> {
+    use super::schema::activity_import_fingerprints as f;
+    let row: Option<(Option<NaiveDateTime>, String)> = f::table
+        .find(id)
+        .select((f::dtstamp, f::content_hash))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(dtstamp, content_hash)| ImportFingerprint {
+        dtstamp: dtstamp.map(utc),
+        content_hash,
+    }))
+}
+
+pub fn set_import_fingerprint(
+    conn: &mut DbConnection,
+    id: i64,
+    fingerprint: &ImportFingerprint,
+) -> Result<()> {
+    use super::schema::activity_import_fingerprints as f;
+    diesel::delete(f::table.find(id)).execute(conn)?;
+    diesel::insert_into(f::table)
+        .values((
+            f::activity_id.eq(id),
+            f::dtstamp.eq(fingerprint.dtstamp.map(|t| t.naive_utc())),
+            f::content_hash.eq(&fingerprint.content_hash),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -538,3 +538,14 @@ diesel::table! {
 diesel::joinable!(sign_in_links -> accounts (account_id));
 diesel::joinable!(sessions -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(accounts, sign_in_links, sessions, sign_in_failures);
+
+diesel::table! {
+    activity_import_fingerprints (activity_id) {
+        activity_id -> BigInt,
+        dtstamp -> Nullable<Timestamp>,
+        content_hash -> Text,
+    }
+}
+
+diesel::joinable!(activity_import_fingerprints -> activities (activity_id));
+diesel::allow_tables_to_appear_in_same_query!(activity_import_fingerprints, activities);

@@ -8,10 +8,112 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use rrule::{Frequency, RRule, RRuleSet, Tz as RTz, Unvalidated};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 use utoipa::ToSchema;
 
 /// Occurrences computed for one question are capped: a rule may be endless.
 pub const MAX_OCCURRENCES: u16 = 1000;
+
+/// Default of `calendar.max_occurrences_per_day`.
+pub const DEFAULT_MAX_OCCURRENCES_PER_DAY: u32 = 24;
+
+static MAX_PER_DAY: AtomicU32 = AtomicU32::new(DEFAULT_MAX_OCCURRENCES_PER_DAY);
+
+/// Sets the most occurrences one rule may generate on one day
+/// (`calendar.max_occurrences_per_day`); the server sets it once at start-up.
+/// Validation has no access to the settings, and the limit is the same for every
+/// request of a process.
+pub fn set_max_occurrences_per_day(limit: u32) {
+    MAX_PER_DAY.store(limit.max(1), Ordering::Relaxed);
+}
+
+pub fn max_occurrences_per_day() -> u32 {
+    MAX_PER_DAY.load(Ordering::Relaxed)
+}
+
+/// RFC 5545 §3.3.10 rule parts in the order Pregón writes them: FREQ first (the
+/// RFC asks for it to come first for compatibility with older parsers), then the
+/// bounds, then the BYxxx parts from the largest unit to the smallest.
+const PART_ORDER: [&str; 14] = [
+    "FREQ",
+    "UNTIL",
+    "COUNT",
+    "INTERVAL",
+    "BYMONTH",
+    "BYWEEKNO",
+    "BYYEARDAY",
+    "BYMONTHDAY",
+    "BYDAY",
+    "BYHOUR",
+    "BYMINUTE",
+    "BYSECOND",
+    "BYSETPOS",
+    "WKST",
+];
+
+/// The canonical text of an RRULE value: names and values upper-case, spaces and
+/// empty parts (`;;`, a trailing `;`) dropped, parts in [`PART_ORDER`]. RFC 5545
+/// §3.3.10 lets parts come in any order and names be in any case, but widely used
+/// clients' parsers reject lower-case names or an empty part, and with them the
+/// whole feed; a canonical form also makes equal rules compare equal.
+pub fn canonical_rule(value: &str) -> Result<String, String> {
+    let mut parts: Vec<(usize, String, String)> = Vec::new();
+    for part in value.split(';') {
+        let part: String = part.chars().filter(|c| !c.is_whitespace()).collect();
+        if part.is_empty() {
+            continue;
+        }
+        let (name, val) = part
+            .split_once('=')
+            .ok_or_else(|| format!("rule part {part:?} is not NAME=VALUE"))?;
+        let name = name.to_ascii_uppercase();
+        let val = val.to_ascii_uppercase();
+        if name.starts_with("X-") {
+            // Vendor extensions (RFC 5545 §3.3.10 x-name) change nothing Pregón
+            // expands, and some clients refuse them: not kept.
+            continue;
+        }
+        let rank = PART_ORDER
+            .iter()
+            .position(|p| *p == name)
+            .ok_or_else(|| format!("{name} is not an RRULE part (RFC 5545 §3.3.10)"))?;
+        if val.is_empty() {
+            return Err(format!("{name} has no value"));
+        }
+        if parts.iter().any(|(r, _, _)| *r == rank) {
+            // RFC 5545 §3.3.10: each rule part MUST NOT occur more than once.
+            return Err(format!("{name} appears more than once"));
+        }
+        parts.push((rank, name, val));
+    }
+    parts.sort_by_key(|(rank, _, _)| *rank);
+    Ok(parts
+        .into_iter()
+        .map(|(_, name, val)| format!("{name}={val}"))
+        .collect::<Vec<_>>()
+        .join(";"))
+}
+
+/// The most occurrences a canonical rule can produce on one day: BYHOUR,
+/// BYMINUTE and BYSECOND multiply the occurrences of each selected day
+/// (RFC 5545 §3.3.10, "BYxxx rule parts … expand"), and a daily rule's BYSETPOS
+/// keeps at most that many of them. Frequencies below a day are refused earlier.
+fn occurrences_per_day(canonical: &str) -> u64 {
+    let count = |name: &str| -> Option<u64> {
+        canonical.split(';').find_map(|p| {
+            let (n, v) = p.split_once('=')?;
+            (n == name).then(|| v.split(',').filter(|x| !x.is_empty()).count() as u64)
+        })
+    };
+    let per_day = ["BYHOUR", "BYMINUTE", "BYSECOND"]
+        .iter()
+        .map(|n| count(n).unwrap_or(1).max(1))
+        .product::<u64>();
+    match count("BYSETPOS") {
+        Some(kept) if canonical.starts_with("FREQ=DAILY") => per_day.min(kept),
+        _ => per_day,
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recurrence {
@@ -20,18 +122,33 @@ pub struct Recurrence {
 
 impl Recurrence {
     /// Parses and validates an RRULE value (with or without the `RRULE:` prefix)
-    /// for an activity with the given timing.
+    /// for an activity with the given timing; the rule is kept in canonical form
+    /// ([`canonical_rule`]) and may not produce more than
+    /// [`max_occurrences_per_day`] occurrences on one day.
     pub fn parse(text: &str, timing: &Timing) -> Result<Recurrence, Error> {
+        Recurrence::parse_with_limit(text, timing, max_occurrences_per_day())
+    }
+
+    pub fn parse_with_limit(
+        text: &str,
+        timing: &Timing,
+        max_per_day: u32,
+    ) -> Result<Recurrence, Error> {
         const FIELD: &str = "recurrence.rule";
         let value = text.trim();
-        let value = value
-            .strip_prefix("RRULE:")
-            .or_else(|| value.strip_prefix("rrule:"))
-            .unwrap_or(value);
+        let value = match value.get(..6) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("RRULE:") => &value[6..],
+            _ => value,
+        };
         if value.is_empty() || value.contains(['\r', '\n']) {
             return Err(Error::invalid(FIELD, "must be a single RRULE value"));
         }
-        let rule: RRule<Unvalidated> = value
+        let canonical = canonical_rule(value)
+            .map_err(|e| Error::invalid(FIELD, format!("not a valid RRULE: {e}")))?;
+        if canonical.is_empty() {
+            return Err(Error::invalid(FIELD, "must be a single RRULE value"));
+        }
+        let rule: RRule<Unvalidated> = canonical
             .parse()
             .map_err(|e| Error::invalid(FIELD, format!("not a valid RRULE: {e}")))?;
         if matches!(
@@ -43,6 +160,16 @@ impl Recurrence {
                 "recurrences more frequent than daily are not supported",
             ));
         }
+        let per_day = occurrences_per_day(&canonical);
+        if per_day > u64::from(max_per_day) {
+            return Err(Error::invalid(
+                FIELD,
+                format!(
+                    "generates up to {per_day} occurrences a day; at most {max_per_day} are allowed \
+                     (calendar.max_occurrences_per_day)"
+                ),
+            ));
+        }
         let start = series_start(timing).ok_or_else(|| {
             Error::invalid(
                 FIELD,
@@ -51,13 +178,13 @@ impl Recurrence {
         })?;
         rule.validate(start)
             .map_err(|e| Error::invalid(FIELD, format!("not valid for this start: {e}")))?;
-        Ok(Recurrence {
-            rule: value.to_owned(),
-        })
+        Ok(Recurrence { rule: canonical })
     }
 
     /// Rebuilds a rule read from the database, where it was validated on the way in.
+    /// Rules stored before rules were canonicalised are published canonically too.
     pub fn from_stored(rule: String) -> Recurrence {
+        let rule = canonical_rule(&rule).unwrap_or(rule);
         Recurrence { rule }
     }
 
@@ -344,6 +471,51 @@ mod tests {
                 .to_owned(),
             "recurrence.rule"
         );
+    }
+
+    #[test]
+    fn rules_are_kept_in_canonical_form() {
+        // RFC 5545 §3.3.10: names are case-insensitive and parts may come in any
+        // order; what is stored and published is one canonical spelling.
+        let (t, _) = madrid_monthly();
+        let rule = |s: &str| Recurrence::parse(s, &t).map(|r| r.rule().to_owned());
+        assert_eq!(rule("freq=weekly;count=2").unwrap(), "FREQ=WEEKLY;COUNT=2");
+        assert_eq!(
+            rule("rrule:count=3;;byday=tu, th ;freq=weekly;").unwrap(),
+            "FREQ=WEEKLY;COUNT=3;BYDAY=TU,TH"
+        );
+        assert_eq!(
+            rule("WKST=MO;BYSETPOS=-1;BYDAY=MO,TU;INTERVAL=2;FREQ=MONTHLY;X-NAME=1").unwrap(),
+            "FREQ=MONTHLY;INTERVAL=2;BYDAY=MO,TU;BYSETPOS=-1;WKST=MO"
+        );
+        // RFC 5545 §3.3.10: a rule part MUST NOT occur more than once.
+        assert!(rule("FREQ=WEEKLY;COUNT=2;COUNT=3").is_err());
+        assert!(rule("FREQ=WEEKLY;COLOR=RED").is_err());
+        assert_eq!(
+            Recurrence::from_stored("freq=monthly;byday=1tu".into()).rule(),
+            "FREQ=MONTHLY;BYDAY=1TU"
+        );
+    }
+
+    #[test]
+    fn a_rule_generates_at_most_the_configured_occurrences_a_day() {
+        let (t, _) = madrid_monthly();
+        let hours: Vec<String> = (0..24).map(|h| h.to_string()).collect();
+        let minutes: Vec<String> = (0..60).map(|m| m.to_string()).collect();
+        let every_minute = format!(
+            "FREQ=DAILY;BYHOUR={};BYMINUTE={}",
+            hours.join(","),
+            minutes.join(",")
+        );
+        let err = Recurrence::parse_with_limit(&every_minute, &t, 24).unwrap_err();
+        assert!(err.to_string().contains("1440 occurrences a day"), "{err}");
+        assert!(Recurrence::parse_with_limit("FREQ=DAILY;BYHOUR=9,10,11", &t, 2).is_err());
+        assert!(Recurrence::parse_with_limit("FREQ=DAILY;BYHOUR=9,10,11", &t, 3).is_ok());
+        // A daily BYSETPOS keeps only that many of the day's expansions.
+        assert!(
+            Recurrence::parse_with_limit("FREQ=DAILY;BYHOUR=9,10,11;BYSETPOS=1", &t, 1).is_ok()
+        );
+        assert!(Recurrence::parse_with_limit("FREQ=WEEKLY;BYDAY=MO,TU,WE", &t, 1).is_ok());
     }
 
     #[test]

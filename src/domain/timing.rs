@@ -4,7 +4,9 @@
 
 use super::zone::Zone;
 use crate::error::Error;
-use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 use utoipa::ToSchema;
@@ -48,7 +50,9 @@ impl Precision {
 
 /// Resolves a wall-clock time in a zone to an instant. A time that does not exist
 /// (skipped by a DST change) is refused; an ambiguous one (repeated hour) takes the
-/// earlier instant, as calendar clients do.
+/// earlier instant, as RFC 5545 §3.3.5 reads a `TZID` local time. New input never
+/// stores an ambiguous time without saying which instant it is (see
+/// [`resolve_input`]); this reading is for stored times and series expansion.
 pub fn resolve_local(
     zone: Zone,
     local: NaiveDateTime,
@@ -57,20 +61,113 @@ pub fn resolve_local(
     match zone.tz().from_local_datetime(&local) {
         LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
         LocalResult::Ambiguous(earlier, _) => Ok(earlier.with_timezone(&Utc)),
-        LocalResult::None => Err(Error::invalid(
+        LocalResult::None => Err(skipped(zone, local, field)),
+    }
+}
+
+fn skipped(zone: Zone, local: NaiveDateTime, field: &str) -> Error {
+    Error::invalid(
+        field,
+        format!(
+            "{} does not exist in {} (skipped by a daylight-saving change)",
+            local.format("%Y-%m-%dT%H:%M:%S"),
+            zone.name()
+        ),
+    )
+}
+
+/// Resolves a wall-clock time given by a client. A time a DST change repeats is
+/// refused unless `offset` says which of the two instants is meant: clients
+/// disagree on what a bare repeated time means, so it is never stored without
+/// one. Only the first of the two can be published with `TZID` (RFC 5545 §3.3.5
+/// reads a repeated local time as its first occurrence), so the second is refused
+/// with a way out. An offset is refused where the time is not repeated, and where
+/// it is neither of the zone's two offsets at that time.
+pub fn resolve_input(
+    zone: Zone,
+    local: NaiveDateTime,
+    offset: Option<FixedOffset>,
+    field: &str,
+) -> Result<DateTime<Utc>, Error> {
+    let shown = local.format("%Y-%m-%dT%H:%M:%S");
+    let wrong_offset = |offset: FixedOffset, valid: &[FixedOffset]| {
+        let valid: Vec<String> = valid.iter().map(|o| o.to_string()).collect();
+        Error::invalid(
             field,
             format!(
-                "{local} does not exist in {} (skipped by a daylight-saving change)",
-                zone.name()
+                "{shown} in {} has the UTC offset {}, not {offset}",
+                zone.name(),
+                valid.join(" or ")
             ),
-        )),
+        )
+    };
+    match zone.tz().from_local_datetime(&local) {
+        LocalResult::None => Err(skipped(zone, local, field)),
+        // The zone decides the offset: one given where there is no choice is refused,
+        // as before offsets were accepted, so a time is written one way only.
+        LocalResult::Single(t) => match offset {
+            Some(o) => Err(Error::invalid(
+                field,
+                format!(
+                    "\"{shown}{o}\" carries an offset; give the wall-clock time \
+                     (YYYY-MM-DDTHH:MM[:SS]) and the zone in time_zone (an offset is only \
+                     needed where a daylight-saving change repeats the time)"
+                ),
+            )),
+            None => Ok(t.with_timezone(&Utc)),
+        },
+        LocalResult::Ambiguous(earlier, later) => {
+            let (first, second) = (earlier.offset().fix(), later.offset().fix());
+            let instant = |t: DateTime<chrono_tz::Tz>| {
+                t.with_timezone(&Utc)
+                    .format("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string()
+            };
+            match offset {
+                None => Err(Error::invalid(
+                    field,
+                    format!(
+                        "{shown} happens twice in {}: at {} (UTC offset {first}) and at {} \
+                         (UTC offset {second}); add the offset to say which, e.g. {shown}{first}",
+                        zone.name(),
+                        instant(earlier),
+                        instant(later),
+                    ),
+                )),
+                Some(o) if o == first => Ok(earlier.with_timezone(&Utc)),
+                Some(o) if o == second => Err(Error::invalid(
+                    field,
+                    format!(
+                        "{shown}{second} is the second {shown} in {} ({}); a calendar reads \
+                         {shown} there as the first one (RFC 5545 §3.3.5), so it cannot be \
+                         published in this zone: give the time in UTC (time_zone \"UTC\") \
+                         or in a zone with a fixed offset",
+                        zone.name(),
+                        instant(later),
+                    ),
+                )),
+                Some(o) => Err(wrong_offset(o, &[first, second])),
+            }
+        }
     }
 }
 
 impl Timing {
+    /// An exact timing from bare wall-clock times: a repeated (ambiguous) one is
+    /// refused, see [`resolve_input`].
     pub fn exact(start: NaiveDateTime, end: NaiveDateTime, zone: Zone) -> Result<Timing, Error> {
-        let start_utc = resolve_local(zone, start, "timing.start")?;
-        let end_utc = resolve_local(zone, end, "timing.end")?;
+        Timing::exact_with_offsets((start, None), (end, None), zone)
+    }
+
+    /// An exact timing whose wall-clock times may carry the UTC offset that says
+    /// which instant a repeated time is.
+    pub fn exact_with_offsets(
+        (start, start_offset): (NaiveDateTime, Option<FixedOffset>),
+        (end, end_offset): (NaiveDateTime, Option<FixedOffset>),
+        zone: Zone,
+    ) -> Result<Timing, Error> {
+        let start_utc = resolve_input(zone, start, start_offset, "timing.start")?;
+        let end_utc = resolve_input(zone, end, end_offset, "timing.end")?;
         if end_utc <= start_utc {
             return Err(Error::invalid("timing.end", "must be after start"));
         }
@@ -236,6 +333,7 @@ impl<'de> Deserialize<'de> for LocalDateTime {
 /// an error can name the exact field at fault (`timing.end`).
 ///
 /// - `exact`: `start`, `end` as wall-clock `YYYY-MM-DDTHH:MM[:SS]` and `time_zone`;
+///   a time a DST change repeats needs its UTC offset (`2020-10-25T02:30+02:00`);
 /// - `days`: `start` and optional `end` (inclusive) as `YYYY-MM-DD`;
 /// - `month`: `month` as `YYYY-MM`;
 /// - `tbc`: nothing else: the date is to be confirmed.
@@ -269,11 +367,41 @@ fn date(value: &str, field: &str) -> Result<NaiveDate, Error> {
         .map_err(|_| Error::invalid(field, format!("{value:?} is not a date (YYYY-MM-DD)")))
 }
 
-fn local_date_time(value: &str, field: &str) -> Result<NaiveDateTime, Error> {
-    value
-        .parse::<LocalDateTime>()
-        .map(|t| t.0)
-        .map_err(|e| Error::invalid(field, e))
+/// A wall-clock time in the activity's zone, optionally followed by its UTC
+/// offset (`2020-10-25T02:30+02:00`), which is only needed, and only checked,
+/// to say which instant a time repeated by a DST change is.
+fn zoned_date_time(
+    value: &str,
+    field: &str,
+) -> Result<(NaiveDateTime, Option<FixedOffset>), Error> {
+    if let Ok(t) = value.parse::<LocalDateTime>() {
+        return Ok((t.0, None));
+    }
+    // The offset is the last 6 characters (`+02:00`) or `Z`.
+    let split = if value.ends_with(['Z', 'z']) {
+        value.len() - 1
+    } else {
+        value.len().saturating_sub(6)
+    };
+    let (local, offset) = (value.get(..split), value.get(split..));
+    let offset = offset.and_then(|o| {
+        if o.eq_ignore_ascii_case("Z") {
+            return FixedOffset::east_opt(0);
+        }
+        DateTime::parse_from_rfc3339(&format!("2000-01-01T00:00:00{o}"))
+            .ok()
+            .map(|t| *t.offset())
+    });
+    match (local.and_then(|l| l.parse::<LocalDateTime>().ok()), offset) {
+        (Some(t), Some(offset)) => Ok((t.0, Some(offset))),
+        _ => Err(Error::invalid(
+            field,
+            format!(
+                "{value:?} is not a valid date-time; expected YYYY-MM-DDTHH:MM[:SS], \
+                 optionally with the UTC offset (+02:00) where a DST change repeats the time"
+            ),
+        )),
+    }
 }
 
 impl TryFrom<TimingInput> for Timing {
@@ -294,12 +422,12 @@ impl TryFrom<TimingInput> for Timing {
             Precision::Exact => {
                 unused(input.month.is_some(), "timing.month")?;
                 let start =
-                    local_date_time(required(&input.start, "timing.start", p)?, "timing.start")?;
-                let end = local_date_time(required(&input.end, "timing.end", p)?, "timing.end")?;
+                    zoned_date_time(required(&input.start, "timing.start", p)?, "timing.start")?;
+                let end = zoned_date_time(required(&input.end, "timing.end", p)?, "timing.end")?;
                 let zone = input.time_zone.ok_or_else(|| {
                     Error::invalid("timing.time_zone", "is required with precision exact")
                 })?;
-                Timing::exact(start, end, zone)
+                Timing::exact_with_offsets(start, end, zone)
             }
             Precision::Days => {
                 unused(input.month.is_some(), "timing.month")?;
@@ -364,8 +492,8 @@ impl From<&Timing> for TimingView {
         };
         match *t {
             Timing::Exact { start, end, zone } => {
-                view.start = Some(start.format("%Y-%m-%dT%H:%M:%S").to_string());
-                view.end = Some(end.format("%Y-%m-%dT%H:%M:%S").to_string());
+                view.start = Some(wall_clock(start, zone));
+                view.end = Some(wall_clock(end, zone));
                 view.time_zone = Some(zone);
                 if let Some((s, e)) = t.instants() {
                     view.start_utc = Some(s);
@@ -380,6 +508,16 @@ impl From<&Timing> for TimingView {
             Timing::ToBeConfirmed => {}
         }
         view
+    }
+}
+
+/// A stored wall-clock time as the API shows it: with its UTC offset when a DST
+/// change repeats it, so that what a client reads it can send back.
+pub fn wall_clock(local: NaiveDateTime, zone: Zone) -> String {
+    let text = local.format("%Y-%m-%dT%H:%M:%S").to_string();
+    match zone.tz().from_local_datetime(&local) {
+        LocalResult::Ambiguous(earlier, _) => format!("{text}{}", earlier.offset().fix()),
+        _ => text,
     }
 }
 
@@ -400,11 +538,74 @@ mod tests {
         let err =
             Timing::exact(dt("2020-03-29T02:30"), dt("2020-03-29T04:00"), madrid).unwrap_err();
         assert!(matches!(err, Error::Invalid { ref field, .. } if field == "timing.start"));
-        // 02:30 on 25 October 2020 happened twice: the earlier one is taken.
-        let t = Timing::exact(dt("2020-10-25T02:30"), dt("2020-10-25T03:30"), madrid).unwrap();
+    }
+
+    fn exact(start: &str, end: &str, zone: &str) -> Result<Timing, Error> {
+        Timing::try_from(TimingInput {
+            precision: Precision::Exact,
+            start: Some(start.into()),
+            end: Some(end.into()),
+            time_zone: Some(zone.parse().unwrap()),
+            month: None,
+        })
+    }
+
+    #[test]
+    fn a_time_repeated_by_dst_needs_its_offset() {
+        // 02:30 on 25 October 2020 happened twice in Madrid (CEST then CET).
+        let err = exact("2020-10-25T02:30", "2020-10-25T03:30", "Europe/Madrid").unwrap_err();
+        let Error::Invalid { field, message } = err else {
+            panic!("not a validation error")
+        };
+        assert_eq!(field, "timing.start");
+        assert!(message.contains("2020-10-25T00:30:00Z"), "{message}");
+        assert!(message.contains("2020-10-25T01:30:00Z"), "{message}");
+        // The offset says which: the first one is what TZID means (RFC 5545 §3.3.5).
+        let t = exact(
+            "2020-10-25T02:30+02:00",
+            "2020-10-25T03:30",
+            "Europe/Madrid",
+        )
+        .unwrap();
         let (s, e) = t.instants().unwrap();
         assert_eq!(s.to_rfc3339(), "2020-10-25T00:30:00+00:00");
         assert_eq!(e.to_rfc3339(), "2020-10-25T02:30:00+00:00");
+        // ... and the API shows it with its offset, so it can be sent back.
+        assert_eq!(
+            TimingView::from(&t).start.as_deref(),
+            Some("2020-10-25T02:30:00+02:00")
+        );
+        assert_eq!(
+            TimingView::from(&t).end.as_deref(),
+            Some("2020-10-25T03:30:00")
+        );
+        // The second cannot be written with TZID: refused with a way out.
+        let err = exact(
+            "2020-10-25T02:30+01:00",
+            "2020-10-25T03:30",
+            "Europe/Madrid",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("UTC"), "{err}");
+        // An offset the zone does not have then is an error, not a silent shift.
+        assert!(
+            exact(
+                "2020-10-25T02:30+05:00",
+                "2020-10-25T03:30",
+                "Europe/Madrid"
+            )
+            .is_err()
+        );
+        // Where the time is not repeated, the zone alone says it; no offset.
+        assert!(
+            exact(
+                "2020-03-10T10:00+01:00",
+                "2020-03-10T11:00",
+                "Europe/Madrid"
+            )
+            .is_err()
+        );
+        assert!(exact("2020-03-10T10:00Z", "2020-03-10T11:00", "UTC").is_err());
     }
 
     #[test]

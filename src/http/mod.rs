@@ -38,17 +38,24 @@ pub struct AppState {
 
 pub struct Application {
     port: u16,
+    public_url: String,
     server: Server,
     watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
-    pub fn build(settings: Settings, db: Db, clock: SharedClock) -> anyhow::Result<Application> {
+    pub fn build(
+        mut settings: Settings,
+        db: Db,
+        clock: SharedClock,
+    ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
         let trusted_proxies = client::TrustedProxies::parse(&settings.server.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
+        settings.server.public_url = settings.server.effective_public_url(listener.local_addr()?);
+        let public_url = settings.server.public_url.clone();
         let poll_every = std::time::Duration::from_secs(settings.feeds.change_poll_seconds.max(1));
         let state = web::Data::new(AppState {
             mailer: crate::dispatch::transport_from_settings(&settings.email)?,
@@ -119,6 +126,7 @@ impl Application {
         .run();
         Ok(Application {
             port,
+            public_url,
             server,
             watcher,
         })
@@ -126,6 +134,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `server.public_url`, or the one derived from the bound address.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     pub fn handle(&self) -> actix_web::dev::ServerHandle {

@@ -105,7 +105,19 @@ fn import_ics_from_the_command_line() {
         .join("malformed__invalid-dtstart.ics")
         .display()
         .to_string();
+    // Its one event is unreadable: skipped and reported with its line...
     let out = pregon(&url, &["import-ics", &broken, "--organisation", "uraia"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("1 skipped") && said.contains("line 6"),
+        "{said}"
+    );
+    // ... and with --strict the file is refused whole.
+    let out = pregon(
+        &url,
+        &["import-ics", &broken, "--organisation", "uraia", "--strict"],
+    );
     assert!(!out.status.success());
     let message = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -30,7 +30,16 @@ pub fn validate(ics: &str, from: &str, to: &str) -> Value {
 }
 
 async fn feed(app: &TestApp, path: &str) -> (reqwest::header::HeaderMap, String) {
-    let res = app.client.get(app.url(path)).send().await.unwrap();
+    // A fresh connection each time: the validator can take longer than the
+    // server's keep-alive on a busy machine, and a pooled connection the server
+    // has just closed fails with IncompleteMessage.
+    let res = app
+        .client
+        .get(app.url(path))
+        .header("connection", "close")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200, "{path}");
     assert_eq!(
         res.headers()["content-type"],
@@ -166,7 +175,7 @@ async fn the_public_feed_passes_independent_parsers_and_strict_checks() {
     // All-day at the end of a month: DTEND is the exclusive next day.
     assert!(ics.contains("DTSTART;VALUE=DATE:20200131\r\nDTEND;VALUE=DATE:20200201"));
     // Recurrence stays a rule with an EXDATE and an override, never copies.
-    assert!(ics.contains("RRULE:FREQ=MONTHLY;BYDAY=1TU;COUNT=6"));
+    assert!(ics.contains("RRULE:FREQ=MONTHLY;COUNT=6;BYDAY=1TU"));
     assert!(ics.contains("EXDATE;TZID=Europe/Madrid:20200407T100000"));
     assert!(ics.contains("RECURRENCE-ID;TZID=Europe/Madrid:20200505T100000"));
 }
@@ -480,7 +489,7 @@ async fn private_feeds_live_at_a_token_url_until_revoked() {
 #[tokio::test]
 async fn feed_parameters_are_checked() {
     let app = spawn_app().await;
-    for query in ["lang=de", "kind=party", "colour=red"] {
+    for query in ["lang=de", "kind=party", "lang=en&kind=party&utm_source=x"] {
         let res = app
             .client
             .get(app.url(&format!("/feeds/public.ics?{query}")))
@@ -489,6 +498,45 @@ async fn feed_parameters_are_checked() {
             .unwrap();
         expect_problem(res, 400).await;
     }
+}
+
+#[tokio::test]
+async fn unknown_feed_parameters_are_ignored_but_the_api_stays_strict() {
+    // What link shorteners and mail clients append to a pasted feed URL.
+    let app = spawn_app().await;
+    let f = varied_plan(&app).await;
+    let (plain_headers, plain) = feed(&app, "/feeds/public.ics?lang=es").await;
+    let (headers, ics) = feed(
+        &app,
+        "/feeds/public.ics?lang=es&utm_source=newsletter&utm_medium=email&fbclid=IwAR0x&colour=red",
+    )
+    .await;
+    assert_eq!(ics, plain);
+    assert_eq!(headers["etag"], plain_headers["etag"]);
+    // A private feed too: the link a partner was mailed, with tracking added.
+    let feed_body =
+        json!({"name": "Partner", "lang": "fr", "organisation_id": f.org, "filters": {}});
+    let res = app
+        .client
+        .post(app.url("/api/v1/feeds"))
+        .bearer_auth(&app.admin)
+        .json(&feed_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let url = created["links"]["https"].as_str().unwrap();
+    let path = &url[url.find("/feeds/").unwrap()..];
+    let (_, private) = feed(&app, &format!("{path}?mc_cid=abc&mc_eid=def")).await;
+    assert!(private.starts_with("BEGIN:VCALENDAR"));
+    // The API keeps refusing what it does not know.
+    let res = app
+        .get("/api/v1/activities?colour=red")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 400).await;
 }
 
 #[tokio::test]
@@ -534,4 +582,134 @@ async fn one_activity_as_a_calendar_file() {
         .await
         .unwrap();
     expect_problem(res, 422).await;
+}
+
+#[tokio::test]
+async fn a_rule_typed_in_lower_case_is_stored_and_published_canonically() {
+    // RFC 5545 §3.3.10: rule part names are case-insensitive, so the API takes
+    // `freq=weekly;count=2`; clients that are strict about it reject the whole
+    // feed, so what is stored and published is the canonical spelling.
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let mut weekly = activity(
+        &f,
+        json!({"precision": "exact", "start": "2020-03-10T10:00", "end": "2020-03-10T11:00", "time_zone": "Europe/Madrid"}),
+    );
+    weekly["recurrence"] = json!({"rule": "count=2;;freq=weekly;", "exceptions": []});
+    let created = app.create("/api/v1/activities", weekly).await;
+    assert_eq!(created["recurrence"]["rule"], "FREQ=WEEKLY;COUNT=2");
+    let (_, ics) = feed(&app, "/feeds/public.ics").await;
+    assert!(ics.contains("RRULE:FREQ=WEEKLY;COUNT=2\r\n"), "{ics}");
+    let report = validate(&ics, "2020-01-01", "2021-01-01");
+    assert_eq!(
+        report["files"][0]["occurrences"].as_array().unwrap().len(),
+        2,
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_rule_may_not_publish_more_occurrences_a_day_than_configured() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let hours: Vec<String> = (0..24).map(|h| h.to_string()).collect();
+    let minutes: Vec<String> = (0..60).map(|m| m.to_string()).collect();
+    let mut every_minute = activity(
+        &f,
+        json!({"precision": "exact", "start": "2020-03-10T00:00", "end": "2020-03-10T00:01", "time_zone": "Europe/Madrid"}),
+    );
+    every_minute["recurrence"] = json!({
+        "rule": format!("FREQ=DAILY;BYHOUR={};BYMINUTE={}", hours.join(","), minutes.join(",")),
+        "exceptions": []
+    });
+    let res = app
+        .post("/api/v1/activities", &every_minute)
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(problem["field"], "recurrence.rule", "{problem}");
+    let (_, ics) = feed(&app, "/feeds/public.ics").await;
+    assert!(!ics.contains("RRULE"), "{ics}");
+}
+
+#[tokio::test]
+async fn a_time_repeated_by_dst_is_refused_unless_its_offset_says_which() {
+    // 02:30 on 25 October 2020 happened twice in Madrid. RFC 5545 §3.3.5 reads a
+    // repeated TZID time as the first one, but clients disagree, so a bare one
+    // is refused with both instants named.
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let bare = activity(
+        &f,
+        json!({"precision": "exact", "start": "2020-10-25T02:30", "end": "2020-10-25T03:30", "time_zone": "Europe/Madrid"}),
+    );
+    let res = app.post("/api/v1/activities", &bare).send().await.unwrap();
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(problem["field"], "timing.start", "{problem}");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("2020-10-25T00:30:00Z") && detail.contains("2020-10-25T01:30:00Z"),
+        "{problem}"
+    );
+    // The second 02:30 cannot be written with TZID: refused with a way out.
+    let second = activity(
+        &f,
+        json!({"precision": "exact", "start": "2020-10-25T02:30+01:00", "end": "2020-10-25T03:30", "time_zone": "Europe/Madrid"}),
+    );
+    let res = app
+        .post("/api/v1/activities", &second)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 422).await;
+    // With the offset of the first one it is taken, shown with its offset (so a
+    // client can send back what it read) and published as that instant.
+    let first = activity(
+        &f,
+        json!({"precision": "exact", "start": "2020-10-25T02:30+02:00", "end": "2020-10-25T03:30", "time_zone": "Europe/Madrid"}),
+    );
+    let created = app.create("/api/v1/activities", first).await;
+    assert_eq!(created["timing"]["start"], "2020-10-25T02:30:00+02:00");
+    assert_eq!(created["timing"]["start_utc"], "2020-10-25T00:30:00Z");
+    let mut body = activity(
+        &f,
+        json!({"precision": "exact", "start": created["timing"]["start"], "end": created["timing"]["end"], "time_zone": "Europe/Madrid"}),
+    );
+    put_activity(&app, &created["id"], &mut body).await;
+    let (_, ics) = feed(&app, "/feeds/public.ics").await;
+    assert!(unfold(&ics).contains("DTSTART;TZID=Europe/Madrid:20201025T023000"));
+    let report = validate(&ics, "2020-01-01", "2021-01-01");
+    let occurrences = report["files"][0]["occurrences"].as_array().unwrap();
+    assert_eq!(
+        occurrences[0]["start"], "2020-10-25T02:30:00+02:00",
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn without_public_url_links_point_where_the_server_listens() {
+    // server.public_url unset: links are derived from the bound address (here a
+    // random port), not a default the server does not listen on.
+    let app = spawn_app_with(|s| s.server.public_url = String::new()).await;
+    let f = fixture(&app).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/feeds"))
+        .bearer_auth(&app.admin)
+        .json(&json!({"name": "Partner", "lang": "en", "organisation_id": f.org, "filters": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let https = created["links"]["https"].as_str().unwrap();
+    assert!(
+        https.starts_with(&app.url("/feeds/")),
+        "{https} vs {}",
+        app.address
+    );
+    // The link works as given.
+    let res = app.client.get(https).send().await.unwrap();
+    assert_eq!(res.status(), 200);
 }

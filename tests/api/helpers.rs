@@ -129,6 +129,8 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
     let app = Application::build(settings.clone(), db.clone(), Arc::new(clock.clone()))
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    // The settings as the server runs with them (an unset public URL is derived).
+    settings.server.public_url = app.public_url().to_owned();
     tokio::spawn(app.run_until_stopped());
     let [admin, editor, viewer, approver]: [String; 4] = tokens.try_into().unwrap();
     TestApp {

@@ -124,11 +124,22 @@ async fn every_valid_client_file_imports() {
 async fn broken_files_are_refused_naming_the_line_and_nothing_is_written() {
     let app = spawn_seeded_app().await;
     partner(&app, "partner").await;
-    for (name, line) in [
-        ("malformed__truncated-missing-end", 215),
-        ("malformed__invalid-dtstart", 6),
+    // The structure is broken: refused whole, however lenient the import.
+    // (An unreadable event is refused whole only when asked: `?strict=true`.)
+    for (name, line, query) in [
+        ("malformed__truncated-missing-end", 215, ""),
+        ("malformed__invalid-dtstart", 6, "&strict=true"),
+        ("pregon__one-unusable-event", 14, "&strict=true"),
     ] {
-        let res = import(&app, "partner", fixture(name)).await;
+        let res = app
+            .client
+            .post(app.url(&format!("/api/v1/imports?organisation=partner{query}")))
+            .bearer_auth(&app.editor)
+            .header("content-type", "text/calendar")
+            .body(fixture(name))
+            .send()
+            .await
+            .unwrap();
         let problem = expect_problem(res, 422).await;
         assert_eq!(problem["line"], line, "{name}: {problem}");
         assert!(
@@ -141,14 +152,63 @@ async fn broken_files_are_refused_naming_the_line_and_nothing_is_written() {
     let bad_utf8 = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20200101T000000Z\r\nDTSTART:20200101T100000Z\r\nSUMMARY:caf\xe9\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".to_vec();
     let problem = expect_problem(import(&app, "partner", bad_utf8).await, 422).await;
     assert_eq!(problem["line"], 8, "{problem}");
-    let impossible = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20200101T000000Z\r\nDTSTART:20200230T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".to_vec();
-    let problem = expect_problem(import(&app, "partner", impossible).await, 422).await;
-    assert_eq!(problem["line"], 7, "{problem}");
+    // A broken line outside any event spoils the calendar object: refused whole.
+    let broken_calendar = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID;X=\"x:y\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20200101T000000Z\r\nDTSTART:20200210T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".to_vec();
+    let problem = expect_problem(import(&app, "partner", broken_calendar).await, 422).await;
+    assert_eq!(problem["line"], 3, "{problem}");
     // A valid event before a broken one is not kept: one transaction, all or nothing.
     let mut mixed = fixture("i18n__multiscript-summaries");
     mixed.extend_from_slice(b"\nBEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:x\nDTSTART:2020");
     expect_problem(import(&app, "partner", mixed).await, 422).await;
     assert_eq!(external_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn one_unusable_event_is_skipped_with_its_line_and_the_others_import() {
+    let app = spawn_seeded_app().await;
+    partner(&app, "partner").await;
+    let res = import(&app, "partner", fixture("pregon__one-unusable-event")).await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["created"], 2, "{report}");
+    assert_eq!(report["skipped"], 2, "{report}");
+    let events = report["events"].as_array().unwrap();
+    let outcome = |uid: &str| {
+        events
+            .iter()
+            .find(|e| e["uid"] == uid)
+            .unwrap_or_else(|| panic!("{uid} not in {report}"))
+            .clone()
+    };
+    assert_eq!(outcome("good-1@pregon.test")["outcome"], "created");
+    assert_eq!(outcome("good-4@pregon.test")["outcome"], "created");
+    // The start swallowed by a broken quoted parameter: the event's line, and
+    // the line at fault in the reason.
+    let broken = outcome("broken-2@pregon.test");
+    assert_eq!(broken["outcome"], "skipped");
+    assert_eq!(broken["line"], 11);
+    assert!(
+        broken["reason"].as_str().unwrap().starts_with("line 14:"),
+        "{broken}"
+    );
+    let impossible = outcome("bad-date-3@pregon.test");
+    assert_eq!(impossible["outcome"], "skipped");
+    assert!(
+        impossible["reason"].as_str().unwrap().contains("20200230"),
+        "{impossible}"
+    );
+    assert_eq!(external_count(&app).await, 2);
+    // Importing again: the two are unchanged, the two still skipped.
+    let report: Value = import(&app, "partner", fixture("pregon__one-unusable-event"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (report["unchanged"].as_u64(), report["skipped"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(external_count(&app).await, 2);
 }
 
 #[tokio::test]
@@ -299,4 +359,143 @@ async fn exported_feeds_import_back_to_the_same_events() {
         assert_eq!(copy["recurrence"], original["recurrence"]);
         assert_eq!(copy["title"], original["translations"]["en"]["title"]);
     }
+}
+
+fn bare_event(props: &str) -> Vec<u8> {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Partner//x//EN\r\nBEGIN:VEVENT\r\nUID:meet@partner\r\n{props}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    .into_bytes()
+}
+
+async fn import_report(app: &TestApp, org: &str, body: Vec<u8>) -> Value {
+    let res = import(app, org, body).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_event_is_unchanged_only_if_what_it_says_is_unchanged() {
+    let app = spawn_seeded_app().await;
+    partner(&app, "partner").await;
+    // RFC 5546 §2.1.5: at equal SEQUENCE the later DTSTAMP wins. An iTIP update
+    // that keeps SEQUENCE and LAST-MODIFIED but is a newer message is applied.
+    let itip = |stamp: &str, hour: &str| {
+        bare_event(&format!(
+            "SEQUENCE:3\r\nLAST-MODIFIED:20200101T000000Z\r\nDTSTAMP:{stamp}\r\nDTSTART:20200310T{hour}0000Z\r\nSUMMARY:Meeting\r\n"
+        ))
+    };
+    let r = import_report(&app, "partner", itip("20200201T000000Z", "10")).await;
+    assert_eq!(r["created"], 1, "{r}");
+    let r = import_report(&app, "partner", itip("20200202T000000Z", "11")).await;
+    assert_eq!(r["updated"], 1, "{r}");
+    let r = import_report(&app, "partner", itip("20200102T000000Z", "12")).await;
+    assert_eq!(r["unchanged"], 1, "an older DTSTAMP loses: {r}");
+    assert!(
+        r["events"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("DTSTAMP"),
+        "{r}"
+    );
+    let list = app.get_json("/api/v1/activities?kind=external").await;
+    assert_eq!(
+        list["items"][0]["timing"]["start_utc"],
+        "2020-03-10T11:00:00Z"
+    );
+
+    // Neither SEQUENCE nor LAST-MODIFIED (nor DTSTAMP): compared by content, so
+    // a moved event is updated and an identical one is unchanged.
+    partner(&app, "plain").await;
+    let plain = |hour: &str| {
+        bare_event(&format!(
+            "DTSTART:20200410T{hour}0000Z\r\nSUMMARY:Plain\r\n"
+        ))
+    };
+    assert_eq!(
+        import_report(&app, "plain", plain("10")).await["created"],
+        1
+    );
+    let r = import_report(&app, "plain", plain("10")).await;
+    assert_eq!(r["unchanged"], 1, "{r}");
+    let r = import_report(&app, "plain", plain("15")).await;
+    assert_eq!(r["updated"], 1, "a moved event is updated: {r}");
+    let list = app.get_json("/api/v1/activities?kind=external").await;
+    let moved = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["timing"]["start_utc"] == "2020-04-10T15:00:00Z");
+    assert!(moved, "{list}");
+}
+
+#[tokio::test]
+async fn a_this_and_future_override_is_refused_clearly_not_applied_to_one_occurrence() {
+    // RFC 5545 §3.8.4.4: RANGE=THISANDFUTURE changes this and every later
+    // occurrence; applying it to one would publish the later ones wrong.
+    let app = spawn_seeded_app().await;
+    partner(&app, "partner").await;
+    let r = import_report(&app, "partner", fixture("pregon__range-thisandfuture")).await;
+    assert_eq!(
+        (r["created"].as_u64(), r["skipped"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let skipped = r["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["outcome"] == "skipped")
+        .unwrap();
+    assert_eq!(skipped["line"], 12, "{r}");
+    assert!(
+        skipped["reason"]
+            .as_str()
+            .unwrap()
+            .contains("THISANDFUTURE"),
+        "{r}"
+    );
+    let list = app.get_json("/api/v1/activities?kind=external").await;
+    let series = &list["items"][0];
+    assert_eq!(series["recurrence"]["exceptions"], json!([]), "{series}");
+    // With strict=true the file is refused, naming the line.
+    let res = app
+        .client
+        .post(app.url("/api/v1/imports?organisation=partner&strict=true"))
+        .bearer_auth(&app.editor)
+        .header("content-type", "text/calendar")
+        .body(fixture("pregon__range-thisandfuture"))
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(problem["field"], "line 12", "{problem}");
+}
+
+#[tokio::test]
+async fn an_event_ending_in_the_repeated_hour_is_kept_in_utc() {
+    // 02:00 CEST + 1 h ends at 02:00 CET, the second of two 02:00s on
+    // 25 October 2020 in Madrid, which a TZID cannot say (RFC 5545 §3.3.5).
+    let app = spawn_seeded_app().await;
+    partner(&app, "partner").await;
+    let r = import_report(
+        &app,
+        "partner",
+        bare_event(
+            "DTSTAMP:20200101T000000Z\r\nDTSTART;TZID=Europe/Madrid:20201025T020000\r\nDURATION:PT1H\r\nSUMMARY:Night shift\r\n",
+        ),
+    )
+    .await;
+    assert_eq!(r["created"], 1, "{r}");
+    let warned = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["message"].as_str().unwrap().contains("kept in UTC"));
+    assert!(warned, "{r}");
+    let list = app.get_json("/api/v1/activities?kind=external").await;
+    let timing = &list["items"][0]["timing"];
+    assert_eq!(timing["time_zone"], "UTC", "{timing}");
+    assert_eq!(timing["start_utc"], "2020-10-25T00:00:00Z");
+    assert_eq!(timing["end_utc"], "2020-10-25T01:00:00Z");
 }

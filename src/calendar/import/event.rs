@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
+use super::lexer::UNREADABLE;
 use super::recur::{Start, check_rrule};
 use super::structure::{Component, Property};
 use super::timezones::{Zone, ZoneResolver};
@@ -12,7 +13,7 @@ use super::values::{
 };
 use super::{
     EventDate, ImportError, ImportWarning, ImportedEvent, ImportedTime, RecurrenceDate,
-    RecurrenceId, Status,
+    RecurrenceId, SkippedEvent, Status, Strictness,
 };
 
 /// "METHOD:REQUEST message" or "calendar object", for messages about a whole VCALENDAR.
@@ -28,8 +29,9 @@ pub(super) fn describe_message(calendar: &Component) -> String {
 
 pub(super) fn import_calendar(
     calendar: &Component,
+    strictness: Strictness,
     warnings: &mut Vec<ImportWarning>,
-) -> Result<Vec<ImportedEvent>, ImportError> {
+) -> Result<(Vec<ImportedEvent>, Vec<SkippedEvent>), ImportError> {
     if let Some(version) = calendar.first("VERSION")
         && version.value.trim() == "1.0"
     {
@@ -38,6 +40,10 @@ pub(super) fn import_calendar(
             "VERSION:1.0 is the older vCalendar format, not iCalendar; export the calendar as \
              iCalendar (VERSION:2.0)",
         ));
+    }
+    // A broken line outside any event spoils the calendar object itself.
+    if let Some(unreadable) = calendar.first(UNREADABLE) {
+        return Err(ImportError::at(unreadable.line, unreadable.value.clone()));
     }
     let method = calendar
         .first("METHOD")
@@ -69,15 +75,36 @@ pub(super) fn import_calendar(
     let mut zones = ZoneResolver::new(calendar, warnings);
     let mut derived_uids = HashMap::new();
     let mut events = Vec::new();
+    let mut skipped = Vec::new();
     for child in &calendar.children {
         match child.kind.as_str() {
-            "VEVENT" if importable => events.push(import_event(
-                child,
-                method.as_ref().map(|(name, _)| name.as_str()),
-                &mut zones,
-                &mut derived_uids,
-                warnings,
-            )?),
+            "VEVENT" if importable => {
+                // An event's own warnings are kept only if the event is.
+                let mut event_warnings = Vec::new();
+                match import_event(
+                    child,
+                    method.as_ref().map(|(name, _)| name.as_str()),
+                    &mut zones,
+                    &mut derived_uids,
+                    &mut event_warnings,
+                ) {
+                    Ok(event) => {
+                        events.push(event);
+                        warnings.append(&mut event_warnings);
+                    }
+                    Err(error) if strictness == Strictness::Lenient => {
+                        skipped.push(SkippedEvent {
+                            line: child.line,
+                            uid: child
+                                .first("UID")
+                                .map(|p| p.value.trim().to_owned())
+                                .filter(|u| !u.is_empty()),
+                            reason: error.to_string(),
+                        });
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
             "VEVENT" => warnings.push(not_importable(
                 child,
                 method.as_ref().map_or("", |(name, _)| name.as_str()),
@@ -90,7 +117,7 @@ pub(super) fn import_calendar(
         }
     }
     zones.check_budget(calendar.line)?;
-    Ok(events)
+    Ok((events, skipped))
 }
 
 fn not_importable(event: &Component, method: &str) -> ImportWarning {
@@ -327,6 +354,9 @@ fn import_event(
     warnings: &mut Vec<ImportWarning>,
 ) -> Result<ImportedEvent, ImportError> {
     let mut cx = EventContext { zones, warnings };
+    if let Some(unreadable) = event.first(UNREADABLE) {
+        return Err(ImportError::at(unreadable.line, unreadable.value.clone()));
+    }
 
     let dtstart_property = at_most_one(event, "DTSTART")?.ok_or_else(|| {
         let rule = match method {
@@ -484,9 +514,22 @@ fn event_time(
     dtend: Option<&Property>,
     duration: Option<&Property>,
 ) -> Result<ImportedTime, ImportError> {
-    let end_from_duration = match duration {
-        Some(property) => Some(end_by_duration(start, property)?),
-        None => None,
+    // RFC 5545 §3.6.1 allows DTEND or DURATION, not both; some clients write
+    // both. DTEND wins, as lenient parsers (python-icalendar, Thunderbird) read
+    // it, so a DURATION beside a DTEND only costs a warning, even if unusable.
+    let end_from_duration = match (duration, dtend) {
+        (Some(property), None) => Some(end_by_duration(start, property)?),
+        (Some(property), Some(_)) => match end_by_duration(start, property) {
+            Ok(end) => Some(end),
+            Err(error) => {
+                cx.warn(
+                    property.line,
+                    format!("{}; DTEND is used instead", error.message),
+                );
+                None
+            }
+        },
+        (None, _) => None,
     };
     let end = match dtend {
         Some(property) => {
@@ -503,23 +546,25 @@ fn event_time(
             };
             if let (Some(by_duration), Some(duration)) = (&end_from_duration, duration) {
                 if !same_instant(by_duration, &end) {
-                    return Err(ImportError::at(
+                    cx.warn(
                         duration.line,
                         format!(
-                            "DTEND (line {}) and DURATION disagree; RFC 5545 allows only one \
-                             of them",
+                            "both DTEND (line {}) and DURATION are given (RFC 5545 allows one) \
+                             and they disagree; DTEND is used, DURATION {} is ignored",
+                            property.line,
+                            duration.value.trim()
+                        ),
+                    );
+                } else {
+                    cx.warn(
+                        duration.line,
+                        format!(
+                            "both DTEND (line {}) and DURATION are given (RFC 5545 allows one); \
+                         they agree",
                             property.line
                         ),
-                    ));
+                    );
                 }
-                cx.warn(
-                    duration.line,
-                    format!(
-                        "both DTEND (line {}) and DURATION are given (RFC 5545 allows one); \
-                         they agree",
-                        property.line
-                    ),
-                );
             }
             Some((end, property))
         }

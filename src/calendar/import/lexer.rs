@@ -100,7 +100,26 @@ pub(super) fn content_lines(
     let mut lines = Vec::with_capacity(logical.len());
     for raw in logical {
         let text = decode(&raw, warnings)?;
-        lines.push(parse_content_line(text, raw.segments[0].1)?);
+        let line = raw.segments[0].1;
+        let is_structure = text
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("BEGIN:"))
+            || text
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case("END:"));
+        match parse_content_line(text, line) {
+            Ok(content) => lines.push(content),
+            // A broken property line spoils the component it is in, not the file:
+            // it is carried as a marker, and an event holding one is skipped.
+            // BEGIN/END lines are the file's structure and stay fatal.
+            Err(error) if !is_structure => lines.push(ContentLine {
+                line,
+                name: UNREADABLE.into(),
+                params: String::new(),
+                value: error.message.replace(['\r', '\n'], " "),
+            }),
+            Err(error) => return Err(error),
+        }
     }
     let last_text = bytes
         .split(|&b| b == b'\n')
@@ -188,6 +207,10 @@ fn decode(raw: &RawLogical, warnings: &mut Vec<ImportWarning>) -> Result<String,
         }
     }
 }
+
+/// Name of the marker property that stands for a line that is not a content
+/// line; `event` turns it back into the error of the component holding it.
+pub(super) const UNREADABLE: &str = "X-PREGON-UNREADABLE";
 
 fn parse_content_line(text: String, line: usize) -> Result<ContentLine, ImportError> {
     let not_content_line = || {
@@ -296,21 +319,27 @@ mod tests {
     }
 
     #[test]
-    fn line_without_colon_is_refused() {
-        let error = lex("BEGIN:VCALENDAR\nthis is prose\n").unwrap_err();
-        assert_eq!(error.line, Some(2));
+    fn line_without_colon_is_carried_as_unreadable() {
+        // The component holding it decides: an event is skipped, a calendar refused.
+        let (lines, _) = lex("BEGIN:VCALENDAR\nthis is prose\n").unwrap();
+        assert_eq!(lines[1].name, UNREADABLE);
+        assert_eq!(lines[1].line, 2);
         assert!(
-            error
-                .message
+            lines[1]
+                .value
                 .contains("\"this is prose\" is not a content line")
         );
     }
 
     #[test]
-    fn unterminated_quote_is_refused() {
-        let error = lex("BEGIN:VCALENDAR\nX-A;P=\"open:value\n").unwrap_err();
-        assert_eq!(error.line, Some(2));
-        assert!(error.message.contains("no closing one"), "{error}");
+    fn unterminated_quote_is_carried_as_unreadable() {
+        let (lines, _) = lex("BEGIN:VCALENDAR\nX-A;P=\"open:value\n").unwrap();
+        assert_eq!((lines[1].name.as_str(), lines[1].line), (UNREADABLE, 2));
+        assert!(
+            lines[1].value.contains("no closing one"),
+            "{}",
+            lines[1].value
+        );
     }
 
     #[test]

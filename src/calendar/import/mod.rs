@@ -72,6 +72,33 @@ pub struct ParsedCalendar {
     pub events: Vec<ImportedEvent>,
     /// Accepted quirks and skipped components, ordered by line.
     pub warnings: Vec<ImportWarning>,
+    /// Events that could not be understood and were left out (lenient mode only).
+    pub skipped: Vec<SkippedEvent>,
+}
+
+/// A VEVENT left out of an import because it cannot be read unambiguously.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedEvent {
+    /// Physical line of its BEGIN:VEVENT.
+    pub line: usize,
+    /// Its UID, when it has a readable one.
+    pub uid: Option<String>,
+    /// Why, with the line at fault ("line 7: DTSTART … is not a valid date").
+    pub reason: String,
+}
+
+/// What an event that cannot be read does to the import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strictness {
+    /// The event is skipped and reported; the others import. A file is refused
+    /// whole only when its structure is broken (truncated, not UTF-8, no
+    /// calendar object, over the limits).
+    #[default]
+    Lenient,
+    /// Any event that cannot be read refuses the whole file (`--strict`,
+    /// `?strict=true`).
+    Strict,
 }
 
 /// Something the importer accepted or skipped that the person importing may want to check.
@@ -210,6 +237,8 @@ fn serialize_tz<S: Serializer>(tz: &Option<Tz>, serializer: S) -> Result<S::Ok, 
 }
 
 /// Parses an iCalendar file (one VCALENDAR, or a stream of several as in iTIP mail archives).
+/// An event that cannot be read is left out and listed in `skipped`; see
+/// [`parse_calendar_with`] for the strict reading.
 ///
 /// # Errors
 /// The whole file is refused, with the physical line at fault where there is one, when it is
@@ -220,6 +249,16 @@ fn serialize_tz<S: Serializer>(tz: &Option<Tz>, serializer: S) -> Result<S::Ok, 
 /// independent iTIP message: a semantically invalid one is skipped with a warning, as an iTIP
 /// recipient rejects one message without discarding the others.
 pub fn parse_calendar(bytes: &[u8], limits: &ImportLimits) -> Result<ParsedCalendar, ImportError> {
+    parse_calendar_with(bytes, limits, Strictness::Lenient)
+}
+
+/// [`parse_calendar`] with the choice of what an unreadable event does: in
+/// [`Strictness::Strict`] it refuses the whole file, naming its line.
+pub fn parse_calendar_with(
+    bytes: &[u8],
+    limits: &ImportLimits,
+    strictness: Strictness,
+) -> Result<ParsedCalendar, ImportError> {
     if bytes.len() > limits.max_bytes {
         return Err(ImportError::whole_file(format!(
             "the file is {} bytes, larger than the import limit of {} bytes",
@@ -233,12 +272,14 @@ pub fn parse_calendar(bytes: &[u8], limits: &ImportLimits) -> Result<ParsedCalen
 
     let is_stream = calendars.len() > 1;
     let mut events = Vec::new();
+    let mut skipped = Vec::new();
     let mut first_error = None;
     for calendar in &calendars {
         let mut calendar_warnings = Vec::new();
-        match event::import_calendar(calendar, &mut calendar_warnings) {
-            Ok(imported) => {
+        match event::import_calendar(calendar, strictness, &mut calendar_warnings) {
+            Ok((imported, mut left_out)) => {
                 events.extend(imported);
+                skipped.append(&mut left_out);
                 warnings.append(&mut calendar_warnings);
             }
             Err(error) if is_stream => {
@@ -263,5 +304,9 @@ pub fn parse_calendar(bytes: &[u8], limits: &ImportLimits) -> Result<ParsedCalen
     }
     // Passes find problems out of line order (decoding before structure before semantics).
     warnings.sort_by_key(|warning| warning.line);
-    Ok(ParsedCalendar { events, warnings })
+    Ok(ParsedCalendar {
+        events,
+        warnings,
+        skipped,
+    })
 }

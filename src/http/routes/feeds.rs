@@ -41,9 +41,12 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .service(activity_ics);
 }
 
+/// Feed URLs are pasted into calendar programs with whatever a link shortener or
+/// a mail client appended (`utm_source=…`, `fbclid=…`): unknown parameters are
+/// ignored here, unlike in the API, so such a subscription still works. Known
+/// parameters with an invalid value are still a 400.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 struct FeedQuery {
     /// Language of titles and descriptions (falls back as in the API).
     lang: Option<Language>,

@@ -1,5 +1,5 @@
 use super::State;
-use crate::calendar::import::{ImportLimits, parse_calendar};
+use crate::calendar::import::{ImportLimits, Strictness, parse_calendar_with};
 use crate::calendar::ingest::{self, Destination, ImportReport};
 use crate::domain::language::Language;
 use crate::http::auth::Editor;
@@ -25,11 +25,16 @@ struct ImportQuery {
     plan: Option<String>,
     /// Language of the partner's texts (default en).
     lang: Option<Language>,
+    /// Refuse the whole file if any event cannot be imported (default false:
+    /// such an event is skipped and reported, the others import).
+    strict: Option<bool>,
 }
 
 /// Imports a partner's `.ics` as external activities, matched by UID; only a
-/// higher SEQUENCE (or a newer LAST-MODIFIED) changes an imported event. A file
-/// that cannot be read is refused whole, naming the line, and nothing is written.
+/// newer version (RFC 5546 §2.1.5) changes an imported event. An event that
+/// cannot be understood is skipped and listed with its line and reason; a file
+/// whose structure is broken (or any unreadable event with `strict=true`) is
+/// refused whole, naming the line, and nothing is written.
 #[utoipa::path(tag = "imports", params(ImportQuery), security(("bearer" = ["editor"])),
     request_body(content = String, content_type = "text/calendar"),
     responses(
@@ -55,7 +60,12 @@ async fn import(
         essence == "text/calendar"
     })
     .await?;
-    let parsed = web::block(move || parse_calendar(&body, &limits))
+    let strictness = if q.strict.unwrap_or(false) {
+        Strictness::Strict
+    } else {
+        Strictness::Lenient
+    };
+    let parsed = web::block(move || parse_calendar_with(&body, &limits, strictness))
         .await
         .map_err(|e| crate::Error::Internal(anyhow::anyhow!("import task failed: {e}")))?
         .map_err(|e| ApiError::Import {
@@ -73,7 +83,7 @@ async fn import(
                 q.plan.as_deref(),
                 q.lang.unwrap_or(Language::En),
             )?;
-            ingest::apply(c, parsed, &to, now)
+            ingest::apply_with(c, parsed, &to, now, strictness)
         })
         .await?;
     Ok(HttpResponse::Ok().json(report))

@@ -5,7 +5,7 @@ mod synthetic;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{ImportError, ImportLimits, ParsedCalendar, parse_calendar};
+use super::{ImportError, ImportLimits, ParsedCalendar, Strictness, parse_calendar_with};
 
 /// The real-world `.ics` fixtures shipped with the repository
 /// (`tests/fixtures/ics`, origins and licences in its SOURCES.md).
@@ -18,12 +18,22 @@ pub(super) fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
 }
 
+// Strict, so that a test that an event is refused sees the refusal; the lenient
+// reading (the default) is tested on its own in `synthetic`.
 fn import_fixture(name: &str) -> Result<ParsedCalendar, ImportError> {
-    parse_calendar(&fixture_bytes(name), &ImportLimits::default())
+    parse_calendar_with(
+        &fixture_bytes(name),
+        &ImportLimits::default(),
+        Strictness::Strict,
+    )
 }
 
 fn import_text(text: &str) -> Result<ParsedCalendar, ImportError> {
-    parse_calendar(text.as_bytes(), &ImportLimits::default())
+    parse_calendar_with(
+        text.as_bytes(),
+        &ImportLimits::default(),
+        Strictness::Strict,
+    )
 }
 
 /// `YYYYMMDDTHHMMSS` read as a UTC instant.

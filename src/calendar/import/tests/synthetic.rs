@@ -288,13 +288,30 @@ fn duration_days_are_nominal_across_dst() {
 }
 
 #[test]
-fn duration_and_dtend_must_agree() {
-    let error = error_of(&one_event(
+fn dtend_wins_over_a_duration_given_beside_it() {
+    // RFC 5545 §3.6.1: DTEND and DURATION MUST NOT both occur; clients that write
+    // both are read as lenient parsers read them: DTEND, with a warning.
+    let calendar = import_text(&one_event(
         "DTSTART:20240301T100000Z\nDTEND:20240301T120000Z\nDURATION:PT1H",
-    ));
-    assert_eq!(
-        error.to_string(),
-        "line 9: DTEND (line 8) and DURATION disagree; RFC 5545 allows only one of them"
+    ))
+    .unwrap();
+    assert_eq!(timed(&calendar).1, utc("20240301T120000"));
+    assert_eq!(calendar.warnings.len(), 1);
+    assert_eq!(calendar.warnings[0].line, 9);
+    assert!(
+        calendar.warnings[0]
+            .message
+            .contains("disagree; DTEND is used")
+    );
+    let calendar = import_text(&one_event(
+        "DTSTART:20240301T100000Z\nDTEND:20240301T120000Z\nDURATION:soon",
+    ))
+    .unwrap();
+    assert_eq!(timed(&calendar).1, utc("20240301T120000"));
+    assert!(
+        calendar.warnings[0]
+            .message
+            .contains("DTEND is used instead")
     );
     let calendar = import_text(&one_event(
         "DTSTART:20240301T100000Z\nDTEND:20240301T110000Z\nDURATION:PT1H",
