@@ -624,6 +624,7 @@ impl Dispatcher {
             ),
             Err(
                 error @ (SendError::Connection { .. }
+                | SendError::RelayClosing { .. }
                 | SendError::SenderRejected { .. }
                 | SendError::Io(_)),
             ) => (

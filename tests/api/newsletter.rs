@@ -1302,3 +1302,106 @@ async fn subscribers_and_bounces_from_the_command_line() {
     let view = app.get_json(&format!("/api/v1/lists/{list}")).await;
     assert_eq!(view["confirmed_subscribers"], 0);
 }
+
+/// Per recipient: (state, attempts) as the deliveries endpoint shows them.
+async fn delivery_states(mail: &Mail, issue: i64) -> Vec<(String, String, i64)> {
+    let page = mail
+        .app
+        .get_json(&format!("/api/v1/issues/{issue}/deliveries?per_page=100"))
+        .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["email"].as_str().unwrap().to_owned(),
+                d["state"].as_str().unwrap().to_owned(),
+                d["attempts"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_421_at_any_stage_requeues_without_an_attempt_and_backs_off_the_relay() {
+    type Inject = fn(&crate::smtp_server::TestSmtpServer);
+    let stages: [(&str, Inject); 5] = [
+        ("greeting", |s| {
+            s.on_greeting(Script::first(3, "421 4.3.2 too busy, come back later"))
+        }),
+        ("MAIL", |s| {
+            s.on_mail(Script::first(3, "421 4.7.0 too many connections"))
+        }),
+        ("RCPT", |s| {
+            s.on_rcpt(
+                crate::smtp_server::ANY,
+                Script::first(3, "421 4.7.28 rate limited"),
+            )
+        }),
+        ("DATA", |s| {
+            s.on_data_command(
+                crate::smtp_server::ANY,
+                Script::first(3, "421 4.3.0 closing"),
+            )
+        }),
+        ("after the content", |s| {
+            s.on_data(
+                crate::smtp_server::ANY,
+                Script::first(3, "421 4.4.2 timeout, closing"),
+            )
+        }),
+    ];
+    for (stage, inject) in stages {
+        let mail = spawn_mail_app_with(|s| {
+            s.email.concurrency = 1;
+            s.email.max_attempts = 2;
+        })
+        .await;
+        let list = mail.list("members").await;
+        for who in ["ana", "bob", "eva"] {
+            mail.confirmed(list, &format!("{who}@example.org"), who, "es")
+                .await;
+        }
+        inject(&mail.smtp);
+        let issue = mail.issue(&[list], None).await;
+        mail.send(issue).await;
+
+        // The first 421 pauses the dispatcher: nobody fails, nobody used an
+        // attempt, everybody is still queued.
+        mail.run().await;
+        let connections = mail.smtp.connection_count();
+        assert!(mail.smtp.messages().is_empty(), "{stage}");
+        let states = delivery_states(&mail, issue).await;
+        assert!(
+            states.iter().all(|(_, s, a)| s == "queued" && *a == 0),
+            "{stage}: {states:?}"
+        );
+        // Backed off: until the pause is over the relay is left alone.
+        mail.run().await;
+        assert_eq!(mail.smtp.connection_count(), connections, "{stage}");
+
+        // The relay keeps answering 421 a while; then it takes everything.
+        for _ in 0..8 {
+            mail.app.clock.advance(TimeDelta::seconds(61));
+            mail.run().await;
+        }
+        let counts = mail.newsletter_counts();
+        assert_eq!(
+            counts.into_iter().collect::<Vec<_>>(),
+            [
+                ("ana@example.org".to_owned(), 1),
+                ("bob@example.org".to_owned(), 1),
+                ("eva@example.org".to_owned(), 1)
+            ],
+            "{stage}"
+        );
+        let states = delivery_states(&mail, issue).await;
+        assert!(
+            states.iter().all(|(_, s, a)| s == "sent" && *a == 1),
+            "{stage}: {states:?}"
+        );
+        let view = mail.app.get_json(&format!("/api/v1/issues/{issue}")).await;
+        assert_eq!(view["state"], "sent", "{stage}");
+    }
+}

@@ -44,6 +44,12 @@ pub enum SendError {
     /// 5xx reply to RCPT, DATA or the message: never retry to this recipient.
     #[error("permanent failure: {code} {reply}")]
     Permanent { code: u16, reply: String },
+    /// 421 at any stage (RFC 5321 §3.8): the relay is closing the channel or
+    /// throttling us (Gmail and Microsoft 365 do this under load). Nothing
+    /// was accepted and it says nothing about this recipient: back off the
+    /// relay and try again later, as when it cannot be reached.
+    #[error("relay closing the connection: {code} {reply}")]
+    RelayClosing { code: u16, reply: String },
     /// 5xx reply to MAIL FROM: the relay refuses our envelope sender or
     /// session ("530 authentication required", "553 sender not allowed").
     /// That is configuration or reputation, the same for every recipient, so
@@ -77,6 +83,7 @@ impl SendError {
         matches!(
             self,
             Self::Temporary { .. }
+                | Self::RelayClosing { .. }
                 | Self::SenderRejected { .. }
                 | Self::Connection {
                     before_data: true,
@@ -102,6 +109,7 @@ impl SendError {
         match self {
             Self::Temporary { code, .. }
             | Self::Permanent { code, .. }
+            | Self::RelayClosing { code, .. }
             | Self::SenderRejected { code, .. } => Some(*code),
             _ => None,
         }

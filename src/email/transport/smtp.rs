@@ -401,6 +401,7 @@ impl Failure {
     fn into_send_error(self) -> SendError {
         let detail = self.to_string();
         match self.kind {
+            FailureKind::Reply { code: 421, reply } => SendError::RelayClosing { code: 421, reply },
             FailureKind::Reply { code, reply } if (400..500).contains(&code) => {
                 SendError::Temporary { code, reply }
             }
