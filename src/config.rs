@@ -133,6 +133,8 @@ pub struct EmailSettings {
     pub batch_size: u32,
     pub poll_interval_ms: u64,
     pub max_attempts: u32,
+    pub retry_for: crate::email::retry::Span,
+    pub max_unknown: u32,
     pub retry_base_secs: u64,
     pub retry_max_secs: u64,
     pub outcome_unknown: OutcomeUnknownPolicy,

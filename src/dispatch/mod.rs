@@ -20,6 +20,7 @@ use crate::config::{EmailSettings, OutcomeUnknownPolicy, TransportKind};
 use crate::db::deliveries::{self, Claimed, Outcome, Recovered};
 use crate::db::{self, Backend, Db, issues, subscribers};
 use crate::email::links::LinkSigner;
+use crate::email::retry::{Next, RetryPolicy};
 use crate::email::{FileOutbox, MailTransport, RateLimiter, RateLimits, SendError, SmtpTransport};
 use crate::error::{Error, Result};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -58,6 +59,7 @@ pub struct Dispatcher {
     clock: SharedClock,
     transport: Arc<dyn MailTransport>,
     limiter: RateLimiter,
+    retry: RetryPolicy,
     email: EmailSettings,
     public_url: String,
     concurrency: AtomicU32,
@@ -82,6 +84,7 @@ impl Dispatcher {
             host: hostname(),
             limiter: RateLimiter::new(limits, clock.clone()),
             concurrency: AtomicU32::new(email.concurrency.max(1)),
+            retry: RetryPolicy::from_settings(&email),
             db,
             clock,
             transport,
@@ -205,10 +208,10 @@ impl Dispatcher {
         let now = self.now();
         let others = self.db.run(deliveries::dispatchers).await?;
         let dead = self.dead_among(&others, now);
-        let policy = self.email.outcome_unknown;
+        let (policy, max_unknown) = (self.email.outcome_unknown, self.email.max_unknown);
         let recovered = self
             .db
-            .transaction(move |c| deliveries::recover(c, &dead, policy, now))
+            .transaction(move |c| deliveries::recover(c, &dead, policy, max_unknown, now))
             .await?;
         if recovered.outcome_unknown + recovered.released > 0 {
             tracing::warn!(
@@ -446,6 +449,7 @@ impl Dispatcher {
                 self.note_transport(connection_problem);
                 previous = Some(Recorded {
                     id: delivery.id,
+                    first_attempt_at: first_attempt(&delivery, self.now()),
                     outcome,
                     delivered_to: delivered.then_some(delivery.subscriber_id).flatten(),
                 });
@@ -482,7 +486,7 @@ impl Dispatcher {
             for request in batch {
                 if let Some(recorded) = request.record {
                     delivered_to.extend(recorded.delivered_to);
-                    outcomes.push((recorded.id, recorded.outcome));
+                    outcomes.push((recorded.id, recorded.outcome, recorded.first_attempt_at));
                 }
                 marks.extend(request.mark);
                 replies.push((request.mark, request.reply));
@@ -557,6 +561,18 @@ impl Dispatcher {
         };
         let result = self.transport.send(&message, message.envelope()).await;
         let now = self.now();
+        let attempts = delivery.attempts + 1;
+        let first = first_attempt(delivery, now);
+        let temporary = |code: Option<u16>, reply: String| match self
+            .retry
+            .after_temporary(attempts, first, now)
+        {
+            Next::At(at) => Outcome::Retry { code, reply, at },
+            Next::GiveUp(why) => Outcome::Failed {
+                code,
+                reply: format!("{reply} ({why})"),
+            },
+        };
         match result {
             Ok(accepted) => (
                 Outcome::Sent {
@@ -566,30 +582,11 @@ impl Dispatcher {
                 None,
             ),
             Err(SendError::Temporary { code, reply }) => {
-                let attempts = delivery.attempts + 1;
-                if attempts >= self.email.max_attempts.max(1) as i32 {
-                    (
-                        Outcome::Failed {
-                            code: Some(code),
-                            reply: format!("{code} {reply} (gave up after {attempts} attempts)"),
-                        },
-                        None,
-                    )
-                } else {
-                    let wait = deliveries::backoff(
-                        attempts,
-                        self.email.retry_base_secs,
-                        self.email.retry_max_secs,
-                    );
-                    (
-                        Outcome::Retry {
-                            code: Some(code),
-                            reply: format!("{code} {reply}"),
-                            at: now + wait,
-                        },
-                        None,
-                    )
-                }
+                (temporary(Some(code), format!("{code} {reply}")), None)
+            }
+            // Counts as an attempt; the relay itself is fine (it took MAIL).
+            Err(error @ SendError::RecipientDropped { .. }) => {
+                (temporary(None, error.to_string()), None)
             }
             Err(SendError::Permanent { code, reply }) => (
                 Outcome::Failed {
@@ -603,15 +600,17 @@ impl Dispatcher {
                     before_data: false, ..
                 },
             ) => {
-                let resend_at = match self.email.outcome_unknown {
-                    OutcomeUnknownPolicy::Resend => Some(now),
-                    OutcomeUnknownPolicy::Hold => None,
-                };
+                let unknown = delivery.unknown_outcomes + 1;
+                let resend_at = self.retry.after_unknown(attempts, unknown, first, now);
+                let mut reply = error.to_string();
+                if resend_at.is_none() && self.email.outcome_unknown == OutcomeUnknownPolicy::Resend
+                {
+                    reply.push_str(&format!(
+                        " (held for a person after {unknown} unknown outcomes in {attempts} attempts)"
+                    ));
+                }
                 (
-                    Outcome::Unknown {
-                        reply: error.to_string(),
-                        resend_at,
-                    },
+                    Outcome::Unknown { reply, resend_at },
                     Some(error.to_string()),
                 )
             }
@@ -776,6 +775,7 @@ impl Run {
 struct Recorded {
     id: i64,
     outcome: Outcome,
+    first_attempt_at: DateTime<Utc>,
     delivered_to: Option<i64>,
 }
 
@@ -798,6 +798,11 @@ impl From<Error> for BuildError {
     fn from(e: Error) -> Self {
         BuildError::Internal(e)
     }
+}
+
+/// When `delivery` was first attempted: now, for its first attempt.
+fn first_attempt(delivery: &Claimed, now: DateTime<Utc>) -> DateTime<Utc> {
+    delivery.first_attempt_at.map(db::utc).unwrap_or(now)
 }
 
 fn hostname() -> String {

@@ -382,6 +382,9 @@ pub struct DeliveryView {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
     pub bounced_at: Option<DateTime<Utc>>,
+    /// When it was first attempted: temporary failures are retried for
+    /// `email.retry_for` from then.
+    pub first_attempt_at: Option<DateTime<Utc>>,
     /// Invitations: the iTIP method and SEQUENCE sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,

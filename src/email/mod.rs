@@ -9,6 +9,7 @@ pub mod message;
 pub mod qp;
 pub mod rate;
 pub mod render;
+pub mod retry;
 pub mod template;
 pub mod transport;
 

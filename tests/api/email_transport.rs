@@ -403,11 +403,9 @@ async fn connection_dropped_at_rcpt_is_certainly_not_sent() {
     server.on_rcpt("ana@example.org", Script::first(1, Reply::Disconnect));
     let transport = transport(&server);
     match send(&transport, &outgoing("ana@example.org", 1)).await {
-        Err(
-            error @ SendError::Connection {
-                before_data: true, ..
-            },
-        ) => assert!(error.is_retryable() && !error.outcome_unknown()),
+        Err(error @ SendError::RecipientDropped { .. }) => {
+            assert!(error.is_retryable() && !error.outcome_unknown())
+        }
         other => panic!("{other:?}"),
     }
     assert!(server.unacknowledged().is_empty());

@@ -1405,3 +1405,174 @@ async fn a_421_at_any_stage_requeues_without_an_attempt_and_backs_off_the_relay(
         assert_eq!(view["state"], "sent", "{stage}");
     }
 }
+
+/// One delivery of `issue` as the API shows it.
+async fn delivery_of(mail: &Mail, issue: i64, email: &str) -> Value {
+    let page = mail
+        .app
+        .get_json(&format!("/api/v1/issues/{issue}/deliveries?per_page=100"))
+        .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["email"] == email)
+        .unwrap_or_else(|| panic!("no delivery to {email}: {page}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn temporary_failures_are_retried_for_a_time_not_a_handful_of_attempts() {
+    let mail = spawn_mail_app_with(|s| {
+        s.email.retry_max_secs = 3600;
+    })
+    .await;
+    assert_eq!(mail.app.settings.email.retry_for.to_string(), "3 days");
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    mail.confirmed(list, "grey@example.org", "Grey", "en").await;
+    mail.smtp.on_rcpt(
+        "grey@example.org",
+        Script::always("451 4.7.1 greylisted, try later"),
+    );
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    let start = mail.app.clock_now();
+    mail.run().await;
+
+    // Two days of an hour between tries (the backoff grows to an hour):
+    // still retrying, far more attempts than the old six.
+    for _ in 0..48 {
+        mail.app.clock.advance(TimeDelta::hours(1));
+        mail.run().await;
+    }
+    let grey = delivery_of(&mail, issue, "grey@example.org").await;
+    assert_eq!(grey["state"], "retry", "{grey}");
+    let attempts = grey["attempts"].as_i64().unwrap();
+    assert!(attempts > 20, "{grey}");
+    assert_eq!(
+        grey["first_attempt_at"].as_str().unwrap(),
+        start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "{grey}"
+    );
+    assert_eq!(mail.progress(issue).await["state"], "sending");
+
+    // Past three days it gives up, saying after how many tries and how long.
+    for _ in 0..30 {
+        mail.app.clock.advance(TimeDelta::hours(1));
+        mail.run().await;
+    }
+    let grey = delivery_of(&mail, issue, "grey@example.org").await;
+    assert_eq!(grey["state"], "failed", "{grey}");
+    let reply = grey["smtp_reply"].as_str().unwrap();
+    let attempts = grey["attempts"].as_i64().unwrap();
+    assert!(
+        reply.contains(&format!("gave up after {attempts} attempts over 3 days")),
+        "{reply}"
+    );
+    let rcpts = mail
+        .smtp
+        .commands()
+        .iter()
+        .filter(|c| c.line.contains("grey@example.org"))
+        .count() as i64;
+    assert_eq!(rcpts, attempts);
+    assert!(mail.received_by("grey@example.org").is_empty());
+    assert_eq!(mail.received_by("ana@example.org").len(), 1);
+    let view = mail.app.get_json(&format!("/api/v1/issues/{issue}")).await;
+    assert_eq!(view["state"], "sent_with_failures");
+    // The report shows both the attempts and when they started.
+    let csv = mail
+        .app
+        .get(&format!("/api/v1/issues/{issue}/deliveries.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.lines().next().unwrap().contains("first_attempt_at"),
+        "{csv}"
+    );
+}
+
+#[tokio::test]
+async fn a_recipient_that_drops_the_connection_every_time_is_not_sent_forever() {
+    let mail = spawn_mail_app_with(|s| {
+        s.email.concurrency = 1;
+        s.email.retry_for = "2h".parse().unwrap();
+    })
+    .await;
+    assert_eq!(mail.app.settings.email.max_unknown, 3);
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    mail.confirmed(list, "bob@example.org", "Bob", "en").await;
+    mail.confirmed(list, "eva@example.org", "Eva", "fr").await;
+    // Bob's relay stores the message, then drops the connection before
+    // answering; Eva's drops it at RCPT.
+    mail.smtp
+        .on_data("bob@example.org", Script::always(Reply::Disconnect));
+    mail.smtp
+        .on_rcpt("eva@example.org", Script::always(Reply::Disconnect));
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    mail.run().await;
+    let bob = delivery_of(&mail, issue, "bob@example.org").await;
+    assert_eq!(
+        (bob["attempts"].as_i64(), bob["unknown_outcomes"].as_i64()),
+        (Some(1), Some(1)),
+        "{bob}"
+    );
+    assert_eq!(bob["state"], "queued", "{bob}");
+    let eva = delivery_of(&mail, issue, "eva@example.org").await;
+    assert_eq!(
+        (eva["state"].as_str(), eva["attempts"].as_i64()),
+        (Some("retry"), Some(1)),
+        "{eva}"
+    );
+
+    // The next try waits: another pass right away sends nobody anything.
+    mail.run().await;
+    mail.run().await;
+    assert_eq!(mail.smtp.unacknowledged().len(), 1);
+
+    for _ in 0..20 {
+        mail.app.clock.advance(TimeDelta::minutes(10));
+        mail.run().await;
+    }
+    // Bob got the message max_unknown (3) times, then it is held for a person.
+    assert_eq!(mail.smtp.unacknowledged().len(), 3);
+    assert!(mail.received_by("bob@example.org").is_empty());
+    let bob = delivery_of(&mail, issue, "bob@example.org").await;
+    assert_eq!(bob["state"], "unknown", "{bob}");
+    assert_eq!(
+        (bob["attempts"].as_i64(), bob["unknown_outcomes"].as_i64()),
+        (Some(3), Some(3)),
+        "{bob}"
+    );
+    // Eva: every dropped RCPT counted; she failed when the budget ran out.
+    let eva = delivery_of(&mail, issue, "eva@example.org").await;
+    assert_eq!(eva["state"], "failed", "{eva}");
+    let rcpts = mail
+        .smtp
+        .commands()
+        .iter()
+        .filter(|c| c.verb() == "RCPT" && c.line.contains("eva@example.org"))
+        .count() as i64;
+    assert_eq!(eva["attempts"].as_i64(), Some(rcpts), "{eva}");
+    assert!(rcpts > 2, "{eva}");
+    assert_eq!(mail.received_by("ana@example.org").len(), 1);
+    // And the issue ends.
+    let progress = mail.progress(issue).await;
+    assert_eq!(progress["state"], "sent_with_failures", "{progress}");
+    assert_eq!(
+        (
+            progress["sent"].as_i64(),
+            progress["unknown"].as_i64(),
+            progress["failed"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{progress}"
+    );
+}

@@ -56,6 +56,12 @@ pub enum SendError {
     /// it must not mark this recipient as failed: pause and alert instead.
     #[error("sender rejected: {code} {reply}")]
     SenderRejected { code: u16, reply: String },
+    /// The connection broke or timed out at RCPT, after the relay accepted
+    /// our MAIL FROM: certainly not delivered, but unlike a broken setup it
+    /// happened to this recipient, and a recipient whose RCPT breaks the
+    /// connection every time must use up attempts, not loop forever.
+    #[error("connection lost at RCPT (not sent): {detail}")]
+    RecipientDropped { detail: String },
     /// Could not connect, or the connection broke or timed out.
     /// `before_data: true` means the failure happened before any message
     /// content was sent, so the message was certainly not accepted.
@@ -84,6 +90,7 @@ impl SendError {
             self,
             Self::Temporary { .. }
                 | Self::RelayClosing { .. }
+                | Self::RecipientDropped { .. }
                 | Self::SenderRejected { .. }
                 | Self::Connection {
                     before_data: true,

@@ -409,6 +409,9 @@ impl Failure {
                 SendError::SenderRejected { code, reply }
             }
             FailureKind::Reply { code, reply } => SendError::Permanent { code, reply },
+            FailureKind::Lost(_) if self.stage == Stage::Rcpt => {
+                SendError::RecipientDropped { detail }
+            }
             FailureKind::Lost(_) => SendError::Connection {
                 before_data: self.stage != Stage::Message,
                 detail,

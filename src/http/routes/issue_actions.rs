@@ -345,7 +345,7 @@ async fn report_csv(_: Viewer, state: State, id: web::Path<i64>) -> ApiResult<Ht
     let id = id.into_inner();
     state.db.run(move |c| db::get(c, id)).await?;
     let header = web::Bytes::from_static(
-        b"id,email,name,language,state,attempts,unknown_outcomes,possible_duplicate,smtp_code,smtp_reply,message_id,sent_at,bounced_at\r\n",
+        b"id,email,name,language,state,attempts,unknown_outcomes,possible_duplicate,smtp_code,smtp_reply,message_id,sent_at,bounced_at,first_attempt_at\r\n",
     );
     let db = state.db.clone();
     let rows =
@@ -400,6 +400,7 @@ fn csv_rows(rows: &[DeliveryView]) -> Vec<u8> {
             r.message_id.clone(),
             time(r.sent_at),
             time(r.bounced_at),
+            time(r.first_attempt_at),
         ]);
     }
     writer.into_inner().unwrap_or_default()
