@@ -19,6 +19,9 @@ use crate::clock::SharedClock;
 use crate::config::{EmailSettings, OutcomeUnknownPolicy, TransportKind};
 use crate::db::deliveries::{self, Claimed, Outcome, Recovered};
 use crate::db::{self, Backend, Db, issues, subscribers};
+use crate::domain::newsletter::{BounceInput, BounceKind};
+use crate::domain::{EmailAddress, Text};
+use crate::email::classify::{Verdict, classify};
 use crate::email::links::LinkSigner;
 use crate::email::retry::{Next, RetryPolicy};
 use crate::email::{FileOutbox, MailTransport, RateLimiter, RateLimits, SendError, SmtpTransport};
@@ -450,6 +453,7 @@ impl Dispatcher {
                 previous = Some(Recorded {
                     id: delivery.id,
                     first_attempt_at: first_attempt(&delivery, self.now()),
+                    bounce: bounce_of(&outcome, &delivery),
                     outcome,
                     delivered_to: delivered.then_some(delivery.subscriber_id).flatten(),
                 });
@@ -480,12 +484,14 @@ impl Dispatcher {
                 }
             }
             let mut outcomes = Vec::new();
+            let mut bounces = Vec::new();
             let mut delivered_to = Vec::new();
             let mut marks = Vec::new();
             let mut replies = Vec::with_capacity(batch.len());
             for request in batch {
                 if let Some(recorded) = request.record {
                     delivered_to.extend(recorded.delivered_to);
+                    bounces.extend(recorded.bounce);
                     outcomes.push((recorded.id, recorded.outcome, recorded.first_attempt_at));
                 }
                 marks.extend(request.mark);
@@ -496,6 +502,9 @@ impl Dispatcher {
                 .db
                 .transaction(move |c| {
                     deliveries::record(c, &me, &outcomes, now)?;
+                    for bounce in &bounces {
+                        subscribers::record_bounce(c, bounce, now)?;
+                    }
                     if !delivered_to.is_empty() {
                         subscribers::reset_soft_bounces(c, &delivered_to)?;
                     }
@@ -774,6 +783,8 @@ impl Run {
 /// A finished attempt waiting to be written.
 struct Recorded {
     id: i64,
+    /// A refusal that is a bounce of the address: recorded with the outcome.
+    bounce: Option<BounceInput>,
     outcome: Outcome,
     first_attempt_at: DateTime<Utc>,
     delivered_to: Option<i64>,
@@ -798,6 +809,31 @@ impl From<Error> for BuildError {
     fn from(e: Error) -> Self {
         BuildError::Internal(e)
     }
+}
+
+/// A permanent refusal that says the address does not exist (a hard
+/// bounce: suppressed from now on) or that the message was refused by policy
+/// (recorded, nothing suppressed); see `email::classify`.
+fn bounce_of(outcome: &Outcome, delivery: &Claimed) -> Option<BounceInput> {
+    let Outcome::Failed {
+        code: Some(code),
+        reply,
+    } = outcome
+    else {
+        return None;
+    };
+    let kind = match classify(Some(*code), reply) {
+        Verdict::NoSuchUser => BounceKind::Hard,
+        Verdict::Policy => BounceKind::Policy,
+        _ => return None,
+    };
+    let reason: String = reply.chars().take(2000).collect();
+    Some(BounceInput {
+        email: EmailAddress::parse(&delivery.email).ok()?,
+        kind,
+        reason: Text::parse(&reason).ok(),
+        message_id: Text::parse(&delivery.message_id).ok(),
+    })
 }
 
 /// When `delivery` was first attempted: now, for its first attempt.

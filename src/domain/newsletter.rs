@@ -77,6 +77,7 @@ text_enum!(
         Hard => "hard",
         Soft => "soft",
         Complaint => "complaint",
+        Policy => "policy",
     }
 );
 

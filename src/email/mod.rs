@@ -4,6 +4,7 @@
 //! and receive an outcome precise enough to record per recipient.
 
 pub mod bounce;
+pub mod classify;
 pub mod links;
 pub mod message;
 pub mod qp;

@@ -440,9 +440,11 @@ async fn temporary_failures_are_retried_permanent_ones_never() {
         "slow@example.org",
         Script::first(2, "451 4.7.1 greylisted, try later"),
     );
+    // A permanent refusal that does not suppress the address (a 5.1.1 would:
+    // see no_such_user_suppresses_the_address_a_policy_refusal_does_not).
     mail.smtp.on_rcpt(
         "nobody@example.org",
-        Script::always("550 5.1.1 no such user"),
+        Script::always("552 5.2.2 mailbox full"),
     );
     let issue = mail.issue(&[list], None).await;
     mail.send(issue).await;
@@ -486,7 +488,7 @@ async fn temporary_failures_are_retried_permanent_ones_never() {
         .await;
     assert_eq!(failed["total"], 1);
     assert_eq!(failed["items"][0]["email"], "nobody@example.org");
-    assert_eq!(failed["items"][0]["smtp_code"], 550);
+    assert_eq!(failed["items"][0]["smtp_code"], 552);
     let slow = app
         .get_json(&format!("/api/v1/issues/{issue}/deliveries?state=sent"))
         .await;
@@ -511,7 +513,7 @@ async fn temporary_failures_are_retried_permanent_ones_never() {
     assert!(
         csv.lines().any(|l| l.contains("nobody@example.org")
             && l.contains(",failed,")
-            && l.contains("550 5.1.1 no such user")),
+            && l.contains("552 5.2.2 mailbox full")),
         "{csv}"
     );
 
@@ -1575,4 +1577,86 @@ async fn a_recipient_that_drops_the_connection_every_time_is_not_sent_forever() 
         (Some(1), Some(1), Some(1)),
         "{progress}"
     );
+}
+
+#[tokio::test]
+async fn no_such_user_suppresses_the_address_a_policy_refusal_does_not() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    mail.confirmed(list, "gone@example.org", "Gone", "en").await;
+    mail.confirmed(list, "filtered@example.org", "F", "en")
+        .await;
+    mail.confirmed(list, "moved@example.org", "M", "en").await;
+    mail.confirmed(list, "dsnpolicy@example.org", "D", "en")
+        .await;
+    mail.smtp.on_rcpt(
+        "gone@example.org",
+        Script::always("550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown"),
+    );
+    mail.smtp.on_rcpt(
+        "filtered@example.org",
+        Script::first(1, "554 5.7.1 Message rejected as spam"),
+    );
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    mail.run().await;
+    let status = |email: &'static str| async move {
+        app.get_json(&format!("/api/v1/subscribers?email={email}"))
+            .await["items"][0]["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Both failed, once each; only the unknown user is suppressed.
+    for email in ["gone@example.org", "filtered@example.org"] {
+        let d = delivery_of(&mail, issue, email).await;
+        assert_eq!(
+            (d["state"].as_str(), d["attempts"].as_i64()),
+            (Some("failed"), Some(1)),
+            "{d}"
+        );
+    }
+    assert_eq!(status("gone@example.org").await, "bounced");
+    assert_eq!(status("filtered@example.org").await, "active");
+
+    // In a DSN the same rule: 5.1.1 suppresses, 5.7.1 is recorded only.
+    let message_id = |email: &str| {
+        let m = mail.received_by(email);
+        format!("<{}>", parse(&m[0].data).message_id().unwrap())
+    };
+    for (email, status_code, kind, suppressed) in [
+        ("moved@example.org", "5.1.1", "hard", true),
+        ("dsnpolicy@example.org", "5.7.1", "policy", false),
+    ] {
+        let res = app
+            .client
+            .post(app.url("/api/v1/bounces/message"))
+            .bearer_auth(&app.editor)
+            .header("Content-Type", "message/rfc822")
+            .body(dsn(email, status_code, &message_id(email)))
+            .send()
+            .await
+            .unwrap();
+        let report: Value = res.json().await.unwrap();
+        assert_eq!(report["recorded"][0]["kind"], kind, "{report}");
+        assert_eq!(report["recorded"][0]["suppressed"], suppressed, "{report}");
+    }
+    assert_eq!(status("moved@example.org").await, "bounced");
+    assert_eq!(status("dsnpolicy@example.org").await, "active");
+
+    // The next issue goes to everyone not suppressed, the filtered one too.
+    let next = mail.issue(&[list], None).await;
+    assert_eq!(mail.send(next).await["queued"], 3);
+    mail.run().await;
+    assert_eq!(mail.received_by("filtered@example.org").len(), 1);
+    assert_eq!(mail.received_by("dsnpolicy@example.org").len(), 2);
+    let rcpts_to_gone = mail
+        .smtp
+        .commands()
+        .iter()
+        .filter(|c| c.line.contains("gone@example.org"))
+        .count();
+    assert_eq!(rcpts_to_gone, 1);
 }
