@@ -22,6 +22,7 @@ use crate::db::{self, Backend, Db, issues, subscribers};
 use crate::domain::newsletter::{BounceInput, BounceKind};
 use crate::domain::{EmailAddress, Text};
 use crate::email::classify::{Verdict, classify};
+use crate::email::dkim::{DkimSigner, SigningTransport};
 use crate::email::links::LinkSigner;
 use crate::email::retry::{Next, RetryPolicy};
 use crate::email::{FileOutbox, MailTransport, RateLimiter, RateLimits, SendError, SmtpTransport};
@@ -35,12 +36,49 @@ use tokio::sync::watch;
 
 pub use content::message_domain;
 
-/// The transport the configuration asks for.
+/// The transport the configuration asks for, DKIM-signing when
+/// `[email.dkim]` names a selector.
 pub fn transport_from_settings(email: &EmailSettings) -> anyhow::Result<Arc<dyn MailTransport>> {
-    Ok(match email.transport {
+    let transport: Arc<dyn MailTransport> = match email.transport {
         TransportKind::Outbox => Arc::new(FileOutbox::new(&email.outbox_dir)),
         TransportKind::Smtp => Arc::new(SmtpTransport::new(&email.smtp.transport_settings())?),
+    };
+    Ok(match dkim_signer(email)? {
+        Some(signer) => Arc::new(SigningTransport::new(transport, signer)),
+        None => transport,
     })
+}
+
+/// The DKIM signer `[email.dkim]` describes, if any.
+pub fn dkim_signer(email: &EmailSettings) -> anyhow::Result<Option<DkimSigner>> {
+    let dkim = &email.dkim;
+    if dkim.selector.trim().is_empty() {
+        return Ok(None);
+    }
+    let domain = match dkim.domain.trim() {
+        "" => email
+            .from_address
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_default(),
+        domain => domain.to_owned(),
+    };
+    let key = match (
+        dkim.private_key_file.trim(),
+        dkim.private_key.expose().trim(),
+    ) {
+        ("", "") => anyhow::bail!("email.dkim: set private_key_file or private_key"),
+        (file, "") => std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("email.dkim.private_key_file {file}: {e}"))?,
+        ("", key) => key.to_owned(),
+        _ => anyhow::bail!("email.dkim: set private_key_file or private_key, not both"),
+    };
+    Ok(Some(DkimSigner::new(
+        &domain,
+        &dkim.selector,
+        dkim.algorithm,
+        &key,
+    )?))
 }
 
 /// What one `run_once` did.

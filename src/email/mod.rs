@@ -5,6 +5,7 @@
 
 pub mod bounce;
 pub mod classify;
+pub mod dkim;
 pub mod links;
 pub mod message;
 pub mod qp;

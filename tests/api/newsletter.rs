@@ -1660,3 +1660,88 @@ async fn no_such_user_suppresses_the_address_a_policy_refusal_does_not() {
         .count();
     assert_eq!(rcpts_to_gone, 1);
 }
+
+/// Runs tests/tools/verify_dkim.py (dkimpy) on a message, answering its key
+/// lookup with the fixture's TXT record; installs dkimpy on first use.
+fn verify_dkim(message: &[u8]) -> (bool, Value) {
+    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/verify_dkim.py");
+    let record = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/dkim/test-rsa.txt"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("message.eml");
+    std::fs::write(&path, message).unwrap();
+    let run = || {
+        std::process::Command::new("python3")
+            .args([tool, path.to_str().unwrap(), record])
+            .output()
+            .expect("python3 is needed for the DKIM test")
+    };
+    let mut out = run();
+    if out.status.code() == Some(3) {
+        let requirements = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/requirements.txt");
+        let installed = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "-r", requirements])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            installed,
+            "the DKIM test needs the Python package dkimpy: pip install dkimpy"
+        );
+        out = run();
+    }
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "verify_dkim.py failed (it needs the Python package dkimpy): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.success(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn outgoing_mail_is_dkim_signed_when_configured_and_verifies_independently() {
+    let mail = spawn_mail_app_with(|s| {
+        s.email.dkim.selector = "pregon2026".into();
+        s.email.dkim.private_key_file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/dkim/test-rsa.pem"
+        )
+        .into();
+    })
+    .await;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "zoe@example.org", "Zoé Müller-Ñúñez", "fr")
+        .await;
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    mail.run().await;
+    let received = mail.received_by("zoe@example.org");
+    assert_eq!(received.len(), 1);
+    let (valid, report) = verify_dkim(&received[0].data);
+    assert!(
+        valid,
+        "{report}\n{}",
+        String::from_utf8_lossy(&received[0].data)
+    );
+    assert_eq!(report["domain"], "pregon.test");
+    assert_eq!(report["selector"], "pregon2026");
+    let headers = report["headers"].as_array().unwrap();
+    for h in [
+        "from",
+        "subject",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "message-id",
+    ] {
+        assert!(headers.iter().any(|x| x == h), "{h} not signed: {report}");
+    }
+    // The verifier is not a rubber stamp: one changed byte in the body fails.
+    let mut tampered = received[0].data.clone();
+    let at = tampered.len() - 10;
+    tampered[at] = if tampered[at] == b'x' { b'y' } else { b'x' };
+    assert!(!verify_dkim(&tampered).0);
+}
