@@ -1745,3 +1745,38 @@ async fn outgoing_mail_is_dkim_signed_when_configured_and_verifies_independently
     tampered[at] = if tampered[at] == b'x' { b'y' } else { b'x' };
     assert!(!verify_dkim(&tampered).0);
 }
+
+#[tokio::test]
+async fn the_public_forms_name_is_not_copied_into_the_confirmation_email() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    mail.list("members").await;
+    let res = app
+        .client
+        .post(app.url("/newsletter/subscribe"))
+        .json(
+            &json!({"email": "victim@example.org", "name": "Cheap pills at spam.example",
+                      "lists": ["members"], "consent": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    mail.run().await;
+    let received = mail.received_by("victim@example.org");
+    assert_eq!(received.len(), 1);
+    let raw = String::from_utf8_lossy(&received[0].data).to_lowercase();
+    let parsed = parse(&received[0].data);
+    let text = parsed.body_text(0).unwrap().to_lowercase();
+    let html = parsed.body_html(0).unwrap().to_lowercase();
+    for (what, content) in [
+        ("raw", &raw),
+        ("text", &text.to_string()),
+        ("html", &html.to_string()),
+    ] {
+        assert!(!content.contains("spam.example"), "{what}: {content}");
+        assert!(!content.contains("pills"), "{what}: {content}");
+    }
+    let to = parsed.to().unwrap().first().unwrap();
+    assert_eq!(to.name(), None);
+}
