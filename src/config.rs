@@ -238,6 +238,8 @@ pub struct EmailSettings {
     pub batch_size: u32,
     pub poll_interval_ms: u64,
     pub max_attempts: u32,
+    pub retry_for: crate::email::retry::Span,
+    pub max_unknown: u32,
     pub retry_base_secs: u64,
     pub retry_max_secs: u64,
     pub outcome_unknown: OutcomeUnknownPolicy,
@@ -245,6 +247,21 @@ pub struct EmailSettings {
     pub heartbeat_secs: u64,
     pub shutdown_grace_secs: u64,
     pub smtp: SmtpConfig,
+    pub dkim: DkimSettings,
+}
+
+/// Optional DKIM signing of every outgoing message (`[email.dkim]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSettings {
+    /// Empty: no signing.
+    pub selector: String,
+    /// Empty: the domain of `from_address`.
+    pub domain: String,
+    pub algorithm: crate::email::dkim::DkimAlgorithm,
+    pub private_key_file: String,
+    /// Kept out of Debug output and logs; set it with PREGON__EMAIL__DKIM__PRIVATE_KEY.
+    pub private_key: crate::email::Secret,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

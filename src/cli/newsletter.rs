@@ -47,7 +47,7 @@ pub enum SubscribersCommand {
 pub struct BounceArgs {
     #[arg(required_unless_present = "message")]
     pub email: Option<String>,
-    /// hard, soft or complaint.
+    /// hard, soft, policy (recorded, suppresses nothing) or complaint.
     #[arg(long, required_unless_present = "message")]
     pub kind: Option<BounceKind>,
     #[arg(long)]

@@ -16,7 +16,7 @@ use crate::config::OutcomeUnknownPolicy;
 use crate::domain::language::Language;
 use crate::domain::newsletter::{DeliveryKind, DeliveryState, DeliveryView};
 use crate::error::Result;
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 
@@ -49,6 +49,10 @@ pub struct Claimed {
     pub message_id: String,
     #[diesel(sql_type = Integer)]
     pub attempts: i32,
+    #[diesel(sql_type = Integer)]
+    pub unknown_outcomes: i32,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    pub first_attempt_at: Option<NaiveDateTime>,
 }
 
 impl Claimed {
@@ -62,7 +66,8 @@ impl Claimed {
 }
 
 const CLAIMED_COLUMNS: &str = "id, kind, issue_id, subscriber_id, subscription_id, activity_id, \
-     email, name, language, method, sequence, message_id, attempts";
+     email, name, language, method, sequence, message_id, attempts, unknown_outcomes, \
+     first_attempt_at";
 
 /// Claims up to `limit` due deliveries for `dispatcher`: queued or retrying,
 /// unclaimed, due, and (for newsletters) of an issue that is sending. On
@@ -204,16 +209,18 @@ pub enum Outcome {
     },
 }
 
-/// Records outcomes of deliveries this dispatcher was sending. A row no
-/// longer held by it (recovered after a long stall) is left alone.
+/// Records outcomes of deliveries this dispatcher was sending, each with
+/// when the delivery was first attempted. A row no longer held by it
+/// (recovered after a long stall) is left alone.
 pub fn record(
     conn: &mut DbConnection,
     dispatcher: &str,
-    outcomes: &[(i64, Outcome)],
+    outcomes: &[(i64, Outcome, DateTime<Utc>)],
     now: DateTime<Utc>,
 ) -> Result<()> {
     let now_naive = now.naive_utc();
-    for (id, outcome) in outcomes {
+    for (id, outcome, first) in outcomes {
+        let first = deliveries::first_attempt_at.eq(Some(first.naive_utc()));
         let target = deliveries::table
             .filter(deliveries::id.eq(id))
             .filter(deliveries::claimed_by.eq(dispatcher))
@@ -228,6 +235,7 @@ pub fn record(
             Outcome::Sent { code: c, reply } => diesel::update(target)
                 .set((
                     clear,
+                    first,
                     deliveries::state.eq("sent"),
                     deliveries::attempts.eq(deliveries::attempts + 1),
                     deliveries::smtp_code.eq(Some(i32::from(*c))),
@@ -238,6 +246,7 @@ pub fn record(
             Outcome::Retry { code: c, reply, at } => diesel::update(target)
                 .set((
                     clear,
+                    first,
                     deliveries::state.eq("retry"),
                     deliveries::attempts.eq(deliveries::attempts + 1),
                     deliveries::smtp_code.eq(code(*c)),
@@ -248,6 +257,7 @@ pub fn record(
             Outcome::Failed { code: c, reply } => diesel::update(target)
                 .set((
                     clear,
+                    first,
                     deliveries::state.eq("failed"),
                     deliveries::attempts.eq(deliveries::attempts + 1),
                     deliveries::smtp_code.eq(code(*c)),
@@ -257,6 +267,7 @@ pub fn record(
             Outcome::Unknown { reply, resend_at } => diesel::update(target)
                 .set((
                     clear,
+                    first,
                     deliveries::state.eq(if resend_at.is_some() {
                         "queued"
                     } else {
@@ -355,6 +366,7 @@ pub fn recover(
     conn: &mut DbConnection,
     dead: &[String],
     policy: OutcomeUnknownPolicy,
+    max_unknown: u32,
     now: DateTime<Utc>,
 ) -> Result<Recovered> {
     diesel::delete(dispatchers::table.filter(dispatchers::id.eq_any(dead))).execute(conn)?;
@@ -368,9 +380,15 @@ pub fn recover(
         OutcomeUnknownPolicy::Resend => "queued",
         OutcomeUnknownPolicy::Hold => "unknown",
     };
-    let outcome_unknown = diesel::update(orphaned().filter(deliveries::state.eq("sending")))
+    let sending = || orphaned().filter(deliveries::state.eq("sending"));
+    diesel::update(sending().filter(deliveries::first_attempt_at.is_null()))
+        .set(deliveries::first_attempt_at.eq(Some(now.naive_utc())))
+        .execute(conn)?;
+    // This unknown outcome is the `max_unknown`-th: held whatever the policy.
+    let last_chance = (max_unknown.max(1) as i32) - 1;
+    let held = diesel::update(sending().filter(deliveries::unknown_outcomes.ge(last_chance)))
         .set((
-            deliveries::state.eq(next_state),
+            deliveries::state.eq("unknown"),
             deliveries::claimed_by.eq(None::<String>),
             deliveries::claimed_at.eq(None::<NaiveDateTime>),
             deliveries::attempts.eq(deliveries::attempts + 1),
@@ -378,10 +396,24 @@ pub fn recover(
             deliveries::smtp_code.eq(None::<i32>),
             deliveries::smtp_reply
                 .eq("outcome unknown: the dispatcher stopped while sending this message"),
-            deliveries::next_attempt_at.eq(now.naive_utc()),
             deliveries::updated_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
+    let outcome_unknown = held
+        + diesel::update(sending())
+            .set((
+                deliveries::state.eq(next_state),
+                deliveries::claimed_by.eq(None::<String>),
+                deliveries::claimed_at.eq(None::<NaiveDateTime>),
+                deliveries::attempts.eq(deliveries::attempts + 1),
+                deliveries::unknown_outcomes.eq(deliveries::unknown_outcomes + 1),
+                deliveries::smtp_code.eq(None::<i32>),
+                deliveries::smtp_reply
+                    .eq("outcome unknown: the dispatcher stopped while sending this message"),
+                deliveries::next_attempt_at.eq(now.naive_utc()),
+                deliveries::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
     let released = diesel::update(orphaned())
         .set((
             deliveries::claimed_by.eq(None::<String>),
@@ -414,6 +446,7 @@ struct Row {
     next_attempt_at: NaiveDateTime,
     sent_at: Option<NaiveDateTime>,
     bounced_at: Option<NaiveDateTime>,
+    first_attempt_at: Option<NaiveDateTime>,
     method: Option<String>,
     sequence: Option<i32>,
 }
@@ -436,6 +469,7 @@ impl Row {
                 .then(|| utc(self.next_attempt_at)),
             sent_at: self.sent_at.map(utc),
             bounced_at: self.bounced_at.map(utc),
+            first_attempt_at: self.first_attempt_at.map(utc),
             method: self.method,
             sequence: self.sequence,
             state,
@@ -505,26 +539,8 @@ pub fn of_activity(conn: &mut DbConnection, activity_id: i64) -> Result<Vec<Deli
         .collect()
 }
 
-/// Backoff with "equal jitter": between half and all of
-/// `base · 2^(attempt-1)`, capped; spreads retries so a relay that throttled a
-/// batch is not hit by all of it again at the same second.
-pub fn backoff(attempt: i32, base_secs: u64, max_secs: u64) -> TimeDelta {
-    let exponent = attempt.clamp(1, 30) as u32 - 1;
-    let full = base_secs
-        .saturating_mul(1u64 << exponent.min(40))
-        .min(max_secs)
-        .max(1);
-    let half = full / 2;
-    let jitter = if full - half > 0 {
-        rand::random_range(0..=(full - half))
-    } else {
-        0
-    };
-    TimeDelta::seconds((half + jitter) as i64)
-}
-
 /// The header of the delivery report CSV.
-pub const CSV_HEADER: &[u8] = b"id,email,name,language,state,attempts,unknown_outcomes,possible_duplicate,smtp_code,smtp_reply,message_id,sent_at,bounced_at\r\n";
+pub const CSV_HEADER: &[u8] = b"id,email,name,language,state,attempts,unknown_outcomes,possible_duplicate,smtp_code,smtp_reply,message_id,sent_at,bounced_at,first_attempt_at\r\n";
 
 /// Rows of the delivery report CSV (after [`CSV_HEADER`]). Names come from the
 /// public subscribe form and replies from remote relays: every text cell is
@@ -551,21 +567,8 @@ pub fn csv_rows(rows: &[DeliveryView]) -> Vec<u8> {
             safe(&r.message_id).into_owned(),
             time(r.sent_at),
             time(r.bounced_at),
+            time(r.first_attempt_at),
         ]);
     }
     writer.into_inner().unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn backoff_doubles_within_jitter_and_caps() {
-        for attempt in 1..10 {
-            let full = (60u64 << (attempt - 1)).min(3600) as i64;
-            for _ in 0..50 {
-                let d = super::backoff(attempt, 60, 3600).num_seconds();
-                assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d}");
-            }
-        }
-    }
 }

@@ -530,6 +530,8 @@ pub fn retry_failed(
     .set((
         deliveries::state.eq(DeliveryState::Queued.as_str()),
         deliveries::attempts.eq(0),
+        // A new retry budget (email.retry_for) from the next attempt.
+        deliveries::first_attempt_at.eq(None::<NaiveDateTime>),
         deliveries::next_attempt_at.eq(now.naive_utc()),
         deliveries::updated_at.eq(now.naive_utc()),
     ))

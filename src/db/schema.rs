@@ -325,6 +325,7 @@ diesel::table! {
         bounced_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        first_attempt_at -> Nullable<Timestamp>,
     }
 }
 

@@ -733,6 +733,8 @@ pub fn record_bounce(
         BounceKind::Complaint => Some(SubscriberStatus::Complained),
         BounceKind::Soft if soft + 1 >= SOFT_BOUNCE_LIMIT => Some(SubscriberStatus::Bounced),
         BounceKind::Soft => None,
+        // About the message or the sender, not the address: recorded only.
+        BounceKind::Policy => None,
     };
     let reason = input
         .reason
@@ -764,11 +766,12 @@ pub fn record_bounce(
             ))
             .execute(conn)?;
         }
-        None => {
+        None if input.kind == BounceKind::Soft => {
             diesel::update(subscribers::table.find(id))
                 .set(subscribers::soft_bounces.eq(soft + 1))
                 .execute(conn)?;
         }
+        None => {}
         Some(_) => {}
     }
     Ok(BounceOutcome {

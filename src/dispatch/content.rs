@@ -194,12 +194,15 @@ impl Dispatcher {
         let token = self.signer().await?.confirm_token(subscription, expires);
         let url = confirm_url(&self.public_url, &token);
         let lang = d.language()?;
-        let name = d.name.as_deref().unwrap_or("");
-        let (subject, text) = confirmation_text(lang, &list, name, &url, expires);
+        // No name, in the body or the To header: a confirmation goes to an
+        // address nobody has proven is the submitter's, and whatever the
+        // public form was given as a name would reach that stranger (a way
+        // to send spam through us).
+        let (subject, text) = confirmation_text(lang, &list, &url, expires);
         let html = simple_html(lang, &text, Some(&url));
         base_email(
             &self.email,
-            mailbox(d.name.as_deref(), &d.email)?,
+            mailbox(None, &d.email)?,
             subject,
             Content::text_and_html(text, html),
             &d.message_id,
@@ -407,18 +410,11 @@ fn invitation_text(
 fn confirmation_text(
     lang: Language,
     list: &str,
-    name: &str,
     url: &str,
     expires: DateTime<Utc>,
 ) -> (String, String) {
     let until = expires.format("%Y-%m-%d %H:%M UTC");
-    let greeting = |hello: &str| {
-        if name.trim().is_empty() {
-            format!("{hello},")
-        } else {
-            format!("{hello} {},", crate::email::message::single_line(name))
-        }
-    };
+    let greeting = |hello: &str| format!("{hello},");
     match lang {
         Language::Es => (
             format!("Confirma tu suscripción: {list}"),

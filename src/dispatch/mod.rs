@@ -19,7 +19,12 @@ use crate::clock::SharedClock;
 use crate::config::{EmailSettings, OutcomeUnknownPolicy, TransportKind};
 use crate::db::deliveries::{self, Claimed, Outcome, Recovered};
 use crate::db::{self, Backend, Db, issues, subscribers};
+use crate::domain::newsletter::{BounceInput, BounceKind};
+use crate::domain::{EmailAddress, Text};
+use crate::email::classify::{Verdict, classify};
+use crate::email::dkim::{DkimSigner, SigningTransport};
 use crate::email::links::LinkSigner;
+use crate::email::retry::{Next, RetryPolicy};
 use crate::email::{FileOutbox, MailTransport, RateLimiter, RateLimits, SendError, SmtpTransport};
 use crate::error::{Error, Result};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -31,12 +36,49 @@ use tokio::sync::watch;
 
 pub use content::message_domain;
 
-/// The transport the configuration asks for.
+/// The transport the configuration asks for, DKIM-signing when
+/// `[email.dkim]` names a selector.
 pub fn transport_from_settings(email: &EmailSettings) -> anyhow::Result<Arc<dyn MailTransport>> {
-    Ok(match email.transport {
+    let transport: Arc<dyn MailTransport> = match email.transport {
         TransportKind::Outbox => Arc::new(FileOutbox::new(&email.outbox_dir)),
         TransportKind::Smtp => Arc::new(SmtpTransport::new(&email.smtp.transport_settings())?),
+    };
+    Ok(match dkim_signer(email)? {
+        Some(signer) => Arc::new(SigningTransport::new(transport, signer)),
+        None => transport,
     })
+}
+
+/// The DKIM signer `[email.dkim]` describes, if any.
+pub fn dkim_signer(email: &EmailSettings) -> anyhow::Result<Option<DkimSigner>> {
+    let dkim = &email.dkim;
+    if dkim.selector.trim().is_empty() {
+        return Ok(None);
+    }
+    let domain = match dkim.domain.trim() {
+        "" => email
+            .from_address
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_default(),
+        domain => domain.to_owned(),
+    };
+    let key = match (
+        dkim.private_key_file.trim(),
+        dkim.private_key.expose().trim(),
+    ) {
+        ("", "") => anyhow::bail!("email.dkim: set private_key_file or private_key"),
+        (file, "") => std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("email.dkim.private_key_file {file}: {e}"))?,
+        ("", key) => key.to_owned(),
+        _ => anyhow::bail!("email.dkim: set private_key_file or private_key, not both"),
+    };
+    Ok(Some(DkimSigner::new(
+        &domain,
+        &dkim.selector,
+        dkim.algorithm,
+        &key,
+    )?))
 }
 
 /// What one `run_once` did.
@@ -58,6 +100,7 @@ pub struct Dispatcher {
     clock: SharedClock,
     transport: Arc<dyn MailTransport>,
     limiter: RateLimiter,
+    retry: RetryPolicy,
     email: EmailSettings,
     public_url: String,
     concurrency: AtomicU32,
@@ -82,6 +125,7 @@ impl Dispatcher {
             host: hostname(),
             limiter: RateLimiter::new(limits, clock.clone()),
             concurrency: AtomicU32::new(email.concurrency.max(1)),
+            retry: RetryPolicy::from_settings(&email),
             db,
             clock,
             transport,
@@ -205,10 +249,10 @@ impl Dispatcher {
         let now = self.now();
         let others = self.db.run(deliveries::dispatchers).await?;
         let dead = self.dead_among(&others, now);
-        let policy = self.email.outcome_unknown;
+        let (policy, max_unknown) = (self.email.outcome_unknown, self.email.max_unknown);
         let recovered = self
             .db
-            .transaction(move |c| deliveries::recover(c, &dead, policy, now))
+            .transaction(move |c| deliveries::recover(c, &dead, policy, max_unknown, now))
             .await?;
         if recovered.outcome_unknown + recovered.released > 0 {
             tracing::warn!(
@@ -446,6 +490,8 @@ impl Dispatcher {
                 self.note_transport(connection_problem);
                 previous = Some(Recorded {
                     id: delivery.id,
+                    first_attempt_at: first_attempt(&delivery, self.now()),
+                    bounce: bounce_of(&outcome, &delivery),
                     outcome,
                     delivered_to: delivered.then_some(delivery.subscriber_id).flatten(),
                 });
@@ -476,13 +522,15 @@ impl Dispatcher {
                 }
             }
             let mut outcomes = Vec::new();
+            let mut bounces = Vec::new();
             let mut delivered_to = Vec::new();
             let mut marks = Vec::new();
             let mut replies = Vec::with_capacity(batch.len());
             for request in batch {
                 if let Some(recorded) = request.record {
                     delivered_to.extend(recorded.delivered_to);
-                    outcomes.push((recorded.id, recorded.outcome));
+                    bounces.extend(recorded.bounce);
+                    outcomes.push((recorded.id, recorded.outcome, recorded.first_attempt_at));
                 }
                 marks.extend(request.mark);
                 replies.push((request.mark, request.reply));
@@ -492,6 +540,9 @@ impl Dispatcher {
                 .db
                 .transaction(move |c| {
                     deliveries::record(c, &me, &outcomes, now)?;
+                    for bounce in &bounces {
+                        subscribers::record_bounce(c, bounce, now)?;
+                    }
                     if !delivered_to.is_empty() {
                         subscribers::reset_soft_bounces(c, &delivered_to)?;
                     }
@@ -557,6 +608,18 @@ impl Dispatcher {
         };
         let result = self.transport.send(&message, message.envelope()).await;
         let now = self.now();
+        let attempts = delivery.attempts + 1;
+        let first = first_attempt(delivery, now);
+        let temporary = |code: Option<u16>, reply: String| match self
+            .retry
+            .after_temporary(attempts, first, now)
+        {
+            Next::At(at) => Outcome::Retry { code, reply, at },
+            Next::GiveUp(why) => Outcome::Failed {
+                code,
+                reply: format!("{reply} ({why})"),
+            },
+        };
         match result {
             Ok(accepted) => (
                 Outcome::Sent {
@@ -566,30 +629,11 @@ impl Dispatcher {
                 None,
             ),
             Err(SendError::Temporary { code, reply }) => {
-                let attempts = delivery.attempts + 1;
-                if attempts >= self.email.max_attempts.max(1) as i32 {
-                    (
-                        Outcome::Failed {
-                            code: Some(code),
-                            reply: format!("{code} {reply} (gave up after {attempts} attempts)"),
-                        },
-                        None,
-                    )
-                } else {
-                    let wait = deliveries::backoff(
-                        attempts,
-                        self.email.retry_base_secs,
-                        self.email.retry_max_secs,
-                    );
-                    (
-                        Outcome::Retry {
-                            code: Some(code),
-                            reply: format!("{code} {reply}"),
-                            at: now + wait,
-                        },
-                        None,
-                    )
-                }
+                (temporary(Some(code), format!("{code} {reply}")), None)
+            }
+            // Counts as an attempt; the relay itself is fine (it took MAIL).
+            Err(error @ SendError::RecipientDropped { .. }) => {
+                (temporary(None, error.to_string()), None)
             }
             Err(SendError::Permanent { code, reply }) => (
                 Outcome::Failed {
@@ -603,15 +647,17 @@ impl Dispatcher {
                     before_data: false, ..
                 },
             ) => {
-                let resend_at = match self.email.outcome_unknown {
-                    OutcomeUnknownPolicy::Resend => Some(now),
-                    OutcomeUnknownPolicy::Hold => None,
-                };
+                let unknown = delivery.unknown_outcomes + 1;
+                let resend_at = self.retry.after_unknown(attempts, unknown, first, now);
+                let mut reply = error.to_string();
+                if resend_at.is_none() && self.email.outcome_unknown == OutcomeUnknownPolicy::Resend
+                {
+                    reply.push_str(&format!(
+                        " (held for a person after {unknown} unknown outcomes in {attempts} attempts)"
+                    ));
+                }
                 (
-                    Outcome::Unknown {
-                        reply: error.to_string(),
-                        resend_at,
-                    },
+                    Outcome::Unknown { reply, resend_at },
                     Some(error.to_string()),
                 )
             }
@@ -624,6 +670,7 @@ impl Dispatcher {
             ),
             Err(
                 error @ (SendError::Connection { .. }
+                | SendError::RelayClosing { .. }
                 | SendError::SenderRejected { .. }
                 | SendError::Io(_)),
             ) => (
@@ -774,7 +821,10 @@ impl Run {
 /// A finished attempt waiting to be written.
 struct Recorded {
     id: i64,
+    /// A refusal that is a bounce of the address: recorded with the outcome.
+    bounce: Option<BounceInput>,
     outcome: Outcome,
+    first_attempt_at: DateTime<Utc>,
     delivered_to: Option<i64>,
 }
 
@@ -797,6 +847,36 @@ impl From<Error> for BuildError {
     fn from(e: Error) -> Self {
         BuildError::Internal(e)
     }
+}
+
+/// A permanent refusal that says the address does not exist (a hard
+/// bounce: suppressed from now on) or that the message was refused by policy
+/// (recorded, nothing suppressed); see `email::classify`.
+fn bounce_of(outcome: &Outcome, delivery: &Claimed) -> Option<BounceInput> {
+    let Outcome::Failed {
+        code: Some(code),
+        reply,
+    } = outcome
+    else {
+        return None;
+    };
+    let kind = match classify(Some(*code), reply) {
+        Verdict::NoSuchUser => BounceKind::Hard,
+        Verdict::Policy => BounceKind::Policy,
+        _ => return None,
+    };
+    let reason: String = reply.chars().take(2000).collect();
+    Some(BounceInput {
+        email: EmailAddress::parse(&delivery.email).ok()?,
+        kind,
+        reason: Text::parse(&reason).ok(),
+        message_id: Text::parse(&delivery.message_id).ok(),
+    })
+}
+
+/// When `delivery` was first attempted: now, for its first attempt.
+fn first_attempt(delivery: &Claimed, now: DateTime<Utc>) -> DateTime<Utc> {
+    delivery.first_attempt_at.map(db::utc).unwrap_or(now)
 }
 
 fn hostname() -> String {

@@ -93,6 +93,7 @@ text_enum!(
         Hard => "hard",
         Soft => "soft",
         Complaint => "complaint",
+        Policy => "policy",
     }
 );
 
@@ -398,6 +399,9 @@ pub struct DeliveryView {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
     pub bounced_at: Option<DateTime<Utc>>,
+    /// When it was first attempted: temporary failures are retried for
+    /// `email.retry_for` from then.
+    pub first_attempt_at: Option<DateTime<Utc>>,
     /// Invitations: the iTIP method and SEQUENCE sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,

@@ -5,14 +5,16 @@
 //! `POST /api/v1/bounces/message`; what they say becomes bounce records.
 //!
 //! Only recipients the report says *failed* count: a permanent status
-//! (5.x.x) is a hard bounce, a transient one the relay gave up on (4.x.x) a
-//! soft bounce. "delayed" warnings and success notices are reported back as
+//! (5.x.x) is a hard bounce, except a policy refusal (5.7.x, see
+//! `classify`), which is recorded and suppresses nothing; a transient one
+//! the relay gave up on (4.x.x) a soft bounce. "delayed" warnings and success notices are reported back as
 //! ignored, since the message may still arrive.
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use crate::domain::newsletter::{BounceInput, BounceKind};
 use crate::domain::{EmailAddress, Text};
+use crate::email::classify::{Verdict, classify};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotAReport {
@@ -176,8 +178,13 @@ fn delivery_status(text: &str, original: Option<&Original>) -> Report {
         };
         let action = field(&group, "action").unwrap_or("").to_ascii_lowercase();
         let status = field(&group, "status").unwrap_or("");
-        let kind = match (action.as_str(), status.chars().next()) {
-            ("failed", Some('5')) => BounceKind::Hard,
+        let diagnostic = field(&group, "diagnostic-code")
+            .map(|d| d.split_once(';').map_or(d, |(_, v)| v).trim())
+            .filter(|d| !d.is_empty());
+        let verdict = classify(None, &format!("{status} {}", diagnostic.unwrap_or("")));
+        let kind = match (action.as_str(), verdict) {
+            ("failed", Verdict::Policy) => BounceKind::Policy,
+            ("failed", Verdict::NoSuchUser | Verdict::Permanent) => BounceKind::Hard,
             ("failed", _) => BounceKind::Soft,
             (other, _) => {
                 let other = if other.is_empty() { "no action" } else { other };
@@ -185,9 +192,6 @@ fn delivery_status(text: &str, original: Option<&Original>) -> Report {
                 continue;
             }
         };
-        let diagnostic = field(&group, "diagnostic-code")
-            .map(|d| d.split_once(';').map_or(d, |(_, v)| v).trim())
-            .filter(|d| !d.is_empty());
         let reason = match diagnostic {
             Some(d) => format!("{status} {d}"),
             None => status.to_owned(),

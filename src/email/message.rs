@@ -270,10 +270,16 @@ impl OutgoingEmail {
             .unwrap_or_else(|| self.from.email.clone());
         let envelope = Envelope::new(Some(envelope_from), vec![self.to.email.clone()])?;
 
+        let subject = single_line(&self.subject);
         let mut builder = Message::builder()
             .from(clean_mailbox(&self.from))
-            .to(clean_mailbox(&self.to))
-            .subject(single_line(&self.subject))
+            .to(clean_mailbox(&self.to));
+        builder = if looks_encoded(&subject) {
+            builder.raw_header(encoded_subject(&subject))
+        } else {
+            builder.subject(subject)
+        };
+        let mut builder = builder
             .message_id(Some(self.message_id.clone()))
             .date(date)
             .envelope(envelope);
@@ -418,6 +424,50 @@ fn extra_header_name(name: &str) -> Result<HeaderName, EmailError> {
 }
 
 /// Collapses every run of control characters (CR, LF, TAB, …) into one space.
+/// Text that a mail client would take for an RFC 2047 encoded word
+/// (`=?charset?b?…?=`). lettre passes printable ASCII through as it is, so
+/// a subject (or a subscriber's name in it) written like that would be
+/// decoded by the client into something else: such subjects are encoded
+/// whole instead.
+fn looks_encoded(text: &str) -> bool {
+    text.find("=?")
+        .is_some_and(|start| text[start + 2..].contains("?="))
+}
+
+/// `Subject:` as RFC 2047 base64 words of UTF-8, each at most 75
+/// characters (RFC 2047 §2), split between characters, folded with a space.
+fn encoded_subject(subject: &str) -> HeaderValue {
+    use base64::Engine;
+    // 52 base64 characters + 12 of framing: the first line, after
+    // "Subject: ", stays within 78.
+    const MAX_BYTES: usize = 39;
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in subject.chars() {
+        if chunk.len() + c.len_utf8() > MAX_BYTES {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(chunk);
+    }
+    let encoded: Vec<String> = words
+        .iter()
+        .map(|w| {
+            format!(
+                "=?utf-8?b?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w)
+            )
+        })
+        .collect();
+    HeaderValue::dangerous_new_pre_encoded(
+        HeaderName::new_from_ascii_str("Subject"),
+        subject.to_owned(),
+        encoded.join("\r\n "),
+    )
+}
+
 pub fn single_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut in_control = false;
@@ -901,6 +951,30 @@ mod tests {
             email.build(),
             Err(EmailError::CalendarMethodMismatch { found: None, .. })
         ));
+    }
+
+    #[test]
+    fn subjects_that_look_like_encoded_words_are_encoded() {
+        for subject in [
+            "=?utf-8?b?QWRtaW4gc2F5cyBoaQ==?=",
+            "Hola =?utf-8?q?Bob?= y un texto bastante largo para que haga falta más de una palabra codificada",
+        ] {
+            let mut email = email();
+            email.subject = subject.to_owned();
+            let text = String::from_utf8(email.build().unwrap().formatted()).unwrap();
+            let head = text.split("\r\n\r\n").next().unwrap();
+            assert!(!head.contains(subject), "{head}");
+            for line in head.lines() {
+                assert!(line.len() <= 78, "{line}");
+            }
+            let parsed = mail_parser::MessageParser::default()
+                .parse(text.as_bytes())
+                .unwrap();
+            // Shown as written, not decoded into something else.
+            assert_eq!(parsed.subject(), Some(subject));
+        }
+        assert!(!looks_encoded("Boletín de marzo: ¿qué hay?"));
+        assert!(!looks_encoded("a = b? c"));
     }
 
     #[test]

@@ -4,11 +4,14 @@
 //! and receive an outcome precise enough to record per recipient.
 
 pub mod bounce;
+pub mod classify;
+pub mod dkim;
 pub mod links;
 pub mod message;
 pub mod qp;
 pub mod rate;
 pub mod render;
+pub mod retry;
 pub mod template;
 pub mod transport;
 

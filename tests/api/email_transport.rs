@@ -232,6 +232,36 @@ async fn rcpt_451_is_temporary_until_the_server_accepts() {
 }
 
 #[tokio::test]
+async fn a_421_at_rcpt_data_or_after_the_content_is_the_relay_closing() {
+    type Inject = fn(&TestSmtpServer);
+    let stages: [Inject; 3] = [
+        |s| s.on_rcpt(ANY, Script::first(1, "421 4.7.0 throttled")),
+        |s| s.on_data_command(ANY, Script::first(1, "421 4.7.0 throttled")),
+        |s| s.on_data(ANY, Script::first(1, "421 4.7.0 throttled")),
+    ];
+    for (n, inject) in stages.into_iter().enumerate() {
+        let server = TestSmtpServer::start().await;
+        inject(&server);
+        let transport = transport(&server);
+        let email = outgoing("ana@example.org", 1);
+        let refused = send(&transport, &email).await.unwrap_err();
+        assert_eq!(
+            refused,
+            SendError::RelayClosing {
+                code: 421,
+                reply: "4.7.0 throttled".to_owned()
+            },
+            "stage {n}"
+        );
+        assert!(refused.is_retryable() && !refused.outcome_unknown());
+        // The server closed the channel: the next send opens another.
+        send(&transport, &email).await.unwrap();
+        assert_eq!(server.connection_count(), 2, "stage {n}");
+        assert_eq!(server.messages().len(), 1, "stage {n}");
+    }
+}
+
+#[tokio::test]
 async fn rcpt_550_is_permanent_and_other_recipients_still_go() {
     let server = TestSmtpServer::start().await;
     server.on_rcpt(
@@ -373,11 +403,9 @@ async fn connection_dropped_at_rcpt_is_certainly_not_sent() {
     server.on_rcpt("ana@example.org", Script::first(1, Reply::Disconnect));
     let transport = transport(&server);
     match send(&transport, &outgoing("ana@example.org", 1)).await {
-        Err(
-            error @ SendError::Connection {
-                before_data: true, ..
-            },
-        ) => assert!(error.is_retryable() && !error.outcome_unknown()),
+        Err(error @ SendError::RecipientDropped { .. }) => {
+            assert!(error.is_retryable() && !error.outcome_unknown())
+        }
         other => panic!("{other:?}"),
     }
     assert!(server.unacknowledged().is_empty());
@@ -520,7 +548,7 @@ async fn scripts_for_any_recipient() {
     let transport = transport(&server);
     assert!(matches!(
         send(&transport, &outgoing("bea@example.org", 1)).await,
-        Err(SendError::Temporary { code: 421, .. })
+        Err(SendError::RelayClosing { code: 421, .. })
     ));
     send(&transport, &outgoing("bea@example.org", 1))
         .await

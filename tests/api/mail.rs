@@ -6,7 +6,7 @@ use crate::helpers::*;
 use crate::smtp_server::{ReceivedMessage, TestSmtpServer};
 use pregon::config::{Settings, TransportKind};
 use pregon::dispatch::{Dispatcher, Step};
-use pregon::email::{MailTransport, SmtpTransport, TlsMode};
+use pregon::email::{MailTransport, TlsMode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -46,8 +46,9 @@ pub async fn spawn_mail_app_with(customise: impl FnOnce(&mut Settings)) -> Mail 
         customise(s);
     })
     .await;
+    // As the service builds it (DKIM signing included when configured).
     let transport: Arc<dyn MailTransport> =
-        Arc::new(SmtpTransport::new(&app.settings.email.smtp.transport_settings()).unwrap());
+        pregon::dispatch::transport_from_settings(&app.settings.email).unwrap();
     let dispatcher = Dispatcher::new(
         app.db.clone(),
         Arc::new(app.clock.clone()),

@@ -440,9 +440,11 @@ async fn temporary_failures_are_retried_permanent_ones_never() {
         "slow@example.org",
         Script::first(2, "451 4.7.1 greylisted, try later"),
     );
+    // A permanent refusal that does not suppress the address (a 5.1.1 would:
+    // see no_such_user_suppresses_the_address_a_policy_refusal_does_not).
     mail.smtp.on_rcpt(
         "nobody@example.org",
-        Script::always("550 5.1.1 no such user"),
+        Script::always("552 5.2.2 mailbox full"),
     );
     let issue = mail.issue(&[list], None).await;
     mail.send(issue).await;
@@ -486,7 +488,7 @@ async fn temporary_failures_are_retried_permanent_ones_never() {
         .await;
     assert_eq!(failed["total"], 1);
     assert_eq!(failed["items"][0]["email"], "nobody@example.org");
-    assert_eq!(failed["items"][0]["smtp_code"], 550);
+    assert_eq!(failed["items"][0]["smtp_code"], 552);
     let slow = app
         .get_json(&format!("/api/v1/issues/{issue}/deliveries?state=sent"))
         .await;
@@ -511,7 +513,7 @@ async fn temporary_failures_are_retried_permanent_ones_never() {
     assert!(
         csv.lines().any(|l| l.contains("nobody@example.org")
             && l.contains(",failed,")
-            && l.contains("550 5.1.1 no such user")),
+            && l.contains("552 5.2.2 mailbox full")),
         "{csv}"
     );
 
@@ -1301,4 +1303,480 @@ async fn subscribers_and_bounces_from_the_command_line() {
     );
     let view = app.get_json(&format!("/api/v1/lists/{list}")).await;
     assert_eq!(view["confirmed_subscribers"], 0);
+}
+
+/// Per recipient: (state, attempts) as the deliveries endpoint shows them.
+async fn delivery_states(mail: &Mail, issue: i64) -> Vec<(String, String, i64)> {
+    let page = mail
+        .app
+        .get_json(&format!("/api/v1/issues/{issue}/deliveries?per_page=100"))
+        .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["email"].as_str().unwrap().to_owned(),
+                d["state"].as_str().unwrap().to_owned(),
+                d["attempts"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_421_at_any_stage_requeues_without_an_attempt_and_backs_off_the_relay() {
+    type Inject = fn(&crate::smtp_server::TestSmtpServer);
+    let stages: [(&str, Inject); 5] = [
+        ("greeting", |s| {
+            s.on_greeting(Script::first(3, "421 4.3.2 too busy, come back later"))
+        }),
+        ("MAIL", |s| {
+            s.on_mail(Script::first(3, "421 4.7.0 too many connections"))
+        }),
+        ("RCPT", |s| {
+            s.on_rcpt(
+                crate::smtp_server::ANY,
+                Script::first(3, "421 4.7.28 rate limited"),
+            )
+        }),
+        ("DATA", |s| {
+            s.on_data_command(
+                crate::smtp_server::ANY,
+                Script::first(3, "421 4.3.0 closing"),
+            )
+        }),
+        ("after the content", |s| {
+            s.on_data(
+                crate::smtp_server::ANY,
+                Script::first(3, "421 4.4.2 timeout, closing"),
+            )
+        }),
+    ];
+    for (stage, inject) in stages {
+        let mail = spawn_mail_app_with(|s| {
+            s.email.concurrency = 1;
+            s.email.max_attempts = 2;
+        })
+        .await;
+        let list = mail.list("members").await;
+        for who in ["ana", "bob", "eva"] {
+            mail.confirmed(list, &format!("{who}@example.org"), who, "es")
+                .await;
+        }
+        inject(&mail.smtp);
+        let issue = mail.issue(&[list], None).await;
+        mail.send(issue).await;
+
+        // The first 421 pauses the dispatcher: nobody fails, nobody used an
+        // attempt, everybody is still queued.
+        mail.run().await;
+        let connections = mail.smtp.connection_count();
+        assert!(mail.smtp.messages().is_empty(), "{stage}");
+        let states = delivery_states(&mail, issue).await;
+        assert!(
+            states.iter().all(|(_, s, a)| s == "queued" && *a == 0),
+            "{stage}: {states:?}"
+        );
+        // Backed off: until the pause is over the relay is left alone.
+        mail.run().await;
+        assert_eq!(mail.smtp.connection_count(), connections, "{stage}");
+
+        // The relay keeps answering 421 a while; then it takes everything.
+        for _ in 0..8 {
+            mail.app.clock.advance(TimeDelta::seconds(61));
+            mail.run().await;
+        }
+        let counts = mail.newsletter_counts();
+        assert_eq!(
+            counts.into_iter().collect::<Vec<_>>(),
+            [
+                ("ana@example.org".to_owned(), 1),
+                ("bob@example.org".to_owned(), 1),
+                ("eva@example.org".to_owned(), 1)
+            ],
+            "{stage}"
+        );
+        let states = delivery_states(&mail, issue).await;
+        assert!(
+            states.iter().all(|(_, s, a)| s == "sent" && *a == 1),
+            "{stage}: {states:?}"
+        );
+        let view = mail.app.get_json(&format!("/api/v1/issues/{issue}")).await;
+        assert_eq!(view["state"], "sent", "{stage}");
+    }
+}
+
+/// One delivery of `issue` as the API shows it.
+async fn delivery_of(mail: &Mail, issue: i64, email: &str) -> Value {
+    let page = mail
+        .app
+        .get_json(&format!("/api/v1/issues/{issue}/deliveries?per_page=100"))
+        .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["email"] == email)
+        .unwrap_or_else(|| panic!("no delivery to {email}: {page}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn temporary_failures_are_retried_for_a_time_not_a_handful_of_attempts() {
+    let mail = spawn_mail_app_with(|s| {
+        s.email.retry_max_secs = 3600;
+    })
+    .await;
+    assert_eq!(mail.app.settings.email.retry_for.to_string(), "3 days");
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    mail.confirmed(list, "grey@example.org", "Grey", "en").await;
+    mail.smtp.on_rcpt(
+        "grey@example.org",
+        Script::always("451 4.7.1 greylisted, try later"),
+    );
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    let start = mail.app.clock_now();
+    mail.run().await;
+
+    // Two days of an hour between tries (the backoff grows to an hour):
+    // still retrying, far more attempts than the old six.
+    for _ in 0..48 {
+        mail.app.clock.advance(TimeDelta::hours(1));
+        mail.run().await;
+    }
+    let grey = delivery_of(&mail, issue, "grey@example.org").await;
+    assert_eq!(grey["state"], "retry", "{grey}");
+    let attempts = grey["attempts"].as_i64().unwrap();
+    assert!(attempts > 20, "{grey}");
+    assert_eq!(
+        grey["first_attempt_at"].as_str().unwrap(),
+        start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "{grey}"
+    );
+    assert_eq!(mail.progress(issue).await["state"], "sending");
+
+    // Past three days it gives up, saying after how many tries and how long.
+    for _ in 0..30 {
+        mail.app.clock.advance(TimeDelta::hours(1));
+        mail.run().await;
+    }
+    let grey = delivery_of(&mail, issue, "grey@example.org").await;
+    assert_eq!(grey["state"], "failed", "{grey}");
+    let reply = grey["smtp_reply"].as_str().unwrap();
+    let attempts = grey["attempts"].as_i64().unwrap();
+    assert!(
+        reply.contains(&format!("gave up after {attempts} attempts over 3 days")),
+        "{reply}"
+    );
+    let rcpts = mail
+        .smtp
+        .commands()
+        .iter()
+        .filter(|c| c.line.contains("grey@example.org"))
+        .count() as i64;
+    assert_eq!(rcpts, attempts);
+    assert!(mail.received_by("grey@example.org").is_empty());
+    assert_eq!(mail.received_by("ana@example.org").len(), 1);
+    let view = mail.app.get_json(&format!("/api/v1/issues/{issue}")).await;
+    assert_eq!(view["state"], "sent_with_failures");
+    // The report shows both the attempts and when they started.
+    let csv = mail
+        .app
+        .get(&format!("/api/v1/issues/{issue}/deliveries.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.lines().next().unwrap().contains("first_attempt_at"),
+        "{csv}"
+    );
+}
+
+#[tokio::test]
+async fn a_recipient_that_drops_the_connection_every_time_is_not_sent_forever() {
+    let mail = spawn_mail_app_with(|s| {
+        s.email.concurrency = 1;
+        s.email.retry_for = "2h".parse().unwrap();
+    })
+    .await;
+    assert_eq!(mail.app.settings.email.max_unknown, 3);
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    mail.confirmed(list, "bob@example.org", "Bob", "en").await;
+    mail.confirmed(list, "eva@example.org", "Eva", "fr").await;
+    // Bob's relay stores the message, then drops the connection before
+    // answering; Eva's drops it at RCPT.
+    mail.smtp
+        .on_data("bob@example.org", Script::always(Reply::Disconnect));
+    mail.smtp
+        .on_rcpt("eva@example.org", Script::always(Reply::Disconnect));
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    mail.run().await;
+    let bob = delivery_of(&mail, issue, "bob@example.org").await;
+    assert_eq!(
+        (bob["attempts"].as_i64(), bob["unknown_outcomes"].as_i64()),
+        (Some(1), Some(1)),
+        "{bob}"
+    );
+    assert_eq!(bob["state"], "queued", "{bob}");
+    let eva = delivery_of(&mail, issue, "eva@example.org").await;
+    assert_eq!(
+        (eva["state"].as_str(), eva["attempts"].as_i64()),
+        (Some("retry"), Some(1)),
+        "{eva}"
+    );
+
+    // The next try waits: another pass right away sends nobody anything.
+    mail.run().await;
+    mail.run().await;
+    assert_eq!(mail.smtp.unacknowledged().len(), 1);
+
+    for _ in 0..20 {
+        mail.app.clock.advance(TimeDelta::minutes(10));
+        mail.run().await;
+    }
+    // Bob got the message max_unknown (3) times, then it is held for a person.
+    assert_eq!(mail.smtp.unacknowledged().len(), 3);
+    assert!(mail.received_by("bob@example.org").is_empty());
+    let bob = delivery_of(&mail, issue, "bob@example.org").await;
+    assert_eq!(bob["state"], "unknown", "{bob}");
+    assert_eq!(
+        (bob["attempts"].as_i64(), bob["unknown_outcomes"].as_i64()),
+        (Some(3), Some(3)),
+        "{bob}"
+    );
+    // Eva: every dropped RCPT counted; she failed when the budget ran out.
+    let eva = delivery_of(&mail, issue, "eva@example.org").await;
+    assert_eq!(eva["state"], "failed", "{eva}");
+    let rcpts = mail
+        .smtp
+        .commands()
+        .iter()
+        .filter(|c| c.verb() == "RCPT" && c.line.contains("eva@example.org"))
+        .count() as i64;
+    assert_eq!(eva["attempts"].as_i64(), Some(rcpts), "{eva}");
+    assert!(rcpts > 2, "{eva}");
+    assert_eq!(mail.received_by("ana@example.org").len(), 1);
+    // And the issue ends.
+    let progress = mail.progress(issue).await;
+    assert_eq!(progress["state"], "sent_with_failures", "{progress}");
+    assert_eq!(
+        (
+            progress["sent"].as_i64(),
+            progress["unknown"].as_i64(),
+            progress["failed"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{progress}"
+    );
+}
+
+#[tokio::test]
+async fn no_such_user_suppresses_the_address_a_policy_refusal_does_not() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    mail.confirmed(list, "gone@example.org", "Gone", "en").await;
+    mail.confirmed(list, "filtered@example.org", "F", "en")
+        .await;
+    mail.confirmed(list, "moved@example.org", "M", "en").await;
+    mail.confirmed(list, "dsnpolicy@example.org", "D", "en")
+        .await;
+    mail.smtp.on_rcpt(
+        "gone@example.org",
+        Script::always("550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown"),
+    );
+    mail.smtp.on_rcpt(
+        "filtered@example.org",
+        Script::first(1, "554 5.7.1 Message rejected as spam"),
+    );
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    mail.run().await;
+    let status = |email: &'static str| async move {
+        app.get_json(&format!("/api/v1/subscribers?email={email}"))
+            .await["items"][0]["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Both failed, once each; only the unknown user is suppressed.
+    for email in ["gone@example.org", "filtered@example.org"] {
+        let d = delivery_of(&mail, issue, email).await;
+        assert_eq!(
+            (d["state"].as_str(), d["attempts"].as_i64()),
+            (Some("failed"), Some(1)),
+            "{d}"
+        );
+    }
+    assert_eq!(status("gone@example.org").await, "bounced");
+    assert_eq!(status("filtered@example.org").await, "active");
+
+    // In a DSN the same rule: 5.1.1 suppresses, 5.7.1 is recorded only.
+    let message_id = |email: &str| {
+        let m = mail.received_by(email);
+        format!("<{}>", parse(&m[0].data).message_id().unwrap())
+    };
+    for (email, status_code, kind, suppressed) in [
+        ("moved@example.org", "5.1.1", "hard", true),
+        ("dsnpolicy@example.org", "5.7.1", "policy", false),
+    ] {
+        let res = app
+            .client
+            .post(app.url("/api/v1/bounces/message"))
+            .bearer_auth(&app.editor)
+            .header("Content-Type", "message/rfc822")
+            .body(dsn(email, status_code, &message_id(email)))
+            .send()
+            .await
+            .unwrap();
+        let report: Value = res.json().await.unwrap();
+        assert_eq!(report["recorded"][0]["kind"], kind, "{report}");
+        assert_eq!(report["recorded"][0]["suppressed"], suppressed, "{report}");
+    }
+    assert_eq!(status("moved@example.org").await, "bounced");
+    assert_eq!(status("dsnpolicy@example.org").await, "active");
+
+    // The next issue goes to everyone not suppressed, the filtered one too.
+    let next = mail.issue(&[list], None).await;
+    assert_eq!(mail.send(next).await["queued"], 3);
+    mail.run().await;
+    assert_eq!(mail.received_by("filtered@example.org").len(), 1);
+    assert_eq!(mail.received_by("dsnpolicy@example.org").len(), 2);
+    let rcpts_to_gone = mail
+        .smtp
+        .commands()
+        .iter()
+        .filter(|c| c.line.contains("gone@example.org"))
+        .count();
+    assert_eq!(rcpts_to_gone, 1);
+}
+
+/// Runs tests/tools/verify_dkim.py (dkimpy) on a message, answering its key
+/// lookup with the fixture's TXT record; installs dkimpy on first use.
+fn verify_dkim(message: &[u8]) -> (bool, Value) {
+    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/verify_dkim.py");
+    let record = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/dkim/test-rsa.txt"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("message.eml");
+    std::fs::write(&path, message).unwrap();
+    let run = || {
+        std::process::Command::new("python3")
+            .args([tool, path.to_str().unwrap(), record])
+            .output()
+            .expect("python3 is needed for the DKIM test")
+    };
+    let mut out = run();
+    if out.status.code() == Some(3) {
+        let requirements = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/requirements.txt");
+        let installed = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "-r", requirements])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            installed,
+            "the DKIM test needs the Python package dkimpy: pip install dkimpy"
+        );
+        out = run();
+    }
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "verify_dkim.py failed (it needs the Python package dkimpy): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.success(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn outgoing_mail_is_dkim_signed_when_configured_and_verifies_independently() {
+    let mail = spawn_mail_app_with(|s| {
+        s.email.dkim.selector = "pregon2026".into();
+        s.email.dkim.private_key_file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/dkim/test-rsa.pem"
+        )
+        .into();
+    })
+    .await;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "zoe@example.org", "Zoé Müller-Ñúñez", "fr")
+        .await;
+    let issue = mail.issue(&[list], None).await;
+    mail.send(issue).await;
+    mail.run().await;
+    let received = mail.received_by("zoe@example.org");
+    assert_eq!(received.len(), 1);
+    let (valid, report) = verify_dkim(&received[0].data);
+    assert!(
+        valid,
+        "{report}\n{}",
+        String::from_utf8_lossy(&received[0].data)
+    );
+    assert_eq!(report["domain"], "pregon.test");
+    assert_eq!(report["selector"], "pregon2026");
+    let headers = report["headers"].as_array().unwrap();
+    for h in [
+        "from",
+        "subject",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "message-id",
+    ] {
+        assert!(headers.iter().any(|x| x == h), "{h} not signed: {report}");
+    }
+    // The verifier is not a rubber stamp: one changed byte in the body fails.
+    let mut tampered = received[0].data.clone();
+    let at = tampered.len() - 10;
+    tampered[at] = if tampered[at] == b'x' { b'y' } else { b'x' };
+    assert!(!verify_dkim(&tampered).0);
+}
+
+#[tokio::test]
+async fn the_public_forms_name_is_not_copied_into_the_confirmation_email() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    mail.list("members").await;
+    let res = app
+        .client
+        .post(app.url("/newsletter/subscribe"))
+        .json(
+            &json!({"email": "victim@example.org", "name": "Cheap pills at spam.example",
+                      "lists": ["members"], "consent": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    mail.run().await;
+    let received = mail.received_by("victim@example.org");
+    assert_eq!(received.len(), 1);
+    let raw = String::from_utf8_lossy(&received[0].data).to_lowercase();
+    let parsed = parse(&received[0].data);
+    let text = parsed.body_text(0).unwrap().to_lowercase();
+    let html = parsed.body_html(0).unwrap().to_lowercase();
+    for (what, content) in [
+        ("raw", &raw),
+        ("text", &text.to_string()),
+        ("html", &html.to_string()),
+    ] {
+        assert!(!content.contains("spam.example"), "{what}: {content}");
+        assert!(!content.contains("pills"), "{what}: {content}");
+    }
+    let to = parsed.to().unwrap().first().unwrap();
+    assert_eq!(to.name(), None);
 }

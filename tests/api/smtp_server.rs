@@ -1,9 +1,10 @@
 //! An in-process SMTP server for integration tests: real TCP on 127.0.0.1,
 //! enough RFC 5321 for lettre (EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA with
 //! dot-unstuffing, RSET, NOOP, QUIT), a record of every accepted message, and
-//! faults injected at runtime: scripted replies per recipient at RCPT or
-//! after DATA, disconnects, stalls, going down and coming back on the same
-//! port, latency. No TLS.
+//! faults injected at runtime: scripted replies to the greeting, to MAIL, per
+//! recipient at RCPT, DATA or after the content, disconnects, stalls, going
+//! down and coming back on the same port, latency. A scripted 421 closes the
+//! connection after its reply, as RFC 5321 §3.8 says a server does. No TLS.
 //!
 //! Every test binary compiles this file but each uses a subset of it.
 #![allow(dead_code)]
@@ -124,7 +125,10 @@ impl Command {
 struct State {
     accepted: Vec<ReceivedMessage>,
     unacknowledged: Vec<ReceivedMessage>,
+    greeting_script: Option<Script>,
+    mail_script: Option<Script>,
     rcpt_scripts: HashMap<String, Script>,
+    data_command_scripts: HashMap<String, Script>,
     data_scripts: HashMap<String, Script>,
     /// Close the connection right after the n-th accepted message from now.
     drop_after_accepted: Option<usize>,
@@ -212,6 +216,25 @@ impl TestSmtpServer {
         self.shared
             .state()
             .rcpt_scripts
+            .insert(recipient.to_ascii_lowercase(), script);
+    }
+
+    /// Scripted replies instead of the greeting, one per new connection.
+    pub fn on_greeting(&self, script: Script) {
+        self.shared.state().greeting_script = Some(script);
+    }
+
+    /// Scripted replies to `MAIL FROM`, one per transaction.
+    pub fn on_mail(&self, script: Script) {
+        self.shared.state().mail_script = Some(script);
+    }
+
+    /// Scripted replies to the `DATA` command of a transaction that includes
+    /// `recipient` (or `ANY`).
+    pub fn on_data_command(&self, recipient: &str, script: Script) {
+        self.shared
+            .state()
+            .data_command_scripts
             .insert(recipient.to_ascii_lowercase(), script);
     }
 
@@ -347,7 +370,20 @@ async fn run_session(
     write: &mut (impl AsyncWrite + Unpin),
     connection: usize,
 ) -> std::io::Result<()> {
-    reply(shared, write, "220 pregon-test ESMTP ready").await?;
+    let greeting = shared
+        .state()
+        .greeting_script
+        .as_mut()
+        .and_then(Script::next);
+    match greeting {
+        None => reply(shared, write, "220 pregon-test ESMTP ready").await?,
+        Some(scripted) => {
+            if let Flow::Close = scripted_reply(shared, write, scripted).await? {
+                write.shutdown().await.ok();
+                return Ok(());
+            }
+        }
+    }
     let mut transaction = Transaction::default();
     let mut authenticated = false;
     let mut line = Vec::new();
@@ -452,18 +488,28 @@ async fn run_session(
                 let needs_auth = shared.state().auth.is_some() && !authenticated;
                 match path_argument(argument, "FROM:") {
                     _ if needs_auth => {
-                        reply(shared, write, "530 5.7.0 Authentication required").await?
+                        reply(shared, write, "530 5.7.0 Authentication required").await?;
+                        Flow::Continue
                     }
                     Some(from) => {
-                        transaction = Transaction {
-                            mail_from: Some(from),
-                            rcpt_to: Vec::new(),
-                        };
-                        reply(shared, write, "250 2.1.0 Ok").await?;
+                        let scripted = shared.state().mail_script.as_mut().and_then(Script::next);
+                        match scripted {
+                            Some(scripted) => scripted_reply(shared, write, scripted).await?,
+                            None => {
+                                transaction = Transaction {
+                                    mail_from: Some(from),
+                                    rcpt_to: Vec::new(),
+                                };
+                                reply(shared, write, "250 2.1.0 Ok").await?;
+                                Flow::Continue
+                            }
+                        }
                     }
-                    None => reply(shared, write, "501 5.5.4 Syntax: MAIL FROM:<address>").await?,
+                    None => {
+                        reply(shared, write, "501 5.5.4 Syntax: MAIL FROM:<address>").await?;
+                        Flow::Continue
+                    }
                 }
-                Flow::Continue
             }
             "RCPT" => match path_argument(argument, "TO:") {
                 _ if transaction.mail_from.is_none() => {
@@ -482,19 +528,20 @@ async fn run_session(
                             reply(shared, write, "250 2.1.5 Ok").await?;
                             Flow::Continue
                         }
-                        Some(Reply::Code(code, text)) => {
-                            reply(shared, write, &format!("{code} {text}")).await?;
-                            Flow::Continue
-                        }
-                        Some(Reply::Disconnect) => Flow::Close,
-                        Some(Reply::Stall) => stall().await,
+                        Some(scripted) => scripted_reply(shared, write, scripted).await?,
                     }
                 }
             },
             "DATA" => {
+                let scripted_data = scripted(
+                    &mut shared.state().data_command_scripts,
+                    &transaction.rcpt_to,
+                );
                 if transaction.rcpt_to.is_empty() {
                     reply(shared, write, "554 5.5.1 Error: no valid recipients").await?;
                     Flow::Continue
+                } else if let Some(scripted) = scripted_data {
+                    scripted_reply(shared, write, scripted).await?
                 } else {
                     reply(shared, write, "354 End data with <CR><LF>.<CR><LF>").await?;
                     let Some(data) = read_data(read).await? else {
@@ -549,10 +596,7 @@ async fn receive(
         data,
     };
     match scripted {
-        Some(Reply::Code(code, text)) => {
-            reply(shared, write, &format!("{code} {text}")).await?;
-            Ok(Flow::Continue)
-        }
+        Some(code @ Reply::Code(..)) => scripted_reply(shared, write, code).await,
         Some(Reply::Disconnect) => {
             shared.state().unacknowledged.push(message);
             Ok(Flow::Close)
@@ -583,6 +627,27 @@ async fn receive(
             reply(shared, write, &format!("250 2.0.0 Ok: queued as {index}")).await?;
             Ok(if close { Flow::Close } else { Flow::Continue })
         }
+    }
+}
+
+/// A scripted reply: a code (421 then closes, as a server shutting the
+/// channel does), a disconnect, or a stall.
+async fn scripted_reply(
+    shared: &Shared,
+    write: &mut (impl AsyncWrite + Unpin),
+    scripted: Reply,
+) -> std::io::Result<Flow> {
+    match scripted {
+        Reply::Code(code, text) => {
+            reply(shared, write, &format!("{code} {text}")).await?;
+            Ok(if code == 421 {
+                Flow::Close
+            } else {
+                Flow::Continue
+            })
+        }
+        Reply::Disconnect => Ok(Flow::Close),
+        Reply::Stall => Ok(stall().await),
     }
 }
 

@@ -44,12 +44,24 @@ pub enum SendError {
     /// 5xx reply to RCPT, DATA or the message: never retry to this recipient.
     #[error("permanent failure: {code} {reply}")]
     Permanent { code: u16, reply: String },
+    /// 421 at any stage (RFC 5321 §3.8): the relay is closing the channel or
+    /// throttling us (Gmail and Microsoft 365 do this under load). Nothing
+    /// was accepted and it says nothing about this recipient: back off the
+    /// relay and try again later, as when it cannot be reached.
+    #[error("relay closing the connection: {code} {reply}")]
+    RelayClosing { code: u16, reply: String },
     /// 5xx reply to MAIL FROM: the relay refuses our envelope sender or
     /// session ("530 authentication required", "553 sender not allowed").
     /// That is configuration or reputation, the same for every recipient, so
     /// it must not mark this recipient as failed: pause and alert instead.
     #[error("sender rejected: {code} {reply}")]
     SenderRejected { code: u16, reply: String },
+    /// The connection broke or timed out at RCPT, after the relay accepted
+    /// our MAIL FROM: certainly not delivered, but unlike a broken setup it
+    /// happened to this recipient, and a recipient whose RCPT breaks the
+    /// connection every time must use up attempts, not loop forever.
+    #[error("connection lost at RCPT (not sent): {detail}")]
+    RecipientDropped { detail: String },
     /// Could not connect, or the connection broke or timed out.
     /// `before_data: true` means the failure happened before any message
     /// content was sent, so the message was certainly not accepted.
@@ -77,6 +89,8 @@ impl SendError {
         matches!(
             self,
             Self::Temporary { .. }
+                | Self::RelayClosing { .. }
+                | Self::RecipientDropped { .. }
                 | Self::SenderRejected { .. }
                 | Self::Connection {
                     before_data: true,
@@ -102,6 +116,7 @@ impl SendError {
         match self {
             Self::Temporary { code, .. }
             | Self::Permanent { code, .. }
+            | Self::RelayClosing { code, .. }
             | Self::SenderRejected { code, .. } => Some(*code),
             _ => None,
         }

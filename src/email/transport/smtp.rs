@@ -401,6 +401,7 @@ impl Failure {
     fn into_send_error(self) -> SendError {
         let detail = self.to_string();
         match self.kind {
+            FailureKind::Reply { code: 421, reply } => SendError::RelayClosing { code: 421, reply },
             FailureKind::Reply { code, reply } if (400..500).contains(&code) => {
                 SendError::Temporary { code, reply }
             }
@@ -408,6 +409,9 @@ impl Failure {
                 SendError::SenderRejected { code, reply }
             }
             FailureKind::Reply { code, reply } => SendError::Permanent { code, reply },
+            FailureKind::Lost(_) if self.stage == Stage::Rcpt => {
+                SendError::RecipientDropped { detail }
+            }
             FailureKind::Lost(_) => SendError::Connection {
                 before_data: self.stage != Stage::Message,
                 detail,

@@ -1,0 +1,16 @@
+-- Policy refusals (5.7.x: spam filters, reputation, DMARC) are recorded as
+-- bounces of their own kind, which never suppress the address. SQLite cannot
+-- change a CHECK in place: the table is rebuilt with the same columns.
+CREATE TABLE bounces_copy AS SELECT * FROM bounces;
+DROP TABLE bounces;
+CREATE TABLE bounces (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('hard', 'soft', 'complaint', 'policy')),
+    subscriber_id INTEGER REFERENCES subscribers (id) ON DELETE SET NULL,
+    delivery_id INTEGER REFERENCES deliveries (id) ON DELETE SET NULL,
+    reason TEXT,
+    created_at TIMESTAMP NOT NULL
+);
+INSERT INTO bounces SELECT * FROM bounces_copy;
+DROP TABLE bounces_copy;
