@@ -10,6 +10,7 @@ pub mod actor;
 pub mod entities;
 pub mod feeds;
 pub mod history;
+pub mod imports;
 pub mod policy;
 pub mod records;
 pub mod reviews;

@@ -71,8 +71,18 @@ pub fn create<R: Record>(
     cx: &Context,
     input: &R::Input,
 ) -> Result<R::Output> {
+    create_by::<R>(conn, cx, |c| R::insert(c, input, cx))
+}
+
+/// `create` with another write than `Record::insert` (an import writes where
+/// the activity came from too).
+pub fn create_by<R: Record>(
+    conn: &mut DbConnection,
+    cx: &Context,
+    write: impl FnOnce(&mut DbConnection) -> Result<R::Output>,
+) -> Result<R::Output> {
     policy::require(&cx.actor, Operation::Write)?;
-    let created = R::insert(conn, input, cx)?;
+    let created = write(conn)?;
     let id = R::id(&created);
     history::record(
         conn,
@@ -92,9 +102,19 @@ pub fn update<R: Record>(
     version: i32,
     input: &R::Input,
 ) -> Result<R::Output> {
+    update_by::<R>(conn, cx, id, |c| R::replace(c, id, version, input, cx))
+}
+
+/// `update` with another write than `Record::replace`.
+pub fn update_by<R: Record>(
+    conn: &mut DbConnection,
+    cx: &Context,
+    id: i64,
+    write: impl FnOnce(&mut DbConnection) -> Result<R::Output>,
+) -> Result<R::Output> {
     policy::require(&cx.actor, Operation::Write)?;
     let before = R::get(conn, id)?;
-    let after = R::replace(conn, id, version, input, cx)?;
+    let after = write(conn)?;
     history::record(
         conn,
         &cx.actor,

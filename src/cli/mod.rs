@@ -6,8 +6,8 @@ mod newsletter;
 mod token;
 mod user;
 
+use crate::app::imports::{self as ingest, Destination};
 use crate::calendar::import::{ImportLimits, Strictness, parse_calendar_with};
-use crate::calendar::ingest::{self, Destination};
 use crate::clock::Clock;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Settings, redact_url};
@@ -285,7 +285,13 @@ fn import_ics(
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
     let report = db::write_transaction(&mut *db.get()?, |c| {
         let to = Destination::resolve(c, to.organisation, to.plan, to.lang)?;
-        ingest::apply_with(c, parsed, &to, now, strictness)
+        let cx = app::Context::new(
+            app::Actor::Import {
+                organisation_id: to.organisation_id,
+            },
+            now,
+        );
+        ingest::apply_with(c, &cx, parsed, &to, strictness)
     })
     .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
     for w in &report.warnings {

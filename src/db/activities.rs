@@ -907,7 +907,7 @@ pub fn touch(conn: &mut DbConnection, ids: &[i64], now: DateTime<Utc>) -> Result
 }
 
 /// What an imported activity's source said when it was last written: its
-/// DTSTAMP and a hash of its content (see `calendar::ingest`).
+/// DTSTAMP and a hash of its content (see `app::imports`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportFingerprint {
     pub dtstamp: Option<DateTime<Utc>>,

@@ -220,14 +220,22 @@ impl Dispatcher {
             let domain = message_domain(&self.email);
             match self
                 .db
-                .transaction(move |c| issues::start_sending(c, id, &domain, now))
+                .transaction(move |c| {
+                    let cx = crate::app::Context::new(crate::app::Actor::System, now);
+                    crate::app::sending::send_issue_now(c, &cx, id, &domain)
+                })
                 .await
             {
                 Ok((_, queued)) => {
                     tracing::info!(issue = id, queued, "scheduled issue started sending");
                     step.started_issues.push(id);
                 }
-                Err(Error::Conflict(reason)) => {
+                Err(
+                    e @ (Error::Conflict(_)
+                    | Error::InvalidTransition { .. }
+                    | Error::Blocked { .. }),
+                ) => {
+                    let reason = e.to_string();
                     // Another dispatcher started it, or there is nobody to
                     // send it to: then it failed, and says why.
                     let failed = self
@@ -301,7 +309,12 @@ impl Dispatcher {
         let now = self.now();
         let finished = self
             .db
-            .transaction(move |c| issues::finish_completed(c, now))
+            .transaction(move |c| {
+                crate::app::sending::finish_completed(
+                    c,
+                    &crate::app::Context::new(crate::app::Actor::System, now),
+                )
+            })
             .await?;
         for issue in &finished {
             tracing::info!(issue = issue.id, state = %issue.state, "issue finished");

@@ -315,3 +315,102 @@ async fn removed_participants_get_a_cancel_and_invited_activities_are_cancelled_
         .unwrap();
     assert_eq!(res.status(), 204);
 }
+
+/// A partner's event imported from its calendar goes through the same
+/// operation as a hand edit: when the partner moves it, those invited get the
+/// update, and the history says it came from the import.
+#[tokio::test]
+async fn an_imported_event_that_moves_sends_updates_to_those_invited() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    crate::activities::fixture(app).await;
+    app.create(
+        "/api/v1/organisations",
+        json!({"slug": "uraia", "name": "URAIA", "kind": "partner"}),
+    )
+    .await;
+    let calendar = |sequence: u32, day: u32| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//URAIA//Agenda//EN\r\nBEGIN:VEVENT\r\n\
+             UID:annual-2020@uraia.example\r\nDTSTAMP:2020050{}T090000Z\r\nSEQUENCE:{sequence}\r\n\
+             DTSTART;TZID=Europe/Madrid:202010{day:02}T100000\r\nDTEND;TZID=Europe/Madrid:202010{day:02}T120000\r\n\
+             SUMMARY:URAIA annual event\\, Málaga\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            sequence + 1
+        )
+    };
+    let import = |body: String| async move {
+        let res = app
+            .client
+            .post(app.url("/api/v1/imports?organisation=uraia"))
+            .bearer_auth(&app.editor)
+            .header("content-type", "text/calendar; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let report: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "{report}");
+        report
+    };
+    let first = import(calendar(0, 7)).await;
+    assert_eq!(first["created"], 1, "{first}");
+    let id = app.get_json("/api/v1/activities?kind=external").await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let person = app
+        .create(
+            "/api/v1/people",
+            json!({"name": "Speaker", "email": "speaker@bilbao.example", "language": "en"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    app.create(
+        "/api/v1/participations",
+        json!({"activity_id": id, "person_id": person, "role": "speaker"}),
+    )
+    .await;
+    app.approve(&format!("/api/v1/activities/{id}")).await;
+    let res = app
+        .post(&format!("/api/v1/activities/{id}/invitations"), &json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    mail.run().await;
+    assert_eq!(mail.received_by("speaker@bilbao.example").len(), 1);
+
+    // URAIA moves it a day later (SEQUENCE 1) and its calendar is imported again.
+    let report = import(calendar(1, 8)).await;
+    assert_eq!(report["updated"], 1, "{report}");
+    mail.run().await;
+    let received = mail.received_by("speaker@bilbao.example");
+    assert_eq!(received.len(), 2, "the move reached the invited");
+    let (method, ics) = calendar_part(&received[1].data);
+    assert_eq!(method, "REQUEST");
+    assert_eq!(
+        property(vevent(&ics), "DTSTART"),
+        ["DTSTART;TZID=Europe/Madrid:20201008T100000"]
+    );
+    assert_eq!(property(vevent(&ics), "SEQUENCE"), ["SEQUENCE:1"]);
+
+    let history = app
+        .get_json(&format!("/api/v1/activities/{id}/history"))
+        .await;
+    let moved = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "updated")
+        .expect("the import's update is in the history");
+    assert_eq!(moved["reason"], "import from uraia");
+    assert!(
+        moved["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"].as_str().unwrap().starts_with("timing")),
+        "{moved}"
+    );
+}

@@ -1,6 +1,6 @@
 use super::State;
+use crate::app::imports::{self as ingest, Destination, ImportReport};
 use crate::calendar::import::{ImportLimits, Strictness, parse_calendar_with};
-use crate::calendar::ingest::{self, Destination, ImportReport};
 use crate::domain::language::Language;
 use crate::http::auth::Editor;
 use crate::http::json::read_body;
@@ -45,7 +45,7 @@ struct ImportQuery {
     ))]
 #[post("/imports")]
 async fn import(
-    _: Editor,
+    who: Editor,
     state: State,
     req: HttpRequest,
     q: web::Query<ImportQuery>,
@@ -73,7 +73,7 @@ async fn import(
             message: e.to_string(),
         })?;
     let q = q.into_inner();
-    let now = state.clock.now();
+    let cx = super::context(&state, &who.0, &req);
     let report = state
         .db
         .transaction(move |c| {
@@ -83,7 +83,8 @@ async fn import(
                 q.plan.as_deref(),
                 q.lang.unwrap_or(Language::En),
             )?;
-            ingest::apply_with(c, parsed, &to, now, strictness)
+            let cx = cx.with_reason(Some(format!("import from {}", q.organisation)));
+            ingest::apply_with(c, &cx, parsed, &to, strictness)
         })
         .await?;
     Ok(HttpResponse::Ok().json(report))

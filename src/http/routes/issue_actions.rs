@@ -3,6 +3,7 @@
 //! follow its progress recipient by recipient.
 
 use super::State;
+use crate::app::sending::IssueMove;
 use crate::config::TransportKind;
 use crate::db::{Page, PageRequest, deliveries, issues as db};
 use crate::dispatch::{self, message_domain};
@@ -190,11 +191,26 @@ async fn schedule(
 #[utoipa::path(tag = "newsletter", params(("id" = i64, Path)), security(("bearer" = ["editor"])),
     responses((status = 200, body = Issue), (status = 409, body = Problem)))]
 #[post("/issues/{id}/unschedule")]
-async fn unschedule(_: Editor, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let (id, now) = (id.into_inner(), state.clock.now());
+async fn unschedule(
+    who: Editor,
+    state: State,
+    req: actix_web::HttpRequest,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    move_issue(&who, &state, &req, id.into_inner(), IssueMove::Unschedule).await
+}
+
+async fn move_issue(
+    who: &Editor,
+    state: &State,
+    req: &actix_web::HttpRequest,
+    id: i64,
+    to: IssueMove,
+) -> ApiResult<HttpResponse> {
+    let cx = super::context(state, &who.0, req);
     let issue = state
         .db
-        .transaction(move |c| db::unschedule(c, id, now))
+        .transaction(move |c| crate::app::sending::move_issue(c, &cx, id, to))
         .await?;
     Ok(HttpResponse::Ok().json(issue))
 }
@@ -228,15 +244,18 @@ async fn send_now(
 }
 
 macro_rules! transition_route {
-    ($(#[$doc:meta])* $name:ident, $path:literal, $call:path) => {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $call:expr) => {
         $(#[$doc])*
         #[utoipa::path(tag = "newsletter", params(("id" = i64, Path)), security(("bearer" = ["editor"])),
             responses((status = 200, body = Issue), (status = 404, body = Problem), (status = 409, body = Problem)))]
         #[post($path)]
-        async fn $name(_: Editor, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-            let (id, now) = (id.into_inner(), state.clock.now());
-            let issue = state.db.transaction(move |c| $call(c, id, now)).await?;
-            Ok(HttpResponse::Ok().json(issue))
+        async fn $name(
+            who: Editor,
+            state: State,
+            req: actix_web::HttpRequest,
+            id: web::Path<i64>,
+        ) -> ApiResult<HttpResponse> {
+            move_issue(&who, &state, &req, id.into_inner(), $call).await
         }
     };
 }
@@ -245,19 +264,19 @@ transition_route!(
     /// Stops sending after the messages in flight; nobody is sent twice on resume.
     pause,
     "/issues/{id}/pause",
-    db::pause
+    IssueMove::Pause
 );
 transition_route!(
     /// Continues a paused issue where it stopped.
     resume,
     "/issues/{id}/resume",
-    db::resume
+    IssueMove::Resume
 );
 transition_route!(
     /// Cancels: what is still queued is never sent.
     cancel,
     "/issues/{id}/cancel",
-    db::cancel
+    IssueMove::Cancel
 );
 
 #[derive(Deserialize, IntoParams)]

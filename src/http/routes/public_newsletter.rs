@@ -316,7 +316,7 @@ async fn one_click_unsubscribe(
                 Err(e) => return Err(e),
             };
             let scope = (!lists.is_empty()).then_some(lists.as_slice());
-            db::unsubscribe(c, subscriber, scope, now)?;
+            crate::app::subscribers::unsubscribe(c, &by_the_subscriber(now), subscriber, scope)?;
             Ok(lang)
         })
         .await?;
@@ -434,7 +434,8 @@ async fn update_preferences(
                 .map(|s| s.list_id)
                 .collect();
             if !leave.is_empty() {
-                db::unsubscribe(c, subscriber, Some(&leave), now)?;
+                let cx = by_the_subscriber(now);
+                crate::app::subscribers::unsubscribe(c, &cx, subscriber, Some(&leave))?;
             }
             let lang = language.unwrap_or(found.language);
             if lang != found.language {
@@ -460,4 +461,11 @@ async fn update_preferences(
         ),
         None => return link_error(&req, Language::En, LinkError::Invalid),
     })
+}
+
+/// What a subscriber does through their own signed link: recorded in the
+/// history as Pregón's, on their word.
+fn by_the_subscriber(now: chrono::DateTime<chrono::Utc>) -> crate::app::Context {
+    crate::app::Context::new(crate::app::Actor::System, now)
+        .with_reason(Some("by the subscriber, through their own link".into()))
 }

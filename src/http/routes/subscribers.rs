@@ -79,17 +79,16 @@ async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<Http
 async fn create(
     editor: Editor,
     state: State,
+    req: HttpRequest,
     input: Json<SubscriberInput>,
 ) -> ApiResult<HttpResponse> {
-    let now = state.clock.now();
+    let cx = super::context(&state, &editor.0, &req);
     let hours = state.settings.email.confirm_link_hours;
     let domain = message_domain(&state.settings.email);
     let created = state
         .db
         .transaction(move |c| {
-            let (subscriber, pending) = db::create_subscriber(c, &input.0, &editor.0.name, now)?;
-            db::queue_confirmations(c, &pending, hours, &domain, now)?;
-            db::get_subscriber(c, subscriber.id)
+            crate::app::subscribers::create(c, &cx, &input.0, &editor.0.name, hours, &domain)
         })
         .await?;
     Ok(super::versioned(
@@ -118,7 +117,7 @@ async fn read(_: Viewer, state: State, id: web::Path<i64>) -> ApiResult<HttpResp
     responses((status = 200, body = Subscriber), (status = 409, body = Problem), (status = 412, body = Problem), (status = 428, body = Problem)))]
 #[put("/subscribers/{id}")]
 async fn replace(
-    _: Editor,
+    who: Editor,
     state: State,
     req: HttpRequest,
     id: web::Path<i64>,
@@ -126,10 +125,12 @@ async fn replace(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let expected = ExpectedVersion::from_request(&req, input.0.version)?;
-    let now = state.clock.now();
+    let cx = super::context(&state, &who.0, &req);
     let updated = state
         .db
-        .transaction(move |c| db::update_subscriber(c, id, expected.value(), &input.0, now))
+        .transaction(move |c| {
+            crate::app::subscribers::update(c, &cx, id, expected.value(), &input.0)
+        })
         .await
         .map_err(|e| expected.map_err(e))?;
     Ok(super::versioned(
@@ -144,11 +145,17 @@ async fn replace(
 #[utoipa::path(tag = "newsletter", params(("id" = i64, Path)), security(("bearer" = ["admin"])),
     responses((status = 204, description = "Erased"), (status = 404, body = Problem)))]
 #[delete("/subscribers/{id}")]
-async fn erase(_: Admin, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+async fn erase(
+    who: Admin,
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    let cx = super::context(&state, &who.0, &req);
     state
         .db
-        .transaction(move |c| db::erase_subscriber(c, id))
+        .transaction(move |c| crate::app::subscribers::erase(c, &cx, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -166,18 +173,18 @@ struct UnsubscribeInput {
     responses((status = 200, body = Subscriber), (status = 404, body = Problem)))]
 #[post("/subscribers/{id}/unsubscribe")]
 async fn unsubscribe(
-    _: Editor,
+    who: Editor,
     state: State,
+    req: HttpRequest,
     id: web::Path<i64>,
     input: Json<UnsubscribeInput>,
 ) -> ApiResult<HttpResponse> {
-    let (id, now) = (id.into_inner(), state.clock.now());
+    let id = id.into_inner();
+    let cx = super::context(&state, &who.0, &req);
     let found = state
         .db
         .transaction(move |c| {
-            db::get_subscriber(c, id)?;
-            db::unsubscribe(c, id, input.0.list_ids.as_deref(), now)?;
-            db::get_subscriber(c, id)
+            crate::app::subscribers::unsubscribe(c, &cx, id, input.0.list_ids.as_deref())
         })
         .await?;
     Ok(HttpResponse::Ok().json(found))

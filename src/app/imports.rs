@@ -4,7 +4,10 @@
 //! LAST-MODIFIED). The caller runs `apply` in one transaction: an import is
 //! written whole or not at all.
 
-use super::import::{
+use super::Context;
+use super::entities::Activities;
+use super::records;
+use crate::calendar::import::{
     EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar, Status, Strictness,
 };
 use crate::db::activities::{self, ExternalSource, ImportFingerprint};
@@ -142,11 +145,11 @@ impl From<ImportWarning> for WarningView {
 /// represented. Run it inside a transaction.
 pub fn apply(
     conn: &mut DbConnection,
+    cx: &Context,
     parsed: ParsedCalendar,
     to: &Destination,
-    now: DateTime<Utc>,
 ) -> Result<ImportReport> {
-    apply_with(conn, parsed, to, now, Strictness::Lenient)
+    apply_with(conn, cx, parsed, to, Strictness::Lenient)
 }
 
 /// [`apply`]; with [`Strictness::Strict`] an event that cannot be represented
@@ -154,9 +157,9 @@ pub fn apply(
 /// line.
 pub fn apply_with(
     conn: &mut DbConnection,
+    cx: &Context,
     parsed: ParsedCalendar,
     to: &Destination,
-    now: DateTime<Utc>,
     strictness: Strictness,
 ) -> Result<ImportReport> {
     let mut report = ImportReport {
@@ -252,12 +255,12 @@ pub fn apply_with(
                     let hash = content_hash(&event, &overrides);
                     upsert(
                         conn,
+                        cx,
                         &external_uid,
                         &event,
                         &hash,
                         valid,
                         to,
-                        now,
                         &mut report,
                     )?
                 }
@@ -372,12 +375,12 @@ pub fn content_hash(event: &ImportedEvent, overrides: &[ImportedEvent]) -> Strin
 #[allow(clippy::too_many_arguments)]
 fn upsert(
     conn: &mut DbConnection,
+    cx: &Context,
     external_uid: &str,
     event: &ImportedEvent,
     content_hash: &str,
     valid: ValidActivity,
     to: &Destination,
-    now: DateTime<Utc>,
     report: &mut ImportReport,
 ) -> Result<()> {
     let source = ExternalSource {
@@ -398,7 +401,10 @@ fn upsert(
     };
     match activities::find_external(conn, to.organisation_id, external_uid)? {
         None => {
-            let created = activities::create_with_source(conn, &valid, &source, now)?;
+            // Through the same operation as a hand edit: history, review, effects.
+            let created = records::create_by::<Activities>(conn, cx, |c| {
+                activities::create_with_source(c, &valid, &source, cx.now)
+            })?;
             activities::set_import_fingerprint(conn, created.id, &fingerprint)?;
             report.record(event.line, Some(&event.uid), Outcome::Created, None);
         }
@@ -413,7 +419,10 @@ fn upsert(
             };
             match decide(&stored, &incoming) {
                 Decision::Update => {
-                    activities::update(conn, existing.id, existing.version, &valid, now)?;
+                    // As a hand edit: those invited get the update.
+                    records::update_by::<Activities>(conn, cx, existing.id, |c| {
+                        activities::update(c, existing.id, existing.version, &valid, cx.now)
+                    })?;
                     activities::set_external_version(conn, existing.id, &source)?;
                     activities::set_import_fingerprint(conn, existing.id, &fingerprint)?;
                     report.record(event.line, Some(&event.uid), Outcome::Updated, None);
