@@ -55,7 +55,7 @@ for _ in range(100):
 h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 c.request("GET", "/api/v1/activities?per_page=100", headers=h)
 items = json.loads(c.getresponse().read())["items"]
-a = next(i for i in items if i["timing"]["precision"] == "tbc" and "laga" in i["title"])
+a = next(i for i in items if i["timing"]["precision"] == "tbc" and "laga" in ((i.get("place") or {}).get("name") or ""))
 c.request("GET", f"/api/v1/activities/{a['id']}", headers=h)
 cur = json.loads(c.getresponse().read())
 keep = ["plan_id","period_id","campaign_id","kind","status","visibility","owner_person_id",

@@ -2,7 +2,7 @@
 //! administrator, each recorded in the history (never the token).
 
 use super::Context;
-use super::history::{self, Action, Entry};
+use super::history::{self, Action};
 use super::policy::{self, Operation};
 use crate::db::{DbConnection, feeds as db};
 use crate::domain::feed::{Feed, FeedInput};
@@ -16,17 +16,13 @@ fn record(
     before: Option<&Feed>,
     after: Option<&Feed>,
 ) -> Result<()> {
-    history::record(
+    history::record_in(
         conn,
-        &cx.actor,
-        cx.now,
-        Entry {
-            entity: "feed",
-            entity_id: id,
-            action,
-            changes: history::diff_of(before, after, &[]),
-            reason: cx.reason.as_deref(),
-        },
+        cx,
+        "feed",
+        id,
+        action,
+        history::diff_of(before, after, &[]),
     )
 }
 
@@ -56,22 +52,18 @@ pub fn update(
 pub fn rotate(conn: &mut DbConnection, cx: &Context, id: i64) -> Result<(Feed, String)> {
     policy::require(&cx.actor, Operation::Administer)?;
     let (feed, token) = db::rotate(conn, id, cx.now)?;
-    history::record(
+    history::record_in(
         conn,
-        &cx.actor,
-        cx.now,
-        Entry {
-            entity: "feed",
-            entity_id: id,
-            action: Action::StateChanged,
-            changes: vec![history::FieldChange {
-                field: "token".into(),
-                before: "rotated".into(),
-                after: "new".into(),
-                personal: false,
-            }],
-            reason: cx.reason.as_deref(),
-        },
+        cx,
+        "feed",
+        id,
+        Action::StateChanged,
+        vec![history::FieldChange {
+            field: "token".into(),
+            before: "rotated".into(),
+            after: "new".into(),
+            personal: false,
+        }],
     )?;
     Ok((feed, token))
 }

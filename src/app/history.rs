@@ -140,6 +140,29 @@ pub fn record(
     Ok(())
 }
 
+/// `record` for an operation's own `Context`: its actor, time and reason.
+pub fn record_in(
+    conn: &mut DbConnection,
+    cx: &super::Context,
+    entity: &'static str,
+    entity_id: i64,
+    action: Action,
+    changes: Vec<FieldChange>,
+) -> Result<()> {
+    record(
+        conn,
+        &cx.actor,
+        cx.now,
+        Entry {
+            entity,
+            entity_id,
+            action,
+            changes,
+            reason: cx.reason.as_deref(),
+        },
+    )
+}
+
 /// The field-level difference between two versions of a record as the API shows
 /// it. Nested objects are compared field by field (`translations.en.title`),
 /// lists as a whole. Bookkeeping fields (`version`, timestamps) are left out, and

@@ -28,17 +28,13 @@ fn before(conn: &mut DbConnection, issue: Issue) -> Result<Before> {
 }
 
 fn state_changed(conn: &mut DbConnection, cx: &Context, was: &Before, after: &Issue) -> Result<()> {
-    history::record(
+    history::record_in(
         conn,
-        &cx.actor,
-        cx.now,
-        Entry {
-            entity: "issue",
-            entity_id: after.id,
-            action: Action::StateChanged,
-            changes: history::diff_of(Some(&was.issue), Some(after), &[]),
-            reason: cx.reason.as_deref(),
-        },
+        cx,
+        "issue",
+        after.id,
+        Action::StateChanged,
+        history::diff_of(Some(&was.issue), Some(after), &[]),
     )?;
     if let Some(activity) = &was.activity {
         let now = db::activities::get(conn, activity.id)?;
@@ -150,22 +146,18 @@ pub fn invite_participants(
     reviews::require_approved(conn, Subject::Activity(activity_id))?;
     let queued = db::invitations::invite(conn, activity_id, message_domain, cx.now)?;
     if queued > 0 {
-        history::record(
+        history::record_in(
             conn,
-            &cx.actor,
-            cx.now,
-            Entry {
-                entity: "activity",
-                entity_id: activity_id,
-                action: Action::StateChanged,
-                changes: vec![history::FieldChange {
-                    field: "invitations_queued".into(),
-                    before: serde_json::Value::Null,
-                    after: queued.into(),
-                    personal: false,
-                }],
-                reason: cx.reason.as_deref(),
-            },
+            cx,
+            "activity",
+            activity_id,
+            Action::StateChanged,
+            vec![history::FieldChange {
+                field: "invitations_queued".into(),
+                before: serde_json::Value::Null,
+                after: queued.into(),
+                personal: false,
+            }],
         )?;
     }
     Ok(queued)

@@ -3,7 +3,7 @@
 //! subscriber's address and name never copied there.
 
 use super::Context;
-use super::history::{self, Action, Entry};
+use super::history::{self, Action};
 use super::policy::{self, Operation};
 use crate::db::{DbConnection, subscribers as db};
 use crate::domain::newsletter::{Subscriber, SubscriberInput, SubscriberUpdate};
@@ -24,18 +24,8 @@ pub fn record(
         Action::Deleted => None,
         _ => Some(db::get_subscriber(conn, id)?),
     };
-    history::record(
-        conn,
-        &cx.actor,
-        cx.now,
-        Entry {
-            entity: "subscriber",
-            entity_id: id,
-            action,
-            changes: history::diff_of(before, after.as_ref(), PERSONAL),
-            reason: cx.reason.as_deref(),
-        },
-    )?;
+    let changes = history::diff_of(before, after.as_ref(), PERSONAL);
+    history::record_in(conn, cx, "subscriber", id, action, changes)?;
     Ok(after)
 }
 
