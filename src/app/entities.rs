@@ -14,6 +14,7 @@ use crate::domain::organisation::{Organisation, OrganisationInput};
 use crate::domain::participation::{Participation, ParticipationInput};
 use crate::domain::person::{Person, PersonInput};
 use crate::domain::plan::{Plan, PlanInput};
+use crate::domain::review;
 use crate::error::Result;
 
 plain_record!(
@@ -233,7 +234,12 @@ impl Record for Activities {
         db::activities::delete(conn, id, cx.now)
     }
     fn after_create(conn: &mut DbConnection, cx: &Context, a: &Activity) -> Result<()> {
-        reviews::opened(conn, cx, Subject::Activity(a.id))
+        reviews::opened(
+            conn,
+            cx,
+            Subject::Activity(a.id),
+            &review::activity_content(a),
+        )
     }
     /// People invited before get the change (or the cancellation); approved
     /// content that changed goes back to review.
@@ -244,7 +250,12 @@ impl Record for Activities {
         a: &Activity,
     ) -> Result<()> {
         db::invitations::follow_change(conn, a.id, cx.now)?;
-        reviews::edited(conn, cx, Subject::Activity(a.id))
+        reviews::edited(
+            conn,
+            cx,
+            Subject::Activity(a.id),
+            &review::activity_content(a),
+        )
     }
     /// An activity people were invited to is cancelled (and they told) first.
     fn before_delete(conn: &mut DbConnection, _: &Context, a: &Activity) -> Result<()> {
@@ -258,6 +269,7 @@ impl Record for Activities {
 pub struct Issues;
 impl Record for Issues {
     const ENTITY: &'static str = "issue";
+    const HOOKS_CHANGE_IT: bool = true;
     type Input = IssueInput;
     type Output = Issue;
     fn id(i: &Issue) -> i64 {
@@ -282,10 +294,10 @@ impl Record for Issues {
         db::issues::delete(conn, id, cx.now)
     }
     fn after_create(conn: &mut DbConnection, cx: &Context, i: &Issue) -> Result<()> {
-        reviews::opened(conn, cx, Subject::Issue(i.id))
+        reviews::opened(conn, cx, Subject::Issue(i.id), &review::issue_content(i))
     }
     fn after_update(conn: &mut DbConnection, cx: &Context, _: &Issue, i: &Issue) -> Result<()> {
-        reviews::edited(conn, cx, Subject::Issue(i.id))?;
+        reviews::edited(conn, cx, Subject::Issue(i.id), &review::issue_content(i))?;
         super::sending::unschedule_unapproved(conn, cx, i)
     }
     fn after_delete(conn: &mut DbConnection, _: &Context, i: &Issue) -> Result<()> {

@@ -30,6 +30,10 @@ pub trait Record: 'static {
     ) -> Result<Self::Output>;
     fn remove(conn: &mut DbConnection, id: i64, cx: &Context) -> Result<()>;
 
+    /// Whether the hooks below may change the record itself (an edited issue
+    /// that loses its approval is unscheduled): then it is read again after them.
+    const HOOKS_CHANGE_IT: bool = false;
+
     /// Rules and effects of this kind, in the same transaction as the write.
     fn after_create(_: &mut DbConnection, _: &Context, _created: &Self::Output) -> Result<()> {
         Ok(())
@@ -91,8 +95,7 @@ pub fn create_by<R: Record>(
         entry::<R>(id, Action::Created, None, Some(&created), cx),
     )?;
     R::after_create(conn, cx, &created)?;
-    // Read again: the hooks may have changed what the API shows (e.g. a review).
-    R::get(conn, id)
+    Ok(created)
 }
 
 pub fn update<R: Record>(
@@ -122,7 +125,10 @@ pub fn update_by<R: Record>(
         entry::<R>(id, Action::Updated, Some(&before), Some(&after), cx),
     )?;
     R::after_update(conn, cx, &before, &after)?;
-    R::get(conn, id)
+    if R::HOOKS_CHANGE_IT {
+        return R::get(conn, id);
+    }
+    Ok(after)
 }
 
 pub fn delete<R: Record>(conn: &mut DbConnection, cx: &Context, id: i64) -> Result<()> {

@@ -34,7 +34,7 @@ impl Subject {
     }
 
     /// The hashes of what this subject sends out now.
-    fn content(self, conn: &mut DbConnection) -> Result<ContentHash> {
+    pub(super) fn content(self, conn: &mut DbConnection) -> Result<ContentHash> {
         Ok(match self {
             Subject::Activity(id) => {
                 review::activity_content(&crate::db::activities::get(conn, id)?)
@@ -123,8 +123,13 @@ fn hash_json(text: &str) -> serde_json::Value {
 
 /// A new activity or issue starts as a draft; what the seed loads starts approved
 /// (by the seed), as the plan it ships was agreed before it was typed in.
-pub fn opened(conn: &mut DbConnection, cx: &Context, subject: Subject) -> Result<()> {
-    let hash = encode(&subject.content(conn)?);
+pub fn opened(
+    conn: &mut DbConnection,
+    cx: &Context,
+    subject: Subject,
+    content: &ContentHash,
+) -> Result<()> {
+    let hash = encode(content);
     let approved = cx.actor == Actor::Seed;
     let row = Row {
         entity: subject.entity().into(),
@@ -151,11 +156,16 @@ pub fn opened(conn: &mut DbConnection, cx: &Context, subject: Subject) -> Result
 
 /// After an edit: if what goes out changed, the editor becomes the last editor
 /// and a standing approval is superseded (the work goes back to review).
-pub fn edited(conn: &mut DbConnection, cx: &Context, subject: Subject) -> Result<()> {
+pub fn edited(
+    conn: &mut DbConnection,
+    cx: &Context,
+    subject: Subject,
+    content: &ContentHash,
+) -> Result<()> {
     let Some(before) = db::find(conn, subject.entity(), subject.id())? else {
-        return opened(conn, cx, subject);
+        return opened(conn, cx, subject, content);
     };
-    let hash = encode(&subject.content(conn)?);
+    let hash = encode(content);
     if hash == before.content_hash {
         return Ok(());
     }

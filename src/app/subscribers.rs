@@ -57,16 +57,18 @@ pub fn update(
     Ok(record(conn, cx, id, Action::Updated, Some(&before))?.unwrap_or(updated))
 }
 
-/// Leaves `list_ids` (all lists when None), on the subscriber's word or on their behalf.
+/// Leaves `list_ids` (all lists when None), on the subscriber's word or on
+/// their behalf. Returns the subscriber and how many subscriptions ended.
 pub fn unsubscribe(
     conn: &mut DbConnection,
     cx: &Context,
     id: i64,
     list_ids: Option<&[i64]>,
-) -> Result<Subscriber> {
+) -> Result<(Subscriber, usize)> {
     let before = db::get_subscriber(conn, id)?;
-    db::unsubscribe(conn, id, list_ids, cx.now)?;
-    Ok(record(conn, cx, id, Action::StateChanged, Some(&before))?.unwrap_or(before))
+    let ended = db::unsubscribe(conn, id, list_ids, cx.now)?;
+    let after = record(conn, cx, id, Action::StateChanged, Some(&before))?.unwrap_or(before);
+    Ok((after, ended))
 }
 
 /// The right to erasure: the subscriber, their subscriptions, and their address

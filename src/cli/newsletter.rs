@@ -41,6 +41,10 @@ pub enum SubscribersCommand {
         #[arg(long)]
         list: Option<String>,
     },
+    /// Erase a subscriber (right to erasure): the record, their subscriptions
+    /// and their address in past delivery records. The history keeps only that
+    /// subscriber N was erased.
+    Erase { email: String },
 }
 
 #[derive(Args)]
@@ -153,10 +157,23 @@ pub fn subscribers(
             let Some(subscriber) = subscribers::find_subscriber_id(&mut conn, &email)? else {
                 anyhow::bail!("no subscriber {email}");
             };
-            let changed = db::write_transaction(&mut conn, |c| {
-                subscribers::unsubscribe(c, subscriber, lists.as_deref(), now)
+            let cx = crate::app::Context::new(crate::app::Actor::System, now).with_reason(Some(
+                "on the subscriber's request, from the command line".into(),
+            ));
+            let (_, changed) = db::write_transaction(&mut conn, |c| {
+                crate::app::subscribers::unsubscribe(c, &cx, subscriber, lists.as_deref())
             })?;
             println!("{email}: unsubscribed from {changed} list(s)");
+        }
+        SubscribersCommand::Erase { email } => {
+            let Some(subscriber) = subscribers::find_subscriber_id(&mut conn, &email)? else {
+                anyhow::bail!("no subscriber {email}");
+            };
+            let cx = crate::app::Context::new(crate::app::Actor::System, now);
+            db::write_transaction(&mut conn, |c| {
+                crate::app::subscribers::erase(c, &cx, subscriber)
+            })?;
+            println!("subscriber {subscriber} erased");
         }
     }
     Ok(())

@@ -1303,6 +1303,32 @@ async fn subscribers_and_bounces_from_the_command_line() {
     );
     let view = app.get_json(&format!("/api/v1/lists/{list}")).await;
     assert_eq!(view["confirmed_subscribers"], 0);
+
+    // Erasure leaves nothing of the address, in the records or in the history,
+    // and the history still verifies.
+    let (ok, out) = pregon_cli(&db, &["subscribers", "erase", "ana@example.org"], None);
+    assert!(ok && out.contains("erased"), "{out}");
+    let (ok, csv) = pregon_cli(&db, &["subscribers", "export", "--list", "members"], None);
+    assert!(ok && !csv.contains("ana@example.org"), "{csv}");
+    let changes = app
+        .get_json("/api/v1/changes?entity=subscriber&limit=500")
+        .await;
+    assert!(
+        !changes.to_string().contains("ana@example.org"),
+        "{changes}"
+    );
+    assert!(
+        changes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "deleted"),
+        "{changes}"
+    );
+    let (ok, out) = pregon_cli(&db, &["history", "verify"], None);
+    assert!(ok && out.contains("the chain holds"), "{out}");
+    let (ok, out) = pregon_cli(&db, &["subscribers", "erase", "ana@example.org"], None);
+    assert!(!ok && out.contains("no subscriber"), "{out}");
 }
 
 /// Per recipient: (state, attempts) as the deliveries endpoint shows them.

@@ -185,6 +185,7 @@ async fn unsubscribe(
         .db
         .transaction(move |c| {
             crate::app::subscribers::unsubscribe(c, &cx, id, input.0.list_ids.as_deref())
+                .map(|(subscriber, _)| subscriber)
         })
         .await?;
     Ok(HttpResponse::Ok().json(found))
