@@ -18,9 +18,7 @@ BASE="${1:-e907259}"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pregon-target}"
 WORK=$(mktemp -d)
-PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     git worktree remove --force "$WORK/base" 2>/dev/null || true
     rm -rf "$WORK"
 }
@@ -43,7 +41,8 @@ measure() {
         grep -o 'pgn_[A-Za-z0-9_-]*' | head -1)
     PREGON__DATABASE__URL="$db" PREGON__SERVER__BIND="127.0.0.1:$port" RUST_LOG=error \
         "$bin" serve --no-dispatcher >"$WORK/$name.log" 2>&1 &
-    PIDS+=($!)
+    # measure runs in a subshell ($(…)): it stops its own server.
+    local server=$!
     python3 - "$port" "$token" "$N" "$name" <<'PY'
 import http.client, json, sys, time
 port, token, n, name = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -80,6 +79,7 @@ times.sort()
 p = lambda q: times[min(len(times) - 1, int(q * len(times)))] * 1000
 print(f"{name}: n={n} p50_ms={p(0.5):.2f} p95_ms={p(0.95):.2f}")
 PY
+    kill "$server" 2>/dev/null || true
 }
 
 before=$(measure before "$WORK/pregon-before")
