@@ -34,7 +34,7 @@ impl Subject {
     }
 
     /// The hashes of what this subject sends out now.
-    pub(super) fn content(self, conn: &mut DbConnection) -> Result<ContentHash> {
+    fn content(self, conn: &mut DbConnection) -> Result<ContentHash> {
         Ok(match self {
             Subject::Activity(id) => {
                 review::activity_content(&crate::db::activities::get(conn, id)?)
