@@ -10,7 +10,7 @@ use super::policy::{self, Operation};
 use super::reviews::{self, Subject};
 use crate::db::{self, DbConnection};
 use crate::domain::activity::Activity;
-use crate::domain::newsletter::{Issue, IssueState, ScheduleInput};
+use crate::domain::newsletter::{EmailLimits, Issue, IssueState, ScheduleInput};
 use crate::error::Result;
 
 /// The issue as it was, and its linked activity as it was.
@@ -134,6 +134,42 @@ pub fn finish_completed(conn: &mut DbConnection, cx: &Context) -> Result<Vec<Iss
         }
     }
     Ok(finished)
+}
+
+/// Queues an issue's failed deliveries again (and those of unknown outcome
+/// when asked), never to addresses unsubscribed or suppressed since.
+pub fn retry_failed(
+    conn: &mut DbConnection,
+    cx: &Context,
+    id: i64,
+    include_unknown: bool,
+) -> Result<(Issue, i64)> {
+    policy::require(&cx.actor, Operation::SendApproved)?;
+    reviews::require_approved(conn, Subject::Issue(id))?;
+    let issue = db::issues::get(conn, id)?;
+    let was = before(conn, issue)?;
+    let (after, requeued) = db::issues::retry_failed(conn, id, include_unknown, cx.now)?;
+    if requeued > 0 {
+        let mut changes = history::diff_of(Some(&was.issue), Some(&after), &[]);
+        changes.push(history::FieldChange {
+            field: "deliveries_requeued".into(),
+            before: serde_json::Value::Null,
+            after: requeued.into(),
+            personal: false,
+        });
+        history::record_in(conn, cx, "issue", id, Action::StateChanged, changes)?;
+    }
+    Ok((after, requeued))
+}
+
+/// Sets the sending limits every dispatcher applies within a heartbeat;
+/// `None` fields return to the configuration.
+pub fn set_email_limits(conn: &mut DbConnection, cx: &Context, limits: &EmailLimits) -> Result<()> {
+    policy::require(&cx.actor, Operation::Write)?;
+    let was = db::subscribers::runtime_limits(conn)?;
+    db::subscribers::set_runtime_limits(conn, limits, cx.now)?;
+    let changes = history::diff_of(Some(&was), Some(limits), &[]);
+    history::record_in(conn, cx, "email_limits", 1, Action::Updated, changes)
 }
 
 pub fn invite_participants(

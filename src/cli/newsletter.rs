@@ -120,16 +120,11 @@ pub fn subscribers(
                 settings.email.confirm_link_hours,
                 message_domain(&settings.email),
             );
+            let cx = crate::app::Context::new(crate::app::Actor::System, now);
             let report = db::write_transaction(&mut conn, |c| {
-                let report = subscriber_csv::import(c, id, &rows, confirmed, &source, now)?;
-                subscribers::queue_confirmations(
-                    c,
-                    &report.needs_confirmation,
-                    hours,
-                    &domain,
-                    now,
-                )?;
-                Ok(report)
+                crate::app::subscribers::import_csv(
+                    c, &cx, id, &rows, confirmed, &source, hours, &domain,
+                )
             })?;
             println!(
                 "{} rows: {} new addresses, {} subscribed, {} already subscribed, {} left unsubscribed, {} suppressed",
@@ -189,10 +184,11 @@ pub fn bounce(args: BounceArgs, db: &Db, now: DateTime<Utc>) -> anyhow::Result<(
         }
         None => (vec![bounce_input(&args)?], Vec::new()),
     };
+    let cx = crate::app::Context::new(crate::app::Actor::System, now);
     let outcomes = db::write_transaction(&mut *db.get()?, |c| {
         inputs
             .iter()
-            .map(|input| subscribers::record_bounce(c, input, now))
+            .map(|input| crate::app::subscribers::record_bounce(c, &cx, input))
             .collect::<crate::Result<Vec<_>>>()
     })?;
     for outcome in outcomes {

@@ -14,7 +14,7 @@ use super::schema::{deliveries, dispatchers, newsletter_issues};
 use super::{DbConnection, Page, PageRequest, parse_stored, raw_sql, utc};
 use crate::config::OutcomeUnknownPolicy;
 use crate::domain::language::Language;
-use crate::domain::newsletter::{DeliveryKind, DeliveryState, DeliveryView};
+use crate::domain::newsletter::{DeliveryKind, DeliveryState, DeliveryView, IssueState};
 use crate::error::Result;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -84,11 +84,16 @@ pub fn claim(
         DbConnection::Postgres(_) => "FOR UPDATE OF d SKIP LOCKED",
         DbConnection::Sqlite(_) => "",
     };
+    let due = super::sql_literals(&[
+        DeliveryState::Queued.as_str(),
+        DeliveryState::Retry.as_str(),
+    ]);
+    let sending = super::sql_literals(&[IssueState::Sending.as_str()]);
     let sql = format!(
         "UPDATE deliveries SET claimed_by = ?, claimed_at = ? WHERE id IN ( \
              SELECT d.id FROM deliveries d LEFT JOIN newsletter_issues i ON i.id = d.issue_id \
-             WHERE d.state IN ('queued', 'retry') AND d.claimed_by IS NULL \
-               AND d.next_attempt_at <= ? AND (d.issue_id IS NULL OR i.state = 'sending') \
+             WHERE d.state IN ({due}) AND d.claimed_by IS NULL \
+               AND d.next_attempt_at <= ? AND (d.issue_id IS NULL OR i.state = {sending}) \
              ORDER BY d.next_attempt_at, d.id LIMIT ? {lock}) \
          RETURNING {CLAIMED_COLUMNS}"
     );
@@ -115,13 +120,13 @@ pub fn mark_sending(
     // One statement for the whole group: diesel prepares every UPDATE anew,
     // so fewer statements is what makes this cheap.
     let sending_issues = newsletter_issues::table
-        .filter(newsletter_issues::state.eq("sending"))
+        .filter(newsletter_issues::state.eq(IssueState::Sending))
         .select(newsletter_issues::id.nullable());
     let marked: Vec<i64> = diesel::update(
         deliveries::table
             .filter(deliveries::id.eq_any(ids))
             .filter(deliveries::claimed_by.eq(dispatcher))
-            .filter(deliveries::state.eq_any(["queued", "retry"]))
+            .filter(deliveries::state.eq_any([DeliveryState::Queued, DeliveryState::Retry]))
             .filter(
                 deliveries::issue_id
                     .is_null()
@@ -236,7 +241,7 @@ pub fn record(
                 .set((
                     clear,
                     first,
-                    deliveries::state.eq("sent"),
+                    deliveries::state.eq(DeliveryState::Sent),
                     deliveries::attempts.eq(deliveries::attempts + 1),
                     deliveries::smtp_code.eq(Some(i32::from(*c))),
                     deliveries::smtp_reply.eq(reply),
@@ -247,7 +252,7 @@ pub fn record(
                 .set((
                     clear,
                     first,
-                    deliveries::state.eq("retry"),
+                    deliveries::state.eq(DeliveryState::Retry),
                     deliveries::attempts.eq(deliveries::attempts + 1),
                     deliveries::smtp_code.eq(code(*c)),
                     deliveries::smtp_reply.eq(reply),
@@ -258,7 +263,7 @@ pub fn record(
                 .set((
                     clear,
                     first,
-                    deliveries::state.eq("failed"),
+                    deliveries::state.eq(DeliveryState::Failed),
                     deliveries::attempts.eq(deliveries::attempts + 1),
                     deliveries::smtp_code.eq(code(*c)),
                     deliveries::smtp_reply.eq(reply),
@@ -283,7 +288,7 @@ pub fn record(
             Outcome::Requeue { reply, at } => diesel::update(target)
                 .set((
                     clear,
-                    deliveries::state.eq("queued"),
+                    deliveries::state.eq(DeliveryState::Queued),
                     deliveries::smtp_reply.eq(reply),
                     deliveries::next_attempt_at.eq(at.naive_utc()),
                 ))
@@ -380,7 +385,7 @@ pub fn recover(
         OutcomeUnknownPolicy::Resend => "queued",
         OutcomeUnknownPolicy::Hold => "unknown",
     };
-    let sending = || orphaned().filter(deliveries::state.eq("sending"));
+    let sending = || orphaned().filter(deliveries::state.eq(DeliveryState::Sending));
     diesel::update(sending().filter(deliveries::first_attempt_at.is_null()))
         .set(deliveries::first_attempt_at.eq(Some(now.naive_utc())))
         .execute(conn)?;
@@ -388,7 +393,7 @@ pub fn recover(
     let last_chance = (max_unknown.max(1) as i32) - 1;
     let held = diesel::update(sending().filter(deliveries::unknown_outcomes.ge(last_chance)))
         .set((
-            deliveries::state.eq("unknown"),
+            deliveries::state.eq(DeliveryState::Unknown),
             deliveries::claimed_by.eq(None::<String>),
             deliveries::claimed_at.eq(None::<NaiveDateTime>),
             deliveries::attempts.eq(deliveries::attempts + 1),
@@ -530,7 +535,7 @@ pub fn report_chunk(
 pub fn of_activity(conn: &mut DbConnection, activity_id: i64) -> Result<Vec<DeliveryView>> {
     deliveries::table
         .filter(deliveries::activity_id.eq(activity_id))
-        .filter(deliveries::kind.eq("invitation"))
+        .filter(deliveries::kind.eq(DeliveryKind::Invitation))
         .order(deliveries::id.desc())
         .select(Row::as_select())
         .load(conn)?

@@ -7,6 +7,7 @@
 use super::schema::{activities, deliveries, participations, people};
 use super::{DbConnection, activities as activity_db};
 use crate::domain::activity::Activity;
+use crate::domain::newsletter::{DeliveryKind, DeliveryState};
 use crate::domain::timing::Timing;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -83,18 +84,18 @@ fn queue(
             deliveries::table
                 .filter(deliveries::activity_id.eq(activity.id))
                 .filter(deliveries::person_id.eq(person.person_id))
-                .filter(deliveries::kind.eq("invitation"))
-                .filter(deliveries::state.eq_any(["queued", "retry"])),
+                .filter(deliveries::kind.eq(DeliveryKind::Invitation))
+                .filter(deliveries::state.eq_any([DeliveryState::Queued, DeliveryState::Retry])),
         )
         .set((
-            deliveries::state.eq("cancelled"),
+            deliveries::state.eq(DeliveryState::Cancelled),
             deliveries::smtp_reply.eq("superseded by a newer invitation"),
             deliveries::updated_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
         diesel::insert_into(deliveries::table)
             .values((
-                deliveries::kind.eq("invitation"),
+                deliveries::kind.eq(DeliveryKind::Invitation),
                 deliveries::activity_id.eq(activity.id),
                 deliveries::person_id.eq(person.person_id),
                 deliveries::email.eq(person.email.trim().to_lowercase()),
@@ -109,7 +110,7 @@ fn queue(
                     activity.sequence,
                     uuid::Uuid::new_v4().simple()
                 )),
-                deliveries::state.eq("queued"),
+                deliveries::state.eq(DeliveryState::Queued),
                 deliveries::next_attempt_at.eq(now.naive_utc()),
                 deliveries::created_at.eq(now.naive_utc()),
                 deliveries::updated_at.eq(now.naive_utc()),
@@ -160,8 +161,8 @@ pub fn follow_change(
 ) -> Result<usize> {
     let invited: Vec<(i64, Option<i32>, String)> = deliveries::table
         .filter(deliveries::activity_id.eq(activity_id))
-        .filter(deliveries::kind.eq("invitation"))
-        .filter(deliveries::state.ne("cancelled"))
+        .filter(deliveries::kind.eq(DeliveryKind::Invitation))
+        .filter(deliveries::state.ne(DeliveryState::Cancelled))
         .select((
             deliveries::person_id.assume_not_null(),
             deliveries::sequence,
@@ -232,8 +233,8 @@ pub fn uninvite(
     let earlier: Vec<(String, String, Option<String>, String, String)> = deliveries::table
         .filter(deliveries::activity_id.eq(activity_id))
         .filter(deliveries::person_id.eq(person_id))
-        .filter(deliveries::kind.eq("invitation"))
-        .filter(deliveries::state.ne("cancelled"))
+        .filter(deliveries::kind.eq(DeliveryKind::Invitation))
+        .filter(deliveries::state.ne(DeliveryState::Cancelled))
         .order(deliveries::id.desc())
         .select((
             deliveries::state,
@@ -254,11 +255,11 @@ pub fn uninvite(
             deliveries::table
                 .filter(deliveries::activity_id.eq(activity_id))
                 .filter(deliveries::person_id.eq(person_id))
-                .filter(deliveries::kind.eq("invitation"))
-                .filter(deliveries::state.eq_any(["queued", "retry"])),
+                .filter(deliveries::kind.eq(DeliveryKind::Invitation))
+                .filter(deliveries::state.eq_any([DeliveryState::Queued, DeliveryState::Retry])),
         )
         .set((
-            deliveries::state.eq("cancelled"),
+            deliveries::state.eq(DeliveryState::Cancelled),
             deliveries::smtp_reply.eq("withdrawn: no longer a participant"),
             deliveries::updated_at.eq(now.naive_utc()),
         ))
@@ -299,8 +300,12 @@ pub fn check_deletable(conn: &mut DbConnection, activity_id: i64) -> Result<()> 
         .is_ok_and(|s| s.is_off());
     let reached: i64 = deliveries::table
         .filter(deliveries::activity_id.eq(activity_id))
-        .filter(deliveries::kind.eq("invitation"))
-        .filter(deliveries::state.eq_any(["sent", "unknown", "sending"]))
+        .filter(deliveries::kind.eq(DeliveryKind::Invitation))
+        .filter(deliveries::state.eq_any([
+            DeliveryState::Sent,
+            DeliveryState::Unknown,
+            DeliveryState::Sending,
+        ]))
         .count()
         .get_result(conn)?;
     if reached > 0 && !called_off {

@@ -12,8 +12,8 @@ use super::{DbConnection, Page, PageRequest, parse_stored, raw_sql, require_ref,
 use crate::domain::activity::{ActivityKind, ActivityStatus};
 use crate::domain::language::Translations;
 use crate::domain::newsletter::{
-    DeliveryState, Issue, IssueInput, IssueState, IssueTranslation, Progress, ScheduleInput,
-    ScheduleView,
+    DeliveryKind, DeliveryState, Issue, IssueInput, IssueState, IssueTranslation, Progress,
+    ScheduleInput, ScheduleView, SubscriberStatus, SubscriptionStatus,
 };
 use crate::domain::zone::Zone;
 use crate::error::{Error, Result};
@@ -365,7 +365,7 @@ pub fn schedule(
     diesel::update(
         newsletter_issues::table
             .find(id)
-            .filter(newsletter_issues::state.eq_any(["draft", "scheduled"])),
+            .filter(newsletter_issues::state.eq_any([IssueState::Draft, IssueState::Scheduled])),
     )
     .set((
         newsletter_issues::scheduled_at.eq(Some(at.naive_utc())),
@@ -418,21 +418,25 @@ pub fn start_sending(
         conn,
         "INSERT INTO deliveries (kind, issue_id, subscriber_id, email, name, language, \
              message_id, state, attempts, unknown_outcomes, next_attempt_at, created_at, updated_at) \
-         SELECT 'newsletter', ?, sub.id, sub.email, sub.name, sub.language, \
-             '<' || ? || '.' || sub.id || '@' || ? || '>', 'queued', 0, 0, ?, ?, ? \
+         SELECT ?, ?, sub.id, sub.email, sub.name, sub.language, \
+             '<' || ? || '.' || sub.id || '@' || ? || '>', ?, 0, 0, ?, ?, ? \
          FROM subscribers sub \
-         WHERE sub.status = 'active' AND EXISTS ( \
+         WHERE sub.status = ? AND EXISTS ( \
              SELECT 1 FROM subscriptions sn \
              JOIN newsletter_issue_lists il ON il.list_id = sn.list_id \
-             WHERE sn.subscriber_id = sub.id AND sn.status = 'confirmed' AND il.issue_id = ?) \
+             WHERE sn.subscriber_id = sub.id AND sn.status = ? AND il.issue_id = ?) \
          ORDER BY sub.id",
         execute;
+        Text => DeliveryKind::Newsletter.as_str(),
         BigInt => id,
         Text => issue.uid.clone(),
         Text => message_domain.to_owned(),
+        Text => DeliveryState::Queued.as_str(),
         Timestamp => now.naive_utc(),
         Timestamp => now.naive_utc(),
         Timestamp => now.naive_utc(),
+        Text => SubscriberStatus::Active.as_str(),
+        Text => SubscriptionStatus::Confirmed.as_str(),
         BigInt => id,
     )? as i64;
     if queued == 0 {
@@ -469,7 +473,7 @@ pub fn cancel(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<Is
     diesel::update(
         deliveries::table
             .filter(deliveries::issue_id.eq(id))
-            .filter(deliveries::state.eq_any(["queued", "retry"])),
+            .filter(deliveries::state.eq_any([DeliveryState::Queued, DeliveryState::Retry])),
     )
     .set((
         deliveries::state.eq(DeliveryState::Cancelled.as_str()),
@@ -505,17 +509,17 @@ pub fn retry_failed(
             issue.state
         )));
     }
-    let states: &[&str] = if include_unknown {
-        &["failed", "unknown"]
+    let states: &[DeliveryState] = if include_unknown {
+        &[DeliveryState::Failed, DeliveryState::Unknown]
     } else {
-        &["failed"]
+        &[DeliveryState::Failed]
     };
     let still_wanted = super::schema::subscribers::table
-        .filter(super::schema::subscribers::status.eq("active"))
+        .filter(super::schema::subscribers::status.eq(SubscriberStatus::Active))
         .filter(
             super::schema::subscribers::id.eq_any(
                 super::schema::subscriptions::table
-                    .filter(super::schema::subscriptions::status.eq("confirmed"))
+                    .filter(super::schema::subscriptions::status.eq(SubscriptionStatus::Confirmed))
                     .filter(super::schema::subscriptions::list_id.eq_any(issue.list_ids.clone()))
                     .select(super::schema::subscriptions::subscriber_id),
             ),
@@ -580,7 +584,11 @@ pub fn due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<i64>> {
 /// they become sent, sent with failures, or failed. Returns those finished.
 pub fn finish_completed(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<Issue>> {
     let pending = deliveries::table
-        .filter(deliveries::state.eq_any(["queued", "retry", "sending"]))
+        .filter(deliveries::state.eq_any([
+            DeliveryState::Queued,
+            DeliveryState::Retry,
+            DeliveryState::Sending,
+        ]))
         .filter(deliveries::issue_id.is_not_null())
         .select(deliveries::issue_id.assume_not_null());
     let done: Vec<i64> = newsletter_issues::table
@@ -646,7 +654,7 @@ pub fn progress(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<
     let count = |s: DeliveryState| counts.get(&s).copied().unwrap_or(0);
     let possible_duplicates: i64 = deliveries::table
         .filter(deliveries::issue_id.eq(id))
-        .filter(deliveries::state.eq("sent"))
+        .filter(deliveries::state.eq(DeliveryState::Sent))
         .filter(deliveries::unknown_outcomes.gt(0))
         .count()
         .get_result(conn)?;

@@ -348,6 +348,18 @@ pub fn utc(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// Text the database holds for a closed set of values (CHECK-constrained).
+/// States as SQL literals, for the raw queries whose text must name them
+/// (a partial index is only used when its condition is in the query's text):
+/// `sql_literals(&[DeliveryState::Queued.as_str(), …])` gives `'queued', …`.
+/// The spellings come from the one mapping in `domain`; they are never input.
+pub fn sql_literals(values: &[&'static str]) -> String {
+    values
+        .iter()
+        .map(|v| format!("'{v}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn parse_stored<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T> {
     s.parse()
         .map_err(|e| Error::Internal(anyhow::anyhow!("unexpected stored value: {e}")))

@@ -46,6 +46,9 @@ pub struct ImportReport {
     /// Pending subscriptions that now wait for their confirmation email.
     #[serde(skip)]
     pub needs_confirmation: Vec<i64>,
+    /// Subscribers created or given a new subscription (for the history).
+    #[serde(skip)]
+    pub changed: Vec<i64>,
 }
 
 /// Parses an import file: a header with `email` and optionally `name` and
@@ -235,6 +238,7 @@ pub fn import(
                     .returning(subscriptions::id)
                     .get_result(conn)?;
                 report.subscribed += 1;
+                report.changed.push(subscriber_id);
                 if !confirmed {
                     report.needs_confirmation.push(id);
                 }

@@ -7,9 +7,9 @@ use super::schema::{
 use super::{DbConnection, Page, PageRequest, parse_stored, utc};
 use crate::domain::language::Language;
 use crate::domain::newsletter::{
-    BounceInput, BounceKind, BounceOutcome, EmailLimits, ListInput, MailingList, SOFT_BOUNCE_LIMIT,
-    Subscriber, SubscriberInput, SubscriberStatus, SubscriberUpdate, Subscription,
-    SubscriptionStatus, normalise_email,
+    BounceInput, BounceKind, BounceOutcome, DeliveryKind, DeliveryState, EmailLimits, ListInput,
+    MailingList, SOFT_BOUNCE_LIMIT, Subscriber, SubscriberInput, SubscriberStatus,
+    SubscriberUpdate, Subscription, SubscriptionStatus, normalise_email,
 };
 use crate::email::links::LinkSigner;
 use crate::error::{Error, Result};
@@ -530,8 +530,8 @@ fn cancel_unwanted(conn: &mut DbConnection, subscriber_id: i64, now: DateTime<Ut
     use super::schema::newsletter_issue_lists;
     let queued: Vec<(i64, Option<i64>)> = deliveries::table
         .filter(deliveries::subscriber_id.eq(subscriber_id))
-        .filter(deliveries::kind.eq("newsletter"))
-        .filter(deliveries::state.eq_any(["queued", "retry"]))
+        .filter(deliveries::kind.eq(DeliveryKind::Newsletter))
+        .filter(deliveries::state.eq_any([DeliveryState::Queued, DeliveryState::Retry]))
         .select((deliveries::id, deliveries::issue_id))
         .load(conn)?;
     for (delivery, issue) in queued {
@@ -551,7 +551,7 @@ fn cancel_unwanted(conn: &mut DbConnection, subscriber_id: i64, now: DateTime<Ut
         if still_wanted == 0 {
             diesel::update(deliveries::table.find(delivery))
                 .set((
-                    deliveries::state.eq("cancelled"),
+                    deliveries::state.eq(DeliveryState::Cancelled),
                     deliveries::smtp_reply.eq("unsubscribed before sending"),
                     deliveries::updated_at.eq(now.naive_utc()),
                 ))
@@ -564,6 +564,15 @@ fn cancel_unwanted(conn: &mut DbConnection, subscriber_id: i64, now: DateTime<Ut
 /// The subscription a confirmation link names, confirmed if still pending.
 /// Returns the list's name, or `None` if the subscription no longer exists
 /// or was unsubscribed since.
+/// Whose subscription `subscription_id` is.
+pub fn subscriber_of(conn: &mut DbConnection, subscription_id: i64) -> Result<Option<i64>> {
+    Ok(subscriptions::table
+        .find(subscription_id)
+        .select(subscriptions::subscriber_id)
+        .first(conn)
+        .optional()?)
+}
+
 pub fn confirm(
     conn: &mut DbConnection,
     subscription_id: i64,
@@ -634,7 +643,7 @@ pub fn queue_confirmations(
             .execute(conn)?;
         diesel::insert_into(deliveries::table)
             .values((
-                deliveries::kind.eq("confirmation"),
+                deliveries::kind.eq(DeliveryKind::Confirmation),
                 deliveries::subscriber_id.eq(subscriber_id),
                 deliveries::subscription_id.eq(id),
                 deliveries::email.eq(email),
@@ -644,7 +653,7 @@ pub fn queue_confirmations(
                     "<confirm.{id}.{}@{message_domain}>",
                     uuid::Uuid::new_v4().simple()
                 )),
-                deliveries::state.eq("queued"),
+                deliveries::state.eq(DeliveryState::Queued),
                 deliveries::next_attempt_at.eq(now.naive_utc()),
                 deliveries::created_at.eq(now.naive_utc()),
                 deliveries::updated_at.eq(now.naive_utc()),
@@ -756,11 +765,11 @@ pub fn record_bounce(
             diesel::update(
                 deliveries::table
                     .filter(deliveries::subscriber_id.eq(id))
-                    .filter(deliveries::state.eq_any(["queued", "retry"]))
-                    .filter(deliveries::kind.ne("invitation")),
+                    .filter(deliveries::state.eq_any([DeliveryState::Queued, DeliveryState::Retry]))
+                    .filter(deliveries::kind.ne(DeliveryKind::Invitation)),
             )
             .set((
-                deliveries::state.eq("cancelled"),
+                deliveries::state.eq(DeliveryState::Cancelled),
                 deliveries::smtp_reply.eq("address suppressed before sending"),
                 deliveries::updated_at.eq(now.naive_utc()),
             ))

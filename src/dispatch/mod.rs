@@ -19,7 +19,7 @@ use crate::clock::SharedClock;
 use crate::config::{EmailSettings, OutcomeUnknownPolicy, TransportKind};
 use crate::db::deliveries::{self, Claimed, Outcome, Recovered};
 use crate::db::{self, Backend, Db, issues, subscribers};
-use crate::domain::newsletter::{BounceInput, BounceKind};
+use crate::domain::newsletter::{BounceInput, BounceKind, DeliveryState, IssueState};
 use crate::domain::{EmailAddress, Text};
 use crate::email::classify::{Verdict, classify};
 use crate::email::dkim::{DkimSigner, SigningTransport};
@@ -553,8 +553,9 @@ impl Dispatcher {
                 .db
                 .transaction(move |c| {
                     deliveries::record(c, &me, &outcomes, now)?;
+                    let cx = crate::app::Context::new(crate::app::Actor::System, now);
                     for bounce in &bounces {
-                        subscribers::record_bounce(c, bounce, now)?;
+                        crate::app::subscribers::record_bounce(c, &cx, bounce)?;
                     }
                     if !delivered_to.is_empty() {
                         subscribers::reset_soft_bounces(c, &delivered_to)?;
@@ -790,10 +791,14 @@ fn pending_work(conn: &mut db::DbConnection) -> Result<i64> {
     use diesel::prelude::*;
     // Deliveries of paused issues wait for a person, not for this process.
     let sending_issues = newsletter_issues::table
-        .filter(newsletter_issues::state.eq("sending"))
+        .filter(newsletter_issues::state.eq(IssueState::Sending))
         .select(newsletter_issues::id.nullable());
     let deliveries: i64 = deliveries::table
-        .filter(deliveries::state.eq_any(["queued", "retry", "sending"]))
+        .filter(deliveries::state.eq_any([
+            DeliveryState::Queued,
+            DeliveryState::Retry,
+            DeliveryState::Sending,
+        ]))
         .filter(
             deliveries::issue_id
                 .is_null()
@@ -802,7 +807,7 @@ fn pending_work(conn: &mut db::DbConnection) -> Result<i64> {
         .count()
         .get_result(conn)?;
     let scheduled: i64 = newsletter_issues::table
-        .filter(newsletter_issues::state.eq("scheduled"))
+        .filter(newsletter_issues::state.eq(IssueState::Scheduled))
         .count()
         .get_result(conn)?;
     Ok(deliveries + scheduled)

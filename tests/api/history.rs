@@ -319,3 +319,111 @@ async fn only_published_changes_invalidate_the_feed_cache() {
 }
 
 use pregon::http::Application;
+
+/// Consent changes that do not come through the records' own routes — the
+/// public form, the double opt-in link, a bounce, a CSV import — and the
+/// sending limits are in the history too, naming subscribers by id only.
+#[tokio::test]
+async fn consent_changes_from_every_door_are_in_the_history() {
+    let mail = crate::mail::spawn_mail_app().await;
+    let app = &mail.app;
+    let list = mail.list("members").await;
+    let res = app
+        .client
+        .post(app.url("/newsletter/subscribe"))
+        .json(
+            &json!({"email": "ana@example.org", "name": "Ana Etxeberria", "language": "es",
+                      "lists": ["members"], "consent": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    mail.run().await;
+    let received = mail.received_by("ana@example.org");
+    let text = crate::newsletter::parse(&received[0].data)
+        .body_text(0)
+        .unwrap()
+        .to_string();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("https://pregon.test/newsletter/confirm/"))
+        .unwrap()
+        .to_owned();
+    let done = app
+        .client
+        .post(crate::newsletter::local(&mail, &link))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let bounce = app
+        .post(
+            "/api/v1/bounces",
+            &json!({"email": "ana@example.org", "kind": "hard", "reason": "5.1.1 no such user"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bounce.status(), 200);
+    let import = app
+        .client
+        .post(app.url(&format!("/api/v1/lists/{list}/import")))
+        .bearer_auth(&app.editor)
+        .header("content-type", "text/csv")
+        .body("email,name\nbea@example.org,Bea Urrutia\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(import.status(), 200);
+    let limits = app
+        .put("/api/v1/email/limits", &json!({"rate_per_second": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limits.status(), 200);
+
+    let changes = app.get_json("/api/v1/changes?entity=subscriber").await;
+    let items = changes["items"].as_array().unwrap();
+    let ana = app
+        .get_json("/api/v1/subscribers?email=ana@example.org")
+        .await["items"][0]["id"]
+        .clone();
+    let of_ana: Vec<&Value> = items.iter().filter(|e| e["entity_id"] == ana).collect();
+    let actions: Vec<&str> = of_ana
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["created", "state_changed", "state_changed"],
+        "{changes}"
+    );
+    // The form and the link are the subscriber's word; the bounce, an account's.
+    assert_eq!(of_ana[0]["actor"]["kind"], "system", "{changes}");
+    assert!(
+        of_ana[1]["reason"].as_str().unwrap().contains("subscriber"),
+        "{changes}"
+    );
+    let confirmed = of_ana[1]["changes"].to_string();
+    assert!(confirmed.contains("confirmed"), "{confirmed}");
+    assert_eq!(of_ana[2]["actor"]["kind"], "account", "{changes}");
+    assert_eq!(change(of_ana[2], "status")["after"], "bounced");
+    // The import created Bea, by the editor's account.
+    let others: Vec<&Value> = items.iter().filter(|e| e["entity_id"] != ana).collect();
+    assert_eq!(others.len(), 1, "{changes}");
+    assert_eq!(others[0]["action"], "created");
+    assert_eq!(others[0]["actor"]["kind"], "account");
+    let text = changes.to_string();
+    for personal in ["ana@", "bea@", "Etxeberria", "Urrutia"] {
+        assert!(!text.contains(personal), "{personal} is in {text}");
+    }
+
+    let limits = app.get_json("/api/v1/changes?entity=email_limits").await;
+    assert_eq!(limits["items"].as_array().unwrap().len(), 1, "{limits}");
+    assert_eq!(
+        change(&limits["items"][0], "rate_per_second")["after"],
+        5,
+        "{limits}"
+    );
+}

@@ -7,6 +7,7 @@ mod smtp_server;
 
 mod accounts;
 mod activities;
+mod approval_matrix;
 mod cli;
 mod csv_injection;
 mod dispatch_process;

@@ -10,7 +10,7 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::{Value, json};
 
-fn parse(data: &[u8]) -> mail_parser::Message<'_> {
+pub(crate) fn parse(data: &[u8]) -> mail_parser::Message<'_> {
     MessageParser::default()
         .parse(data)
         .expect("a MIME message")
@@ -32,7 +32,7 @@ fn unsubscribe_url(message: &mail_parser::Message<'_>) -> String {
 }
 
 /// `https://pregon.test/…` → the same path on the test server.
-fn local(mail: &Mail, url: &str) -> String {
+pub(crate) fn local(mail: &Mail, url: &str) -> String {
     mail.app
         .url(url.strip_prefix("https://pregon.test").unwrap())
 }
@@ -523,6 +523,19 @@ async fn temporary_failures_are_retried_permanent_ones_never() {
         .on_rcpt("nobody@example.org", Script::first(0, "250 ok"));
     let requeued = mail.action(issue, "retry-failed").await;
     assert_eq!(requeued["requeued"], 1);
+    // The retry is in the issue's history, with who asked and how many.
+    let history = app
+        .get_json(&format!("/api/v1/issues/{issue}/history"))
+        .await;
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    let requeued_change = last["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["field"] == "deliveries_requeued")
+        .unwrap_or_else(|| panic!("{last}"));
+    assert_eq!(requeued_change["after"], 1, "{last}");
+    assert_eq!(last["actor"]["kind"], "account", "{last}");
     mail.run().await;
     assert_eq!(
         mail.newsletter_counts().into_iter().collect::<Vec<_>>(),

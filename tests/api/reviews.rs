@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 /// A new API token of `role` (of its own account), for tests that need a
 /// fourth role or a second person.
-async fn token_of_role(app: &TestApp, role: &str) -> String {
+pub(crate) async fn token_of_role(app: &TestApp, role: &str) -> String {
     let res = app
         .client
         .post(app.url("/api/v1/tokens"))
@@ -22,7 +22,12 @@ async fn token_of_role(app: &TestApp, role: &str) -> String {
     json["secret"].as_str().unwrap().to_owned()
 }
 
-async fn act(app: &TestApp, token: &str, record: &str, action: &str) -> reqwest::Response {
+pub(crate) async fn act(
+    app: &TestApp,
+    token: &str,
+    record: &str,
+    action: &str,
+) -> reqwest::Response {
     app.client
         .post(app.url(&format!("{record}/review")))
         .bearer_auth(token)
@@ -32,7 +37,7 @@ async fn act(app: &TestApp, token: &str, record: &str, action: &str) -> reqwest:
         .unwrap()
 }
 
-async fn draft_issue(app: &TestApp, list: i64) -> String {
+pub(crate) async fn draft_issue(app: &TestApp, list: i64) -> String {
     let id = app
         .create(
             "/api/v1/issues",

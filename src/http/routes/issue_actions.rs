@@ -300,19 +300,17 @@ struct Requeued {
     responses((status = 200, body = Requeued), (status = 409, body = Problem)))]
 #[post("/issues/{id}/retry-failed")]
 async fn retry(
-    _: Editor,
+    who: Editor,
     state: State,
+    req: actix_web::HttpRequest,
     id: web::Path<i64>,
     q: web::Query<RetryQuery>,
 ) -> ApiResult<HttpResponse> {
-    let (id, now, unknown) = (
-        id.into_inner(),
-        state.clock.now(),
-        q.include_unknown.unwrap_or(false),
-    );
+    let (id, unknown) = (id.into_inner(), q.include_unknown.unwrap_or(false));
+    let cx = super::context(&state, &who.0, &req);
     let (issue, requeued) = state
         .db
-        .transaction(move |c| db::retry_failed(c, id, unknown, now))
+        .transaction(move |c| crate::app::sending::retry_failed(c, &cx, id, unknown))
         .await?;
     Ok(HttpResponse::Ok().json(Requeued { issue, requeued }))
 }

@@ -46,47 +46,13 @@ async fn subscribe(
     input: Json<PublicSubscribe>,
 ) -> ApiResult<HttpResponse> {
     let input = input.0;
-    if !input.consent {
-        return Err(Error::invalid("consent", "must be true to subscribe").into());
-    }
-    if input.lists.is_empty() {
-        return Err(Error::invalid("lists", "name at least one list").into());
-    }
-    let now = state.clock.now();
     let hours = state.settings.email.confirm_link_hours;
     let domain = message_domain(&state.settings.email);
+    let cx = by_the_subscriber(state.clock.now());
     state
         .db
         .transaction(move |c| {
-            let mut list_ids = Vec::new();
-            let mut default_language = None;
-            for (i, slug) in input.lists.iter().enumerate() {
-                match db::find_list_by_slug(c, slug.as_str())? {
-                    Some(list) if list.public_subscribe => {
-                        default_language.get_or_insert(list.default_language);
-                        list_ids.push(list.id);
-                    }
-                    _ => {
-                        return Err(Error::invalid(
-                            format!("lists[{i}]"),
-                            format!("there is no public list {slug}"),
-                        ));
-                    }
-                }
-            }
-            let language = input.language.or(default_language).unwrap_or(Language::En);
-            let outcome = db::subscribe(
-                c,
-                &crate::domain::newsletter::normalise_email(&input.email),
-                input.name.as_ref().map(|n| n.as_str()),
-                language,
-                &list_ids,
-                false,
-                "public-form",
-                now,
-            )?;
-            db::queue_confirmations(c, &outcome.needs_confirmation, hours, &domain, now)?;
-            Ok(())
+            crate::app::subscribers::subscribe_public(c, &cx, &input, hours, &domain)
         })
         .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
@@ -254,9 +220,10 @@ async fn confirm(
         Ok(id) => id,
         Err(e) => return link_error(&req, Language::En, e),
     };
+    let cx = by_the_subscriber(now);
     let confirmed = state
         .db
-        .transaction(move |c| db::confirm(c, subscription, now))
+        .transaction(move |c| crate::app::subscribers::confirm(c, &cx, subscription))
         .await?;
     let lang = Language::En;
     Ok(match confirmed {
@@ -418,38 +385,11 @@ async fn update_preferences(
             _ => {}
         }
     }
-    let now = state.clock.now();
+    let cx = by_the_subscriber(state.clock.now());
     let lang = state
         .db
         .transaction(move |c| {
-            let found = match db::get_subscriber(c, subscriber) {
-                Ok(s) => s,
-                Err(Error::NotFound { .. }) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            let leave: Vec<i64> = found
-                .subscriptions
-                .iter()
-                .filter(|s| !keep.contains(&s.list_id))
-                .map(|s| s.list_id)
-                .collect();
-            if !leave.is_empty() {
-                let cx = by_the_subscriber(now);
-                crate::app::subscribers::unsubscribe(c, &cx, subscriber, Some(&leave))?;
-            }
-            let lang = language.unwrap_or(found.language);
-            if lang != found.language {
-                let update = crate::domain::newsletter::SubscriberUpdate {
-                    name: found
-                        .name
-                        .as_deref()
-                        .and_then(|n| crate::domain::Name::parse(n).ok()),
-                    language: lang,
-                    version: None,
-                };
-                db::update_subscriber(c, subscriber, found.version, &update, now)?;
-            }
-            Ok(Some(lang))
+            crate::app::subscribers::set_preferences(c, &cx, subscriber, &keep, language)
         })
         .await?;
     Ok(match lang {

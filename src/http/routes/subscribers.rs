@@ -226,6 +226,7 @@ const IMPORT_LIMIT: usize = 64 * 1024 * 1024;
 async fn import(
     editor: Editor,
     state: State,
+    req: actix_web::HttpRequest,
     id: web::Path<i64>,
     q: web::Query<ImportQuery>,
     mut body: web::Payload,
@@ -253,7 +254,7 @@ async fn import(
         }
         _ => format!("import:{}", editor.0.name),
     };
-    let (id, now) = (id.into_inner(), state.clock.now());
+    let id = id.into_inner();
     let target = state.db.run(move |c| db::get_list(c, id)).await?;
     let rows = match subscriber_csv::parse(&data, target.default_language) {
         Ok(rows) => rows,
@@ -272,12 +273,13 @@ async fn import(
     };
     let hours = state.settings.email.confirm_link_hours;
     let domain = message_domain(&state.settings.email);
+    let cx = super::context(&state, &editor.0, &req);
     let report = state
         .db
         .transaction(move |c| {
-            let report = subscriber_csv::import(c, id, &rows, confirmed, &source, now)?;
-            db::queue_confirmations(c, &report.needs_confirmation, hours, &domain, now)?;
-            Ok(report)
+            crate::app::subscribers::import_csv(
+                c, &cx, id, &rows, confirmed, &source, hours, &domain,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(report))
@@ -304,11 +306,16 @@ async fn export(_: Viewer, state: State, id: web::Path<i64>) -> ApiResult<HttpRe
 #[utoipa::path(tag = "newsletter", request_body = BounceInput, security(("bearer" = ["editor"])),
     responses((status = 200, body = BounceOutcome), (status = 422, body = Problem)))]
 #[post("/bounces")]
-async fn bounce(_: Editor, state: State, input: Json<BounceInput>) -> ApiResult<HttpResponse> {
-    let now = state.clock.now();
+async fn bounce(
+    who: Editor,
+    state: State,
+    req: actix_web::HttpRequest,
+    input: Json<BounceInput>,
+) -> ApiResult<HttpResponse> {
+    let cx = super::context(&state, &who.0, &req);
     let outcome = state
         .db
-        .transaction(move |c| db::record_bounce(c, &input.0, now))
+        .transaction(move |c| crate::app::subscribers::record_bounce(c, &cx, &input.0))
         .await?;
     Ok(HttpResponse::Ok().json(outcome))
 }
@@ -338,7 +345,7 @@ struct BounceMessageReport {
     ))]
 #[post("/bounces/message")]
 async fn bounce_message(
-    _: Editor,
+    who: Editor,
     state: State,
     req: HttpRequest,
     payload: web::Payload,
@@ -350,14 +357,14 @@ async fn bounce_message(
     .await?;
     let report =
         crate::email::bounce::parse(&body).map_err(|e| Error::invalid("body", e.to_string()))?;
-    let now = state.clock.now();
+    let cx = super::context(&state, &who.0, &req);
     let bounces = report.bounces;
     let recorded = state
         .db
         .transaction(move |c| {
             bounces
                 .iter()
-                .map(|input| db::record_bounce(c, input, now))
+                .map(|input| crate::app::subscribers::record_bounce(c, &cx, input))
                 .collect::<crate::Result<Vec<_>>>()
         })
         .await?;
@@ -401,13 +408,18 @@ async fn limits(_: Viewer, state: State) -> ApiResult<HttpResponse> {
 #[utoipa::path(tag = "newsletter", request_body = EmailLimits, security(("bearer" = ["editor"])),
     responses((status = 200, body = LimitsView), (status = 422, body = Problem)))]
 #[put("/email/limits")]
-async fn set_limits(_: Editor, state: State, input: Json<EmailLimits>) -> ApiResult<HttpResponse> {
-    let now = state.clock.now();
+async fn set_limits(
+    who: Editor,
+    state: State,
+    req: actix_web::HttpRequest,
+    input: Json<EmailLimits>,
+) -> ApiResult<HttpResponse> {
+    let cx = super::context(&state, &who.0, &req);
     let wanted = input.0;
     let stored = wanted.clone();
     state
         .db
-        .transaction(move |c| db::set_runtime_limits(c, &stored, now))
+        .transaction(move |c| crate::app::sending::set_email_limits(c, &cx, &stored))
         .await?;
     Ok(HttpResponse::Ok().json(limits_view(&state, wanted)))
 }
