@@ -141,14 +141,14 @@ pub fn list(
 fn check_references(conn: &mut DbConnection, input: &IssueInput) -> Result<()> {
     input.validate()?;
     if let Some(activity) = input.activity_id {
-        let kind: Option<String> = activities::table
+        let kind: Option<ActivityKind> = activities::table
             .find(activity)
             .select(activities::kind)
             .first(conn)
             .optional()?;
         match kind {
             None => require_ref(false, "activity_id", activity)?,
-            Some(kind) if kind != ActivityKind::NewsletterIssue.as_str() => {
+            Some(kind) if kind != ActivityKind::NewsletterIssue => {
                 return Err(Error::invalid(
                     "activity_id",
                     format!("activity {activity} is a {kind}, not a newsletter_issue"),

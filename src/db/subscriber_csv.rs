@@ -188,13 +188,13 @@ pub fn import(
     };
     let now_naive = now.naive_utc();
     for row in rows {
-        let existing: Option<(i64, String)> = subscribers::table
+        let existing: Option<(i64, SubscriberStatus)> = subscribers::table
             .filter(subscribers::email.eq(&row.email))
             .select((subscribers::id, subscribers::status))
             .first(conn)
             .optional()?;
         let subscriber_id = match existing {
-            Some((_, status)) if status != SubscriberStatus::Active.as_str() => {
+            Some((_, status)) if status != SubscriberStatus::Active => {
                 report.skipped_suppressed += 1;
                 continue;
             }
@@ -214,14 +214,14 @@ pub fn import(
                     .get_result(conn)?
             }
         };
-        let current: Option<String> = subscriptions::table
+        let current: Option<SubscriptionStatus> = subscriptions::table
             .filter(subscriptions::list_id.eq(list_id))
             .filter(subscriptions::subscriber_id.eq(subscriber_id))
             .select(subscriptions::status)
             .first(conn)
             .optional()?;
-        match current.as_deref() {
-            Some("unsubscribed") => report.skipped_unsubscribed += 1,
+        match current {
+            Some(SubscriptionStatus::Unsubscribed) => report.skipped_unsubscribed += 1,
             Some(_) => report.already_subscribed += 1,
             None => {
                 let id: i64 = diesel::insert_into(subscriptions::table)

@@ -319,13 +319,13 @@ pub fn subscribe(
     now: DateTime<Utc>,
 ) -> Result<SubscribeOutcome> {
     let email = email.trim().to_lowercase();
-    let existing: Option<(i64, String)> = subscribers::table
+    let existing: Option<(i64, SubscriberStatus)> = subscribers::table
         .filter(subscribers::email.eq(&email))
         .select((subscribers::id, subscribers::status))
         .first(conn)
         .optional()?;
     let (subscriber_id, suppressed) = match existing {
-        Some((id, status)) => (id, status != SubscriberStatus::Active.as_str()),
+        Some((id, status)) => (id, status != SubscriberStatus::Active),
         None => {
             let id = diesel::insert_into(subscribers::table)
                 .values((
@@ -343,7 +343,7 @@ pub fn subscribe(
     };
     let mut needs_confirmation = Vec::new();
     for list_id in list_ids {
-        let current: Option<(i64, String)> = subscriptions::table
+        let current: Option<(i64, SubscriptionStatus)> = subscriptions::table
             .filter(subscriptions::list_id.eq(list_id))
             .filter(subscriptions::subscriber_id.eq(subscriber_id))
             .select((subscriptions::id, subscriptions::status))
@@ -355,7 +355,7 @@ pub fn subscribe(
             SubscriptionStatus::Pending
         };
         match current {
-            Some((_, s)) if s == SubscriptionStatus::Confirmed.as_str() => {}
+            Some((_, SubscriptionStatus::Confirmed)) => {}
             Some((id, _)) => {
                 diesel::update(subscriptions::table.find(id))
                     .set((
@@ -578,14 +578,14 @@ pub fn confirm(
     subscription_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<String>> {
-    let found: Option<(String, String)> = subscriptions::table
+    let found: Option<(SubscriptionStatus, String)> = subscriptions::table
         .inner_join(mailing_lists::table)
         .filter(subscriptions::id.eq(subscription_id))
         .select((subscriptions::status, mailing_lists::name))
         .first(conn)
         .optional()?;
     match found {
-        Some((status, list)) if status == SubscriptionStatus::Pending.as_str() => {
+        Some((SubscriptionStatus::Pending, list)) => {
             diesel::update(subscriptions::table.find(subscription_id))
                 .set((
                     subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()),
@@ -595,7 +595,7 @@ pub fn confirm(
                 .execute(conn)?;
             Ok(Some(list))
         }
-        Some((status, list)) if status == SubscriptionStatus::Confirmed.as_str() => Ok(Some(list)),
+        Some((SubscriptionStatus::Confirmed, list)) => Ok(Some(list)),
         _ => Ok(None),
     }
 }
@@ -688,7 +688,7 @@ pub fn record_bounce(
     now: DateTime<Utc>,
 ) -> Result<BounceOutcome> {
     let email = normalise_email(&input.email);
-    let subscriber: Option<(i64, String, i32)> = subscribers::table
+    let subscriber: Option<(i64, SubscriberStatus, i32)> = subscribers::table
         .filter(subscribers::email.eq(&email))
         .select((
             subscribers::id,
@@ -736,7 +736,7 @@ pub fn record_bounce(
             suppressed: false,
         });
     };
-    let already = status != SubscriberStatus::Active.as_str();
+    let already = status != SubscriberStatus::Active;
     let new_status = match input.kind {
         BounceKind::Hard => Some(SubscriberStatus::Bounced),
         BounceKind::Complaint => Some(SubscriberStatus::Complained),
