@@ -7,9 +7,12 @@ mod smtp_server;
 
 mod accounts;
 mod activities;
+mod backups;
 mod cli;
+mod contract;
 mod csv_injection;
 mod dispatch_process;
+mod edge;
 mod email_transport;
 mod feeds;
 mod hardening;
