@@ -105,6 +105,8 @@ impl Publisher {
             kind,
         };
         if let Some(hit) = self.cache.get(&key, db.generation(), now) {
+            crate::http::metrics::FEED_CACHE_HITS
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(hit);
         }
         let _building = self.building.lock().await;
@@ -112,8 +114,11 @@ impl Publisher {
         // the entry stale at once rather than hiding the write.
         let generation = db.generation();
         if let Some(hit) = self.cache.get(&key, generation, now) {
+            crate::http::metrics::FEED_CACHE_HITS
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(hit);
         }
+        crate::http::metrics::FEED_REBUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let request = BuildRequest {
             header: self.header(&target, key.lang),
             selection: Selection {

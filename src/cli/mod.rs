@@ -2,6 +2,8 @@
 //! `subscribers`, `bounce`. Every subcommand takes `--config DIR` and
 //! `--database URL`.
 
+mod backup;
+mod healthcheck;
 mod newsletter;
 mod token;
 mod user;
@@ -79,6 +81,23 @@ enum Command {
     /// Create, list, disable and change the role of people's accounts.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Write a consistent copy of the database to FILE while the service runs
+    /// (SQLite: VACUUM INTO; PostgreSQL: pg_dump --format=custom).
+    Backup { file: PathBuf },
+    /// Replace the database with a backup made by `pregon backup`; refuses a
+    /// database that holds data unless --force (stop the service first).
+    Restore {
+        file: PathBuf,
+        /// Replace a database that already holds Pregón tables.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Exit 0 when the service answers /readyz (for container health checks).
+    Healthcheck {
+        /// Base URL of the service (default: http://<server.bind>).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Import a partner's .ics file as external activities (matched by UID).
     ImportIcs {
         /// The .ics file.
@@ -223,6 +242,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_database(&settings)?;
             user::run(command, &db, &settings, clock.now())
         }
+        Command::Backup { file } => {
+            backup::backup(&settings.database.url, &file)?;
+            println!("backed up to {}", file.display());
+            Ok(())
+        }
+        Command::Restore { file, force } => {
+            backup::restore(&settings.database.url, &file, force)?;
+            println!(
+                "restored {} into {}",
+                file.display(),
+                redact_url(&settings.database.url)
+            );
+            Ok(())
+        }
+        Command::Healthcheck { url } => healthcheck::run(&settings, url),
         Command::ImportIcs {
             file,
             organisation,

@@ -12,6 +12,7 @@ pub mod feeds;
 pub mod history;
 pub mod invitations;
 pub mod issues;
+pub mod metrics;
 pub mod organisations;
 pub mod participations;
 pub mod people;

@@ -8,9 +8,18 @@ macro_rules! text_enum {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
                  serde::Serialize, serde::Deserialize, utoipa::ToSchema,
                  diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
-        #[serde(rename_all = "snake_case")]
+        // Read as a string, so that a value used as a map key (a language in
+        // `translations`) is named in the path of an error inside it.
+        #[serde(rename_all = "snake_case", try_from = "String")]
         #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name { $($variant),+ }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                s.parse()
+            }
+        }
 
         impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
         where

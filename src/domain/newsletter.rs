@@ -302,6 +302,7 @@ pub struct Issue {
 pub struct ScheduleInput {
     /// Local wall-clock time in `time_zone`, e.g. `2020-03-10T10:00`.
     #[schema(value_type = String, example = "2020-03-10T10:00")]
+    #[serde(deserialize_with = "crate::domain::timing::local_date_time")]
     pub at: NaiveDateTime,
     pub time_zone: Zone,
 }

@@ -329,6 +329,12 @@ impl<'de> Deserialize<'de> for LocalDateTime {
     }
 }
 
+/// For a `NaiveDateTime` field of an input: the forms `LocalDateTime` accepts
+/// (seconds optional), the same everywhere a local date-time is read.
+pub fn local_date_time<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error> {
+    LocalDateTime::deserialize(d).map(|t| t.0)
+}
+
 /// Timing as a client writes it. One flat object rather than a tagged union, so
 /// an error can name the exact field at fault (`timing.end`).
 ///

@@ -136,6 +136,14 @@ fn deserialize<'de, T: DeserializeOwned>(
         let syntax = !matches!(inner.classify(), serde_json::error::Category::Data);
         let field = (path != "." && path != "?" && !path.is_empty()).then_some(path);
         let message = inner.to_string();
+        // A missing field is reported at its parent: name the field itself.
+        let field = match missing_field(&message) {
+            Some(name) => Some(match field {
+                Some(parent) => format!("{parent}.{name}"),
+                None => name.to_owned(),
+            }),
+            None => field,
+        };
         // serde appends " at line 1 column 42": keep it only for syntax errors.
         let message = if syntax {
             message
@@ -151,4 +159,54 @@ fn deserialize<'de, T: DeserializeOwned>(
             message,
         }
     })
+}
+
+/// `missing field `title`` → `title`.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split_once('`').map(|(name, _)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        title: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        translations: BTreeMap<crate::domain::language::Language, Inner>,
+    }
+
+    fn field_of(body: &str) -> Option<String> {
+        match parse::<Outer>(body.as_bytes()) {
+            Err(ApiError::BadBody { field, .. }) => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_fields_are_named_where_they_are_missing() {
+        assert_eq!(field_of(r#"{"translations": {}}"#).as_deref(), Some("name"));
+        assert_eq!(
+            field_of(r#"{"name": "x", "translations": {"fr": {}}}"#).as_deref(),
+            Some("translations.fr.title")
+        );
+    }
+
+    #[test]
+    fn a_field_inside_a_translation_keeps_its_language() {
+        assert_eq!(
+            field_of(r#"{"name": "x", "translations": {"en": {"title": 3}}}"#).as_deref(),
+            Some("translations.en.title")
+        );
+    }
 }

@@ -3,10 +3,14 @@
 
 pub mod auth;
 pub mod client;
+pub mod contract;
+pub mod edge;
 pub mod json;
 pub mod logging;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod query;
 pub mod rate_limit;
 pub mod routes;
 
@@ -68,19 +72,19 @@ impl Application {
             settings: Arc::new(settings),
         });
         let watcher = tokio::spawn(watch_other_writers(db, poll_every));
+        let metrics = web::Data::new(metrics::Metrics::default());
         let server = HttpServer::new(move || {
             let (app, api) = App::new()
                 .into_utoipa_app()
                 .openapi(openapi::base())
                 .app_data(state.clone())
+                .app_data(metrics.clone())
+                .configure(metrics::configure)
                 .app_data(
                     web::QueryConfig::default()
                         .error_handler(|err, _| ApiError::BadQuery(err.to_string()).into()),
                 )
-                .app_data(
-                    web::PathConfig::default()
-                        .error_handler(|err, _| ApiError::BadQuery(err.to_string()).into()),
-                )
+                .app_data(web::PathConfig::default().error_handler(query::path_error))
                 .configure(routes::configure)
                 .split_for_parts();
             let api = openapi::finish(api);
@@ -89,6 +93,16 @@ impl Application {
                 .app_data(routes)
                 .default_service(web::to(routes::not_found))
                 .wrap(actix_web::middleware::from_fn(auth::middleware))
+                // Never clone the request here: routing needs it unshared.
+                .wrap_fn(|req, srv| {
+                    let call = edge::refuse(req).map(|req| srv.call(req));
+                    async move {
+                        match call {
+                            Err(refused) => Ok(*refused),
+                            Ok(fut) => Ok(edge::as_problem(fut.await?)),
+                        }
+                    }
+                })
                 .wrap_fn(|req, srv| {
                     let fut = srv.call(req);
                     async move {
@@ -119,6 +133,25 @@ impl Application {
                         req.head_mut().method = actix_web::http::Method::GET;
                     }
                     srv.call(req)
+                })
+                .wrap_fn(|req, srv| {
+                    let started = std::time::Instant::now();
+                    let registry = req.app_data::<web::Data<metrics::Metrics>>().cloned();
+                    let method = req.method().to_string();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        if let Some(registry) = registry {
+                            let route = res.request().match_pattern();
+                            registry.observe(
+                                &method,
+                                route.as_deref(),
+                                res.status().as_u16(),
+                                started.elapsed(),
+                            );
+                        }
+                        Ok(res)
+                    }
                 })
                 .wrap(TracingLogger::<logging::RedactedRootSpan>::new())
         })
@@ -215,6 +248,8 @@ async fn watch_other_writers(db: Db, every: std::time::Duration) {
 pub enum ExpectedVersion {
     Header(i32),
     Body(i32),
+    /// `If-Match: *`: any current version (the record must exist).
+    Any,
 }
 
 impl ExpectedVersion {
@@ -226,6 +261,9 @@ impl ExpectedVersion {
             let text = value.to_str().unwrap_or("").trim();
             // If-Match uses the strong comparison (RFC 9110 §13.1.1): a weak
             // tag never matches, so the precondition fails.
+            if text == "*" {
+                return Ok(ExpectedVersion::Any);
+            }
             if text.starts_with("W/") {
                 return Err(ApiError::PreconditionFailed(
                     "a weak entity tag never matches If-Match (strong comparison)".into(),
@@ -246,9 +284,12 @@ impl ExpectedVersion {
             .ok_or(ApiError::PreconditionRequired)
     }
 
-    pub fn value(self) -> i32 {
+    /// The version to compare with; for `If-Match: *`, the one stored now,
+    /// read by `current` inside the writing transaction.
+    pub fn or_current(self, current: impl FnOnce() -> crate::Result<i32>) -> crate::Result<i32> {
         match self {
-            ExpectedVersion::Header(v) | ExpectedVersion::Body(v) => v,
+            ExpectedVersion::Header(v) | ExpectedVersion::Body(v) => Ok(v),
+            ExpectedVersion::Any => current(),
         }
     }
 

@@ -41,7 +41,9 @@ pub struct OpenApiJson(pub String);
 
 pub fn finish(mut api: utoipa::openapi::OpenApi) -> OpenApiJson {
     api.info.version = env!("CARGO_PKG_VERSION").into();
-    OpenApiJson(api.to_pretty_json().expect("OpenAPI document serializes"))
+    let mut doc = serde_json::to_value(&api).expect("OpenAPI document serializes");
+    super::contract::complete(&mut doc);
+    OpenApiJson(serde_json::to_string_pretty(&doc).expect("OpenAPI document serializes"))
 }
 
 /// Every path template of the document with its methods: what a request to a

@@ -41,9 +41,16 @@ pub struct Problem {
     pub allowed: Option<Vec<String>>,
 }
 
+/// One place at fault: a JSON Pointer into the body, or the name of a query
+/// or path parameter, or of a header (exactly one of the three).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FieldProblem {
-    pub pointer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
     pub detail: String,
 }
 
@@ -61,6 +68,10 @@ pub enum ApiError {
     },
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("the request target is longer than {limit} bytes")]
+    UriTooLong { limit: usize },
+    #[error("the request headers are larger than {limit} bytes or more than {count}")]
+    HeadersTooLarge { limit: usize, count: usize },
     #[error("the request body did not arrive within {ms} ms")]
     BodyTimeout { ms: u64 },
     #[error("this Content-Type is not accepted here")]
@@ -73,6 +84,13 @@ pub enum ApiError {
     },
     #[error("{0}")]
     BadQuery(String),
+    /// A query or path parameter that cannot be read; `name` when known.
+    #[error("{message}")]
+    BadParameter {
+        place: &'static str,
+        name: Option<String>,
+        message: String,
+    },
     /// A request header that cannot be used; `name` is the header.
     #[error("{name}: {message}")]
     BadHeader { name: &'static str, message: String },
@@ -128,10 +146,11 @@ impl ApiError {
             ApiError::Domain(Error::Duplicate { fields }) => {
                 ("duplicate", "Already exists", fields.first().cloned(), None)
             }
+            // 412: the version came in If-Match (a body version gives 409).
             ApiError::Domain(Error::VersionMismatch { current, .. }) => (
                 "version-mismatch",
                 "The record changed since you read it",
-                Some("version".into()),
+                Some("If-Match".into()),
                 Some(*current),
             ),
             ApiError::Domain(Error::Pool(_)) => ("unavailable", "Database unavailable", None, None),
@@ -161,6 +180,10 @@ impl ApiError {
             ApiError::BadBody { field, .. } => ("validation", "Invalid field", field.clone(), None),
             ApiError::TooLarge { .. } => ("too-large", "Request body too large", None, None),
             ApiError::BodyTimeout { .. } => ("body-timeout", "Request body too slow", None, None),
+            ApiError::UriTooLong { .. } => ("uri-too-long", "Request target too long", None, None),
+            ApiError::HeadersTooLarge { .. } => {
+                ("headers-too-large", "Request headers too large", None, None)
+            }
             ApiError::UnsupportedMediaType => (
                 "unsupported-media-type",
                 "Unsupported media type",
@@ -168,6 +191,14 @@ impl ApiError {
                 None,
             ),
             ApiError::BadQuery(_) => ("bad-query", "Invalid query parameter", None, None),
+            ApiError::BadParameter {
+                place: "path",
+                name,
+                ..
+            } => ("bad-path", "Invalid path parameter", name.clone(), None),
+            ApiError::BadParameter { name, .. } => {
+                ("bad-query", "Invalid query parameter", name.clone(), None)
+            }
             ApiError::BadHeader { name, .. } => (
                 "bad-header",
                 "Invalid header",
@@ -234,8 +265,12 @@ impl ResponseError for ApiError {
             ApiError::BadBody { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::BadQuery(_) | ApiError::BadHeader { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadQuery(_) | ApiError::BadHeader { .. } | ApiError::BadParameter { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -255,16 +290,20 @@ impl ResponseError for ApiError {
         }
         let (kind, title, field, current_version) = self.describe();
         let detail = self.detail();
-        // Pointers point into the body; a header is named by `field` alone.
-        let in_body = !matches!(
-            self,
-            ApiError::BadHeader { .. } | ApiError::PreconditionFailed(_)
-        );
+        // Pointers point into the body; parameters and headers are named.
+        let place = match self {
+            ApiError::BadHeader { .. }
+            | ApiError::PreconditionFailed(_)
+            | ApiError::Domain(Error::VersionMismatch { .. }) => Place::Header,
+            ApiError::BadParameter { .. } => Place::Parameter,
+            _ => Place::Body,
+        };
         let errors = field
             .iter()
-            .filter(|_| in_body)
             .map(|f| FieldProblem {
-                pointer: pointer(f),
+                pointer: matches!(place, Place::Body).then(|| pointer(f)),
+                parameter: matches!(place, Place::Parameter).then(|| f.clone()),
+                header: matches!(place, Place::Header).then(|| f.clone()),
                 detail: detail.clone(),
             })
             .collect();
@@ -313,6 +352,12 @@ impl ResponseError for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+enum Place {
+    Body,
+    Parameter,
+    Header,
+}
 
 #[cfg(test)]
 mod tests {

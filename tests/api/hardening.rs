@@ -221,7 +221,9 @@ async fn if_match_is_compared_strongly_and_names_the_header() {
         .unwrap();
     let problem = expect_problem(res, 400).await;
     assert_eq!(problem["field"], "If-Match", "{problem}");
-    assert!(problem.get("errors").is_none(), "{problem}");
+    // A header is named as a header, never as a pointer into the body.
+    assert_eq!(problem["errors"][0]["header"], "If-Match", "{problem}");
+    assert!(problem["errors"][0].get("pointer").is_none(), "{problem}");
     // Nothing was changed by either.
     assert_eq!(app.get_json(&path).await["version"], 1);
 }

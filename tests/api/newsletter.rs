@@ -724,7 +724,8 @@ async fn scheduled_issue_starts_at_its_local_time_and_the_activity_follows() {
     let res = app
         .post(
             &format!("/api/v1/issues/{issue}/schedule"),
-            &json!({"at": "2026-01-20T10:00:00", "time_zone": "Europe/Madrid"}),
+            // Seconds are optional, as in every local date-time of the API.
+            &json!({"at": "2026-01-20T10:00", "time_zone": "Europe/Madrid"}),
         )
         .send()
         .await

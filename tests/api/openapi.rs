@@ -126,6 +126,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/issues/{id}/review"),
     ("post", "/api/v1/issues/{id}/review"),
     ("get", "/api/v1/changes"),
+    ("get", "/metrics"),
 ];
 
 pub async fn document(app: &TestApp) -> Value {

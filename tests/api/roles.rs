@@ -14,6 +14,10 @@ fn required_role(doc: &Value, method: &str, path: &str) -> Option<String> {
 /// account and sessions viewer; reads viewer, writes editor; tokens, accounts,
 /// feeds and deletes admin. The document must agree, and the server enforce it.
 fn expected_role(method: &str, path: &str) -> Option<&'static str> {
+    // Operators' metrics: on the main port, for admins only.
+    if path == "/metrics" {
+        return Some("admin");
+    }
     if !path.starts_with("/api/v1/") || path.starts_with("/api/v1/sign-in") {
         return None;
     }

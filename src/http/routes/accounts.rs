@@ -93,7 +93,10 @@ async fn replace(
     let actor = who.0.actor();
     let account = state
         .db
-        .transaction(move |c| app::accounts::update(&actor, now, c, id, expected.value(), &input.0))
+        .transaction(move |c| {
+            let version = expected.or_current(|| Ok(crate::db::accounts::get(c, id)?.version))?;
+            app::accounts::update(&actor, now, c, id, version, &input.0)
+        })
         .await
         .map_err(|e| expected.map_err(e))?;
     Ok(super::versioned(StatusCode::OK, &account, account.version))

@@ -6,7 +6,7 @@ use crate::domain::activity::{Activity, ActivityInput, ActivityKind, ActivitySta
 use crate::domain::language::Language;
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -49,7 +49,11 @@ struct Filters {
 #[utoipa::path(tag = "activities", params(Filters), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<Activity>), (status = 400, body = Problem), (status = 401, body = Problem)))]
 #[get("/activities")]
-async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {
+async fn list(
+    _: Viewer,
+    state: State,
+    q: crate::http::query::Query<Filters>,
+) -> ApiResult<HttpResponse> {
     let page = PageRequest {
         page: q.page,
         per_page: q.per_page,

@@ -96,7 +96,8 @@ macro_rules! record_routes {
                 let updated = state
                     .db
                     .transaction(move |c| {
-                        crate::app::records::update::<$record>(c, &cx, id, expected.value(), &input.0)
+                        let version = expected.or_current(|| Ok(<$record as crate::app::records::Record>::get(c, id)?.version))?;
+                        crate::app::records::update::<$record>(c, &cx, id, version, &input.0)
                     })
                     .await
                     .map_err(|e| expected.map_err(e))?;

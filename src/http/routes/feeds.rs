@@ -66,7 +66,7 @@ async fn public_feed(
     _: FeedRateLimit,
     state: State,
     req: HttpRequest,
-    q: web::Query<FeedQuery>,
+    q: crate::http::query::Query<FeedQuery>,
 ) -> ApiResult<HttpResponse> {
     let now = state.clock.now();
     let rendered = state
@@ -94,7 +94,7 @@ async fn private_feed(
     state: State,
     req: HttpRequest,
     token: web::Path<String>,
-    q: web::Query<FeedQuery>,
+    q: crate::http::query::Query<FeedQuery>,
 ) -> ApiResult<HttpResponse> {
     let feed = state
         .publisher
@@ -268,7 +268,10 @@ async fn replace(
     let cx = super::context(&state, &who.0, &req);
     let feed = state
         .db
-        .transaction(move |c| app::feeds::update(c, &cx, id, expected.value(), &input.0))
+        .transaction(move |c| {
+            let version = expected.or_current(|| Ok(crate::db::feeds::get(c, id)?.version))?;
+            app::feeds::update(c, &cx, id, version, &input.0)
+        })
         .await
         .map_err(|e| expected.map_err(e))?;
     Ok(super::versioned(StatusCode::OK, &feed, feed.version))
@@ -331,7 +334,7 @@ async fn activity_ics(
     _: Viewer,
     state: State,
     id: web::Path<i64>,
-    q: web::Query<LangQuery>,
+    q: crate::http::query::Query<LangQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let lang = q.lang.unwrap_or(Language::En);

@@ -48,7 +48,7 @@ async fn import(
     who: Editor,
     state: State,
     req: HttpRequest,
-    q: web::Query<ImportQuery>,
+    q: crate::http::query::Query<ImportQuery>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let limits = ImportLimits {

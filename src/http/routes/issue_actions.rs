@@ -69,7 +69,7 @@ async fn preview(
     _: Viewer,
     state: State,
     id: web::Path<i64>,
-    q: web::Query<PreviewQuery>,
+    q: crate::http::query::Query<PreviewQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let issue = state.db.run(move |c| db::get(c, id)).await?;
@@ -304,7 +304,7 @@ async fn retry(
     state: State,
     req: actix_web::HttpRequest,
     id: web::Path<i64>,
-    q: web::Query<RetryQuery>,
+    q: crate::http::query::Query<RetryQuery>,
 ) -> ApiResult<HttpResponse> {
     let (id, unknown) = (id.into_inner(), q.include_unknown.unwrap_or(false));
     let cx = super::context(&state, &who.0, &req);
@@ -342,7 +342,7 @@ async fn deliveries_page(
     _: Viewer,
     state: State,
     id: web::Path<i64>,
-    q: web::Query<DeliveryFilters>,
+    q: crate::http::query::Query<DeliveryFilters>,
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest {
         page: q.page,

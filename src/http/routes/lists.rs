@@ -4,7 +4,7 @@ use crate::db::{Page, PageRequest, subscribers as db};
 use crate::domain::newsletter::{ListInput, MailingList};
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 
 record_routes! {
     tag: "newsletter",
@@ -20,7 +20,11 @@ record_routes! {
 #[utoipa::path(tag = "newsletter", params(PageRequest), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<MailingList>), (status = 401, body = Problem)))]
 #[get("/lists")]
-async fn list(_: Viewer, state: State, q: web::Query<PageRequest>) -> ApiResult<HttpResponse> {
+async fn list(
+    _: Viewer,
+    state: State,
+    q: crate::http::query::Query<PageRequest>,
+) -> ApiResult<HttpResponse> {
     let page = q.into_inner().validate()?;
     let found = state.db.run(move |c| db::list_lists(c, page)).await?;
     Ok(HttpResponse::Ok().json(found))

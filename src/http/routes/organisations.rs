@@ -5,7 +5,7 @@ use crate::domain::activity::OrganisationKind;
 use crate::domain::organisation::{Organisation, OrganisationInput};
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -31,7 +31,11 @@ struct Filters {
 #[utoipa::path(tag = "organisations", params(Filters), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<Organisation>), (status = 401, body = Problem)))]
 #[get("/organisations")]
-async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {
+async fn list(
+    _: Viewer,
+    state: State,
+    q: crate::http::query::Query<Filters>,
+) -> ApiResult<HttpResponse> {
     let page = PageRequest {
         page: q.page,
         per_page: q.per_page,

@@ -4,7 +4,7 @@ use crate::db::{Page, PageRequest, people as db};
 use crate::domain::person::{Person, PersonInput};
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -30,7 +30,11 @@ struct Filters {
 #[utoipa::path(tag = "people", params(Filters), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<Person>), (status = 401, body = Problem)))]
 #[get("/people")]
-async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {
+async fn list(
+    _: Viewer,
+    state: State,
+    q: crate::http::query::Query<Filters>,
+) -> ApiResult<HttpResponse> {
     let page = PageRequest {
         page: q.page,
         per_page: q.per_page,

@@ -4,7 +4,7 @@ use crate::db::{Page, PageRequest, plans as db};
 use crate::domain::plan::{Plan, PlanInput};
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -29,7 +29,11 @@ struct Filters {
 #[utoipa::path(tag = "plans", params(Filters), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<Plan>), (status = 401, body = Problem)))]
 #[get("/plans")]
-async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {
+async fn list(
+    _: Viewer,
+    state: State,
+    q: crate::http::query::Query<Filters>,
+) -> ApiResult<HttpResponse> {
     let page = PageRequest {
         page: q.page,
         per_page: q.per_page,

@@ -147,7 +147,11 @@ struct ChangesQuery {
 #[utoipa::path(tag = "review", params(ChangesQuery), security(("bearer" = ["viewer"])),
     responses((status = 200, body = ChangePage), (status = 422, body = Problem)))]
 #[get("/changes")]
-async fn changes(_: Viewer, state: State, q: web::Query<ChangesQuery>) -> ApiResult<HttpResponse> {
+async fn changes(
+    _: Viewer,
+    state: State,
+    q: crate::http::query::Query<ChangesQuery>,
+) -> ApiResult<HttpResponse> {
     let q = q.into_inner();
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {

@@ -52,7 +52,11 @@ struct Filters {
 #[utoipa::path(tag = "newsletter", params(Filters), security(("bearer" = ["viewer"])),
     responses((status = 200, body = Page<Subscriber>), (status = 401, body = Problem)))]
 #[get("/subscribers")]
-async fn list(_: Viewer, state: State, q: web::Query<Filters>) -> ApiResult<HttpResponse> {
+async fn list(
+    _: Viewer,
+    state: State,
+    q: crate::http::query::Query<Filters>,
+) -> ApiResult<HttpResponse> {
     let page = PageRequest {
         page: q.page,
         per_page: q.per_page,
@@ -129,7 +133,9 @@ async fn replace(
     let updated = state
         .db
         .transaction(move |c| {
-            crate::app::subscribers::update(c, &cx, id, expected.value(), &input.0)
+            let version = expected
+                .or_current(|| Ok(crate::db::subscribers::get_subscriber(c, id)?.version))?;
+            crate::app::subscribers::update(c, &cx, id, version, &input.0)
         })
         .await
         .map_err(|e| expected.map_err(e))?;
@@ -228,7 +234,7 @@ async fn import(
     state: State,
     req: actix_web::HttpRequest,
     id: web::Path<i64>,
-    q: web::Query<ImportQuery>,
+    q: crate::http::query::Query<ImportQuery>,
     mut body: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let mut data = web::BytesMut::new();
