@@ -877,3 +877,18 @@ pub fn set_runtime_limits(
         .execute(conn)?;
     Ok(())
 }
+
+/// Whose subscription it is, and the language they read.
+pub fn subscription_owner(
+    conn: &mut DbConnection,
+    subscription_id: i64,
+) -> Result<Option<(i64, Language)>> {
+    let row: Option<(i64, String)> = subscriptions::table
+        .inner_join(subscribers::table)
+        .filter(subscriptions::id.eq(subscription_id))
+        .select((subscribers::id, subscribers::language))
+        .first(conn)
+        .optional()?;
+    row.map(|(id, lang)| Ok((id, parse_stored(&lang)?)))
+        .transpose()
+}
