@@ -230,6 +230,9 @@ pub struct EmailSettings {
     pub from_name: String,
     pub reply_to: String,
     pub unsubscribe_mailto: String,
+    /// ORGANIZER of invitations: where calendars send their replies.
+    #[serde(default)]
+    pub invitation_organizer: String,
     pub organisation: String,
     pub postal_address: String,
     pub rate_per_second: u32,

@@ -11,6 +11,7 @@ pub mod entities;
 pub mod feeds;
 pub mod history;
 pub mod imports;
+pub mod invitations;
 pub mod policy;
 pub mod records;
 pub mod reviews;

@@ -9,10 +9,9 @@ use crate::db::subscriber_csv::{self, ImportReport, ImportRow};
 use crate::db::{DbConnection, subscribers as db};
 use crate::domain::Language;
 use crate::domain::newsletter::{
-    BounceInput, BounceOutcome, PublicSubscribe, Subscriber, SubscriberInput, SubscriberUpdate,
-    normalise_email,
+    BounceInput, BounceOutcome, Subscriber, SubscriberInput, SubscriberUpdate, normalise_email,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A subscriber's personal fields: recorded as changed, never with their values.
 pub const PERSONAL: &[&str] = &["email", "name"];
@@ -91,6 +90,170 @@ pub fn erase(conn: &mut DbConnection, cx: &Context, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// What the public form asked for, its lists already known to be public.
+#[derive(Debug, Clone)]
+pub struct PublicRequest {
+    pub email: crate::domain::EmailAddress,
+    pub name: Option<String>,
+    pub language: Language,
+    pub list_ids: Vec<i64>,
+}
+
+/// A subscription asked for on the public form. The form has been answered
+/// before this runs (the answer cannot depend on what is found here: new,
+/// pending, confirmed or suppressed address); pending subscriptions get the
+/// double opt-in email.
+pub fn subscribe_publicly(
+    conn: &mut DbConnection,
+    cx: &Context,
+    request: &PublicRequest,
+    confirm_link_hours: u32,
+    message_domain: &str,
+) -> Result<()> {
+    let email = normalise_email(&request.email);
+    let before = match db::find_subscriber_id(conn, &email)? {
+        Some(id) => Some(db::get_subscriber(conn, id)?),
+        None => None,
+    };
+    let outcome = db::subscribe(
+        conn,
+        &email,
+        request.name.as_deref(),
+        request.language,
+        &request.list_ids,
+        false,
+        "public-form",
+        cx.now,
+    )?;
+    db::queue_confirmations(
+        conn,
+        &outcome.needs_confirmation,
+        confirm_link_hours,
+        message_domain,
+        cx.now,
+    )?;
+    let action = match before {
+        Some(_) => Action::StateChanged,
+        None => Action::Created,
+    };
+    record(conn, cx, outcome.subscriber_id, action, before.as_ref())?;
+    Ok(())
+}
+
+/// Follows a confirmation link: the subscription is confirmed (once; again
+/// is a no-op). Returns the list's name, or None if the subscription is gone.
+pub fn confirm(
+    conn: &mut DbConnection,
+    cx: &Context,
+    subscription_id: i64,
+) -> Result<Option<String>> {
+    let Some((subscriber, _)) = db::subscription_owner(conn, subscription_id)? else {
+        return Ok(None);
+    };
+    let before = db::get_subscriber(conn, subscriber)?;
+    let list = db::confirm(conn, subscription_id, cx.now)?;
+    if list.is_some() {
+        record(conn, cx, subscriber, Action::StateChanged, Some(&before))?;
+    }
+    Ok(list)
+}
+
+/// The language of the person a subscription belongs to: their pages speak it.
+pub fn language_of_subscription(
+    conn: &mut DbConnection,
+    subscription_id: i64,
+) -> Result<Option<Language>> {
+    Ok(db::subscription_owner(conn, subscription_id)?.map(|(_, lang)| lang))
+}
+
+/// What the subscriber chose on their preferences page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preferences {
+    /// Stay on these lists (the others are left; none is joined here: that
+    /// needs a new opt-in), and read this language.
+    Keep {
+        list_ids: Vec<i64>,
+        language: Option<Language>,
+    },
+    /// Leave every list, whatever the link came in.
+    LeaveAll,
+}
+
+/// Saves the preferences page. Returns the subscriber's language after the
+/// change, or None if they were erased meanwhile.
+pub fn save_preferences(
+    conn: &mut DbConnection,
+    cx: &Context,
+    subscriber: i64,
+    choice: &Preferences,
+) -> Result<Option<Language>> {
+    let before = match db::get_subscriber(conn, subscriber) {
+        Ok(s) => s,
+        Err(crate::error::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let (leave, language) = match choice {
+        Preferences::LeaveAll => (None, before.language),
+        Preferences::Keep { list_ids, language } => {
+            let leave: Vec<i64> = before
+                .subscriptions
+                .iter()
+                .filter(|s| !list_ids.contains(&s.list_id))
+                .map(|s| s.list_id)
+                .collect();
+            (Some(leave), language.unwrap_or(before.language))
+        }
+    };
+    match &leave {
+        None => {
+            db::unsubscribe(conn, subscriber, None, cx.now)?;
+        }
+        Some(ids) if !ids.is_empty() => {
+            db::unsubscribe(conn, subscriber, Some(ids), cx.now)?;
+        }
+        Some(_) => {}
+    }
+    if language != before.language {
+        let update = SubscriberUpdate {
+            name: before
+                .name
+                .as_deref()
+                .and_then(|n| crate::domain::Name::parse(n).ok()),
+            language,
+            version: None,
+        };
+        db::update_subscriber(conn, subscriber, before.version, &update, cx.now)?;
+    }
+    record(conn, cx, subscriber, Action::StateChanged, Some(&before))?;
+    Ok(Some(language))
+}
+
+/// Runs `subscribe_publicly` after the public form has been answered, on its
+/// own task: the answer is given before the address is even looked up, so
+/// neither its content nor its time can tell whether the address is known.
+/// (A request in flight when the process stops is lost; the person submits
+/// the form again.)
+pub fn subscribe_publicly_later(
+    db: crate::db::Db,
+    now: chrono::DateTime<chrono::Utc>,
+    request: PublicRequest,
+    confirm_link_hours: u32,
+    message_domain: String,
+) {
+    let cx = Context::new(super::Actor::System, now)
+        .with_reason(Some("public subscription form".into()));
+    actix_web::rt::spawn(async move {
+        let done = db
+            .transaction(move |c| {
+                subscribe_publicly(c, &cx, &request, confirm_link_hours, &message_domain)
+            })
+            .await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, "a public subscription could not be recorded");
+        }
+    });
+}
+
 /// Imports parsed CSV rows into list `list_id`: new addresses, new
 /// subscriptions (pending ones get the double opt-in email), each affected
 /// subscriber's change in the history. `source` says how consent was obtained.
@@ -147,121 +310,4 @@ pub fn record_bounce(
         record(conn, cx, was.id, Action::StateChanged, Some(&was))?;
     }
     Ok(outcome)
-}
-
-/// Someone asks, on the public form, to join public lists. Whatever the
-/// address's standing, the caller answers the same; a pending subscription
-/// gets the double opt-in email.
-pub fn subscribe_public(
-    conn: &mut DbConnection,
-    cx: &Context,
-    form: &PublicSubscribe,
-    confirm_link_hours: u32,
-    message_domain: &str,
-) -> Result<()> {
-    if !form.consent {
-        return Err(Error::invalid("consent", "must be true to subscribe"));
-    }
-    if form.lists.is_empty() {
-        return Err(Error::invalid("lists", "name at least one list"));
-    }
-    let mut list_ids = Vec::new();
-    let mut default_language = None;
-    for (i, slug) in form.lists.iter().enumerate() {
-        match db::find_list_by_slug(conn, slug.as_str())? {
-            Some(list) if list.public_subscribe => {
-                default_language.get_or_insert(list.default_language);
-                list_ids.push(list.id);
-            }
-            _ => {
-                return Err(Error::invalid(
-                    format!("lists[{i}]"),
-                    format!("there is no public list {slug}"),
-                ));
-            }
-        }
-    }
-    let email = normalise_email(&form.email);
-    let before = match db::find_subscriber_id(conn, &email)? {
-        Some(id) => Some(db::get_subscriber(conn, id)?),
-        None => None,
-    };
-    let language = form.language.or(default_language).unwrap_or(Language::En);
-    let outcome = db::subscribe(
-        conn,
-        &email,
-        form.name.as_ref().map(|n| n.as_str()),
-        language,
-        &list_ids,
-        false,
-        "public-form",
-        cx.now,
-    )?;
-    db::queue_confirmations(
-        conn,
-        &outcome.needs_confirmation,
-        confirm_link_hours,
-        message_domain,
-        cx.now,
-    )?;
-    let action = match before {
-        Some(_) => Action::StateChanged,
-        None => Action::Created,
-    };
-    record(conn, cx, outcome.subscriber_id, action, before.as_ref())?;
-    Ok(())
-}
-
-/// The double opt-in link was followed: the subscription is confirmed.
-/// Returns the list's name, or None when the link names nothing confirmable.
-pub fn confirm(conn: &mut DbConnection, cx: &Context, subscription: i64) -> Result<Option<String>> {
-    let Some(id) = db::subscriber_of(conn, subscription)? else {
-        return Ok(None);
-    };
-    let before = db::get_subscriber(conn, id)?;
-    let list = db::confirm(conn, subscription, cx.now)?;
-    record(conn, cx, id, Action::StateChanged, Some(&before))?;
-    Ok(list)
-}
-
-/// The subscriber's own choices on their preferences page: the lists to
-/// stay on (the others are left) and their language. Returns the language
-/// now in force, or None when the subscriber no longer exists.
-pub fn set_preferences(
-    conn: &mut DbConnection,
-    cx: &Context,
-    id: i64,
-    keep: &[i64],
-    language: Option<Language>,
-) -> Result<Option<Language>> {
-    let before = match db::get_subscriber(conn, id) {
-        Ok(s) => s,
-        Err(Error::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let leave: Vec<i64> = before
-        .subscriptions
-        .iter()
-        .filter(|s| !keep.contains(&s.list_id))
-        .map(|s| s.list_id)
-        .collect();
-    if !leave.is_empty() {
-        db::unsubscribe(conn, id, Some(&leave), cx.now)?;
-    }
-    let lang = language.unwrap_or(before.language);
-    if lang != before.language {
-        let update = SubscriberUpdate {
-            name: before
-                .name
-                .as_deref()
-                .and_then(|n| crate::domain::Name::parse(n).ok()),
-            language: lang,
-            version: None,
-        };
-        db::update_subscriber(conn, id, before.version, &update, cx.now)?;
-    }
-    if !leave.is_empty() || lang != before.language {
-        record(conn, cx, id, Action::StateChanged, Some(&before))?;
-    }
-    Ok(Some(lang))
 }

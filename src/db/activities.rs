@@ -552,7 +552,17 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
         });
     }
     let mut participants: HashMap<i64, Vec<ParticipantView>> = HashMap::new();
-    for (pid, id, person_id, role, represents, name, title) in participations::table
+    #[allow(clippy::type_complexity)]
+    let participant_rows: Vec<(
+        i64,
+        i64,
+        i64,
+        String,
+        Option<i64>,
+        String,
+        Option<String>,
+        Option<String>,
+    )> = participations::table
         .inner_join(people::table)
         .filter(participations::activity_id.eq_any(&ids))
         .order(participations::id)
@@ -564,9 +574,10 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
             participations::represents_organisation_id,
             people::name,
             people::title,
+            participations::answer,
         ))
-        .load::<(i64, i64, i64, String, Option<i64>, String, Option<String>)>(conn)?
-    {
+        .load(conn)?;
+    for (pid, id, person_id, role, represents, name, title, answer) in participant_rows {
         participants.entry(id).or_default().push(ParticipantView {
             participation_id: pid,
             person_id,
@@ -574,6 +585,7 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
             title,
             role: parse_stored(&role)?,
             represents_organisation_id: represents,
+            answer: answer.as_deref().map(parse_stored).transpose()?,
         });
     }
     let mut exception_rows: HashMap<i64, Vec<ExceptionRow>> = HashMap::new();

@@ -3,7 +3,7 @@ use super::{
     DbConnection, Page, PageRequest, activities, organisations, parse_stored, require_ref, utc,
 };
 use crate::domain::activity::ParticipantRole;
-use crate::domain::participation::{Participation, ParticipationInput};
+use crate::domain::participation::{Participation, ParticipationAnswer, ParticipationInput};
 use crate::error::{Error, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -20,6 +20,8 @@ struct Row {
     version: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    answer: Option<String>,
+    answered_at: Option<NaiveDateTime>,
 }
 
 type Joined = (Row, (String, Option<String>));
@@ -34,6 +36,8 @@ fn into_domain((row, (name, title)): Joined) -> Result<Participation> {
         role: parse_stored(&row.role)?,
         represents_organisation_id: row.represents_organisation_id,
         note: row.note,
+        answer: row.answer.as_deref().map(parse_stored).transpose()?,
+        answered_at: row.answered_at.map(utc),
         version: row.version,
         created_at: utc(row.created_at),
         updated_at: utc(row.updated_at),
@@ -154,3 +158,60 @@ pub fn update(
 }
 
 super::versioned_record!(participations, "participation");
+
+/// The participations of an activity whose person has this address (compared
+/// without regard to case), with the SEQUENCE their last answer was given at.
+pub fn of_attendee(
+    conn: &mut DbConnection,
+    activity_id: i64,
+    email: &str,
+) -> Result<Vec<(i64, Option<i32>)>> {
+    let rows: Vec<(i64, Option<String>, Option<i32>)> = participations::table
+        .inner_join(people::table)
+        .filter(participations::activity_id.eq(activity_id))
+        .select((
+            participations::id,
+            people::email,
+            participations::answer_sequence,
+        ))
+        .order(participations::id)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, e, _)| {
+            e.as_deref()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case(email.trim()))
+        })
+        .map(|(id, _, sequence)| (id, sequence))
+        .collect())
+}
+
+/// Records an answer to the invitation on a participation.
+pub fn set_answer(
+    conn: &mut DbConnection,
+    id: i64,
+    answer: ParticipationAnswer,
+    sequence: i32,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::update(participations::table.find(id))
+        .set((
+            participations::answer.eq(answer.as_str()),
+            participations::answered_at.eq(now.naive_utc()),
+            participations::answer_sequence.eq(sequence),
+            participations::version.eq(participations::version + 1),
+            participations::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The activity an invitation's UID names.
+pub fn activity_by_uid(conn: &mut DbConnection, uid: &str) -> Result<Option<i64>> {
+    use super::schema::activities;
+    Ok(activities::table
+        .filter(activities::uid.eq(uid))
+        .select(activities::id)
+        .first(conn)
+        .optional()?)
+}

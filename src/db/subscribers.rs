@@ -564,15 +564,6 @@ fn cancel_unwanted(conn: &mut DbConnection, subscriber_id: i64, now: DateTime<Ut
 /// The subscription a confirmation link names, confirmed if still pending.
 /// Returns the list's name, or `None` if the subscription no longer exists
 /// or was unsubscribed since.
-/// Whose subscription `subscription_id` is.
-pub fn subscriber_of(conn: &mut DbConnection, subscription_id: i64) -> Result<Option<i64>> {
-    Ok(subscriptions::table
-        .find(subscription_id)
-        .select(subscriptions::subscriber_id)
-        .first(conn)
-        .optional()?)
-}
-
 pub fn confirm(
     conn: &mut DbConnection,
     subscription_id: i64,
@@ -885,4 +876,19 @@ pub fn set_runtime_limits(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Whose subscription it is, and the language they read.
+pub fn subscription_owner(
+    conn: &mut DbConnection,
+    subscription_id: i64,
+) -> Result<Option<(i64, Language)>> {
+    let row: Option<(i64, String)> = subscriptions::table
+        .inner_join(subscribers::table)
+        .filter(subscriptions::id.eq(subscription_id))
+        .select((subscribers::id, subscribers::language))
+        .first(conn)
+        .optional()?;
+    row.map(|(id, lang)| Ok((id, parse_stored(&lang)?)))
+        .transpose()
 }

@@ -249,9 +249,15 @@ impl Dispatcher {
         } else {
             Method::Request
         };
+        // Calendars reply to the ORGANIZER: an address whose mail Pregón
+        // reads, which need not be the newsletter's sender.
+        let organizer_address = match self.email.invitation_organizer.trim() {
+            "" => self.email.from_address.clone(),
+            address => address.to_owned(),
+        };
         let organizer = Organizer {
             cn: Some(self.email.from_name.clone()).filter(|n| !n.trim().is_empty()),
-            email: self.email.from_address.clone(),
+            email: organizer_address,
         };
         let context = crate::calendar::feed::Context::default();
         let mut events =

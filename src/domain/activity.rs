@@ -461,6 +461,8 @@ pub struct ParticipantView {
     pub title: Option<String>,
     pub role: ParticipantRole,
     pub represents_organisation_id: Option<i64>,
+    /// Their answer to the invitation (iTIP REPLY), if any.
+    pub answer: Option<super::participation::ParticipationAnswer>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

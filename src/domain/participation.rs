@@ -4,6 +4,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+super::macros::text_enum!(
+    /// A participant's answer to an invitation, from their calendar's iTIP
+    /// REPLY (RFC 5546: PARTSTAT).
+    ParticipationAnswer {
+        Accepted => "accepted",
+        Tentative => "tentative",
+        Declined => "declined",
+    }
+);
+
 /// A person taking part in an activity, e.g. the Mayor of Bilbao representing
 /// the city at the Congress panel.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -29,6 +39,9 @@ pub struct Participation {
     pub role: ParticipantRole,
     pub represents_organisation_id: Option<i64>,
     pub note: Option<String>,
+    /// The answer to the invitation, once the participant's calendar sent one.
+    pub answer: Option<ParticipationAnswer>,
+    pub answered_at: Option<DateTime<Utc>>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

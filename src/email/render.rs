@@ -11,7 +11,10 @@
 //! text.
 //!
 //! Personalisation: only `{{name}}` and `{{unsubscribe_url}}` (inner spaces
-//! allowed). They are swapped for random alphanumeric sentinels *before*
+//! allowed), in the body and the subject, and so in the HTML `<title>`.
+//! `{{name|amigo}}` says what to write when the recipient has no name; a
+//! bare `{{name}}` is then empty, and in a subject the space before it goes
+//! too (no "Bonjour ," nor a double space). They are swapped for random alphanumeric sentinels *before*
 //! Markdown parsing and for the real values *after* rendering, so a recipient
 //! name can never become Markdown or HTML, and substituted values are never
 //! scanned again. Any other `{{…}}` stays literal; `unknown_placeholders`
@@ -74,6 +77,8 @@ pub struct RenderedBody {
 pub struct PreparedNewsletter {
     html: Template,
     text: Template,
+    /// The subject as written: the HTML title is the recipient's subject.
+    subject: String,
 }
 
 /// Both parts quoted-printable encoded for one recipient.
@@ -88,17 +93,33 @@ impl PreparedNewsletter {
         // Lower-case hex and letters: untouched by Markdown, HTML escaping and
         // href percent-encoding alike, and unguessable for the author.
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let name_token = format!("pregon{nonce}name");
         let unsubscribe_token = format!("pregon{nonce}unsubscribe");
         let rule_token = format!("pregon{nonce}rule");
-        let markdown = replace_placeholders(markdown, |key| match key {
-            "name" => Some(name_token.clone()),
-            "unsubscribe_url" => Some(unsubscribe_token.clone()),
-            _ => None,
-        });
+        // One token per distinct fallback, `pregon…n<i>e`: none is a prefix
+        // of another.
+        let mut fallbacks: Vec<String> = Vec::new();
+        let mut tokenise = |text: &str| {
+            replace_placeholders(text, |key| match placeholder(key) {
+                Some(Placeholder::Name(fallback)) => {
+                    let fallback = single_line(fallback.unwrap_or(""));
+                    let i = match fallbacks.iter().position(|f| *f == fallback) {
+                        Some(i) => i,
+                        None => {
+                            fallbacks.push(fallback);
+                            fallbacks.len() - 1
+                        }
+                    };
+                    Some(format!("pregon{nonce}n{i}e"))
+                }
+                Some(Placeholder::UnsubscribeUrl) => Some(unsubscribe_token.clone()),
+                None => None,
+            })
+        };
+        let markdown = tokenise(markdown);
+        let title_token = format!("pregon{nonce}title");
         let allowed = |url: &str| url == unsubscribe_token || link_allowed(url);
         let html = html_layout(
-            title,
+            &title_token,
             &markdown_to_html_with(&markdown, &allowed),
             lang,
             footer,
@@ -110,14 +131,34 @@ impl PreparedNewsletter {
             footer,
             &unsubscribe_token,
         );
-        let tokens = |rule| Tokens {
-            name: &name_token,
-            unsubscribe_url: &unsubscribe_token,
-            rule,
+        let names = |form: fn(&str) -> String| -> Vec<(String, String)> {
+            fallbacks
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (format!("pregon{nonce}n{i}e"), form(f)))
+                .collect()
         };
+        let (html_names, text_names) = (names(escape_html), names(str::to_owned));
         Self {
-            html: Template::compile(&html, &tokens(None)),
-            text: Template::compile(&text, &tokens(Some(&rule_token))),
+            html: Template::compile(
+                &html,
+                &Tokens {
+                    names: &html_names,
+                    unsubscribe_url: &unsubscribe_token,
+                    title: Some(&title_token),
+                    rule: None,
+                },
+            ),
+            text: Template::compile(
+                &text,
+                &Tokens {
+                    names: &text_names,
+                    unsubscribe_url: &unsubscribe_token,
+                    title: None,
+                    rule: Some(&rule_token),
+                },
+            ),
+            subject: title.to_owned(),
         }
     }
 
@@ -141,36 +182,91 @@ impl PreparedNewsletter {
 
     /// The values as the HTML and the text part take them.
     fn values(&self, name: &str, unsubscribe_url: &str) -> (OwnedValues, OwnedValues) {
+        let title = personalise_subject(&self.subject, name);
         let name = single_line(name);
-        let html = OwnedValues(escape_html(&name), escape_html(unsubscribe_url));
-        (html, OwnedValues(name, unsubscribe_url.to_owned()))
+        let html = OwnedValues(
+            escape_html(&name),
+            escape_html(unsubscribe_url),
+            escape_html(&title),
+        );
+        (html, OwnedValues(name, unsubscribe_url.to_owned(), title))
     }
 }
 
-struct OwnedValues(String, String);
+struct OwnedValues(String, String, String);
 
 impl OwnedValues {
     fn values(&self) -> Values<'_> {
         Values {
             name: &self.0,
             unsubscribe_url: &self.1,
+            title: &self.2,
         }
     }
 }
 
 /// Subjects are plain text (lettre encodes them); only `{{name}}` applies.
+/// A name that comes out empty takes the space before it along, so that
+/// "Bonjour {{name}}, …" without a name reads "Bonjour, …".
 pub fn personalise_subject(template: &str, name: &str) -> String {
     let name = single_line(name);
-    single_line(&replace_placeholders(template, |key| {
-        (key == "name").then(|| name.clone())
-    }))
+    // A marker no subject holds: where an empty name was.
+    const EMPTY: char = '\u{FFFF}';
+    let replaced = replace_placeholders(template, |key| match placeholder(key)? {
+        Placeholder::Name(fallback) => {
+            let value = if name.is_empty() {
+                single_line(fallback.unwrap_or(""))
+            } else {
+                name.clone()
+            };
+            Some(if value.is_empty() {
+                EMPTY.to_string()
+            } else {
+                value
+            })
+        }
+        Placeholder::UnsubscribeUrl => None,
+    });
+    let mut out = String::with_capacity(replaced.len());
+    for c in single_line(&replaced).chars() {
+        if c == EMPTY {
+            while out.ends_with(' ') {
+                out.pop();
+            }
+        } else if c == ' ' && out.ends_with(' ') {
+            continue;
+        } else {
+            out.push(c);
+        }
+    }
+    out.trim().to_owned()
 }
 
-/// Placeholders other than `{{name}}` and `{{unsubscribe_url}}`, in order.
+enum Placeholder<'a> {
+    /// With its fallback.
+    Name(Option<&'a str>),
+    UnsubscribeUrl,
+}
+
+/// What the inside of a `{{…}}` names: `name`, `name|fallback`, `unsubscribe_url`.
+fn placeholder(key: &str) -> Option<Placeholder<'_>> {
+    let (key, fallback) = match key.split_once('|') {
+        Some((key, fallback)) => (key.trim(), Some(fallback.trim())),
+        None => (key, None),
+    };
+    match (key, fallback) {
+        ("name", fallback) => Some(Placeholder::Name(fallback)),
+        ("unsubscribe_url", None) => Some(Placeholder::UnsubscribeUrl),
+        _ => None,
+    }
+}
+
+/// Placeholders other than `{{name}}`, `{{name|fallback}}` and
+/// `{{unsubscribe_url}}`, in order.
 pub fn unknown_placeholders(markdown: &str) -> Vec<String> {
     let mut unknown = Vec::new();
     replace_placeholders(markdown, |key| {
-        if key != "name" && key != "unsubscribe_url" {
+        if placeholder(key).is_none() {
             unknown.push(key.to_owned());
         }
         None
@@ -217,7 +313,9 @@ fn markdown_to_html_with(markdown: &str, allowed: &dyn Fn(&str) -> bool) -> Stri
     });
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events);
-    html
+    // Raw HTML was escaped above, so every `<img` is a Markdown image: none
+    // may be wider than a phone's screen.
+    html.replace("<img ", "<img style=\"max-width:100%;height:auto;\" ")
 }
 
 fn markdown_to_text_with(
@@ -332,7 +430,7 @@ fn html_layout(
 <title>{title}</title>
 </head>
 <body style="margin:0;padding:0;background:#f4f4f4;">
-<div style="max-width:600px;margin:0 auto;padding:24px;background:#ffffff;font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;color:#222222;">
+<div style="max-width:600px;margin:0 auto;padding:24px;background:#ffffff;font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;color:#222222;overflow-wrap:anywhere;word-wrap:break-word;">
 {content}</div>
 <div style="max-width:600px;margin:0 auto;padding:16px 24px;font-family:Arial,Helvetica,sans-serif;font-size:12px;line-height:1.5;color:#666666;">
 <p>{reason}</p>
@@ -825,6 +923,87 @@ mod tests {
         assert!(a.text.contains("Ana") && !a.text.contains("Bea"));
         assert!(
             b.html.contains("https://p.example/u/b") && !b.html.contains("https://p.example/u/a")
+        );
+    }
+
+    #[test]
+    fn names_take_their_fallback_everywhere_the_title_included() {
+        let prepared = PreparedNewsletter::new(
+            "Hola {{name|amiga}} <3",
+            "# Hola {{ name | amiga }}\n\nQuerida {{name|vecina}}, {{name}}.\n",
+            Lang::Es,
+            &footer(),
+        );
+        let nameless = prepared.personalise("", "https://u.example/");
+        let html = &nameless.html;
+        assert!(html.contains("<title>Hola amiga &lt;3</title>"), "{html}");
+        assert!(html.contains("<h1>Hola amiga</h1>"), "{html}");
+        assert!(html.contains("<p>Querida vecina, .</p>"), "{html}");
+        assert!(
+            nameless
+                .text
+                .starts_with("Hola amiga\n==========\n\nQuerida vecina, .\n"),
+            "{}",
+            nameless.text
+        );
+        let named = prepared.personalise("Zoé <z>", "https://u.example/");
+        assert!(
+            named
+                .html
+                .contains("<title>Hola Zoé &lt;z&gt; &lt;3</title>"),
+            "{}",
+            named.html
+        );
+        assert!(
+            named
+                .html
+                .contains("<p>Querida Zoé &lt;z&gt;, Zoé &lt;z&gt;.</p>"),
+            "{}",
+            named.html
+        );
+        assert!(
+            named.text.starts_with("Hola Zoé <z>\n============\n"),
+            "{}",
+            named.text
+        );
+        for body in [&nameless, &named] {
+            assert!(!leaks_token(&body.html) && !leaks_token(&body.text));
+        }
+        // Encoded for the wire, the same.
+        let encoded = prepared.encode("", "https://u.example/");
+        let decoded = String::from_utf8(crate::email::qp::decode(&encoded.html)).unwrap();
+        assert_eq!(decoded, nameless.html);
+        // A fallback is text, never markup.
+        let evil = PreparedNewsletter::new("t", "Hi {{name|<b>x</b>}}", Lang::En, &footer());
+        assert!(
+            evil.personalise("", "u")
+                .html
+                .contains("Hi &lt;b&gt;x&lt;/b&gt;")
+        );
+    }
+
+    #[test]
+    fn a_subject_without_a_name_has_no_stray_space() {
+        assert_eq!(
+            personalise_subject("Bonjour {{name}}, voici", ""),
+            "Bonjour, voici"
+        );
+        assert_eq!(
+            personalise_subject("Hola {{name}} y bienvenida", " "),
+            "Hola y bienvenida"
+        );
+        assert_eq!(personalise_subject("{{name}} novedades", ""), "novedades");
+        assert_eq!(
+            personalise_subject("Bonjour {{name|à tous}} !", ""),
+            "Bonjour à tous !"
+        );
+        assert_eq!(
+            personalise_subject("Bonjour {{name|à tous}} !", "Zoé"),
+            "Bonjour Zoé !"
+        );
+        assert_eq!(
+            unknown_placeholders("{{name|x}} {{ name | y }} {{unsubscribe_url|z}}"),
+            ["unsubscribe_url|z"]
         );
     }
 

@@ -2,6 +2,10 @@
 //! personalising is concatenation: the fixed text is kept both as text (for
 //! previews) and already quoted-printable encoded (for sending), and only
 //! the recipient's name and unsubscribe link are encoded per message.
+//!
+//! Each `{{name|fallback}}` is its own gap with its own fallback: a recipient
+//! whose name is empty gets the fallback there (and nothing where there is
+//! none).
 
 use super::qp;
 
@@ -9,6 +13,8 @@ use super::qp;
 pub struct Values<'a> {
     pub name: &'a str,
     pub unsubscribe_url: &'a str,
+    /// The personalised subject, for the HTML `<title>`.
+    pub title: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -17,8 +23,10 @@ enum Piece {
         text: String,
         encoded: Vec<u8>,
     },
-    Name,
+    /// The index of the name gap's fallback in `Template::fallbacks`.
+    Name(usize),
     UnsubscribeUrl,
+    Title,
     /// A heading underline as long as the line above it, which may hold
     /// values (the plain-text part underlines headings).
     Rule {
@@ -28,26 +36,42 @@ enum Piece {
 }
 
 /// The width of a line in characters: fixed part plus values.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Width {
     fixed: usize,
-    names: usize,
+    /// The name gaps on the line, by fallback.
+    names: Vec<usize>,
     urls: usize,
 }
 
 impl Width {
-    fn with(self, values: &Values) -> usize {
-        let width = self.fixed
-            + self.names * values.name.chars().count()
-            + self.urls * values.unsubscribe_url.chars().count();
+    fn with(&self, values: &Values, fallbacks: &[String]) -> usize {
+        let names: usize = self
+            .names
+            .iter()
+            .map(|i| name_or_fallback(values, fallbacks, *i).chars().count())
+            .sum();
+        let width = self.fixed + names + self.urls * values.unsubscribe_url.chars().count();
         width.max(3)
+    }
+}
+
+fn name_or_fallback<'a>(values: &Values<'a>, fallbacks: &'a [String], i: usize) -> &'a str {
+    if values.name.trim().is_empty() {
+        fallbacks.get(i).map(String::as_str).unwrap_or("")
+    } else {
+        values.name
     }
 }
 
 /// The tokens `PreparedNewsletter` put where values and rules go.
 pub struct Tokens<'a> {
-    pub name: &'a str,
+    /// One token per name gap kind, with its fallback as this part takes it
+    /// (escaped for HTML); no token is a prefix of another.
+    pub names: &'a [(String, String)],
     pub unsubscribe_url: &'a str,
+    /// Where the personalised subject goes (the HTML title), if anywhere.
+    pub title: Option<&'a str>,
     /// A line consisting of this token and one character is an underline.
     pub rule: Option<&'a str>,
 }
@@ -55,6 +79,7 @@ pub struct Tokens<'a> {
 #[derive(Debug, Clone)]
 pub struct Template {
     pieces: Vec<Piece>,
+    fallbacks: Vec<String>,
 }
 
 impl Template {
@@ -68,7 +93,7 @@ impl Template {
                 flush(&mut fixed, &mut pieces);
                 pieces.push(Piece::Rule {
                     ch: rest.chars().next().unwrap_or('-'),
-                    width: previous,
+                    width: previous.clone(),
                 });
                 fixed.push_str(&line[content.len()..]);
                 continue;
@@ -76,21 +101,29 @@ impl Template {
             let mut width = Width::default();
             let mut rest = content;
             loop {
-                let name = rest
-                    .find(tokens.name)
-                    .map(|at| (at, tokens.name, Piece::Name));
+                let names = tokens
+                    .names
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, (token, _))| {
+                        rest.find(token.as_str())
+                            .map(|at| (at, token.as_str(), Piece::Name(i)))
+                    });
                 let url = rest
                     .find(tokens.unsubscribe_url)
                     .map(|at| (at, tokens.unsubscribe_url, Piece::UnsubscribeUrl));
-                let Some((at, token, piece)) =
-                    [name, url].into_iter().flatten().min_by_key(|n| n.0)
+                let title = tokens
+                    .title
+                    .and_then(|t| rest.find(t).map(|at| (at, t, Piece::Title)));
+                let Some((at, token, piece)) = names.chain(url).chain(title).min_by_key(|n| n.0)
                 else {
                     break;
                 };
                 fixed.push_str(&rest[..at]);
                 width.fixed += rest[..at].chars().count();
                 match piece {
-                    Piece::Name => width.names += 1,
+                    Piece::Name(i) => width.names.push(i),
+                    Piece::Title => {}
                     _ => width.urls += 1,
                 }
                 flush(&mut fixed, &mut pieces);
@@ -102,7 +135,10 @@ impl Template {
             previous = width;
         }
         flush(&mut fixed, &mut pieces);
-        Template { pieces }
+        Template {
+            pieces,
+            fallbacks: tokens.names.iter().map(|(_, f)| f.clone()).collect(),
+        }
     }
 
     /// The text as the recipient reads it.
@@ -111,11 +147,13 @@ impl Template {
         for piece in &self.pieces {
             match piece {
                 Piece::Fixed { text, .. } => out.push_str(text),
-                Piece::Name => out.push_str(values.name),
+                Piece::Name(i) => out.push_str(name_or_fallback(values, &self.fallbacks, *i)),
                 Piece::UnsubscribeUrl => out.push_str(values.unsubscribe_url),
-                Piece::Rule { ch, width } => {
-                    out.extend(std::iter::repeat_n(*ch, width.with(values)))
-                }
+                Piece::Title => out.push_str(values.title),
+                Piece::Rule { ch, width } => out.extend(std::iter::repeat_n(
+                    *ch,
+                    width.with(values, &self.fallbacks),
+                )),
             }
         }
         out
@@ -135,10 +173,14 @@ impl Template {
         for piece in &self.pieces {
             match piece {
                 Piece::Fixed { encoded, .. } => out.extend_from_slice(encoded),
-                Piece::Name => qp::encode_fragment(values.name, &mut out),
+                Piece::Name(i) => {
+                    qp::encode_fragment(name_or_fallback(values, &self.fallbacks, *i), &mut out)
+                }
                 Piece::UnsubscribeUrl => qp::encode_fragment(values.unsubscribe_url, &mut out),
+                Piece::Title => qp::encode_fragment(values.title, &mut out),
                 Piece::Rule { ch, width } => {
-                    let rule: String = std::iter::repeat_n(*ch, width.with(values)).collect();
+                    let rule: String =
+                        std::iter::repeat_n(*ch, width.with(values, &self.fallbacks)).collect();
                     qp::encode_fragment(&rule, &mut out);
                 }
             }

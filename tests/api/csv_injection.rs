@@ -55,6 +55,8 @@ async fn the_subscriber_export_neutralises_formulas_from_the_public_form() {
             .await
             .unwrap();
         assert_eq!(res.status(), 202);
+        // Answered first, written on its own task.
+        crate::subscriber_view::wait_for_subscriber(&app, &format!("p{i}@example.org")).await;
     }
     let res = app
         .get(&format!("/api/v1/lists/{list}/export.csv"))

@@ -339,6 +339,8 @@ async fn consent_changes_from_every_door_are_in_the_history() {
         .await
         .unwrap();
     assert_eq!(res.status(), 202);
+    // The form is answered first; the subscription is written on its own task.
+    crate::subscriber_view::wait_for_subscriber(app, "ana@example.org").await;
     mail.run().await;
     let received = mail.received_by("ana@example.org");
     let text = crate::newsletter::parse(&received[0].data)

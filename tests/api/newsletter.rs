@@ -68,6 +68,7 @@ async fn each_confirmed_subscriber_gets_one_message_in_their_language() {
         .await
         .unwrap();
     assert_eq!(res.status(), 202);
+    crate::subscriber_view::wait_for_subscriber(app, "pending@example.org").await;
     let gone = mail.confirmed(list, "gone@example.org", "Gone", "en").await;
     mail.action_on_subscriber(gone).await;
     mail.confirmed(list, "bounced@example.org", "B", "en").await;
@@ -257,6 +258,8 @@ async fn double_opt_in_confirms_behind_a_button_and_links_expire() {
     let first = subscribe("ana@example.org").await.unwrap();
     assert_eq!(first.status(), 202);
     let first_body = first.text().await.unwrap();
+    // The form is answered first; the subscription is written on its own task.
+    crate::subscriber_view::wait_for_subscriber(app, "ana@example.org").await;
     mail.run().await;
     let received = mail.received_by("ana@example.org");
     assert_eq!(received.len(), 1);

@@ -106,6 +106,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/issues/{id}/deliveries.csv"),
     ("post", "/api/v1/activities/{id}/invitations"),
     ("get", "/api/v1/activities/{id}/invitations"),
+    ("post", "/api/v1/invitations/replies"),
     ("post", "/newsletter/subscribe"),
     ("get", "/newsletter/confirm/{token}"),
     ("post", "/newsletter/confirm/{token}"),

@@ -9,6 +9,7 @@ mod crud;
 mod feeds;
 mod health;
 mod imports;
+mod invitation_replies;
 mod invitations;
 mod issue_actions;
 mod issues;
@@ -52,6 +53,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(accounts::configure)
             .configure(sign_in::configure)
             .configure(invitations::configure)
+            .configure(invitation_replies::configure)
             .configure(lists::configure)
             .configure(subscribers::configure)
             .configure(issues::configure)

@@ -46,15 +46,53 @@ async fn subscribe(
     input: Json<PublicSubscribe>,
 ) -> ApiResult<HttpResponse> {
     let input = input.0;
+    if !input.consent {
+        return Err(Error::invalid("consent", "must be true to subscribe").into());
+    }
+    if input.lists.is_empty() {
+        return Err(Error::invalid("lists", "name at least one list").into());
+    }
+    let now = state.clock.now();
     let hours = state.settings.email.confirm_link_hours;
     let domain = message_domain(&state.settings.email);
-    let cx = by_the_subscriber(state.clock.now());
-    state
+    // Which lists is public knowledge, the same for every address; the
+    // address itself is looked at only after answering.
+    let slugs = input.lists.clone();
+    let (list_ids, default_language) = state
         .db
-        .transaction(move |c| {
-            crate::app::subscribers::subscribe_public(c, &cx, &input, hours, &domain)
+        .run(move |c| {
+            let mut list_ids = Vec::new();
+            let mut default_language = None;
+            for (i, slug) in slugs.iter().enumerate() {
+                match db::find_list_by_slug(c, slug.as_str())? {
+                    Some(list) if list.public_subscribe => {
+                        default_language.get_or_insert(list.default_language);
+                        list_ids.push(list.id);
+                    }
+                    _ => {
+                        return Err(Error::invalid(
+                            format!("lists[{i}]"),
+                            format!("there is no public list {slug}"),
+                        ));
+                    }
+                }
+            }
+            Ok((list_ids, default_language))
         })
         .await?;
+    let request = crate::app::subscribers::PublicRequest {
+        email: input.email,
+        name: input.name.map(|n| n.as_str().to_owned()),
+        language: input.language.or(default_language).unwrap_or(Language::En),
+        list_ids,
+    };
+    crate::app::subscribers::subscribe_publicly_later(
+        state.db.clone(),
+        now,
+        request,
+        hours,
+        domain,
+    );
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "if this address can receive the newsletter, a confirmation email is on its way",
     }))
@@ -188,10 +226,11 @@ async fn confirm_page(
     token: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let signer = signer(&state).await?;
-    let lang = Language::En;
-    if let Err(e) = signer.verify_confirm(&token, state.clock.now()) {
-        return link_error(&req, lang, e);
-    }
+    let subscription = match signer.verify_confirm(&token, state.clock.now()) {
+        Ok(id) => id,
+        Err(e) => return link_error(&req, Language::En, e),
+    };
+    let lang = subscription_language(&state, subscription).await?;
     let s = strings(lang);
     Ok(page(
         actix_web::http::StatusCode::OK,
@@ -220,12 +259,14 @@ async fn confirm(
         Ok(id) => id,
         Err(e) => return link_error(&req, Language::En, e),
     };
-    let cx = by_the_subscriber(now);
+    let lang = subscription_language(&state, subscription).await?;
     let confirmed = state
         .db
-        .transaction(move |c| crate::app::subscribers::confirm(c, &cx, subscription))
+        .transaction(move |c| {
+            let cx = by_the_subscriber(now);
+            crate::app::subscribers::confirm(c, &cx, subscription)
+        })
         .await?;
-    let lang = Language::En;
     Ok(match confirmed {
         Some(list) => page(
             actix_web::http::StatusCode::OK,
@@ -235,6 +276,15 @@ async fn confirm(
         ),
         None => return link_error(&req, lang, LinkError::Invalid),
     })
+}
+
+/// The language of the subscriber a confirmation link is for.
+async fn subscription_language(state: &State, subscription: i64) -> ApiResult<Language> {
+    Ok(state
+        .db
+        .run(move |c| crate::app::subscribers::language_of_subscription(c, subscription))
+        .await?
+        .unwrap_or(Language::En))
 }
 
 /// Whose link it is and which lists it is about.
@@ -267,7 +317,11 @@ async fn one_click_unsubscribe(
     req: HttpRequest,
     state: State,
     token: web::Path<String>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
+    // The preferences page's "all lists" button says so; a mail client's
+    // one-click POST (`List-Unsubscribe=One-Click`) leaves the issue's lists.
+    let all = url::form_urlencoded::parse(&body).any(|(k, v)| k == "scope" && v == "all");
     let (subscriber, lists) = match resolve(&state, &token).await? {
         Ok(found) => found,
         Err(e) => return link_error(&req, Language::En, e),
@@ -282,8 +336,14 @@ async fn one_click_unsubscribe(
                 Err(Error::NotFound { .. }) => return Ok(Language::En),
                 Err(e) => return Err(e),
             };
-            let scope = (!lists.is_empty()).then_some(lists.as_slice());
-            crate::app::subscribers::unsubscribe(c, &by_the_subscriber(now), subscriber, scope)?;
+            let cx = by_the_subscriber(now);
+            if all {
+                let choice = crate::app::subscribers::Preferences::LeaveAll;
+                crate::app::subscribers::save_preferences(c, &cx, subscriber, &choice)?;
+            } else {
+                let scope = (!lists.is_empty()).then_some(lists.as_slice());
+                crate::app::subscribers::unsubscribe(c, &cx, subscriber, scope)?;
+            }
             Ok(lang)
         })
         .await?;
@@ -348,7 +408,8 @@ async fn preferences_page(
         "<form method=\"post\" action=\"../preferences/{token}\">\n{boxes}\
          <p><label>{} <select name=\"language\">{options}</select></label></p>\n\
          <p><button type=\"submit\">{}</button></p></form>\n\
-         <form method=\"post\"><p><button type=\"submit\">{}</button></p></form>\n",
+         <form method=\"post\"><input type=\"hidden\" name=\"scope\" value=\"all\">\
+         <p><button type=\"submit\">{}</button></p></form>\n",
         s.language, s.save, s.unsubscribe_all
     );
     Ok(page(
@@ -385,11 +446,16 @@ async fn update_preferences(
             _ => {}
         }
     }
-    let cx = by_the_subscriber(state.clock.now());
+    let now = state.clock.now();
+    let choice = crate::app::subscribers::Preferences::Keep {
+        list_ids: keep,
+        language,
+    };
     let lang = state
         .db
         .transaction(move |c| {
-            crate::app::subscribers::set_preferences(c, &cx, subscriber, &keep, language)
+            let cx = by_the_subscriber(now);
+            crate::app::subscribers::save_preferences(c, &cx, subscriber, &choice)
         })
         .await?;
     Ok(match lang {

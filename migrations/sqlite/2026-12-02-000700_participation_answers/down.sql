@@ -1,0 +1,3 @@
+ALTER TABLE participations DROP COLUMN answer_sequence;
+ALTER TABLE participations DROP COLUMN answered_at;
+ALTER TABLE participations DROP COLUMN answer;
