@@ -11,6 +11,7 @@ pub mod entities;
 pub mod feeds;
 pub mod history;
 pub mod imports;
+pub mod jobs;
 pub mod policy;
 pub mod records;
 pub mod reviews;
@@ -18,6 +19,7 @@ pub mod sending;
 pub mod sessions;
 pub mod subscribers;
 pub mod tokens;
+pub mod webhooks;
 
 pub use actor::Actor;
 

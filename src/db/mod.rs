@@ -12,7 +12,9 @@ pub mod feeds;
 pub mod history;
 pub mod invitations;
 pub mod issues;
+pub mod jobs;
 pub mod organisations;
+pub mod outbound_schema;
 pub mod participations;
 pub mod people;
 pub mod plans;
@@ -23,6 +25,7 @@ pub mod sessions;
 pub mod subscriber_csv;
 pub mod subscribers;
 pub mod tokens;
+pub mod webhooks;
 
 use crate::error::{Error, Result};
 use diesel::connection::SimpleConnection;

@@ -3,6 +3,7 @@
 
 mod helpers;
 mod mail;
+mod receiver;
 mod smtp_server;
 
 mod accounts;
@@ -17,6 +18,7 @@ mod health;
 mod history;
 mod imports;
 mod invitations;
+mod jobs;
 mod logs;
 mod migrations;
 mod newsletter;
@@ -28,3 +30,4 @@ mod roles;
 mod seed;
 mod sign_in;
 mod slow_clients;
+mod webhooks;

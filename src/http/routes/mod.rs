@@ -12,6 +12,7 @@ mod imports;
 mod invitations;
 mod issue_actions;
 mod issues;
+mod jobs;
 mod lists;
 mod organisations;
 mod participations;
@@ -22,6 +23,7 @@ mod reviews;
 mod sign_in;
 mod subscribers;
 mod tokens;
+mod webhooks;
 
 use super::problem::{ApiError, ApiResult};
 use super::{AppState, etag};
@@ -56,7 +58,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(subscribers::configure)
             .configure(issues::configure)
             .configure(issue_actions::configure)
-            .configure(reviews::configure),
+            .configure(reviews::configure)
+            .configure(jobs::configure)
+            .configure(webhooks::configure),
     );
 }
 
