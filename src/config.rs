@@ -21,6 +21,9 @@ pub struct Settings {
     pub accounts: AccountSettings,
     pub rate_limits: RateLimitSettings,
     pub calendar: CalendarSettings,
+    pub jobs: JobSettings,
+    pub webhooks: WebhookSettings,
+    pub credentials: CredentialSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +52,43 @@ pub struct RateLimitSettings {
     pub links_per_minute: u32,
     pub feed_per_feed_per_minute: u32,
     pub feed_full_response_cost: u32,
+}
+
+/// The job runner (social posts, webhooks, reminders): `[jobs]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    /// Jobs one runner attempts at once.
+    pub concurrency: u32,
+    /// How often an idle runner looks for due jobs, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Heartbeat period; a runner silent for three is dead and its jobs recovered.
+    pub heartbeat_secs: u64,
+    /// On SIGTERM, how long attempts under way may take to finish.
+    pub shutdown_grace_secs: u64,
+}
+
+/// Outbound webhooks: `[webhooks]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Allow targets on loopback, private and link-local addresses (tests,
+    /// an intranet receiver). Checked when each connection is made.
+    pub allow_private: bool,
+    /// Seconds a delivery may take.
+    pub timeout_secs: u64,
+    /// Hours the older secrets keep signing after a rotation.
+    pub rotation_overlap_hours: u32,
+}
+
+/// `[credentials]`: the key that seals stored secrets (webhook signing
+/// secrets, social network credentials).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSettings {
+    /// 64 hex digits. Kept out of Debug output and logs; set it with
+    /// PREGON__CREDENTIALS__KEY.
+    pub key: crate::email::Secret,
 }
 
 /// Rules of the calendar model itself, whoever writes the activity (API, import).

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod seed;
 pub mod telemetry;
 

@@ -239,14 +239,15 @@ impl Record for Activities {
             cx,
             Subject::Activity(a.id),
             &review::activity_content(a),
-        )
+        )?;
+        super::webhooks::activity_created(conn, cx, a)
     }
     /// People invited before get the change (or the cancellation); approved
     /// content that changed goes back to review.
     fn after_update(
         conn: &mut DbConnection,
         cx: &Context,
-        _: &Activity,
+        before: &Activity,
         a: &Activity,
     ) -> Result<()> {
         db::invitations::follow_change(conn, a.id, cx.now)?;
@@ -255,7 +256,8 @@ impl Record for Activities {
             cx,
             Subject::Activity(a.id),
             &review::activity_content(a),
-        )
+        )?;
+        super::webhooks::activity_changed(conn, cx, before, a)
     }
     /// An activity people were invited to is cancelled (and they told) first.
     fn before_delete(conn: &mut DbConnection, _: &Context, a: &Activity) -> Result<()> {

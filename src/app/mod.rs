@@ -12,6 +12,7 @@ pub mod feeds;
 pub mod history;
 pub mod imports;
 pub mod invitations;
+pub mod jobs;
 pub mod policy;
 pub mod records;
 pub mod reviews;
@@ -19,6 +20,7 @@ pub mod sending;
 pub mod sessions;
 pub mod subscribers;
 pub mod tokens;
+pub mod webhooks;
 
 pub use actor::Actor;
 

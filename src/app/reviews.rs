@@ -248,6 +248,17 @@ pub fn act(
     }
     db::save(conn, &after)?;
     record_change(conn, cx, subject, &before, &after, None)?;
+    if action == ReviewAction::Approve
+        && let Subject::Activity(id) = subject
+    {
+        let activity = crate::db::activities::get(conn, id)?;
+        super::webhooks::emit(
+            conn,
+            cx.now,
+            crate::domain::webhook::EventType::ActivityApproved,
+            super::webhooks::activity_data(&activity),
+        )?;
+    }
     view(&after)
 }
 

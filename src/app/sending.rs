@@ -132,6 +132,12 @@ pub fn finish_completed(conn: &mut DbConnection, cx: &Context) -> Result<Vec<Iss
         if let Some(was) = sending.iter().find(|b| b.issue.id == after.id) {
             state_changed(conn, cx, was, after)?;
         }
+        super::webhooks::emit(
+            conn,
+            cx.now,
+            crate::domain::webhook::EventType::NewsletterSent,
+            serde_json::json!({"id": after.id, "state": after.state, "activity_id": after.activity_id}),
+        )?;
     }
     Ok(finished)
 }

@@ -4,6 +4,7 @@
 
 mod backup;
 mod healthcheck;
+mod jobs;
 mod newsletter;
 mod token;
 mod user;
@@ -377,9 +378,23 @@ fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
     rx
 }
 
+/// Runs a dispatcher and a job runner until SIGTERM (or, with
+/// `exit_when_idle`, until both have nothing left).
+async fn run_dispatcher(
+    settings: &Settings,
+    db: Db,
+    clock: SharedClock,
+    exit_when_idle: bool,
+) -> anyhow::Result<()> {
+    let jobs = jobs::start(settings, db.clone(), clock.clone(), exit_when_idle)?;
+    let sent = run_dispatcher_only(settings, db, clock, exit_when_idle).await;
+    let ran = jobs.finish().await;
+    sent.and(ran)
+}
+
 /// Runs a dispatcher until SIGTERM; in-flight sends get `shutdown_grace_secs`
 /// to finish, after which they are left to recovery (outcome unknown).
-async fn run_dispatcher(
+async fn run_dispatcher_only(
     settings: &Settings,
     db: Db,
     clock: SharedClock,

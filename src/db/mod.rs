@@ -13,7 +13,9 @@ pub mod history;
 pub mod invitations;
 pub mod issues;
 pub mod metrics;
+pub mod jobs;
 pub mod organisations;
+pub mod outbound_schema;
 pub mod participations;
 pub mod people;
 pub mod plans;
@@ -24,6 +26,7 @@ pub mod sessions;
 pub mod subscriber_csv;
 pub mod subscribers;
 pub mod tokens;
+pub mod webhooks;
 
 use crate::error::{Error, Result};
 use diesel::connection::SimpleConnection;

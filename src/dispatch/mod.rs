@@ -27,6 +27,7 @@ use crate::email::links::LinkSigner;
 use crate::email::retry::{Next, RetryPolicy};
 use crate::email::{FileOutbox, MailTransport, RateLimiter, RateLimits, SendError, SmtpTransport};
 use crate::error::{Error, Result};
+use crate::jobs::liveness::{self, Identity, Stop};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -94,8 +95,7 @@ pub struct Step {
 }
 
 pub struct Dispatcher {
-    id: String,
-    host: String,
+    me: Identity,
     db: Db,
     clock: SharedClock,
     transport: Arc<dyn MailTransport>,
@@ -108,7 +108,7 @@ pub struct Dispatcher {
     content: Mutex<content::Cache>,
     /// After connection-level failures: no sending before this instant.
     blocked: Mutex<Option<(DateTime<Utc>, u32)>>,
-    stopping: AtomicBool,
+    stopping: Stop,
 }
 
 impl Dispatcher {
@@ -121,8 +121,7 @@ impl Dispatcher {
     ) -> Arc<Dispatcher> {
         let limits = RateLimits::new(Some(email.rate_per_second), Some(email.rate_per_hour));
         Arc::new(Dispatcher {
-            id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
-            host: hostname(),
+            me: Identity::new(),
             limiter: RateLimiter::new(limits, clock.clone()),
             concurrency: AtomicU32::new(email.concurrency.max(1)),
             retry: RetryPolicy::from_settings(&email),
@@ -134,12 +133,12 @@ impl Dispatcher {
             signer: tokio::sync::OnceCell::new(),
             content: Mutex::new(content::Cache::default()),
             blocked: Mutex::new(None),
-            stopping: AtomicBool::new(false),
+            stopping: Stop::default(),
         })
     }
 
     pub fn id(&self) -> &str {
-        &self.id
+        &self.me.id
     }
 
     pub fn limiter(&self) -> &RateLimiter {
@@ -151,7 +150,7 @@ impl Dispatcher {
     }
 
     fn stale_after(&self) -> TimeDelta {
-        TimeDelta::seconds(3 * self.email.heartbeat_secs.max(1) as i64)
+        liveness::stale_after(self.email.heartbeat_secs)
     }
 
     async fn signer(&self) -> Result<&LinkSigner> {
@@ -168,10 +167,15 @@ impl Dispatcher {
     /// heartbeats, or a process on this host that no longer exists.
     fn dead_among(&self, rows: &[deliveries::DispatcherRow], now: DateTime<Utc>) -> Vec<String> {
         rows.iter()
-            .filter(|d| d.id != self.id)
             .filter(|d| {
-                d.heartbeat_at < now - self.stale_after()
-                    || (d.host == self.host && !process_alive(d.pid))
+                self.me.is_dead(
+                    &d.id,
+                    &d.host,
+                    d.pid,
+                    d.heartbeat_at,
+                    now,
+                    self.stale_after(),
+                )
             })
             .map(|d| d.id.clone())
             .collect()
@@ -186,12 +190,12 @@ impl Dispatcher {
             let dead = self.dead_among(&others, now);
             let live = others
                 .iter()
-                .filter(|d| d.id != self.id && !dead.contains(&d.id))
+                .filter(|d| d.id != self.me.id && !dead.contains(&d.id))
                 .count();
             if self.db.backend() == Backend::Postgres || live == 0 {
                 break;
             }
-            if self.stopping.load(Ordering::Relaxed) {
+            if self.stopping.is_stopping() {
                 return Err(Error::Conflict("stopped before starting".into()));
             }
             tracing::warn!(
@@ -203,9 +207,9 @@ impl Dispatcher {
     }
 
     async fn heartbeat(&self) -> Result<()> {
-        let (id, host, now) = (self.id.clone(), self.host.clone(), self.now());
+        let (me, now) = (self.me.clone(), self.now());
         self.db
-            .transaction(move |c| deliveries::heartbeat(c, &id, &host, std::process::id(), now))
+            .transaction(move |c| deliveries::heartbeat(c, &me.id, &me.host, me.pid, now))
             .await
     }
 
@@ -369,7 +373,7 @@ impl Dispatcher {
             .map(|d| d.id)
             .collect();
         if !rest.is_empty() {
-            let me = self.id.clone();
+            let me = self.me.id.clone();
             self.db
                 .transaction(move |c| deliveries::release(c, &me, &rest))
                 .await?;
@@ -382,8 +386,7 @@ impl Dispatcher {
     }
 
     fn halted(&self) -> bool {
-        self.stopping.load(Ordering::Relaxed)
-            || self.blocked_until().is_some_and(|until| until > self.now())
+        self.stopping.is_stopping() || self.blocked_until().is_some_and(|until| until > self.now())
     }
 
     /// The next claimed delivery; claims more while the queue still holds
@@ -436,7 +439,7 @@ impl Dispatcher {
         if run.drained.load(Ordering::Relaxed) || run.len() >= low_water {
             return Ok(());
         }
-        let (id, now, limit) = (self.id.clone(), self.now(), self.email.batch_size.max(1));
+        let (id, now, limit) = (self.me.id.clone(), self.now(), self.email.batch_size.max(1));
         let batch = self
             .db
             .transaction(move |c| deliveries::claim(c, &id, i64::from(limit), now))
@@ -548,7 +551,7 @@ impl Dispatcher {
                 marks.extend(request.mark);
                 replies.push((request.mark, request.reply));
             }
-            let (me, now) = (self.id.clone(), self.now());
+            let (me, now) = (self.me.id.clone(), self.now());
             let written = self
                 .db
                 .transaction(move |c| {
@@ -699,12 +702,12 @@ impl Dispatcher {
 
     /// Asks `run` to stop: no new claims; the messages being sent finish.
     pub fn stop(&self) {
-        self.stopping.store(true, Ordering::Relaxed);
+        self.stopping.stop();
     }
 
     /// Gives back claimed deliveries and unregisters.
     pub async fn shut_down(&self) -> Result<()> {
-        let me = self.id.clone();
+        let me = self.me.id.clone();
         let released = self
             .db
             .transaction(move |c| {
@@ -725,17 +728,12 @@ impl Dispatcher {
         exit_when_idle: bool,
     ) -> Result<()> {
         self.register().await?;
-        tracing::info!(id = %self.id, "dispatcher started");
+        tracing::info!(id = %self.me.id, "dispatcher started");
         let beat = {
             let this = self.clone();
-            tokio::spawn(async move {
-                let period = Duration::from_secs(this.email.heartbeat_secs.max(1));
-                loop {
-                    tokio::time::sleep(period).await;
-                    if let Err(e) = this.heartbeat().await {
-                        tracing::error!(error = %e, "dispatcher heartbeat failed");
-                    }
-                }
+            liveness::spawn_heartbeat(self.email.heartbeat_secs, "dispatcher", move || {
+                let this = this.clone();
+                async move { this.heartbeat().await }
             })
         };
         let poll = Duration::from_millis(self.email.poll_interval_ms.max(10));
@@ -746,12 +744,7 @@ impl Dispatcher {
             }
             let stopper = {
                 let this = self.clone();
-                let mut shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    if shutdown.wait_for(|stop| *stop).await.is_ok() {
-                        this.stop();
-                    }
-                })
+                liveness::on_shutdown(shutdown.clone(), move || this.stop())
             };
             let result = self.run_once().await;
             stopper.abort();
@@ -762,7 +755,7 @@ impl Dispatcher {
                     false
                 }
             };
-            if self.stopping.load(Ordering::Relaxed) {
+            if self.stopping.is_stopping() {
                 break;
             }
             if exit_when_idle && !worked && self.idle().await? {
@@ -895,23 +888,4 @@ fn bounce_of(outcome: &Outcome, delivery: &Claimed) -> Option<BounceInput> {
 /// When `delivery` was first attempted: now, for its first attempt.
 fn first_attempt(delivery: &Claimed, now: DateTime<Utc>) -> DateTime<Utc> {
     delivery.first_attempt_at.map(db::utc).unwrap_or(now)
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown-host".into())
-}
-
-/// Whether a process of this host is alive. Only Linux answers (through
-/// /proc); elsewhere every process is assumed alive and only the heartbeat
-/// decides.
-fn process_alive(pid: i32) -> bool {
-    if !std::path::Path::new("/proc/self").exists() {
-        return true;
-    }
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
 }

@@ -9,6 +9,7 @@ pub mod campaign;
 pub mod channel;
 pub mod feed;
 pub mod history;
+pub mod job;
 pub mod language;
 pub mod newsletter;
 pub mod organisation;
@@ -24,6 +25,7 @@ pub mod session;
 pub mod text;
 pub mod timing;
 pub mod token;
+pub mod webhook;
 pub mod zone;
 
 pub use activity::{ActivityKind, ActivityStatus, ParticipantRole, PartnerRole, Visibility};

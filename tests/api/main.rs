@@ -3,6 +3,7 @@
 
 mod helpers;
 mod mail;
+mod receiver;
 mod smtp_server;
 
 mod accounts;
@@ -22,6 +23,7 @@ mod history;
 mod imports;
 mod invitation_replies;
 mod invitations;
+mod jobs;
 mod logs;
 mod migrations;
 mod newsletter;
@@ -34,3 +36,4 @@ mod seed;
 mod sign_in;
 mod slow_clients;
 mod subscriber_view;
+mod webhooks;

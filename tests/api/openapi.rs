@@ -128,6 +128,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/issues/{id}/review"),
     ("get", "/api/v1/changes"),
     ("get", "/metrics"),
+    ("get", "/api/v1/jobs"),
+    ("get", "/api/v1/jobs/{id}"),
+    ("post", "/api/v1/jobs/{id}/retry"),
+    ("post", "/api/v1/jobs/{id}/cancel"),
+    ("get", "/api/v1/webhooks"),
+    ("post", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{id}"),
+    ("put", "/api/v1/webhooks/{id}"),
+    ("delete", "/api/v1/webhooks/{id}"),
+    ("post", "/api/v1/webhooks/{id}/rotate-secret"),
+    ("get", "/api/v1/webhooks/{id}/deliveries"),
+    ("post", "/api/v1/webhooks/{id}/deliveries/{job_id}/replay"),
 ];
 
 pub async fn document(app: &TestApp) -> Value {

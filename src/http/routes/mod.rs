@@ -13,6 +13,7 @@ mod invitation_replies;
 mod invitations;
 mod issue_actions;
 mod issues;
+mod jobs;
 mod lists;
 mod organisations;
 mod participations;
@@ -23,6 +24,7 @@ mod reviews;
 mod sign_in;
 mod subscribers;
 mod tokens;
+mod webhooks;
 
 use super::problem::{ApiError, ApiResult};
 use super::{AppState, etag};
@@ -58,7 +60,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(subscribers::configure)
             .configure(issues::configure)
             .configure(issue_actions::configure)
-            .configure(reviews::configure),
+            .configure(reviews::configure)
+            .configure(jobs::configure)
+            .configure(webhooks::configure),
     );
 }
 

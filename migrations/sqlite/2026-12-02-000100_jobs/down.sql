@@ -1,0 +1,3 @@
+DROP TABLE job_workers;
+DROP TABLE job_attempts;
+DROP TABLE jobs;

@@ -1,0 +1,98 @@
+//! Tables of the job mechanism, outbound webhooks and social posts (kept
+//! apart from `schema.rs`, which every area shares).
+
+diesel::table! {
+    jobs (id) {
+        id -> BigInt,
+        kind -> Text,
+        idempotency_key -> Text,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        unknown_outcomes -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        last_result -> Nullable<Text>,
+        remote_id -> Nullable<Text>,
+        remote_url -> Nullable<Text>,
+        first_attempt_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_attempts (id) {
+        id -> BigInt,
+        job_id -> BigInt,
+        attempt -> Integer,
+        worker -> Text,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        outcome -> Text,
+        request -> Nullable<Text>,
+        status -> Nullable<Integer>,
+        reply -> Nullable<Text>,
+        remote_id -> Nullable<Text>,
+        remote_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    job_workers (id) {
+        id -> Text,
+        host -> Text,
+        pid -> Integer,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(job_attempts -> jobs (job_id));
+diesel::allow_tables_to_appear_in_same_query!(jobs, job_attempts, job_workers);
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        url -> Text,
+        description -> Nullable<Text>,
+        event_types -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_secrets (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        sealed -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (job_id) {
+        job_id -> BigInt,
+        endpoint_id -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(webhook_secrets -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> jobs (job_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    jobs,
+    webhook_endpoints,
+    webhook_secrets,
+    webhook_deliveries
+);

@@ -1,0 +1,500 @@
+//! The job runner: claims due jobs of the kinds it has handlers for, runs up
+//! to `jobs.concurrency` at once, and records each attempt. Results are
+//! written by one writer task in group commits. Any number of runners can
+//! share a PostgreSQL database (`FOR UPDATE SKIP LOCKED`); on SQLite one
+//! runs at a time. Heartbeat, dead-worker rules and the stop flag are the
+//! dispatcher's (`liveness`); backoff is the dispatcher's too.
+//!
+//! Tests drive it one step at a time with `run_once` and a manual clock.
+
+use super::liveness::{self, Identity, Stop};
+use super::{Attempt, Exchange, Handler, Job, Outcome};
+use crate::clock::SharedClock;
+use crate::config::JobSettings;
+use crate::db::jobs::{self as db, Finish, Row};
+use crate::db::{Backend, Db, DbConnection};
+use crate::domain::job::{AttemptOutcome, JobState};
+use crate::error::{Error, Result};
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::connection::SimpleConnection;
+use futures_util::FutureExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What one `run_once` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Step {
+    /// Attempts made.
+    pub attempted: usize,
+    /// Jobs done.
+    pub done: usize,
+    /// Jobs of dead workers put back as outcome unknown.
+    pub recovered: usize,
+}
+
+pub struct Runner {
+    me: Identity,
+    db: Db,
+    clock: SharedClock,
+    handlers: HashMap<&'static str, Arc<dyn Handler>>,
+    kinds: Vec<&'static str>,
+    settings: JobSettings,
+    stop: Stop,
+}
+
+/// A finished attempt on its way to the writer.
+struct Completed {
+    row: Row,
+    job: Job,
+    attempt: Attempt,
+    started_at: DateTime<Utc>,
+}
+
+impl Runner {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        settings: JobSettings,
+        handlers: Vec<Arc<dyn Handler>>,
+    ) -> Result<Arc<Runner>> {
+        let mut map = HashMap::new();
+        for handler in handlers {
+            super::check_kind(handler.kind())?;
+            map.insert(handler.kind(), handler);
+        }
+        let mut kinds: Vec<&'static str> = map.keys().copied().collect();
+        kinds.sort();
+        Ok(Arc::new(Runner {
+            me: Identity::new(),
+            db,
+            clock,
+            handlers: map,
+            kinds,
+            settings,
+            stop: Stop::default(),
+        }))
+    }
+
+    pub fn id(&self) -> &str {
+        &self.me.id
+    }
+
+    pub fn kinds(&self) -> &[&'static str] {
+        &self.kinds
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn stale_after(&self) -> TimeDelta {
+        liveness::stale_after(self.settings.heartbeat_secs)
+    }
+
+    fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + self.stale_after()
+    }
+
+    /// Registers this runner. On SQLite only one may run: wait until any
+    /// other is gone (its jobs are then recovered).
+    pub async fn register(&self) -> Result<()> {
+        loop {
+            let now = self.now();
+            let others = self.db.run(db::workers).await?;
+            let live = others
+                .iter()
+                .filter(|w| w.id != self.me.id)
+                .filter(|w| !self.is_dead(w, now))
+                .count();
+            if self.db.backend() == Backend::Postgres || live == 0 {
+                break;
+            }
+            if self.stop.is_stopping() {
+                return Err(Error::Conflict("stopped before starting".into()));
+            }
+            tracing::warn!(
+                "another job runner is using this SQLite database; waiting for it to stop"
+            );
+            tokio::time::sleep(Duration::from_secs(self.settings.heartbeat_secs.max(1))).await;
+        }
+        self.heartbeat().await
+    }
+
+    fn is_dead(&self, w: &db::WorkerRow, now: DateTime<Utc>) -> bool {
+        self.me.is_dead(
+            &w.id,
+            &w.host,
+            w.pid,
+            w.heartbeat_at,
+            now,
+            self.stale_after(),
+        )
+    }
+
+    pub async fn heartbeat(&self) -> Result<()> {
+        let me = self.me.clone();
+        let now = self.now();
+        let lease = self.lease_until(now);
+        self.db
+            .transaction(move |c| db::heartbeat(c, &me.id, &me.host, me.pid, lease, now))
+            .await
+    }
+
+    /// Puts the jobs of dead workers back in the queue as outcome unknown.
+    pub async fn recover_dead(&self) -> Result<usize> {
+        let now = self.now();
+        let workers = self.db.run(db::workers).await?;
+        let dead: Vec<String> = workers
+            .iter()
+            .filter(|w| self.is_dead(w, now))
+            .map(|w| w.id.clone())
+            .collect();
+        let recovered = self
+            .db
+            .transaction(move |c| db::recover(c, &dead, now))
+            .await?;
+        if recovered > 0 {
+            tracing::warn!(
+                recovered,
+                "jobs of stopped workers put back as outcome unknown"
+            );
+        }
+        Ok(recovered)
+    }
+
+    /// Runs every job due now, claiming until none is left (or stopping).
+    pub async fn run_once(self: &Arc<Self>) -> Result<Step> {
+        let mut step = Step::default();
+        self.heartbeat().await?;
+        step.recovered = self.recover_dead().await?;
+        self.process(&mut step).await?;
+        Ok(step)
+    }
+
+    async fn claim(&self, limit: usize) -> Result<Vec<Row>> {
+        let (me, kinds, now) = (self.me.id.clone(), self.kinds.clone(), self.now());
+        let lease = self.lease_until(now);
+        self.db
+            .transaction(move |c| db::claim(c, &me, &kinds, limit as i64, lease, now))
+            .await
+    }
+
+    async fn process(self: &Arc<Self>, step: &mut Step) -> Result<()> {
+        let concurrency = self.settings.concurrency.max(1) as usize;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let writer = tokio::spawn(self.clone().writer(rx));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut exhausted = false;
+        let mut failure = None;
+        loop {
+            // Claim when half the slots are free, so a claim serves several.
+            let free = concurrency - tasks.len();
+            if !exhausted
+                && !self.stop.is_stopping()
+                && (free * 2 >= concurrency || tasks.is_empty())
+            {
+                match self.claim(free).await {
+                    Ok(rows) => {
+                        exhausted = rows.len() < free;
+                        for row in rows {
+                            step.attempted += 1;
+                            tasks.spawn(self.clone().attempt(row, tx.clone()));
+                        }
+                    }
+                    Err(e) => {
+                        exhausted = true;
+                        failure = Some(e);
+                    }
+                }
+            }
+            if tasks.is_empty() {
+                break;
+            }
+            if let Some(Err(e)) = tasks.join_next().await {
+                tracing::error!(error = %e, "job task failed");
+            }
+        }
+        drop(tx);
+        step.done += writer
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("job writer failed: {e}")))?;
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// One attempt of one claimed job; the result goes to the writer.
+    async fn attempt(
+        self: Arc<Self>,
+        row: Row,
+        done: tokio::sync::mpsc::UnboundedSender<Completed>,
+    ) {
+        let started_at = self.now();
+        let job = Job {
+            id: row.id,
+            kind: row.kind.clone(),
+            key: row.idempotency_key.clone(),
+            payload: serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null),
+            attempt: row.attempts,
+            unknown_outcomes: row.unknown_outcomes,
+            first_attempt_at: row
+                .first_attempt_at
+                .map(crate::db::utc)
+                .unwrap_or(started_at),
+            last_result: row.last_result.clone(),
+        };
+        let attempt = match self.handlers.get(row.kind.as_str()) {
+            None => Attempt::new(
+                Outcome::failed(format!("no handler for {}", row.kind)),
+                Exchange::default(),
+            ),
+            Some(handler) => {
+                match std::panic::AssertUnwindSafe(handler.run(&job))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(attempt) => attempt,
+                    Err(_) => Attempt::new(
+                        Outcome::Unknown {
+                            how_to_check: "the handler failed unexpectedly during the attempt; \
+                                           check the remote end, then retry or cancel the job"
+                                .into(),
+                            check_at: None,
+                        },
+                        Exchange::default(),
+                    ),
+                }
+            }
+        };
+        let _ = done.send(Completed {
+            row,
+            job,
+            attempt,
+            started_at,
+        });
+    }
+
+    /// Group commit: writes every result waiting in one transaction (with
+    /// the handlers' `finished` hooks); returns how many jobs got done.
+    async fn writer(
+        self: Arc<Self>,
+        mut results: tokio::sync::mpsc::UnboundedReceiver<Completed>,
+    ) -> usize {
+        let mut done = 0;
+        while let Some(first) = results.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 256 {
+                match results.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
+            let batch = Arc::new(batch);
+            for round in 0.. {
+                let (this, batch2) = (self.clone(), batch.clone());
+                let now = self.now();
+                let written = self
+                    .db
+                    .transaction(move |c| this.write(c, &batch2, now))
+                    .await;
+                match written {
+                    Ok(n) => {
+                        done += n;
+                        break;
+                    }
+                    Err(e) if round < 5 => {
+                        tracing::error!(error = %e, "recording job results failed; trying again");
+                        tokio::time::sleep(Duration::from_millis(500 << round)).await;
+                    }
+                    Err(e) => {
+                        // Left running under this worker: recovered as
+                        // outcome unknown after it stops.
+                        tracing::error!(error = %e, "recording job results failed; giving up");
+                        break;
+                    }
+                }
+            }
+        }
+        done
+    }
+
+    fn write(
+        &self,
+        conn: &mut DbConnection,
+        batch: &[Completed],
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let mut done = 0;
+        for completed in batch {
+            let handler = self.handlers.get(completed.row.kind.as_str());
+            let rules = handler.map(|h| h.retry()).unwrap_or_default();
+            let finish = decide(completed, rules, now);
+            conn.batch_execute("SAVEPOINT job_result")?;
+            let hooked = (|| -> Result<bool> {
+                let written = db::finish(conn, &self.me.id, &finish, now)?;
+                if written
+                    && finish.state.is_final()
+                    && let Some(handler) = handler
+                {
+                    handler.finished(conn, &completed.job, &completed.attempt.outcome, now)?;
+                }
+                Ok(written)
+            })();
+            let written = match hooked {
+                Ok(written) => {
+                    conn.batch_execute("RELEASE SAVEPOINT job_result")?;
+                    written
+                }
+                Err(e) => {
+                    conn.batch_execute("ROLLBACK TO SAVEPOINT job_result")?;
+                    conn.batch_execute("RELEASE SAVEPOINT job_result")?;
+                    tracing::error!(job = completed.row.id, error = %e, "recording what followed a job failed");
+                    let mut plain = finish.clone();
+                    plain.result = format!("{} (recording what follows failed: {e})", plain.result);
+                    db::finish(conn, &self.me.id, &plain, now)?
+                }
+            };
+            if written && finish.state == JobState::Done {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Asks the runner to stop: no new claims; attempts under way finish.
+    pub fn stop(&self) {
+        self.stop.stop();
+    }
+
+    pub async fn shut_down(&self) -> Result<()> {
+        let me = self.me.id.clone();
+        self.db.transaction(move |c| db::deregister(c, &me)).await?;
+        tracing::info!("job runner stopped");
+        Ok(())
+    }
+
+    /// Runs until `shutdown` turns true, or, with `exit_when_idle`, until no
+    /// job of its kinds is queued or running.
+    pub async fn run(
+        self: Arc<Self>,
+        shutdown: watch::Receiver<bool>,
+        exit_when_idle: bool,
+    ) -> Result<()> {
+        self.register().await?;
+        tracing::info!(id = %self.me.id, kinds = ?self.kinds, "job runner started");
+        let beat = {
+            let this = self.clone();
+            liveness::spawn_heartbeat(self.settings.heartbeat_secs, "job runner", move || {
+                let this = this.clone();
+                async move { this.heartbeat().await }
+            })
+        };
+        let poll = Duration::from_millis(self.settings.poll_interval_ms.max(10));
+        let mut shutdown = shutdown;
+        loop {
+            if *shutdown.borrow() {
+                self.stop();
+                break;
+            }
+            let stopper = {
+                let this = self.clone();
+                liveness::on_shutdown(shutdown.clone(), move || this.stop())
+            };
+            let result = self.run_once().await;
+            stopper.abort();
+            let worked = match result {
+                Ok(step) => step.attempted > 0,
+                Err(e) => {
+                    tracing::error!(error = %e, "job runner step failed");
+                    false
+                }
+            };
+            if self.stop.is_stopping() {
+                break;
+            }
+            if exit_when_idle && !worked {
+                let kinds = self.kinds.clone();
+                if self.db.run(move |c| db::pending(c, &kinds)).await? == 0 {
+                    break;
+                }
+            }
+            if !worked {
+                tokio::select! {
+                    () = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+        beat.abort();
+        self.shut_down().await
+    }
+}
+
+/// The job's next state from an attempt's outcome and its kind's rules.
+fn decide(c: &Completed, rules: super::RetryRules, now: DateTime<Utc>) -> Finish {
+    let ex = &c.attempt.exchange;
+    let mut f = Finish {
+        job_id: c.row.id,
+        attempt: c.row.attempts,
+        state: JobState::Done,
+        outcome: AttemptOutcome::Done,
+        next_attempt_at: None,
+        unknown: false,
+        result: String::new(),
+        remote_id: c.row.remote_id.clone(),
+        remote_url: c.row.remote_url.clone(),
+        started_at: c.started_at,
+        request: ex.request.clone(),
+        status: ex.status.map(i32::from),
+        reply: ex.reply.as_ref().map(|r| r.chars().take(4000).collect()),
+    };
+    match &c.attempt.outcome {
+        Outcome::Done {
+            remote_id,
+            remote_url,
+        } => {
+            f.result = match remote_url.as_deref().or(remote_id.as_deref()) {
+                Some(at) => format!("done: {at}"),
+                None => "done".into(),
+            };
+            f.remote_id = remote_id.clone().or(f.remote_id);
+            f.remote_url = remote_url.clone().or(f.remote_url);
+        }
+        Outcome::RetryAt { at, reason } => {
+            f.outcome = AttemptOutcome::Retry;
+            if c.row.attempts >= rules.max_attempts {
+                f.state = JobState::Failed;
+                f.result = format!("gave up after {} attempts: {reason}", c.row.attempts);
+            } else {
+                let at = at.unwrap_or_else(|| now + rules.schedule.delay(c.row.attempts));
+                f.state = JobState::Queued;
+                f.next_attempt_at = Some(at.max(now));
+                f.result = format!("retry at {}: {reason}", at.format("%Y-%m-%dT%H:%M:%SZ"));
+            }
+        }
+        Outcome::Failed { reason } => {
+            f.state = JobState::Failed;
+            f.outcome = AttemptOutcome::Failed;
+            f.result = format!("failed: {reason}");
+        }
+        Outcome::Unknown {
+            how_to_check,
+            check_at,
+        } => {
+            f.outcome = AttemptOutcome::Unknown;
+            f.unknown = true;
+            match check_at {
+                Some(at) if c.row.unknown_outcomes + 1 < rules.max_unknown => {
+                    f.state = JobState::Queued;
+                    f.next_attempt_at = Some((*at).max(now));
+                    f.result = format!("outcome unknown, checked again: {how_to_check}");
+                }
+                _ => {
+                    f.state = JobState::Unknown;
+                    f.result = format!("outcome unknown: {how_to_check}");
+                }
+            }
+        }
+    }
+    f
+}
