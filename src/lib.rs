@@ -18,5 +18,6 @@ pub mod error;
 pub mod http;
 pub mod seed;
 pub mod telemetry;
+pub mod web;
 
 pub use error::{Error, Result};

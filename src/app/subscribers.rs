@@ -81,3 +81,61 @@ pub fn erase(conn: &mut DbConnection, cx: &Context, id: i64) -> Result<()> {
     record(conn, cx, id, Action::Deleted, Some(&before))?;
     Ok(())
 }
+
+/// Someone subscribes on the public form (double opt-in): the lists must be
+/// open to the public; a confirmation email is queued if the address needs
+/// one. What happens is never told back, so the form reveals nothing about
+/// an address. The JSON endpoint and the web form both call this.
+pub fn subscribe_publicly(
+    conn: &mut DbConnection,
+    input: &crate::domain::newsletter::PublicSubscribe,
+    now: chrono::DateTime<chrono::Utc>,
+    confirm_link_hours: u32,
+    message_domain: &str,
+) -> Result<()> {
+    use crate::error::Error;
+    if !input.consent {
+        return Err(Error::invalid("consent", "must be true to subscribe"));
+    }
+    if input.lists.is_empty() {
+        return Err(Error::invalid("lists", "name at least one list"));
+    }
+    let mut list_ids = Vec::new();
+    let mut default_language = None;
+    for (i, slug) in input.lists.iter().enumerate() {
+        match db::find_list_by_slug(conn, slug.as_str())? {
+            Some(list) if list.public_subscribe => {
+                default_language.get_or_insert(list.default_language);
+                list_ids.push(list.id);
+            }
+            _ => {
+                return Err(Error::invalid(
+                    format!("lists[{i}]"),
+                    format!("there is no public list {slug}"),
+                ));
+            }
+        }
+    }
+    let language = input
+        .language
+        .or(default_language)
+        .unwrap_or(crate::domain::Language::En);
+    let outcome = db::subscribe(
+        conn,
+        &crate::domain::newsletter::normalise_email(&input.email),
+        input.name.as_ref().map(|n| n.as_str()),
+        language,
+        &list_ids,
+        false,
+        "public-form",
+        now,
+    )?;
+    db::queue_confirmations(
+        conn,
+        &outcome.needs_confirmation,
+        confirm_link_hours,
+        message_domain,
+        now,
+    )?;
+    Ok(())
+}

@@ -877,3 +877,16 @@ pub fn set_runtime_limits(
         .execute(conn)?;
     Ok(())
 }
+
+/// The subscriber a subscription belongs to (for the language of the page a
+/// confirmation link opens).
+pub fn subscriber_of_subscription(
+    conn: &mut DbConnection,
+    subscription_id: i64,
+) -> Result<Option<i64>> {
+    Ok(subscriptions::table
+        .filter(subscriptions::id.eq(subscription_id))
+        .select(subscriptions::subscriber_id)
+        .first(conn)
+        .optional()?)
+}

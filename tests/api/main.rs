@@ -28,3 +28,4 @@ mod roles;
 mod seed;
 mod sign_in;
 mod slow_clients;
+mod web;
