@@ -298,3 +298,69 @@ pub fn lang_name(tr: &Tr, l: Language) -> &'static str {
         Language::Fr => tr.t("lang.fr"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_are_read_aloud_in_each_language() {
+        let en = Tr::new(Language::En);
+        let es = Tr::new(Language::Es);
+        let fr = Tr::new(Language::Fr);
+        let rule = "FREQ=MONTHLY;BYDAY=1TU;COUNT=10";
+        assert_eq!(
+            rrule(&en, rule),
+            "Every month on the first Tuesday, 10 times"
+        );
+        assert_eq!(rrule(&es, rule), "Cada mes el primer martes, 10 veces");
+        assert_eq!(
+            rrule(
+                &fr,
+                "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;UNTIL=20201231T000000Z"
+            ),
+            "Toutes les 2 semaines le lundi, mercredi, jusqu'au jeudi 31 décembre 2020"
+        );
+        assert_eq!(rrule(&fr, rule), "Chaque mois le premier mardi, 10 fois");
+        assert_eq!(rrule(&en, "FREQ=SECONDLY"), "FREQ=SECONDLY");
+    }
+
+    #[test]
+    fn an_unknown_date_is_never_made_up() {
+        let zone: Zone = "Europe/Madrid".parse().unwrap();
+        let es = Tr::new(Language::Es);
+        assert_eq!(
+            timing(&es, &Timing::ToBeConfirmed, zone),
+            "Fecha por confirmar"
+        );
+        let days = Timing::days(
+            NaiveDate::from_ymd_opt(2020, 10, 8).unwrap(),
+            NaiveDate::from_ymd_opt(2020, 10, 9).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            timing(&es, &days, zone),
+            "jueves 8 de octubre de 2020 – viernes 9 de octubre de 2020"
+        );
+        // An exact time, with the viewer's zone beside the event's.
+        let exact = Timing::exact(
+            NaiveDate::from_ymd_opt(2020, 3, 10)
+                .unwrap()
+                .and_hms_opt(10, 0, 0)
+                .unwrap(),
+            NaiveDate::from_ymd_opt(2020, 3, 10)
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap(),
+            zone,
+        )
+        .unwrap();
+        let en = Tr::new(Language::En);
+        let text = timing(&en, &exact, "America/New_York".parse().unwrap());
+        assert_eq!(
+            text,
+            "Tuesday 10 March 2020, 10:00–12:00 (Europe/Madrid) · \
+             Tuesday 10 March 2020 05:00–07:00 your time (America/New_York)"
+        );
+    }
+}

@@ -7,6 +7,7 @@ mod smtp_server;
 
 mod accounts;
 mod activities;
+mod browser;
 mod cli;
 mod csv_injection;
 mod dispatch_process;
@@ -29,3 +30,4 @@ mod seed;
 mod sign_in;
 mod slow_clients;
 mod web;
+mod webdriver;
