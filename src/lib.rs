@@ -19,5 +19,6 @@ pub mod http;
 pub mod jobs;
 pub mod seed;
 pub mod telemetry;
+pub mod web;
 
 pub use error::{Error, Result};

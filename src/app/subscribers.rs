@@ -228,6 +228,63 @@ pub fn save_preferences(
     Ok(Some(language))
 }
 
+/// The public form, from the JSON endpoint or the web page: checks what any
+/// visitor may know (consent given, the lists exist and are public), then
+/// answers at once and subscribes on its own task (`subscribe_publicly_later`).
+pub async fn subscribe_on_form(
+    db: &crate::db::Db,
+    now: chrono::DateTime<chrono::Utc>,
+    form: crate::domain::newsletter::PublicSubscribe,
+    confirm_link_hours: u32,
+    message_domain: String,
+) -> Result<()> {
+    use crate::error::Error;
+    if !form.consent {
+        return Err(Error::invalid("consent", "must be true to subscribe"));
+    }
+    if form.lists.is_empty() {
+        return Err(Error::invalid("lists", "name at least one list"));
+    }
+    // Which lists are public is the same for every address; the address
+    // itself is looked at only after answering.
+    let slugs = form.lists.clone();
+    let (list_ids, default_language) = db
+        .run(move |c| {
+            let mut list_ids = Vec::new();
+            let mut default_language = None;
+            for (i, slug) in slugs.iter().enumerate() {
+                match db::find_list_by_slug(c, slug.as_str())? {
+                    Some(list) if list.public_subscribe => {
+                        default_language.get_or_insert(list.default_language);
+                        list_ids.push(list.id);
+                    }
+                    _ => {
+                        return Err(Error::invalid(
+                            format!("lists[{i}]"),
+                            format!("there is no public list {slug}"),
+                        ));
+                    }
+                }
+            }
+            Ok((list_ids, default_language))
+        })
+        .await?;
+    let request = PublicRequest {
+        email: form.email,
+        name: form.name.map(|n| n.as_str().to_owned()),
+        language: form.language.or(default_language).unwrap_or(Language::En),
+        list_ids,
+    };
+    subscribe_publicly_later(
+        db.clone(),
+        now,
+        request,
+        confirm_link_hours,
+        message_domain,
+    );
+    Ok(())
+}
+
 /// Runs `subscribe_publicly` after the public form has been answered, on its
 /// own task: the answer is given before the address is even looked up, so
 /// neither its content nor its time can tell whether the address is known.

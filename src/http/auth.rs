@@ -234,3 +234,29 @@ role_extractor!(
     Admin,
     Role::Admin
 );
+
+/// The principal the middleware found for this request, if any: a bearer
+/// credential, or on GET/HEAD the session cookie. For the web interface's pages.
+pub fn current(req: &HttpRequest) -> Option<Principal> {
+    match req.extensions().get::<Credentials>() {
+        Some(Credentials::Valid(p)) => Some(p.clone()),
+        _ => None,
+    }
+}
+
+/// The principal of the session cookie, for the web interface's forms: the
+/// caller checks the form's CSRF token first (the cookie alone never writes).
+pub async fn from_session_cookie(state: &AppState, req: &HttpRequest) -> Option<Principal> {
+    let secret = session_cookie(req.headers())?;
+    if !secret.starts_with(SESSION_PREFIX) {
+        return None;
+    }
+    let now = state.clock.now();
+    match state.db.run(move |conn| lookup(conn, &secret, now)).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            None
+        }
+    }
+}

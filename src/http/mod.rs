@@ -201,10 +201,13 @@ fn security_headers(headers: &mut header::HeaderMap) {
         HeaderValue::from_static("nosniff"),
     );
     if is_html {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(HTML_POLICY),
-        );
+        // The web interface's pages set their own, stricter policy (src/web/page.rs).
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(HTML_POLICY),
+            );
+        }
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         if !headers.contains_key(header::REFERRER_POLICY) {
             headers.insert(

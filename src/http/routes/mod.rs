@@ -40,6 +40,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.configure(public_newsletter::configure);
     cfg.configure(feeds::configure_public);
     cfg.configure(sign_in::configure_pages);
+    // The web interface's HTML pages (src/web), outside the API document.
+    cfg.map(|c| {
+        crate::web::configure(c);
+        c
+    });
     cfg.service(
         scope::scope("/api/v1")
             .configure(plans::configure)
@@ -107,3 +112,6 @@ pub fn versioned<T: Serialize>(
         .insert_header(actix_web::http::header::ETag(etag(version)))
         .json(body)
 }
+
+/// Emails a sign-in link after answering (the web interface's sign-in page too).
+pub use sign_in::send_link_later;

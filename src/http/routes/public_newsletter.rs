@@ -9,11 +9,11 @@ use crate::dispatch::message_domain;
 use crate::domain::Language;
 use crate::domain::newsletter::{PublicSubscribe, SubscriptionStatus};
 use crate::email::links::{LinkError, LinkSigner};
-use crate::email::render::escape_html;
 use crate::error::Error;
 use crate::http::json::Json;
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::rate_limit::PublicRateLimit;
+use crate::web::public::{LinkPage, link_page};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -45,54 +45,10 @@ async fn subscribe(
     state: State,
     input: Json<PublicSubscribe>,
 ) -> ApiResult<HttpResponse> {
-    let input = input.0;
-    if !input.consent {
-        return Err(Error::invalid("consent", "must be true to subscribe").into());
-    }
-    if input.lists.is_empty() {
-        return Err(Error::invalid("lists", "name at least one list").into());
-    }
-    let now = state.clock.now();
     let hours = state.settings.email.confirm_link_hours;
     let domain = message_domain(&state.settings.email);
-    // Which lists is public knowledge, the same for every address; the
-    // address itself is looked at only after answering.
-    let slugs = input.lists.clone();
-    let (list_ids, default_language) = state
-        .db
-        .run(move |c| {
-            let mut list_ids = Vec::new();
-            let mut default_language = None;
-            for (i, slug) in slugs.iter().enumerate() {
-                match db::find_list_by_slug(c, slug.as_str())? {
-                    Some(list) if list.public_subscribe => {
-                        default_language.get_or_insert(list.default_language);
-                        list_ids.push(list.id);
-                    }
-                    _ => {
-                        return Err(Error::invalid(
-                            format!("lists[{i}]"),
-                            format!("there is no public list {slug}"),
-                        ));
-                    }
-                }
-            }
-            Ok((list_ids, default_language))
-        })
+    crate::app::subscribers::subscribe_on_form(&state.db, state.clock.now(), input.0, hours, domain)
         .await?;
-    let request = crate::app::subscribers::PublicRequest {
-        email: input.email,
-        name: input.name.map(|n| n.as_str().to_owned()),
-        language: input.language.or(default_language).unwrap_or(Language::En),
-        list_ids,
-    };
-    crate::app::subscribers::subscribe_publicly_later(
-        state.db.clone(),
-        now,
-        request,
-        hours,
-        domain,
-    );
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "if this address can receive the newsletter, a confirmation email is on its way",
     }))
@@ -106,94 +62,25 @@ async fn signer(state: &State) -> ApiResult<LinkSigner> {
         .await?)
 }
 
-struct Strings {
-    confirm_title: &'static str,
-    confirm_button: &'static str,
-    confirmed: &'static str,
-    invalid: &'static str,
-    expired: &'static str,
-    preferences: &'static str,
-    language: &'static str,
-    save: &'static str,
-    saved: &'static str,
-    unsubscribe_all: &'static str,
-    unsubscribed: &'static str,
-}
-
-fn strings(lang: Language) -> &'static Strings {
-    match lang {
-        Language::Es => &Strings {
-            confirm_title: "Confirma tu suscripción",
-            confirm_button: "Confirmar",
-            confirmed: "Suscripción confirmada. ¡Gracias!",
-            invalid: "Este enlace no es válido.",
-            expired: "Este enlace ha caducado: vuelve a suscribirte para recibir otro.",
-            preferences: "Tus suscripciones",
-            language: "Idioma",
-            save: "Guardar",
-            saved: "Preferencias guardadas.",
-            unsubscribe_all: "Darme de baja de todo",
-            unsubscribed: "Te has dado de baja. No recibirás más mensajes de estas listas.",
-        },
-        Language::Fr => &Strings {
-            confirm_title: "Confirmez votre abonnement",
-            confirm_button: "Confirmer",
-            confirmed: "Abonnement confirmé. Merci !",
-            invalid: "Ce lien n'est pas valide.",
-            expired: "Ce lien a expiré : abonnez-vous à nouveau pour en recevoir un autre.",
-            preferences: "Vos abonnements",
-            language: "Langue",
-            save: "Enregistrer",
-            saved: "Préférences enregistrées.",
-            unsubscribe_all: "Me désabonner de tout",
-            unsubscribed: "Vous êtes désabonné·e. Vous ne recevrez plus de messages de ces listes.",
-        },
-        Language::En => &Strings {
-            confirm_title: "Confirm your subscription",
-            confirm_button: "Confirm",
-            confirmed: "Subscription confirmed. Thank you!",
-            invalid: "This link is not valid.",
-            expired: "This link has expired: subscribe again to receive a new one.",
-            preferences: "Your subscriptions",
-            language: "Language",
-            save: "Save",
-            saved: "Preferences saved.",
-            unsubscribe_all: "Unsubscribe from everything",
-            unsubscribed: "You are unsubscribed. You will receive no more messages from these lists.",
-        },
-    }
-}
-
-fn page(
-    status: actix_web::http::StatusCode,
-    lang: Language,
-    title: &str,
-    body: &str,
-) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("X-Robots-Tag", "noindex"))
-        .body(format!(
-            "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title}</title></head>\n<body style=\"font-family:Arial,Helvetica,sans-serif;max-width:600px;margin:2em auto\">\
-             <h1>{title}</h1>\n{body}</body></html>\n",
-            title = escape_html(title)
-        ))
-}
-
 /// A bad or expired link: a page for browsers, a problem document for
 /// programs (mail clients posting one-click unsubscribes, API tools).
-fn link_error(req: &HttpRequest, lang: Language, error: LinkError) -> ApiResult<HttpResponse> {
+async fn link_error(
+    req: &HttpRequest,
+    state: &State,
+    lang: Language,
+    error: LinkError,
+) -> ApiResult<HttpResponse> {
     let wants_html = req
         .headers()
         .get(actix_web::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if wants_html {
-        return Ok(link_error_page(lang, error));
+        let what = match error {
+            LinkError::Invalid => LinkPage::Invalid,
+            LinkError::Expired => LinkPage::Expired,
+        };
+        return Ok(link_page(state, req, lang, what).await);
     }
     Err(Error::not_found(
         "link",
@@ -205,13 +92,19 @@ fn link_error(req: &HttpRequest, lang: Language, error: LinkError) -> ApiResult<
     .into())
 }
 
-fn link_error_page(lang: Language, error: LinkError) -> HttpResponse {
-    let s = strings(lang);
-    let text = match error {
-        LinkError::Invalid => s.invalid,
-        LinkError::Expired => s.expired,
-    };
-    page(actix_web::http::StatusCode::NOT_FOUND, lang, text, "")
+/// The language of the visitor when the link says nothing better.
+fn visitor_language(req: &HttpRequest) -> Language {
+    crate::web::i18n::choose(req, None).0
+}
+
+/// The language of the subscriber a confirmation link is for.
+async fn confirm_language(state: &State, subscription: i64) -> Option<Language> {
+    state
+        .db
+        .run(move |c| crate::app::subscribers::language_of_subscription(c, subscription))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// The page a confirmation link opens: one button, so that link scanners
@@ -228,19 +121,12 @@ async fn confirm_page(
     let signer = signer(&state).await?;
     let subscription = match signer.verify_confirm(&token, state.clock.now()) {
         Ok(id) => id,
-        Err(e) => return link_error(&req, Language::En, e),
+        Err(e) => return link_error(&req, &state, visitor_language(&req), e).await,
     };
-    let lang = subscription_language(&state, subscription).await?;
-    let s = strings(lang);
-    Ok(page(
-        actix_web::http::StatusCode::OK,
-        lang,
-        s.confirm_title,
-        &format!(
-            "<form method=\"post\"><button type=\"submit\">{}</button></form>\n",
-            s.confirm_button
-        ),
-    ))
+    let lang = confirm_language(&state, subscription)
+        .await
+        .unwrap_or_else(|| visitor_language(&req));
+    Ok(link_page(&state, &req, lang, LinkPage::Confirm).await)
 }
 
 /// Confirms the subscription a confirmation link names.
@@ -257,34 +143,20 @@ async fn confirm(
     let now = state.clock.now();
     let subscription = match signer.verify_confirm(&token, now) {
         Ok(id) => id,
-        Err(e) => return link_error(&req, Language::En, e),
+        Err(e) => return link_error(&req, &state, visitor_language(&req), e).await,
     };
-    let lang = subscription_language(&state, subscription).await?;
+    let lang = confirm_language(&state, subscription)
+        .await
+        .unwrap_or_else(|| visitor_language(&req));
+    let cx = by_the_subscriber(now);
     let confirmed = state
         .db
-        .transaction(move |c| {
-            let cx = by_the_subscriber(now);
-            crate::app::subscribers::confirm(c, &cx, subscription)
-        })
+        .transaction(move |c| crate::app::subscribers::confirm(c, &cx, subscription))
         .await?;
     Ok(match confirmed {
-        Some(list) => page(
-            actix_web::http::StatusCode::OK,
-            lang,
-            strings(lang).confirmed,
-            &format!("<p>{}</p>\n", escape_html(&list)),
-        ),
-        None => return link_error(&req, lang, LinkError::Invalid),
+        Some(list) => link_page(&state, &req, lang, LinkPage::Confirmed { list }).await,
+        None => return link_error(&req, &state, lang, LinkError::Invalid).await,
     })
-}
-
-/// The language of the subscriber a confirmation link is for.
-async fn subscription_language(state: &State, subscription: i64) -> ApiResult<Language> {
-    Ok(state
-        .db
-        .run(move |c| crate::app::subscribers::language_of_subscription(c, subscription))
-        .await?
-        .unwrap_or(Language::En))
 }
 
 /// Whose link it is and which lists it is about.
@@ -324,7 +196,7 @@ async fn one_click_unsubscribe(
     let all = url::form_urlencoded::parse(&body).any(|(k, v)| k == "scope" && v == "all");
     let (subscriber, lists) = match resolve(&state, &token).await? {
         Ok(found) => found,
-        Err(e) => return link_error(&req, Language::En, e),
+        Err(e) => return link_error(&req, &state, visitor_language(&req), e).await,
     };
     let now = state.clock.now();
     let lang = state
@@ -347,12 +219,7 @@ async fn one_click_unsubscribe(
             Ok(lang)
         })
         .await?;
-    Ok(page(
-        actix_web::http::StatusCode::OK,
-        lang,
-        strings(lang).unsubscribed,
-        "",
-    ))
+    Ok(link_page(&state, &req, lang, LinkPage::Unsubscribed).await)
 }
 
 /// The preferences page a newsletter's unsubscribe link opens in a browser:
@@ -368,7 +235,7 @@ async fn preferences_page(
 ) -> ApiResult<HttpResponse> {
     let (subscriber, _) = match resolve(&state, &token).await? {
         Ok(found) => found,
-        Err(e) => return link_error(&req, Language::En, e),
+        Err(e) => return link_error(&req, &state, visitor_language(&req), e).await,
     };
     let found = state
         .db
@@ -379,45 +246,31 @@ async fn preferences_page(
         })
         .await?;
     let Some(subscriber) = found else {
-        return link_error(&req, Language::En, LinkError::Invalid);
+        return link_error(&req, &state, visitor_language(&req), LinkError::Invalid).await;
     };
     let lang = subscriber.language;
-    let s = strings(lang);
-    let mut boxes = String::new();
-    for sub in &subscriber.subscriptions {
-        let checked = if sub.status == SubscriptionStatus::Unsubscribed {
-            ""
-        } else {
-            " checked"
-        };
-        boxes.push_str(&format!(
-            "<p><label><input type=\"checkbox\" name=\"list\" value=\"{}\"{checked}> {}</label></p>\n",
-            sub.list_id,
-            escape_html(&sub.list_slug)
-        ));
-    }
-    let options: String = Language::ALL
+    let lists = subscriber
+        .subscriptions
         .iter()
-        .map(|l| {
-            let selected = if *l == lang { " selected" } else { "" };
-            format!("<option value=\"{l}\"{selected}>{l}</option>")
+        .map(|sub| {
+            (
+                sub.list_id,
+                sub.list_slug.clone(),
+                sub.status != SubscriptionStatus::Unsubscribed,
+            )
         })
         .collect();
-    let token = escape_html(&token);
-    let body = format!(
-        "<form method=\"post\" action=\"../preferences/{token}\">\n{boxes}\
-         <p><label>{} <select name=\"language\">{options}</select></label></p>\n\
-         <p><button type=\"submit\">{}</button></p></form>\n\
-         <form method=\"post\"><input type=\"hidden\" name=\"scope\" value=\"all\">\
-         <p><button type=\"submit\">{}</button></p></form>\n",
-        s.language, s.save, s.unsubscribe_all
-    );
-    Ok(page(
-        actix_web::http::StatusCode::OK,
+    Ok(link_page(
+        &state,
+        &req,
         lang,
-        s.preferences,
-        &body,
-    ))
+        LinkPage::Preferences {
+            token: token.into_inner(),
+            lists,
+            language: lang,
+        },
+    )
+    .await)
 }
 
 /// Saves the preferences form: lists left unchecked are unsubscribed (none is
@@ -435,7 +288,7 @@ async fn update_preferences(
 ) -> ApiResult<HttpResponse> {
     let (subscriber, _) = match resolve(&state, &token).await? {
         Ok(found) => found,
-        Err(e) => return link_error(&req, Language::En, e),
+        Err(e) => return link_error(&req, &state, visitor_language(&req), e).await,
     };
     let mut keep = Vec::new();
     let mut language = None;
@@ -459,13 +312,10 @@ async fn update_preferences(
         })
         .await?;
     Ok(match lang {
-        Some(lang) => page(
-            actix_web::http::StatusCode::OK,
-            lang,
-            strings(lang).saved,
-            "",
-        ),
-        None => return link_error(&req, Language::En, LinkError::Invalid),
+        Some(lang) => link_page(&state, &req, lang, LinkPage::Saved).await,
+        None => {
+            return link_error(&req, &state, visitor_language(&req), LinkError::Invalid).await;
+        }
     })
 }
 

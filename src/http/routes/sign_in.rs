@@ -131,31 +131,41 @@ async fn request_link(
         })
         .await?;
     if let Some((account, secret)) = found {
-        let settings = state.settings.clone();
-        let mailer = state.mailer.clone();
-        // Sent after answering, so the time to answer does not tell whether
-        // the address has an account.
-        tokio::spawn(async move {
-            let url = sessions::link_url(&settings.server.public_url, &secret);
-            let minutes = settings.accounts.sign_in_link_minutes;
-            let message = sessions::link_email(&settings.email, &account, &url, minutes, now)
-                .map_err(|e| e.to_string())
-                .and_then(|m| m.build().map_err(|e| e.to_string()));
-            match message {
-                Ok(message) => {
-                    if let Err(e) = mailer.send(&message, message.envelope()).await {
-                        tracing::warn!(account_id = account.id, error = %e, "sign-in link not sent");
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(account_id = account.id, error = %e, "sign-in link not built")
-                }
-            }
-        });
+        send_link_later(&state, account, secret, now);
     }
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "if this address has an account, a sign-in link is on its way",
     }))
+}
+
+/// Emails a sign-in link after the answer has gone, so the time to answer
+/// does not tell whether the address has an account. The web interface's
+/// sign-in page uses it too.
+pub fn send_link_later(
+    state: &State,
+    account: crate::domain::account::Account,
+    secret: String,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let settings = state.settings.clone();
+    let mailer = state.mailer.clone();
+    tokio::spawn(async move {
+        let url = sessions::link_url(&settings.server.public_url, &secret);
+        let minutes = settings.accounts.sign_in_link_minutes;
+        let message = sessions::link_email(&settings.email, &account, &url, minutes, now)
+            .map_err(|e| e.to_string())
+            .and_then(|m| m.build().map_err(|e| e.to_string()));
+        match message {
+            Ok(message) => {
+                if let Err(e) = mailer.send(&message, message.envelope()).await {
+                    tracing::warn!(account_id = account.id, error = %e, "sign-in link not sent");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(account_id = account.id, error = %e, "sign-in link not built")
+            }
+        }
+    });
 }
 
 /// Exchanges a sign-in link for a session. Unknown, used or expired links are
@@ -338,7 +348,7 @@ async fn link_page_sign_in(
     let mut response = page(
         actix_web::http::StatusCode::OK,
         "You are signed in · Has entrado · Vous êtes connecté",
-        "",
+        "<p><a href=\"/app\">Pregón</a></p>\n",
     );
     response.headers_mut().insert(
         header::SET_COOKIE,

@@ -1,0 +1,509 @@
+//! The agenda (a list, the keyboard- and screen-reader-friendly view: every
+//! item announced with its date) and the month grid, both filterable by
+//! campaign, channel, kind and status. Items whose date is to be confirmed
+//! are never put on a made-up day: they are listed apart, marked as such.
+
+use super::super::format;
+use super::super::i18n::Tr;
+use super::super::page::{self, Chrome, State, chrome, render, signed_in, to_sign_in};
+use super::{When, kind_label, plans, query, status_label};
+use crate::db::PageRequest;
+use crate::db::activities::ActivityFilter;
+use crate::domain::activity::{Activity, ActivityKind, ActivityStatus};
+use crate::domain::timing::Timing;
+use crate::domain::zone::Zone;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{Datelike, NaiveDate};
+
+/// The filters of both views, as the query string gives them.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub campaign: Option<i64>,
+    pub channel: Option<i64>,
+    pub kind: Option<ActivityKind>,
+    pub status: Option<ActivityStatus>,
+    pub when: Option<When>,
+}
+
+impl Filters {
+    fn of(req: &HttpRequest) -> Filters {
+        Filters {
+            campaign: query(req, "campaign").and_then(|v| v.parse().ok()),
+            channel: query(req, "channel").and_then(|v| v.parse().ok()),
+            kind: query(req, "kind").and_then(|v| v.parse().ok()),
+            status: query(req, "status").and_then(|v| v.parse().ok()),
+            when: query(req, "when").and_then(|v| When::parse(&v)),
+        }
+    }
+
+    fn filter(&self, plan_id: i64) -> ActivityFilter {
+        ActivityFilter {
+            plan_id: Some(plan_id),
+            campaign_id: self.campaign,
+            channel_id: self.channel,
+            kind: self.kind,
+            status: self.status,
+            ..Default::default()
+        }
+    }
+
+    /// The query string of these filters (and `extra`), for links.
+    fn query(&self, plan_id: i64, extra: &[(&str, String)]) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("plan", &plan_id.to_string());
+        if let Some(v) = self.campaign {
+            q.append_pair("campaign", &v.to_string());
+        }
+        if let Some(v) = self.channel {
+            q.append_pair("channel", &v.to_string());
+        }
+        if let Some(v) = self.kind {
+            q.append_pair("kind", v.as_str());
+        }
+        if let Some(v) = self.status {
+            q.append_pair("status", v.as_str());
+        }
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+        q.finish()
+    }
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The filter form's selects.
+pub struct FilterForm {
+    pub plan_id: i64,
+    pub campaigns: Vec<Choice>,
+    pub channels: Vec<Choice>,
+    pub kinds: Vec<Choice>,
+    pub statuses: Vec<Choice>,
+    pub when: Option<&'static str>,
+}
+
+#[derive(Clone)]
+pub struct Item {
+    pub id: i64,
+    pub title: String,
+    pub when: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub kind: &'static str,
+    pub tbc: bool,
+    pub tentative: bool,
+    pub recurrence: Option<String>,
+    pub place: Option<String>,
+}
+
+impl Item {
+    pub fn class(&self) -> &'static str {
+        if self.tbc {
+            "item-tbc"
+        } else if self.tentative {
+            "item-tentative"
+        } else {
+            ""
+        }
+    }
+}
+
+pub fn item(t: &Tr, a: &Activity, zone: Zone) -> Item {
+    Item {
+        id: a.id,
+        title: a.title.clone(),
+        when: format::timing(t, &a.timing, zone),
+        status: status_label(t, a.status),
+        status_class: status_class(a.status),
+        kind: kind_label(t, a.kind),
+        tbc: a.timing == Timing::ToBeConfirmed,
+        tentative: a.status == ActivityStatus::Tentative,
+        recurrence: a.recurrence.as_ref().map(|r| format::rrule(t, &r.rule)),
+        place: a.place.name.clone(),
+    }
+}
+
+pub fn status_class(s: ActivityStatus) -> &'static str {
+    match s {
+        ActivityStatus::Draft => "status-draft",
+        ActivityStatus::Planned => "status-planned",
+        ActivityStatus::Tentative => "status-tentative",
+        ActivityStatus::Confirmed => "status-confirmed",
+        ActivityStatus::Done => "status-done",
+        ActivityStatus::Cancelled => "status-cancelled",
+        ActivityStatus::Failed => "status-failed",
+    }
+}
+
+pub struct Group {
+    pub heading: String,
+    pub items: Vec<Item>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "team/agenda.html")]
+pub struct AgendaPage {
+    pub c: Chrome,
+    pub form: FilterForm,
+    pub groups: Vec<Group>,
+    pub total: usize,
+    pub calendar_link: String,
+}
+
+async fn filter_form(
+    state: &State,
+    t: &Tr,
+    lang: crate::domain::Language,
+    plan_id: i64,
+    f: &Filters,
+) -> crate::Result<FilterForm> {
+    let (campaigns, channels) = state
+        .db
+        .run(move |c| {
+            let all = PageRequest {
+                page: Some(1),
+                per_page: Some(500),
+            };
+            Ok((
+                crate::db::campaigns::list(c, Some(plan_id), None, all)?.items,
+                crate::db::channels::list(c, None, all)?.items,
+            ))
+        })
+        .await?;
+    Ok(FilterForm {
+        plan_id,
+        campaigns: campaigns
+            .iter()
+            .map(|k| Choice {
+                value: k.id.to_string(),
+                label: crate::domain::language::pick(&k.translations, lang)
+                    .map(|(_, tr)| tr.title.clone())
+                    .unwrap_or_else(|| k.slug.clone()),
+                selected: f.campaign == Some(k.id),
+            })
+            .collect(),
+        channels: channels
+            .iter()
+            .map(|ch| Choice {
+                value: ch.id.to_string(),
+                label: ch.name.clone(),
+                selected: f.channel == Some(ch.id),
+            })
+            .collect(),
+        kinds: ActivityKind::ALL
+            .iter()
+            .map(|k| Choice {
+                value: k.as_str().to_owned(),
+                label: kind_label(t, *k).to_owned(),
+                selected: f.kind == Some(*k),
+            })
+            .collect(),
+        statuses: ActivityStatus::ALL
+            .iter()
+            .map(|s| Choice {
+                value: s.as_str().to_owned(),
+                label: status_label(t, *s).to_owned(),
+                selected: f.status == Some(*s),
+            })
+            .collect(),
+        when: f.when.map(|w| match w {
+            When::Due => "due",
+            When::Late => "late",
+            When::Tbc => "tbc",
+        }),
+    })
+}
+
+pub async fn agenda(state: State, req: HttpRequest) -> HttpResponse {
+    let Some(who) = signed_in(&req) else {
+        return to_sign_in(&req);
+    };
+    let mut c = chrome(&state, &req, Some(&who), None).await;
+    let t = c.tr();
+    let zone = format::viewer_zone(&req);
+    let f = Filters::of(&req);
+    let plan = match plans(&state, &req).await {
+        Ok((_, Some(p))) => p,
+        Ok((_, None)) => {
+            return page::message(
+                StatusCode::OK,
+                &mut c,
+                t.t("nav.agenda"),
+                t.t("overview.no_plan"),
+                None,
+            );
+        }
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let filter = f.filter(plan.id);
+    let found = state
+        .db
+        .run(move |conn| crate::db::activities::all(conn, &filter))
+        .await;
+    let mut activities = match found {
+        Ok(a) => a,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let today = state.clock.now().date_naive();
+    if let Some(w) = f.when {
+        activities.retain(|a| w.admits(a, today));
+    }
+    for a in &mut activities {
+        a.localise(c.lang);
+    }
+    activities.sort_by_key(|a| (a.timing.date_range().map(|(s, _)| s), a.id));
+    let mut groups: Vec<Group> = Vec::new();
+    let mut tbc = Vec::new();
+    for a in &activities {
+        match a.timing.date_range() {
+            None => tbc.push(item(&t, a, zone)),
+            Some((start, _)) => {
+                let heading = format::month_year(&t, start.year(), start.month());
+                match groups.last_mut() {
+                    Some(g) if g.heading == heading => g.items.push(item(&t, a, zone)),
+                    _ => groups.push(Group {
+                        heading,
+                        items: vec![item(&t, a, zone)],
+                    }),
+                }
+            }
+        }
+    }
+    if !tbc.is_empty() {
+        groups.push(Group {
+            heading: t.t("timing.tbc").to_owned(),
+            items: tbc,
+        });
+    }
+    let form = match filter_form(&state, &t, c.lang, plan.id, &f).await {
+        Ok(form) => form,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    c.set_title(t.t("nav.agenda"));
+    let page = AgendaPage {
+        total: activities.len(),
+        calendar_link: format!("/app/calendar?{}", f.query(plan.id, &[])),
+        form,
+        groups,
+        c,
+    };
+    render(StatusCode::OK, &page.c, &page)
+}
+
+pub struct DayCell {
+    pub day: u32,
+    pub label: String,
+    pub in_month: bool,
+    pub items: Vec<Item>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "team/calendar.html")]
+pub struct CalendarPage {
+    pub c: Chrome,
+    pub form: FilterForm,
+    pub heading: String,
+    pub weekdays: Vec<&'static str>,
+    pub weeks: Vec<Vec<DayCell>>,
+    pub whole_month: Vec<Item>,
+    pub tbc: Vec<Item>,
+    pub prev: String,
+    pub next: String,
+    pub month_value: String,
+    pub agenda_link: String,
+}
+
+fn parse_month(v: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(&format!("{v}-01"), "%Y-%m-%d").ok()
+}
+
+fn last_day(first: NaiveDate) -> NaiveDate {
+    (first + chrono::Months::new(1)).pred_opt().unwrap_or(first)
+}
+
+pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
+    let Some(who) = signed_in(&req) else {
+        return to_sign_in(&req);
+    };
+    let mut c = chrome(&state, &req, Some(&who), None).await;
+    let t = c.tr();
+    let zone = format::viewer_zone(&req);
+    let f = Filters::of(&req);
+    let plan = match plans(&state, &req).await {
+        Ok((_, Some(p))) => p,
+        Ok((_, None)) => {
+            return page::message(
+                StatusCode::OK,
+                &mut c,
+                t.t("nav.calendar"),
+                t.t("overview.no_plan"),
+                None,
+            );
+        }
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let today = state.clock.now().date_naive();
+    let plan_filter = f.filter(plan.id);
+    let asked = query(&req, "month").and_then(|m| parse_month(&m));
+    // Without ?month=: this month, or the month of the plan's next (else last) item.
+    let first = match asked {
+        Some(m) => m,
+        None => {
+            let all = plan_filter.clone();
+            let dated = state
+                .db
+                .run(move |conn| crate::db::activities::all(conn, &all))
+                .await
+                .unwrap_or_default();
+            let starts: Vec<NaiveDate> = dated
+                .iter()
+                .filter_map(|a| a.timing.date_range().map(|(s, _)| s))
+                .collect();
+            let this_month = today.with_day(1).unwrap_or(today);
+            let pick = if starts.iter().any(|s| s.with_day(1) == Some(this_month)) {
+                this_month
+            } else {
+                starts
+                    .iter()
+                    .filter(|s| **s >= today)
+                    .min()
+                    .or(starts.iter().max())
+                    .copied()
+                    .unwrap_or(today)
+            };
+            pick.with_day(1).unwrap_or(pick)
+        }
+    };
+    let last = last_day(first);
+    let mut in_range = plan_filter.clone();
+    in_range.from = Some(first);
+    in_range.to = Some(last);
+    let undated = plan_filter.clone();
+    let found = state
+        .db
+        .run(move |conn| {
+            Ok((
+                crate::db::activities::all(conn, &in_range)?,
+                crate::db::activities::all(conn, &undated)?,
+            ))
+        })
+        .await;
+    let (mut month_items, mut everything) = match found {
+        Ok(x) => x,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    if let Some(w) = f.when {
+        month_items.retain(|a| w.admits(a, today));
+        everything.retain(|a| w.admits(a, today));
+    }
+    for a in month_items.iter_mut().chain(everything.iter_mut()) {
+        a.localise(c.lang);
+    }
+    // Each day of the grid, Monday first.
+    let grid_start = first - chrono::Days::new(first.weekday().num_days_from_monday() as u64);
+    let mut days: Vec<(NaiveDate, Vec<Item>)> = Vec::new();
+    let mut d = grid_start;
+    while d <= last || d.weekday() != chrono::Weekday::Mon {
+        days.push((d, Vec::new()));
+        d = d.succ_opt().unwrap_or(d);
+        if days.len() > 42 {
+            break;
+        }
+    }
+    let mut whole_month = Vec::new();
+    for a in &month_items {
+        if let Timing::Month(_) = a.timing {
+            whole_month.push(item(&t, a, zone));
+            continue;
+        }
+        // A series: each occurrence on its day, shown at its own time.
+        let spans: Vec<(NaiveDate, NaiveDate, String)> = match &a.occurrences {
+            Some(occ) if a.recurrence.is_some() => occ
+                .iter()
+                .filter_map(|o| {
+                    Some((
+                        format::view_start_date(&o.timing)?,
+                        format::view_end_date(&o.timing)?,
+                        format::timing_view(&t, &o.timing, zone),
+                    ))
+                })
+                .collect(),
+            _ => a
+                .timing
+                .date_range()
+                .map(|(s, e)| vec![(s, e, format::timing(&t, &a.timing, zone))])
+                .unwrap_or_default(),
+        };
+        for (s, e, when) in spans {
+            for (day, items) in days.iter_mut() {
+                if *day >= s && *day <= e && *day >= first && *day <= last {
+                    let mut it = item(&t, a, zone);
+                    it.when = when.clone();
+                    items.push(it);
+                }
+            }
+        }
+    }
+    let tbc: Vec<Item> = everything
+        .iter()
+        .filter(|a| a.timing == Timing::ToBeConfirmed)
+        .map(|a| item(&t, a, zone))
+        .collect();
+    let weeks = days
+        .chunks(7)
+        .map(|w| {
+            w.iter()
+                .map(|(d, items)| DayCell {
+                    day: d.day(),
+                    label: format::date(&t, *d),
+                    in_month: d.month() == first.month(),
+                    items: items.clone(),
+                })
+                .collect()
+        })
+        .collect();
+    let prev = first - chrono::Months::new(1);
+    let next = first + chrono::Months::new(1);
+    let form = match filter_form(&state, &t, c.lang, plan.id, &f).await {
+        Ok(form) => form,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let heading = format::month_year(&t, first.year(), first.month());
+    c.set_title(format!("{} · {}", t.t("nav.calendar"), heading));
+    let page = CalendarPage {
+        weekdays: [
+            chrono::Weekday::Mon,
+            chrono::Weekday::Tue,
+            chrono::Weekday::Wed,
+            chrono::Weekday::Thu,
+            chrono::Weekday::Fri,
+            chrono::Weekday::Sat,
+            chrono::Weekday::Sun,
+        ]
+        .iter()
+        .map(|w| format::weekday_name(&t, *w))
+        .collect(),
+        prev: format!(
+            "/app/calendar?{}",
+            f.query(plan.id, &[("month", prev.format("%Y-%m").to_string())])
+        ),
+        next: format!(
+            "/app/calendar?{}",
+            f.query(plan.id, &[("month", next.format("%Y-%m").to_string())])
+        ),
+        month_value: first.format("%Y-%m").to_string(),
+        agenda_link: format!("/app/agenda?{}", f.query(plan.id, &[])),
+        heading,
+        weeks,
+        whole_month,
+        tbc,
+        form,
+        c,
+    };
+    render(StatusCode::OK, &page.c, &page)
+}
