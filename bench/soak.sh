@@ -90,3 +90,4 @@ while [ "$done_requests" -lt "$TOTAL" ]; do
     printf '%-8s %-10s %-9s %-9s %-9s %-10s\n' "$segment" "$done_requests" "$p50" "$p99" "$max" "$(rss)"
 done
 echo "total_requests=$done_requests errors_and_non_2xx=$bad rss_kib_end=$(rss)"
+echo "RESULT soak_requests=$done_requests errors=$bad rss_kib_end=$(rss)"
