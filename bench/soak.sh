@@ -9,7 +9,7 @@
 # The mix, per connection in turn: the public feed, /healthz, a plan list, one
 # activity, the activity list (page of 50), the OpenAPI document, /readyz.
 #
-# Usage: bench/soak.sh [TOTAL_REQUESTS] (default 1000000)
+# Usage: [PREGON_BIN=path] bench/soak.sh [TOTAL_REQUESTS] (default 1000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,9 +22,14 @@ if ! need wrk; then
     apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
 fi
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pregon-target}"
-cargo build --release --quiet --bin pregon
-BIN="$CARGO_TARGET_DIR/release/pregon"
+# PREGON_BIN: a binary already built (e.g. target/debug/pregon) instead of a release build.
+if [ -n "${PREGON_BIN:-}" ]; then
+    BIN="$PREGON_BIN"
+else
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pregon-target}"
+    cargo build --release --quiet --bin pregon
+    BIN="$CARGO_TARGET_DIR/release/pregon"
+fi
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -44,7 +49,8 @@ ACTIVITY=1
 PORT=$(free_port)
 PREGON__DATABASE__URL="$DB" PREGON__SERVER__BIND="127.0.0.1:$PORT" \
 PREGON__FEEDS__RATE_LIMIT_PER_MINUTE=1000000000 \
-PREGON__SERVER__PUBLIC_RATE_LIMIT_PER_MINUTE=1000000000 RUST_LOG=error \
+PREGON__SERVER__PUBLIC_RATE_LIMIT_PER_MINUTE=1000000000 PREGON__RATE_LIMITS__FEED_PER_FEED_PER_MINUTE=1000000000 \
+PREGON__RATE_LIMITS__HEALTH_PER_MINUTE=1000000000 RUST_LOG=error \
     "$BIN" serve --no-dispatcher >"$WORK/pregon.log" 2>&1 &
 SERVER=$!; PIDS+=("$SERVER")
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
@@ -84,3 +90,4 @@ while [ "$done_requests" -lt "$TOTAL" ]; do
     printf '%-8s %-10s %-9s %-9s %-9s %-10s\n' "$segment" "$done_requests" "$p50" "$p99" "$max" "$(rss)"
 done
 echo "total_requests=$done_requests errors_and_non_2xx=$bad rss_kib_end=$(rss)"
+echo "RESULT soak_requests=$done_requests errors=$bad rss_kib_end=$(rss)"

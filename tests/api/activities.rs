@@ -142,7 +142,8 @@ async fn invalid_activities_are_refused_naming_the_field_and_nothing_is_written(
     ];
     let mut bad_lang = activity(&f, json!({"precision": "tbc"}));
     bad_lang["translations"] = json!({"de": {"title": "Podium"}});
-    cases.push((bad_lang, "translations"));
+    // The unknown language itself is the place at fault.
+    cases.push((bad_lang, "translations.de"));
     let mut no_lang = activity(&f, json!({"precision": "tbc"}));
     no_lang["translations"] = json!({});
     cases.push((no_lang, "translations"));
