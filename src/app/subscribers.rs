@@ -221,28 +221,74 @@ pub fn save_preferences(
     Ok(Some(language))
 }
 
-/// Runs `subscribe_publicly` after the public form has been answered, on its
-/// own task: the answer is given before the address is even looked up, so
-/// neither its content nor its time can tell whether the address is known.
-/// (A request in flight when the process stops is lost; the person submits
-/// the form again.)
-pub fn subscribe_publicly_later(
-    db: crate::db::Db,
+/// What the public form hands over, to be done after answering.
+struct Job {
     now: chrono::DateTime<chrono::Utc>,
     request: PublicRequest,
     confirm_link_hours: u32,
     message_domain: String,
-) {
-    let cx = Context::new(super::Actor::System, now)
-        .with_reason(Some("public subscription form".into()));
-    actix_web::rt::spawn(async move {
-        let done = db
-            .transaction(move |c| {
-                subscribe_publicly(c, &cx, &request, confirm_link_hours, &message_domain)
-            })
-            .await;
-        if let Err(e) = done {
-            tracing::error!(error = %e, "a public subscription could not be recorded");
+}
+
+/// Runs `subscribe_publicly` after the public form has been answered, one
+/// request after the other in the order they came (so a later request for an
+/// address sees what an earlier one did): the answer is given before the
+/// address is even looked up, so neither its content nor its time can tell
+/// whether the address is known. A request in flight when the process stops
+/// is lost; the person submits the form again.
+#[derive(Clone)]
+pub struct PublicIntake {
+    queue: tokio::sync::mpsc::Sender<Job>,
+}
+
+impl PublicIntake {
+    /// Requests waiting beyond this are dropped (and logged), not queued:
+    /// the form's rate limit keeps a person far below it.
+    const CAPACITY: usize = 10_000;
+
+    /// Starts the worker on the current tokio runtime.
+    pub fn start(db: crate::db::Db) -> PublicIntake {
+        let (queue, mut jobs) = tokio::sync::mpsc::channel::<Job>(Self::CAPACITY);
+        tokio::spawn(async move {
+            while let Some(job) = jobs.recv().await {
+                let cx = Context::new(super::Actor::System, job.now)
+                    .with_reason(Some("public subscription form".into()));
+                let done = db
+                    .transaction(move |c| {
+                        subscribe_publicly(
+                            c,
+                            &cx,
+                            &job.request,
+                            job.confirm_link_hours,
+                            &job.message_domain,
+                        )
+                    })
+                    .await;
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a public subscription could not be recorded");
+                }
+            }
+        });
+        PublicIntake { queue }
+    }
+
+    /// Queues the request; returns at once.
+    pub fn submit(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        request: PublicRequest,
+        confirm_link_hours: u32,
+        message_domain: String,
+    ) {
+        let job = Job {
+            now,
+            request,
+            confirm_link_hours,
+            message_domain,
+        };
+        if self.queue.try_send(job).is_err() {
+            tracing::error!(
+                "the public subscription queue is full or stopped; a request was dropped"
+            );
         }
-    });
+    }
 }

@@ -56,6 +56,8 @@ async fn the_subscriber_export_neutralises_formulas_from_the_public_form() {
             .unwrap();
         assert_eq!(res.status(), 202);
     }
+    let last = format!("p{}@example.org", FORMULAS.len() - 1);
+    crate::subscriber_view::wait_for_subscriber(&app, &last).await;
     let res = app
         .get(&format!("/api/v1/lists/{list}/export.csv"))
         .send()

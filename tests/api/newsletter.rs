@@ -68,6 +68,7 @@ async fn each_confirmed_subscriber_gets_one_message_in_their_language() {
         .await
         .unwrap();
     assert_eq!(res.status(), 202);
+    crate::subscriber_view::wait_for_subscriber(app, "pending@example.org").await;
     let gone = mail.confirmed(list, "gone@example.org", "Gone", "en").await;
     mail.action_on_subscriber(gone).await;
     mail.confirmed(list, "bounced@example.org", "B", "en").await;
@@ -257,6 +258,7 @@ async fn double_opt_in_confirms_behind_a_button_and_links_expire() {
     let first = subscribe("ana@example.org").await.unwrap();
     assert_eq!(first.status(), 202);
     let first_body = first.text().await.unwrap();
+    crate::subscriber_view::wait_for_subscriber(app, "ana@example.org").await;
     mail.run().await;
     let received = mail.received_by("ana@example.org");
     assert_eq!(received.len(), 1);
@@ -278,6 +280,7 @@ async fn double_opt_in_confirms_behind_a_button_and_links_expire() {
     let again = subscribe("ana@example.org").await.unwrap();
     assert_eq!(again.status(), 202);
     assert_eq!(again.text().await.unwrap(), first_body);
+    crate::subscriber_view::public_form_done(app, "members").await;
     mail.run().await;
     assert_eq!(mail.received_by("ana@example.org").len(), 1);
 
@@ -313,6 +316,7 @@ async fn double_opt_in_confirms_behind_a_button_and_links_expire() {
 
     // A link is void after its lifetime (48 h by default) and when forged.
     subscribe("late@example.org").await.unwrap();
+    crate::subscriber_view::wait_for_subscriber(app, "late@example.org").await;
     mail.run().await;
     let late = parse(&mail.received_by("late@example.org")[0].data)
         .body_text(0)
@@ -1788,6 +1792,7 @@ async fn the_public_forms_name_is_not_copied_into_the_confirmation_email() {
         .await
         .unwrap();
     assert_eq!(res.status(), 202);
+    crate::subscriber_view::wait_for_subscriber(app, "victim@example.org").await;
     mail.run().await;
     let received = mail.received_by("victim@example.org");
     assert_eq!(received.len(), 1);

@@ -86,13 +86,7 @@ async fn subscribe(
         language: input.language.or(default_language).unwrap_or(Language::En),
         list_ids,
     };
-    crate::app::subscribers::subscribe_publicly_later(
-        state.db.clone(),
-        now,
-        request,
-        hours,
-        domain,
-    );
+    state.public_intake.submit(now, request, hours, domain);
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "if this address can receive the newsletter, a confirmation email is on its way",
     }))
