@@ -230,9 +230,10 @@ pub fn save_preferences(
 
 /// The public form, from the JSON endpoint or the web page: checks what any
 /// visitor may know (consent given, the lists exist and are public), then
-/// answers at once and subscribes on its own task (`subscribe_publicly_later`).
+/// answers at once and leaves the subscribing to the `PublicIntake` worker.
 pub async fn subscribe_on_form(
     db: &crate::db::Db,
+    intake: &PublicIntake,
     now: chrono::DateTime<chrono::Utc>,
     form: crate::domain::newsletter::PublicSubscribe,
     confirm_link_hours: u32,
@@ -275,40 +276,80 @@ pub async fn subscribe_on_form(
         language: form.language.or(default_language).unwrap_or(Language::En),
         list_ids,
     };
-    subscribe_publicly_later(
-        db.clone(),
-        now,
-        request,
-        confirm_link_hours,
-        message_domain,
-    );
+    intake.submit(now, request, confirm_link_hours, message_domain);
     Ok(())
 }
 
-/// Runs `subscribe_publicly` after the public form has been answered, on its
-/// own task: the answer is given before the address is even looked up, so
-/// neither its content nor its time can tell whether the address is known.
-/// (A request in flight when the process stops is lost; the person submits
-/// the form again.)
-pub fn subscribe_publicly_later(
-    db: crate::db::Db,
+/// What the public form hands over, to be done after answering.
+struct Job {
     now: chrono::DateTime<chrono::Utc>,
     request: PublicRequest,
     confirm_link_hours: u32,
     message_domain: String,
-) {
-    let cx = Context::new(super::Actor::System, now)
-        .with_reason(Some("public subscription form".into()));
-    actix_web::rt::spawn(async move {
-        let done = db
-            .transaction(move |c| {
-                subscribe_publicly(c, &cx, &request, confirm_link_hours, &message_domain)
-            })
-            .await;
-        if let Err(e) = done {
-            tracing::error!(error = %e, "a public subscription could not be recorded");
+}
+
+/// Runs `subscribe_publicly` after the public form has been answered, one
+/// request after the other in the order they came (so a later request for an
+/// address sees what an earlier one did): the answer is given before the
+/// address is even looked up, so neither its content nor its time can tell
+/// whether the address is known. A request in flight when the process stops
+/// is lost; the person submits the form again.
+#[derive(Clone)]
+pub struct PublicIntake {
+    queue: tokio::sync::mpsc::Sender<Job>,
+}
+
+impl PublicIntake {
+    /// Requests waiting beyond this are dropped (and logged), not queued:
+    /// the form's rate limit keeps a person far below it.
+    const CAPACITY: usize = 10_000;
+
+    /// Starts the worker on the current tokio runtime.
+    pub fn start(db: crate::db::Db) -> PublicIntake {
+        let (queue, mut jobs) = tokio::sync::mpsc::channel::<Job>(Self::CAPACITY);
+        tokio::spawn(async move {
+            while let Some(job) = jobs.recv().await {
+                let cx = Context::new(super::Actor::System, job.now)
+                    .with_reason(Some("public subscription form".into()));
+                let done = db
+                    .transaction(move |c| {
+                        subscribe_publicly(
+                            c,
+                            &cx,
+                            &job.request,
+                            job.confirm_link_hours,
+                            &job.message_domain,
+                        )
+                    })
+                    .await;
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a public subscription could not be recorded");
+                }
+            }
+        });
+        PublicIntake { queue }
+    }
+
+    /// Queues the request; returns at once.
+    pub fn submit(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        request: PublicRequest,
+        confirm_link_hours: u32,
+        message_domain: String,
+    ) {
+        let job = Job {
+            now,
+            request,
+            confirm_link_hours,
+            message_domain,
+        };
+        if self.queue.try_send(job).is_err() {
+            tracing::error!(
+                "the public subscription queue is full or stopped; a request was dropped"
+            );
         }
-    });
+    }
 }
 
 /// Imports parsed CSV rows into list `list_id`: new addresses, new

@@ -38,6 +38,8 @@ pub struct AppState {
     pub mailer: Arc<dyn crate::email::MailTransport>,
     pub trusted_proxies: client::TrustedProxies,
     pub body_slots: client::BodySlots,
+    /// Public subscriptions, done after the form is answered.
+    pub public_intake: crate::app::subscribers::PublicIntake,
 }
 
 pub struct Application {
@@ -67,6 +69,7 @@ impl Application {
             limits: rate_limit::Limits::new(&settings, clock.clone()),
             trusted_proxies,
             body_slots: client::BodySlots::new(settings.server.bodies_in_flight_per_ip),
+            public_intake: crate::app::subscribers::PublicIntake::start(db.clone()),
             db: db.clone(),
             clock,
             settings: Arc::new(settings),

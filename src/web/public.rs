@@ -312,6 +312,7 @@ async fn signup(
             let domain = crate::dispatch::message_domain(&state.settings.email);
             crate::app::subscribers::subscribe_on_form(
                 &state.db,
+                &state.public_intake,
                 state.clock.now(),
                 input,
                 hours,

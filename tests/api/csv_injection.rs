@@ -58,6 +58,8 @@ async fn the_subscriber_export_neutralises_formulas_from_the_public_form() {
         // Answered first, written on its own task.
         crate::subscriber_view::wait_for_subscriber(&app, &format!("p{i}@example.org")).await;
     }
+    let last = format!("p{}@example.org", FORMULAS.len() - 1);
+    crate::subscriber_view::wait_for_subscriber(&app, &last).await;
     let res = app
         .get(&format!("/api/v1/lists/{list}/export.csv"))
         .send()

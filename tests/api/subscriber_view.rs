@@ -396,7 +396,10 @@ async fn confirmation_pages_speak_the_subscribers_language_and_confirming_is_his
     assert!(!all.contains("zoe@example.org"), "{all}");
 }
 
-pub(crate) async fn wait_for_subscriber(app: &TestApp, email: &str) -> i64 {
+/// Waits until the public form's work for `email` is done (the form answers
+/// first and subscribes afterwards, one request after the other in order, so
+/// this also means every earlier request is done).
+pub async fn wait_for_subscriber(app: &TestApp, email: &str) -> i64 {
     for _ in 0..500 {
         let found = app
             .get_json(&format!("/api/v1/subscribers?email={email}"))
@@ -411,6 +414,21 @@ pub(crate) async fn wait_for_subscriber(app: &TestApp, email: &str) -> i64 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     panic!("{email} was never subscribed");
+}
+
+/// Waits until every public form request made so far is done, by sending
+/// one more (for a fresh address, to `list`) and waiting for it.
+pub async fn public_form_done(app: &TestApp, list: &str) {
+    let marker = format!("done-{}@example.org", uuid::Uuid::new_v4().simple());
+    let res = app
+        .client
+        .post(app.url("/newsletter/subscribe"))
+        .json(&json!({"email": marker, "lists": [list], "consent": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    wait_for_subscriber(app, &marker).await;
 }
 
 /// Holds the write lock of the subscriber tables from another connection

@@ -47,7 +47,8 @@ async fn subscribe(
 ) -> ApiResult<HttpResponse> {
     let hours = state.settings.email.confirm_link_hours;
     let domain = message_domain(&state.settings.email);
-    crate::app::subscribers::subscribe_on_form(&state.db, state.clock.now(), input.0, hours, domain)
+    let intake = &state.public_intake;
+    crate::app::subscribers::subscribe_on_form(&state.db, intake, state.clock.now(), input.0, hours, domain)
         .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "if this address can receive the newsletter, a confirmation email is on its way",
