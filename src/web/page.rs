@@ -198,8 +198,12 @@ pub fn html(status: StatusCode, chrome: &Chrome, body: String) -> HttpResponse {
             },
         ))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::REFERRER_POLICY, "same-origin"))
+        // Page URLs can carry a secret (a newsletter link's token): never sent on.
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::VARY, "Cookie, Accept-Language"));
+    if !chrome.scripts {
+        res.insert_header(("X-Robots-Tag", "noindex"));
+    }
     for cookie in &chrome.cookies {
         res.append_header((header::SET_COOKIE, cookie.as_str()));
     }

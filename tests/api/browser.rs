@@ -107,6 +107,21 @@ async fn an_officer_confirms_the_malaga_date_and_a_second_account_approves_it() 
         .await
         .unwrap();
     assert!(ics.contains("DTSTART;VALUE=DATE:20201008"), "{ics}");
+    // The public feed, which calendar subscribers read, has the new date too.
+    let feed = app
+        .client
+        .get(app.url("/feeds/public.ics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let event = feed
+        .split("BEGIN:VEVENT")
+        .find(|e| e.contains("Málaga"))
+        .expect("the Málaga event in the public feed");
+    assert!(event.contains("DTSTART;VALUE=DATE:20201008"), "{event}");
     // Ane sends it for review (an edit of approved content went back to
     // review by itself); she may not approve it herself.
     b.goto(&app.url(&format!("/app/activities/{id}"))).await;
