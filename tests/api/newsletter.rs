@@ -10,7 +10,7 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::{Value, json};
 
-fn parse(data: &[u8]) -> mail_parser::Message<'_> {
+pub(crate) fn parse(data: &[u8]) -> mail_parser::Message<'_> {
     MessageParser::default()
         .parse(data)
         .expect("a MIME message")
@@ -32,7 +32,7 @@ fn unsubscribe_url(message: &mail_parser::Message<'_>) -> String {
 }
 
 /// `https://pregon.test/…` → the same path on the test server.
-fn local(mail: &Mail, url: &str) -> String {
+pub(crate) fn local(mail: &Mail, url: &str) -> String {
     mail.app
         .url(url.strip_prefix("https://pregon.test").unwrap())
 }

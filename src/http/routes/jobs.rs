@@ -38,7 +38,7 @@ async fn list(
     who: Admin,
     state: State,
     req: HttpRequest,
-    q: web::Query<Filters>,
+    q: crate::http::query::Query<Filters>,
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest {
         page: q.page,

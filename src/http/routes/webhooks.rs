@@ -163,7 +163,7 @@ async fn deliveries(
     state: State,
     req: HttpRequest,
     id: web::Path<i64>,
-    q: web::Query<Paging>,
+    q: crate::http::query::Query<Paging>,
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest {
         page: q.page,
