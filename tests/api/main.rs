@@ -7,6 +7,7 @@ mod smtp_server;
 
 mod accounts;
 mod activities;
+mod activity_ranges;
 mod cli;
 mod csv_injection;
 mod dispatch_process;
@@ -15,6 +16,7 @@ mod feeds;
 mod hardening;
 mod health;
 mod history;
+mod import_cancellations;
 mod imports;
 mod invitations;
 mod logs;
