@@ -862,6 +862,7 @@ type Key = (i64, bool, Option<NaiveDate>, Option<NaiveDateTime>);
 
 /// The ids of the activities touching `from..=to`, in list order, and the
 /// in-range occurrences of the series among them.
+#[allow(clippy::type_complexity)]
 fn in_range(
     conn: &mut DbConnection,
     filter: &ActivityFilter,

@@ -27,6 +27,7 @@ pub(super) fn describe_message(calendar: &Component) -> String {
     }
 }
 
+#[allow(clippy::type_complexity)]
 pub(super) fn import_calendar(
     calendar: &Component,
     strictness: Strictness,
