@@ -8,17 +8,18 @@ use super::Context;
 use super::entities::Activities;
 use super::records;
 use crate::calendar::import::{
-    EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar, Status, Strictness,
+    Cancellation, EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar, Status,
+    Strictness,
 };
 use crate::db::activities::{self, ExternalSource, ImportFingerprint};
 use crate::db::{DbConnection, organisations, plans};
 use crate::domain::activity::{
-    ActivityInput, ActivityKind, ActivityStatus, ExceptionInput, PlaceInput, RecurrenceInput,
-    ValidActivity, Visibility,
+    Activity, ActivityInput, ActivityKind, ActivityStatus, ExceptionInput, PlaceInput,
+    RecurrenceInput, ValidActivity, Visibility,
 };
 use crate::domain::campaign::TranslationInput;
 use crate::domain::language::{Language, Translations};
-use crate::domain::recurrence::{OccurrenceKey, Recurrence};
+use crate::domain::recurrence::{Exception, ExceptionChange, OccurrenceKey, Recurrence};
 use crate::domain::text::{Name, Text, Title, WebUrl};
 use crate::domain::timing::{Precision, Timing, TimingInput};
 use crate::domain::zone::Zone;
@@ -104,7 +105,7 @@ pub struct EventOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
     pub outcome: Outcome,
-    /// Why it was skipped, or why it is unchanged.
+    /// Why it was skipped, or why it is unchanged; what a cancellation cancelled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -216,15 +217,33 @@ pub fn apply_with(
             None => entry.0 = Some(event),
         }
     }
+    let mut cancellations = Vec::new();
     for uid in order {
         let (master, overrides) = series.remove(&uid).expect("grouped above");
         let units: Vec<(String, ImportedEvent, Vec<ImportedEvent>)> = match master {
             Some(master) => vec![(uid.clone(), master, overrides)],
-            // Overrides of a series the file does not carry stand alone.
-            None => overrides
-                .into_iter()
-                .map(|o| (standalone_uid(&o), o, Vec::new()))
-                .collect(),
+            None => {
+                // A cancelled instance of a series imported earlier cancels that
+                // occurrence of it (RFC 5545 §3.8.1.11 STATUS, §3.8.4.4
+                // RECURRENCE-ID), as a METHOD:CANCEL for it would.
+                let stored = activities::find_external(conn, to.organisation_id, &uid)?
+                    .is_some_and(|a| a.recurrence_rule.is_some());
+                let (cancelled, overrides): (Vec<_>, Vec<_>) = overrides
+                    .into_iter()
+                    .partition(|o| stored && o.status == Some(Status::Cancelled));
+                cancellations.extend(cancelled.into_iter().map(|o| Cancellation {
+                    uid: o.uid,
+                    sequence: o.sequence,
+                    dtstamp: o.dtstamp,
+                    recurrence_id: o.recurrence_id,
+                    line: o.line,
+                }));
+                // Other overrides of a series the file does not carry stand alone.
+                overrides
+                    .into_iter()
+                    .map(|o| (standalone_uid(&o), o, Vec::new()))
+                    .collect()
+            }
         };
         for (external_uid, event, overrides) in units {
             let line = event.line;
@@ -276,18 +295,212 @@ pub fn apply_with(
             }
         }
     }
+    // After the events: a stream may carry an event and, later, its cancellation.
+    cancellations.extend(parsed.cancellations);
+    for cancellation in &cancellations {
+        cancel(conn, cx, cancellation, to, strictness, &mut report)?;
+    }
     report.warnings.sort_by_key(|w| w.line);
     report.events.sort_by_key(|e| e.line);
     Ok(report)
 }
 
-fn standalone_uid(event: &ImportedEvent) -> String {
-    let id = match event.recurrence_id.map(|r| r.value) {
-        Some(EventDate::Date(d)) => d.to_string(),
-        Some(EventDate::DateTime(t)) => t.format("%Y%m%dT%H%M%SZ").to_string(),
-        None => String::new(),
+/// Applies a METHOD:CANCEL VEVENT (RFC 5546 §3.2.5) to the event imported earlier
+/// from the same partner: the whole event becomes cancelled, or, with a
+/// RECURRENCE-ID, that occurrence of the series (an EXDATE from then on). An
+/// instance imported on its own (its series was never in a file) is cancelled
+/// whole. A cancellation with a lower SEQUENCE than the event's is out of date
+/// (RFC 5546 §2.1.5) and changes nothing.
+fn cancel(
+    conn: &mut DbConnection,
+    cx: &Context,
+    c: &Cancellation,
+    to: &Destination,
+    strictness: Strictness,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let refuse = |report: &mut ImportReport, reason: String| {
+        if strictness == Strictness::Strict {
+            return Err(Error::invalid(format!("line {}", c.line), reason));
+        }
+        report.record(c.line, Some(&c.uid), Outcome::Skipped, Some(reason));
+        Ok(())
     };
-    format!("{}#{id}", event.uid)
+    let own = match c.recurrence_id {
+        Some(id) => activities::find_external(
+            conn,
+            to.organisation_id,
+            &standalone_uid_of(&c.uid, id.value),
+        )?,
+        None => None,
+    };
+    let (existing, instance) = match own {
+        Some(own) => (own, None),
+        None => match activities::find_external(conn, to.organisation_id, &c.uid)? {
+            Some(series) => (series, c.recurrence_id),
+            None => {
+                return refuse(
+                    report,
+                    format!(
+                        "METHOD:CANCEL for {:?}, which was not imported from this partner: \
+                         nothing to cancel",
+                        c.uid
+                    ),
+                );
+            }
+        },
+    };
+    if instance.is_some_and(|id| id.this_and_future) {
+        return refuse(
+            report,
+            "a cancellation with RECURRENCE-ID;RANGE=THISANDFUTURE (this and every later \
+             occurrence) is not supported; the series is kept as it was: have the partner end \
+             the series with UNTIL (RFC 5545 §3.8.4.4)"
+                .into(),
+        );
+    }
+    let (stored_sequence, last_modified) = activities::external_version(conn, existing.id)?;
+    let sequence = c.sequence.min(i32::MAX as u32) as i32;
+    if let Some(stored) = stored_sequence
+        && sequence < stored
+    {
+        report.record(
+            c.line,
+            Some(&c.uid),
+            Outcome::Unchanged,
+            Some(format!(
+                "the cancellation has SEQUENCE {sequence}, older than the {stored} held \
+                 (RFC 5546 §2.1.5); not applied"
+            )),
+        );
+        return Ok(());
+    }
+    // At equal SEQUENCE the later DTSTAMP wins (RFC 5546 §2.1.5).
+    let stored_stamp = activities::import_fingerprint(conn, existing.id)?.and_then(|f| f.dtstamp);
+    if stored_sequence == Some(sequence)
+        && let (Some(stored), Some(stamp)) = (stored_stamp, c.dtstamp)
+        && stamp < stored
+    {
+        report.record(
+            c.line,
+            Some(&c.uid),
+            Outcome::Unchanged,
+            Some(format!(
+                "the cancellation has the event's SEQUENCE {sequence} and an older DTSTAMP \
+                 (RFC 5546 §2.1.5); not applied"
+            )),
+        );
+        return Ok(());
+    }
+    let mut valid = as_valid(&existing);
+    let what = match instance {
+        None => {
+            if valid.status == ActivityStatus::Cancelled {
+                report.record(
+                    c.line,
+                    Some(&c.uid),
+                    Outcome::Unchanged,
+                    Some("already cancelled".into()),
+                );
+                return Ok(());
+            }
+            valid.status = ActivityStatus::Cancelled;
+            "the event".to_owned()
+        }
+        Some(id) => {
+            let zone = valid.timing.zone().unwrap_or(Zone::from(chrono_tz::UTC));
+            let key = occurrence_key(id.value, zone);
+            let recurs = valid
+                .recurrence
+                .as_ref()
+                .is_some_and(|r| r.has_occurrence(&valid.timing, key));
+            if !recurs {
+                return refuse(
+                    report,
+                    format!(
+                        "METHOD:CANCEL names the occurrence {key} of {:?}, which is not an \
+                         occurrence of that event",
+                        c.uid
+                    ),
+                );
+            }
+            let cancelled = Exception {
+                key,
+                change: ExceptionChange::Cancelled,
+            };
+            if valid.exceptions.contains(&cancelled) {
+                report.record(
+                    c.line,
+                    Some(&c.uid),
+                    Outcome::Unchanged,
+                    Some(format!("the occurrence {key} is already cancelled")),
+                );
+                return Ok(());
+            }
+            valid.exceptions.retain(|e| e.key != key);
+            valid.exceptions.push(cancelled);
+            valid.exceptions.sort_by_key(|e| e.key);
+            format!("the occurrence {key}")
+        }
+    };
+    records::update_by::<Activities>(conn, cx, existing.id, |conn| {
+        activities::update(conn, existing.id, existing.version, &valid, cx.now)
+    })?;
+    activities::set_external_version(
+        conn,
+        existing.id,
+        &ExternalSource {
+            organisation_id: Some(to.organisation_id),
+            uid: existing.external_uid.clone(),
+            sequence: Some(stored_sequence.map_or(sequence, |s| s.max(sequence))),
+            last_modified,
+        },
+    )?;
+    report.record(
+        c.line,
+        Some(&c.uid),
+        Outcome::Updated,
+        Some(format!("METHOD:CANCEL: {what} is cancelled")),
+    );
+    Ok(())
+}
+
+/// The stored activity as it would be written again.
+fn as_valid(a: &Activity) -> ValidActivity {
+    ValidActivity {
+        plan_id: a.plan_id,
+        period_id: a.period_id,
+        campaign_id: a.campaign_id,
+        kind: a.kind,
+        status: a.status,
+        visibility: a.visibility,
+        owner_person_id: a.owner_person_id,
+        owner_organisation_id: a.owner_organisation_id,
+        timing: a.timing.clone(),
+        recurrence: a.recurrence_rule.clone(),
+        exceptions: a.exceptions.clone(),
+        place: a.place.clone(),
+        actual: a.actual.as_ref().map(|v| (v.start, v.end)),
+        channel_ids: a.channel_ids.clone(),
+        partners: a.partners.clone(),
+        translations: a.translations.clone(),
+        post_variants: a.post_variants.clone(),
+    }
+}
+
+fn standalone_uid(event: &ImportedEvent) -> String {
+    match event.recurrence_id {
+        Some(id) => standalone_uid_of(&event.uid, id.value),
+        None => format!("{}#", event.uid),
+    }
+}
+
+fn standalone_uid_of(uid: &str, id: EventDate) -> String {
+    let id = match id {
+        EventDate::Date(d) => d.to_string(),
+        EventDate::DateTime(t) => t.format("%Y%m%dT%H%M%SZ").to_string(),
+    };
+    format!("{uid}#{id}")
 }
 
 /// One version of an imported event, as RFC 5546 §2.1.5 orders versions.

@@ -3,8 +3,8 @@
 //! activity's own zone; whole-day and month timings as dates.
 
 use super::schema::{
-    activities, activity_channels, activity_exceptions, activity_partners, activity_translations,
-    participations, people, post_variants,
+    activities, activity_channels, activity_exceptions, activity_partners, activity_spans,
+    activity_translations, participations, people, post_variants,
 };
 use super::{
     DbConnection, Page, PageRequest, campaigns, channels, organisations, parse_stored, plans,
@@ -289,6 +289,49 @@ struct Fields<'a> {
     actual_end_date: Option<NaiveDate>,
 }
 
+/// A span longer than this many days is "long": date-range queries find short
+/// rows by `occurs_from` within this distance before the range, and read the
+/// few long ones (series, multi-month periods) separately.
+pub const SHORT_SPAN_DAYS: i64 = 62;
+
+/// The days an activity touches, every occurrence of a series included
+/// (`occurs_until` `None`: endless), and whether the span is long; `None` for a
+/// TBC activity, which touches no day and is never in a date range.
+#[allow(clippy::type_complexity)]
+fn span(a: &ValidActivity) -> Option<(Option<NaiveDate>, Option<NaiveDate>, bool)> {
+    let (from, until) = match &a.recurrence {
+        None => {
+            let (s, e) = a.timing.date_range()?;
+            (Some(s), Some(e))
+        }
+        Some(rule) => match rule.span(&a.timing, &a.exceptions) {
+            Some((s, e)) => (Some(s), e),
+            // Not computable: always a candidate, expanded to decide.
+            None => (None, None),
+        },
+    };
+    let long = match (from, until) {
+        (Some(s), Some(e)) => (e - s).num_days() > SHORT_SPAN_DAYS,
+        _ => true,
+    };
+    Some((from, until, long))
+}
+
+fn write_span(conn: &mut DbConnection, id: i64, a: &ValidActivity) -> Result<()> {
+    diesel::delete(activity_spans::table.find(id)).execute(conn)?;
+    if let Some((from, until, long)) = span(a) {
+        diesel::insert_into(activity_spans::table)
+            .values((
+                activity_spans::activity_id.eq(id),
+                activity_spans::occurs_from.eq(from),
+                activity_spans::occurs_until.eq(until),
+                activity_spans::long_span.eq(long),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 fn fields<'a>(a: &'a ValidActivity, t: &'a TimingColumns) -> Fields<'a> {
     Fields {
         plan_id: a.plan_id,
@@ -315,6 +358,7 @@ fn fields<'a>(a: &'a ValidActivity, t: &'a TimingColumns) -> Fields<'a> {
 }
 
 fn write_children(conn: &mut DbConnection, id: i64, a: &ValidActivity) -> Result<()> {
+    write_span(conn, id, a)?;
     diesel::delete(activity_translations::table.filter(activity_translations::activity_id.eq(id)))
         .execute(conn)?;
     for (lang, t) in &a.translations {
@@ -486,6 +530,19 @@ pub fn find_external(
     })
 }
 
+fn exceptions_of(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, Vec<ExceptionRow>>> {
+    let mut exception_rows: HashMap<i64, Vec<ExceptionRow>> = HashMap::new();
+    for e in activity_exceptions::table
+        .filter(activity_exceptions::activity_id.eq_any(ids))
+        .order(activity_exceptions::recurrence_id)
+        .select(ExceptionRow::as_select())
+        .load(conn)?
+    {
+        exception_rows.entry(e.activity_id).or_default().push(e);
+    }
+    Ok(exception_rows)
+}
+
 /// Loads the children of many activities with one query per child table.
 fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
@@ -588,15 +645,7 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
             answer: answer.as_deref().map(parse_stored).transpose()?,
         });
     }
-    let mut exception_rows: HashMap<i64, Vec<ExceptionRow>> = HashMap::new();
-    for e in activity_exceptions::table
-        .filter(activity_exceptions::activity_id.eq_any(&ids))
-        .order(activity_exceptions::recurrence_id)
-        .select(ExceptionRow::as_select())
-        .load(conn)?
-    {
-        exception_rows.entry(e.activity_id).or_default().push(e);
-    }
+    let mut exception_rows = exceptions_of(conn, &ids)?;
 
     rows.into_iter()
         .map(|row| {
@@ -679,25 +728,48 @@ pub struct ActivityFilter {
 /// Lists activities in date order (undated ones last). With a date range, a
 /// recurring activity is included when one of its occurrences falls inside it,
 /// and carries those occurrences.
+///
+/// A range query costs what it finds, not the plan: rows are found by the days
+/// they touch (`activity_spans`, kept on every write, a series' whole span
+/// included), only the series among them are expanded, and only the page's rows
+/// are loaded whole, their children in one query per child table.
 pub fn list(
     conn: &mut DbConnection,
     filter: &ActivityFilter,
     page: PageRequest,
 ) -> Result<Page<Activity>> {
-    let (rows, mut occurrences) = matching(conn, filter)?;
-    let page_of_rows = page.slice(rows);
-    let items = finish(conn, page_of_rows.items, &mut occurrences, filter.lang)?;
+    let Some((from, to)) = range(filter)? else {
+        let total: i64 = narrowed(filter).count().get_result(conn)?;
+        let rows: Vec<Row> = in_list_order(narrowed(filter))
+            .limit(page.limit())
+            .offset(page.offset())
+            .select(Row::as_select())
+            .load(conn)?;
+        let items = finish(conn, rows, &mut HashMap::new(), filter.lang)?;
+        return page.wrap(items, total);
+    };
+    let (keys, mut occurrences) = in_range(conn, filter, from, to)?;
+    let page_of_ids = page.slice(keys);
+    let rows = rows_in_order(conn, &page_of_ids.items)?;
+    let items = finish(conn, rows, &mut occurrences, filter.lang)?;
     Ok(Page {
         items,
-        total: page_of_rows.total,
-        page: page_of_rows.page,
-        per_page: page_of_rows.per_page,
+        total: page_of_ids.total,
+        page: page_of_ids.page,
+        per_page: page_of_ids.per_page,
     })
 }
 
 /// Every matching activity, hydrated (feeds and reports work on whole plans).
 pub fn all(conn: &mut DbConnection, filter: &ActivityFilter) -> Result<Vec<Activity>> {
-    let (rows, mut occurrences) = matching(conn, filter)?;
+    let Some((from, to)) = range(filter)? else {
+        let rows: Vec<Row> = in_list_order(narrowed(filter))
+            .select(Row::as_select())
+            .load(conn)?;
+        return finish(conn, rows, &mut HashMap::new(), filter.lang);
+    };
+    let (keys, mut occurrences) = in_range(conn, filter, from, to)?;
+    let rows = rows_in_order(conn, &keys)?;
     finish(conn, rows, &mut occurrences, filter.lang)
 }
 
@@ -719,93 +791,178 @@ fn finish(
     Ok(items)
 }
 
-/// The rows matching `filter` in list order, and the in-range occurrences of the
-/// recurring ones.
-#[allow(clippy::type_complexity)]
-fn matching(
-    conn: &mut DbConnection,
-    filter: &ActivityFilter,
-) -> Result<(Vec<Row>, HashMap<i64, Vec<OccurrenceView>>)> {
-    let ranged = filter.from.is_some() || filter.to.is_some();
+/// The filter's date range, if it has one (an open end reaches as far as dates go).
+fn range(filter: &ActivityFilter) -> Result<Option<(NaiveDate, NaiveDate)>> {
+    if filter.from.is_none() && filter.to.is_none() {
+        return Ok(None);
+    }
     let from = filter.from.unwrap_or(NaiveDate::MIN);
     let to = filter.to.unwrap_or(NaiveDate::MAX);
     if from > to {
         return Err(Error::invalid("to", "must not be before from"));
     }
-    let mut query = activities::table.into_boxed();
-    if let Some(plan) = filter.plan_id {
-        query = query.filter(activities::plan_id.eq(plan));
-    }
-    if let Some(kind) = filter.kind {
-        query = query.filter(activities::kind.eq(kind.as_str()));
-    }
-    if let Some(status) = filter.status {
-        query = query.filter(activities::status.eq(status.as_str()));
-    }
-    if let Some(campaign) = filter.campaign_id {
-        query = query.filter(activities::campaign_id.eq(campaign));
-    }
-    if let Some(visibility) = filter.visibility {
-        query = query.filter(activities::visibility.eq(visibility.as_str()));
-    }
-    if let Some(source) = filter.source_organisation_id {
-        query = query.filter(activities::source_organisation_id.eq(source));
-    }
-    if let Some(channel) = filter.channel_id {
-        query = query.filter(
-            activities::id.eq_any(
-                activity_channels::table
-                    .filter(activity_channels::channel_id.eq(channel))
-                    .select(activity_channels::activity_id),
-            ),
-        );
-    }
-    if let Some(lang) = filter.lang {
-        query = query.filter(
-            activities::id.eq_any(
-                activity_translations::table
-                    .filter(activity_translations::lang.eq(lang.as_str()))
-                    .select(activity_translations::activity_id),
-            ),
-        );
-    }
-    if ranged {
-        // Recurring series are kept here and expanded below.
-        query = query.filter(
-            activities::rrule.is_not_null().or(activities::start_date
-                .le(to)
-                .and(activities::end_date.ge(from))),
-        );
-    }
-    let rows: Vec<Row> = query
-        .order((
-            activities::start_date.is_null(),
-            activities::start_date,
-            activities::starts_at,
-            activities::id,
-        ))
-        .select(Row::as_select())
-        .load(conn)?;
+    Ok(Some((from, to)))
+}
 
-    // Expand recurring series against the range, then sort and cut one page.
-    let recurring_ids: Vec<i64> = rows
+type Sql = <DbConnection as diesel::Connection>::Backend;
+
+/// Narrows a query over `activities` (alone or joined) by every part of an
+/// [`ActivityFilter`] but its date range.
+macro_rules! narrow {
+    ($query:expr, $filter:expr) => {{
+        let filter: &ActivityFilter = $filter;
+        let mut query = $query;
+        if let Some(plan) = filter.plan_id {
+            query = query.filter(activities::plan_id.eq(plan));
+        }
+        if let Some(kind) = filter.kind {
+            query = query.filter(activities::kind.eq(kind.as_str()));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(activities::status.eq(status.as_str()));
+        }
+        if let Some(campaign) = filter.campaign_id {
+            query = query.filter(activities::campaign_id.eq(campaign));
+        }
+        if let Some(visibility) = filter.visibility {
+            query = query.filter(activities::visibility.eq(visibility.as_str()));
+        }
+        if let Some(source) = filter.source_organisation_id {
+            query = query.filter(activities::source_organisation_id.eq(source));
+        }
+        if let Some(channel) = filter.channel_id {
+            query = query.filter(
+                activities::id.eq_any(
+                    activity_channels::table
+                        .filter(activity_channels::channel_id.eq(channel))
+                        .select(activity_channels::activity_id),
+                ),
+            );
+        }
+        if let Some(lang) = filter.lang {
+            query = query.filter(
+                activities::id.eq_any(
+                    activity_translations::table
+                        .filter(activity_translations::lang.eq(lang.as_str()))
+                        .select(activity_translations::activity_id),
+                ),
+            );
+        }
+        query
+    }};
+}
+
+/// The activities matching every part of `filter` but its date range.
+fn narrowed(filter: &ActivityFilter) -> activities::BoxedQuery<'static, Sql> {
+    narrow!(activities::table.into_boxed(), filter)
+}
+
+/// Date order, undated last.
+fn in_list_order(
+    query: activities::BoxedQuery<'static, Sql>,
+) -> activities::BoxedQuery<'static, Sql> {
+    query.order((
+        activities::start_date.is_null(),
+        activities::start_date,
+        activities::starts_at,
+        activities::id,
+    ))
+}
+
+/// What a range query reads of each candidate row before it knows the page.
+type Key = (i64, bool, Option<NaiveDate>, Option<NaiveDateTime>);
+
+/// The ids of the activities touching `from..=to`, in list order, and the
+/// in-range occurrences of the series among them.
+#[allow(clippy::type_complexity)]
+fn in_range(
+    conn: &mut DbConnection,
+    filter: &ActivityFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(Vec<i64>, HashMap<i64, Vec<OccurrenceView>>)> {
+    let key = (
+        activities::id,
+        activities::rrule.is_not_null(),
+        activities::start_date,
+        activities::starts_at,
+    );
+    // Short spans: found by their first day, which is at most SHORT_SPAN_DAYS
+    // before the range (the index on (long_span, occurs_from, occurs_until)).
+    // An open end of the range is no condition at all.
+    let mut short = narrow!(
+        activity_spans::table
+            .inner_join(activities::table)
+            .filter(activity_spans::long_span.eq(false))
+            .filter(activity_spans::occurs_from.is_not_null())
+            .filter(activity_spans::occurs_until.is_not_null())
+            .into_boxed(),
+        filter
+    );
+    let mut long = narrow!(
+        activity_spans::table
+            .inner_join(activities::table)
+            .filter(activity_spans::long_span.eq(true))
+            .into_boxed(),
+        filter
+    );
+    if let Some(to) = filter.to {
+        short = short.filter(activity_spans::occurs_from.le(to));
+        long = long.filter(
+            activity_spans::occurs_from
+                .is_null()
+                .or(activity_spans::occurs_from.le(to)),
+        );
+    }
+    if let Some(from) = filter.from {
+        short = short.filter(activity_spans::occurs_until.ge(from));
+        if let Some(low) = from.checked_sub_days(chrono::Days::new(SHORT_SPAN_DAYS as u64)) {
+            short = short.filter(activity_spans::occurs_from.ge(low));
+        }
+        long = long.filter(
+            activity_spans::occurs_until
+                .is_null()
+                .or(activity_spans::occurs_until.ge(from)),
+        );
+    }
+    let mut candidates: Vec<Key> = short.select(key).load(conn)?;
+    // Long spans (series, long periods) are few: an endless series has no last day.
+    candidates.extend(long.select(key).load::<Key>(conn)?);
+
+    // Expand the candidate series against the range.
+    let series: Vec<i64> = candidates
         .iter()
-        .filter(|r| ranged && r.rrule.is_some())
-        .map(|r| r.id)
+        .filter(|(_, recurring, ..)| *recurring)
+        .map(|(id, ..)| *id)
         .collect();
     let mut occurrences: HashMap<i64, Vec<OccurrenceView>> = HashMap::new();
-    if !recurring_ids.is_empty() {
-        let candidates: Vec<Row> = rows
-            .iter()
-            .filter(|r| recurring_ids.contains(&r.id))
-            .cloned()
-            .collect();
-        for activity in hydrate(conn, candidates)? {
-            let Some(rule) = &activity.recurrence_rule else {
+    let mut first_day: HashMap<i64, NaiveDate> = HashMap::new();
+    if !series.is_empty() {
+        let rows: Vec<Row> = activities::table
+            .filter(activities::id.eq_any(&series))
+            .select(Row::as_select())
+            .load(conn)?;
+        let mut exception_rows = exceptions_of(conn, &series)?;
+        for row in rows {
+            let Some(rule) = row.rrule.clone().map(Recurrence::from_stored) else {
                 continue;
             };
-            let found: Vec<OccurrenceView> = rule
-                .occurrences(&activity.timing, &activity.exceptions, from, to)
+            let timing = row.timing()?;
+            let exceptions = exception_rows
+                .remove(&row.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.into_domain(&timing))
+                .collect::<Result<Vec<_>>>()?;
+            let found = rule.occurrences(&timing, &exceptions, from, to);
+            if let Some(first) = found
+                .iter()
+                .filter_map(|o| o.timing.date_range().map(|r| r.0))
+                .min()
+            {
+                first_day.insert(row.id, first);
+            }
+            let views = found
                 .into_iter()
                 .map(|o| OccurrenceView {
                     occurrence: o.key,
@@ -813,26 +970,38 @@ fn matching(
                     moved: o.moved,
                 })
                 .collect();
-            occurrences.insert(activity.id, found);
+            occurrences.insert(row.id, views);
         }
     }
-    let mut keyed: Vec<(Option<NaiveDate>, Row)> = rows
+    let mut keyed: Vec<(Option<NaiveDate>, Option<NaiveDateTime>, i64)> = candidates
         .into_iter()
-        .filter_map(|row| {
-            if !recurring_ids.contains(&row.id) {
-                return Some((row.start_date, row));
+        .filter_map(|(id, recurring, start_date, starts_at)| {
+            if !recurring {
+                return Some((start_date, starts_at, id));
             }
-            let first = occurrences
-                .get(&row.id)?
-                .iter()
-                .filter_map(|o| o.timing.start.as_deref())
-                .filter_map(|s| NaiveDate::parse_from_str(&s[..10.min(s.len())], "%Y-%m-%d").ok())
-                .min()?;
-            Some((Some(first), row))
+            // A series is in the range only if one of its occurrences is.
+            Some((Some(*first_day.get(&id)?), starts_at, id))
         })
         .collect();
-    keyed.sort_by_key(|(date, row)| (date.is_none(), *date, row.starts_at, row.id));
-    Ok((keyed.into_iter().map(|(_, row)| row).collect(), occurrences))
+    keyed.sort_by_key(|(date, starts_at, id)| (date.is_none(), *date, *starts_at, *id));
+    keyed.dedup_by_key(|(.., id)| *id);
+    occurrences.retain(|id, _| first_day.contains_key(id));
+    Ok((keyed.into_iter().map(|(.., id)| id).collect(), occurrences))
+}
+
+/// Whole rows of these ids, in this order.
+fn rows_in_order(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<Row>> {
+    let mut by_id: HashMap<i64, Row> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for row in activities::table
+            .filter(activities::id.eq_any(chunk))
+            .select(Row::as_select())
+            .load::<Row>(conn)?
+        {
+            by_id.insert(row.id, row);
+        }
+    }
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
 /// The SEQUENCE and LAST-MODIFIED an imported activity was last written from.

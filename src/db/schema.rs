@@ -553,3 +553,17 @@ diesel::table! {
 
 diesel::joinable!(activity_import_fingerprints -> activities (activity_id));
 diesel::allow_tables_to_appear_in_same_query!(activity_import_fingerprints, activities);
+
+diesel::table! {
+    activity_spans (activity_id) {
+        activity_id -> BigInt,
+        occurs_from -> Nullable<Date>,
+        occurs_until -> Nullable<Date>,
+        long_span -> Bool,
+    }
+}
+
+diesel::joinable!(activity_spans -> activities (activity_id));
+diesel::allow_tables_to_appear_in_same_query!(activity_spans, activities);
+diesel::allow_tables_to_appear_in_same_query!(activity_spans, activity_channels);
+diesel::allow_tables_to_appear_in_same_query!(activity_spans, activity_translations);

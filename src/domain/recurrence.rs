@@ -229,6 +229,43 @@ impl Recurrence {
         self.starts_between(timing, at, at).contains(&key)
     }
 
+    /// The days the whole series touches, exceptions applied: its first day and
+    /// its last (`None` when the series never ends, or has more occurrences than
+    /// [`MAX_OCCURRENCES`] and so is treated as endless). Moved occurrences widen
+    /// it; cancelled ones are not subtracted (the span may be wider than needed,
+    /// never narrower). `None` for a timing that cannot recur.
+    pub fn span(
+        &self,
+        timing: &Timing,
+        exceptions: &[Exception],
+    ) -> Option<(NaiveDate, Option<NaiveDate>)> {
+        let (first, last) = timing.date_range()?;
+        let length = last - first;
+        let set = self.set(timing)?;
+        let finite = self.rule.contains("COUNT=") || self.rule.contains("UNTIL=");
+        let mut until = if finite {
+            let result = set.all(MAX_OCCURRENCES);
+            if result.limited {
+                None
+            } else {
+                let last_start = result.dates.iter().map(|d| d.date_naive()).max();
+                Some(last_start.map_or(last, |d| d + length).max(last))
+            }
+        } else {
+            None
+        };
+        let mut from = first;
+        for exception in exceptions {
+            if let ExceptionChange::Moved(ref moved) = exception.change
+                && let Some((s, e)) = moved.date_range()
+            {
+                from = from.min(s);
+                until = until.map(|u| u.max(e));
+            }
+        }
+        Some((from, until))
+    }
+
     /// The occurrences that touch the days `from..=to`, with exceptions applied:
     /// cancelled ones are left out, moved ones appear at their new time.
     pub fn occurrences(
@@ -592,5 +629,46 @@ mod tests {
         );
         let keys: Vec<_> = occ.iter().map(|o| o.key.to_string()).collect();
         assert_eq!(keys, ["2020-01-31", "2020-02-29", "2020-03-31"]);
+    }
+
+    #[test]
+    fn a_series_spans_its_first_to_its_last_occurrence() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let dt = |s: &str| s.parse::<LocalDateTime>().unwrap().0;
+        let madrid = "Europe/Madrid".parse().unwrap();
+        // An evening event ending after midnight touches the next day too.
+        let t = Timing::exact(dt("2020-01-31T22:00"), dt("2020-02-01T01:00"), madrid).unwrap();
+        let r = Recurrence::parse("FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=3", &t).unwrap();
+        assert_eq!(
+            r.span(&t, &[]),
+            Some((d("2020-01-31"), Some(d("2020-04-01"))))
+        );
+        // A moved occurrence widens the span, before and after.
+        let moved = |a: &str, b: &str| Exception {
+            key: "2020-02-29T22:00:00".parse().unwrap(),
+            change: ExceptionChange::Moved(Timing::exact(dt(a), dt(b), madrid).unwrap()),
+        };
+        let early = moved("2020-01-10T10:00", "2020-01-10T11:00");
+        assert_eq!(
+            r.span(&t, &[early]),
+            Some((d("2020-01-10"), Some(d("2020-04-01"))))
+        );
+        let late = moved("2020-06-10T10:00", "2020-06-10T11:00");
+        assert_eq!(
+            r.span(&t, &[late]),
+            Some((d("2020-01-31"), Some(d("2020-06-10"))))
+        );
+        // UNTIL ends a series; without COUNT or UNTIL it never ends.
+        let until = Recurrence::parse("FREQ=WEEKLY;UNTIL=20200301T000000Z", &t).unwrap();
+        assert_eq!(
+            until.span(&t, &[]),
+            Some((d("2020-01-31"), Some(d("2020-02-29"))))
+        );
+        let endless = Recurrence::parse("FREQ=YEARLY", &t).unwrap();
+        assert_eq!(endless.span(&t, &[]), Some((d("2020-01-31"), None)));
+        // More occurrences than are ever expanded: treated as endless.
+        let days = Timing::days(d("2020-01-01"), d("2020-01-01")).unwrap();
+        let long = Recurrence::parse("FREQ=DAILY;COUNT=5000", &days).unwrap();
+        assert_eq!(long.span(&days, &[]), Some((d("2020-01-01"), None)));
     }
 }

@@ -12,8 +12,8 @@ use super::values::{
     DateValue, parse_date, parse_date_or_date_time, parse_date_time, parse_duration, unescape_text,
 };
 use super::{
-    EventDate, ImportError, ImportWarning, ImportedEvent, ImportedTime, RecurrenceDate,
-    RecurrenceId, SkippedEvent, Status, Strictness,
+    Cancellation, EventDate, ImportError, ImportWarning, ImportedEvent, ImportedTime,
+    RecurrenceDate, RecurrenceId, SkippedEvent, Status, Strictness,
 };
 
 /// "METHOD:REQUEST message" or "calendar object", for messages about a whole VCALENDAR.
@@ -27,11 +27,12 @@ pub(super) fn describe_message(calendar: &Component) -> String {
     }
 }
 
+#[allow(clippy::type_complexity)]
 pub(super) fn import_calendar(
     calendar: &Component,
     strictness: Strictness,
     warnings: &mut Vec<ImportWarning>,
-) -> Result<(Vec<ImportedEvent>, Vec<SkippedEvent>), ImportError> {
+) -> Result<(Vec<ImportedEvent>, Vec<SkippedEvent>, Vec<Cancellation>), ImportError> {
     if let Some(version) = calendar.first("VERSION")
         && version.value.trim() == "1.0"
     {
@@ -53,10 +54,12 @@ pub(super) fn import_calendar(
     let importable = match &method {
         None => true,
         Some((name, _)) if matches!(name.as_str(), "PUBLISH" | "REQUEST" | "ADD") => true,
+        // A cancellation refers to an event imported earlier: read as such below.
+        Some((name, _)) if name == "CANCEL" => false,
         Some((name, _))
             if matches!(
                 name.as_str(),
-                "CANCEL" | "REPLY" | "REFRESH" | "COUNTER" | "DECLINECOUNTER"
+                "REPLY" | "REFRESH" | "COUNTER" | "DECLINECOUNTER"
             ) =>
         {
             false
@@ -74,10 +77,32 @@ pub(super) fn import_calendar(
 
     let mut zones = ZoneResolver::new(calendar, warnings);
     let mut derived_uids = HashMap::new();
+    let cancel = method.as_ref().is_some_and(|(name, _)| name == "CANCEL");
     let mut events = Vec::new();
     let mut skipped = Vec::new();
+    let mut cancellations = Vec::new();
     for child in &calendar.children {
         match child.kind.as_str() {
+            "VEVENT" if cancel => {
+                let mut event_warnings = Vec::new();
+                match cancellation(child, &mut zones, &mut event_warnings) {
+                    Ok(c) => {
+                        cancellations.push(c);
+                        warnings.append(&mut event_warnings);
+                    }
+                    Err(error) if strictness == Strictness::Lenient => {
+                        skipped.push(SkippedEvent {
+                            line: child.line,
+                            uid: child
+                                .first("UID")
+                                .map(|p| p.value.trim().to_owned())
+                                .filter(|u| !u.is_empty()),
+                            reason: error.to_string(),
+                        });
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
             "VEVENT" if importable => {
                 // An event's own warnings are kept only if the event is.
                 let mut event_warnings = Vec::new();
@@ -117,7 +142,60 @@ pub(super) fn import_calendar(
         }
     }
     zones.check_budget(calendar.line)?;
-    Ok((events, skipped))
+    Ok((events, skipped, cancellations))
+}
+
+/// A METHOD:CANCEL VEVENT: which event (or instance) it cancels. RFC 5546
+/// §3.2.5 requires UID, SEQUENCE and DTSTAMP, and RECURRENCE-ID only for an
+/// instance; DTSTART may be absent, so nothing else is read.
+fn cancellation(
+    event: &Component,
+    zones: &mut ZoneResolver<'_>,
+    warnings: &mut Vec<ImportWarning>,
+) -> Result<Cancellation, ImportError> {
+    let mut cx = EventContext { zones, warnings };
+    if let Some(unreadable) = event.first(UNREADABLE) {
+        return Err(ImportError::at(unreadable.line, unreadable.value.clone()));
+    }
+    let uid = at_most_one(event, "UID")?
+        .map(|p| p.value.trim())
+        .filter(|uid| !uid.is_empty())
+        .ok_or_else(|| {
+            ImportError::at(
+                event.line,
+                "a METHOD:CANCEL VEVENT without UID says nothing about which event is \
+                 cancelled (RFC 5546 §3.2.5 requires UID)",
+            )
+        })?
+        .to_owned();
+    let sequence = sequence_of(event)?;
+    let dtstamp = cx.stamp(at_most_one(event, "DTSTAMP")?)?;
+    let recurrence_id = match at_most_one(event, "RECURRENCE-ID")? {
+        Some(property) => Some(recurrence_id(&mut cx, property)?),
+        None => None,
+    };
+    Ok(Cancellation {
+        uid,
+        sequence,
+        dtstamp,
+        recurrence_id,
+        line: event.line,
+    })
+}
+
+fn sequence_of(event: &Component) -> Result<u32, ImportError> {
+    Ok(match at_most_one(event, "SEQUENCE")? {
+        Some(property) => property.value.trim().parse::<u32>().map_err(|_| {
+            ImportError::at(
+                property.line,
+                format!(
+                    "SEQUENCE \"{}\" is not a non-negative integer",
+                    property.value.trim()
+                ),
+            )
+        })?,
+        None => 0,
+    })
 }
 
 fn not_importable(event: &Component, method: &str) -> ImportWarning {
@@ -129,10 +207,6 @@ fn not_importable(event: &Component, method: &str) -> ImportWarning {
         .map(|p| format!(" RECURRENCE-ID {}", p.value.trim()))
         .unwrap_or_default();
     let why = match method {
-        "CANCEL" => {
-            "a cancellation refers to an event imported earlier and is not applied by file \
-             import; re-import the organizer's current calendar instead"
-        }
         "REPLY" => "an attendee's reply carries no event to import",
         "REFRESH" => "a request for the latest version carries no event to import",
         "COUNTER" => "an attendee's counter-proposal is not the organizer's event",
@@ -387,18 +461,7 @@ fn import_event(
         Some(uid) => uid.to_owned(),
         None => derive_uid(&mut cx, event, dtstart_property, derived_uids),
     };
-    let sequence = match at_most_one(event, "SEQUENCE")? {
-        Some(property) => property.value.trim().parse::<u32>().map_err(|_| {
-            ImportError::at(
-                property.line,
-                format!(
-                    "SEQUENCE \"{}\" is not a non-negative integer",
-                    property.value.trim()
-                ),
-            )
-        })?,
-        None => 0,
-    };
+    let sequence = sequence_of(event)?;
     let dtstamp = cx.stamp(at_most_one(event, "DTSTAMP")?)?;
     let last_modified = cx.stamp(at_most_one(event, "LAST-MODIFIED")?)?;
     let status = match event.first("STATUS") {

@@ -74,6 +74,22 @@ pub struct ParsedCalendar {
     pub warnings: Vec<ImportWarning>,
     /// Events that could not be understood and were left out (lenient mode only).
     pub skipped: Vec<SkippedEvent>,
+    /// The VEVENTs of METHOD:CANCEL messages, in file order: what they cancel.
+    pub cancellations: Vec<Cancellation>,
+}
+
+/// A VEVENT of a METHOD:CANCEL message (RFC 5546 §3.2.5): the organizer cancels
+/// the event with this UID, or only its instance at `recurrence_id`. It is
+/// applied to the event imported earlier from the same partner, unless its
+/// SEQUENCE is lower than the one held (RFC 5546 §2.1.5: an out-of-date message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cancellation {
+    pub uid: String,
+    pub sequence: u32,
+    pub dtstamp: Option<DateTime<Utc>>,
+    pub recurrence_id: Option<RecurrenceId>,
+    /// Physical line of its BEGIN:VEVENT.
+    pub line: usize,
 }
 
 /// A VEVENT left out of an import because it cannot be read unambiguously.
@@ -273,12 +289,14 @@ pub fn parse_calendar_with(
     let is_stream = calendars.len() > 1;
     let mut events = Vec::new();
     let mut skipped = Vec::new();
+    let mut cancellations = Vec::new();
     let mut first_error = None;
     for calendar in &calendars {
         let mut calendar_warnings = Vec::new();
         match event::import_calendar(calendar, strictness, &mut calendar_warnings) {
-            Ok((imported, mut left_out)) => {
+            Ok((imported, mut left_out, cancelled)) => {
                 events.extend(imported);
+                cancellations.extend(cancelled);
                 skipped.append(&mut left_out);
                 warnings.append(&mut calendar_warnings);
             }
@@ -299,7 +317,7 @@ pub fn parse_calendar_with(
     }
     // A stream in which every message that had events was invalid is not an import with
     // warnings but a broken file.
-    if let (true, Some(error)) = (events.is_empty(), first_error) {
+    if let (true, true, Some(error)) = (events.is_empty(), cancellations.is_empty(), first_error) {
         return Err(error);
     }
     // Passes find problems out of line order (decoding before structure before semantics).
@@ -308,5 +326,6 @@ pub fn parse_calendar_with(
         events,
         warnings,
         skipped,
+        cancellations,
     })
 }

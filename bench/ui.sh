@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# What the web interface stands on, under load (issue 9; see docs/benchmarks.md).
+#
+# API part: `GET /api/v1/activities?from=…&to=…&per_page=100` under wrk -c16 for
+# plans of 1,000, 10,000 and 100,000 activities (the plan bench/feed_data.rs
+# builds: a year of exact, whole-day, month and TBC items, one in 20 a monthly
+# series), for the current checkout and for a baseline commit built in a
+# temporary worktree and measured in the same run. Prints req/s, p50 and p95.
+#
+# To add a measurement (e.g. the web pages), add a line to CASES below:
+#   NAME SERVER PATH   — SERVER is one of the servers started in SERVERS.
+# Every case prints `RESULT NAME rps=… p50_ms=… p95_ms=…`; ratios come after.
+#
+# Usage: bench/ui.sh [--quick] [BASELINE_COMMIT]
+#   default baseline: 6778da5, the last commit before range queries used stored spans.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=10s
+if [ "${1:-}" = "--quick" ]; then DURATION=3s; shift; fi
+BASE="${1:-6778da5}"
+CONNECTIONS=16; THREADS=2
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk; then
+    echo "installing wrk from Debian's packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq wrk >/dev/null
+fi
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pregon-target}"
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    git worktree remove --force "$WORK/base" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -srm); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== after = $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '+changes'), before = $BASE"
+
+# Binaries: the checkout, and the baseline (kept per commit, so a re-run does not rebuild it).
+cargo build --release --quiet --bin pregon --example feed_data
+mkdir -p "$WORK/after"
+cp "$CARGO_TARGET_DIR/release/pregon" "$CARGO_TARGET_DIR/release/examples/feed_data" "$WORK/after/"
+BASE_SHA=$(git rev-parse "$BASE")
+BASE_BIN="$CARGO_TARGET_DIR/ui-baseline/$BASE_SHA"
+if [ ! -x "$BASE_BIN/pregon" ] || [ ! -x "$BASE_BIN/feed_data" ]; then
+    git worktree add --quiet --detach "$WORK/base" "$BASE_SHA"
+    (cd "$WORK/base" && cargo build --release --quiet --bin pregon --example feed_data)
+    mkdir -p "$BASE_BIN"
+    cp "$CARGO_TARGET_DIR/release/pregon" "$CARGO_TARGET_DIR/release/examples/feed_data" "$BASE_BIN/"
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start NAME BIN_DIR EVENTS: a database of EVENTS activities (built by that binary's
+# own feed_data, so each has its own schema) and a server on it; sets PORT_NAME, TOKEN_NAME.
+start() {
+    local name=$1 dir=$2 events=$3 port db token started
+    db="sqlite://$WORK/$name.db"
+    started=$(date +%s)
+    "$dir/feed_data" --database "$db" --events "$events"
+    token=$(PREGON__DATABASE__URL="$db" RUST_LOG=error "$dir/pregon" token create --role viewer --name bench |
+        grep -o 'pgn_[A-Za-z0-9_-]*' | head -1)
+    port=$(free_port)
+    PREGON__DATABASE__URL="$db" PREGON__DATABASE__SEED_WHEN_EMPTY=false \
+    PREGON__SERVER__BIND="127.0.0.1:$port" PREGON__SERVER__PUBLIC_RATE_LIMIT_PER_MINUTE=1000000000 \
+    RUST_LOG=error "$dir/pregon" serve --no-dispatcher >"$WORK/$name.log" 2>&1 &
+    PIDS+=("$!")
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+    printf -v "PORT_$name" '%s' "$port"
+    printf -v "TOKEN_$name" '%s' "$token"
+    echo "server $name: $events activities ($(($(date +%s) - started)) s to build), port $port"
+}
+
+SERVERS=(
+    "before_10k $BASE_BIN 10000"
+    "after_1k $WORK/after 1000"
+    "after_10k $WORK/after 10000"
+    "after_100k $WORK/after 100000"
+)
+for s in "${SERVERS[@]}"; do
+    # shellcheck disable=SC2086
+    start $s
+done
+
+MONTH="/api/v1/activities?from=2020-03-01&to=2020-03-31&per_page=100"
+DAY="/api/v1/activities?from=2020-03-10&to=2020-03-10&per_page=100"
+CASES=(
+    "month_before_10k before_10k $MONTH"
+    "month_after_1k after_1k $MONTH"
+    "month_after_10k after_10k $MONTH"
+    "month_after_100k after_100k $MONTH"
+    "day_after_10k after_10k $DAY"
+    "day_after_100k after_100k $DAY"
+    "unfiltered_before_10k before_10k /api/v1/activities?per_page=100"
+    "unfiltered_after_10k after_10k /api/v1/activities?per_page=100"
+)
+
+# wrk reports 50/75/90/99 %; p95 comes from its Lua summary.
+cat >"$WORK/report.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("STATS rps=%.1f p50_ms=%.2f p95_ms=%.2f p99_ms=%.2f errors=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.timeout + summary.errors.connect + summary.errors.read))
+end
+LUA
+
+declare -A RESULT
+for c in "${CASES[@]}"; do
+    read -r name server path <<<"$c"
+    port_var="PORT_$server"; token_var="TOKEN_$server"
+    url="http://127.0.0.1:${!port_var}$path"
+    auth="Authorization: Bearer ${!token_var}"
+    # The answer is checked once (status, size, total), then loaded.
+    summary=$(curl -sf -H "$auth" "$url" | python3 -c 'import json,sys; p=json.load(sys.stdin); print(f"items={len(p[\"items\"])} total={p[\"total\"]}")')
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d1s -H "$auth" "$url" >/dev/null
+    stats=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "$auth" -s "$WORK/report.lua" "$url" | grep '^STATS' | cut -d' ' -f2-)
+    RESULT[$name]="$stats"
+    echo "RESULT $name $summary $stats"
+done
+
+val() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"${RESULT[$2]}"; }
+ratio() { awk -v a="$(val "$1" "$2")" -v b="$(val "$1" "$3")" 'BEGIN {printf "%.2f", a / b}'; }
+echo "RATIOS month_10k_rps_after_vs_before=$(ratio rps month_after_10k month_before_10k)" \
+    "month_p95_100k_vs_10k=$(ratio p95_ms month_after_100k month_after_10k)" \
+    "day_p95_100k_vs_10k=$(ratio p95_ms day_after_100k day_after_10k)" \
+    "month_p95_10k_vs_1k=$(ratio p95_ms month_after_10k month_after_1k)"

@@ -1,0 +1,3 @@
+DROP INDEX activity_channels_channel;
+DROP INDEX participations_activity;
+DROP TABLE activity_spans;
