@@ -13,6 +13,7 @@ pub mod history;
 pub mod imports;
 pub mod policy;
 pub mod records;
+pub mod reports;
 pub mod reviews;
 pub mod sending;
 pub mod sessions;

@@ -3,6 +3,7 @@
 //! `--database URL`.
 
 mod newsletter;
+mod report;
 mod token;
 mod user;
 
@@ -79,6 +80,8 @@ enum Command {
     /// Create, list, disable and change the role of people's accounts.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// The progress report of a plan for a period (plan versus actual).
+    Report(report::ReportArgs),
     /// Import a partner's .ics file as external activities (matched by UID).
     ImportIcs {
         /// The .ics file.
@@ -222,6 +225,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => {
             let db = open_database(&settings)?;
             user::run(command, &db, &settings, clock.now())
+        }
+        Command::Report(args) => {
+            let db = open_database(&settings)?;
+            report::run(args, &db, clock.now())
         }
         Command::ImportIcs {
             file,

@@ -18,6 +18,7 @@ mod participations;
 mod people;
 mod plans;
 mod public_newsletter;
+mod reports;
 mod reviews;
 mod sign_in;
 mod subscribers;
@@ -56,7 +57,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(subscribers::configure)
             .configure(issues::configure)
             .configure(issue_actions::configure)
-            .configure(reviews::configure),
+            .configure(reviews::configure)
+            .configure(reports::configure),
     );
 }
 
