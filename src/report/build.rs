@@ -456,7 +456,7 @@ pub fn build(r: &Records, p: &Params) -> Report {
             let fields: Vec<String> = parse_changes(h)
                 .iter()
                 .filter(|c| h.action != "created" || c.field == "status")
-                .map(|c| describe(c, &t))
+                .map(|c| describe(c, t))
                 .collect();
             Some(Change {
                 history_id: Some(h.id),

@@ -527,7 +527,7 @@ fn font(bytes: &'static [u8]) -> Result<Font> {
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("report font unreadable")))
 }
 
-fn into_tree(groups: &mut Vec<Option<Group>>, idx: usize) -> TagGroup {
+fn into_tree(groups: &mut [Option<Group>], idx: usize) -> TagGroup {
     let g = groups[idx].take().expect("each group has one parent");
     let mut out = TagGroup::new(g.kind);
     for id in g.ids {

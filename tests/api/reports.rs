@@ -257,7 +257,7 @@ fn ids(v: &Value) -> Vec<i64> {
     out
 }
 
-fn item<'a>(report: &'a Value, id: i64) -> &'a Value {
+fn item(report: &Value, id: i64) -> &Value {
     report["periods"]
         .as_array()
         .unwrap()
