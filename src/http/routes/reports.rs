@@ -8,7 +8,7 @@ use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
 use crate::report::{self, Format, Report};
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, route, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -51,7 +51,7 @@ struct ProgressQuery {
         (status = 401, body = Problem),
         (status = 404, body = Problem, description = "No such plan"),
     ))]
-#[route("/reports/progress", method = "GET", method = "HEAD")]
+#[get("/reports/progress")]
 async fn progress(
     who: Viewer,
     state: State,
