@@ -15,6 +15,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod policy;
 pub mod records;
+pub mod reports;
 pub mod reviews;
 pub mod sending;
 pub mod sessions;

@@ -6,6 +6,7 @@ mod backup;
 mod healthcheck;
 mod jobs;
 mod newsletter;
+mod report;
 mod token;
 mod user;
 
@@ -99,6 +100,8 @@ enum Command {
         #[arg(long, value_name = "URL")]
         url: Option<String>,
     },
+    /// The progress report of a plan for a period (plan versus actual).
+    Report(report::ReportArgs),
     /// Import a partner's .ics file as external activities (matched by UID).
     ImportIcs {
         /// The .ics file.
@@ -258,6 +261,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Healthcheck { url } => healthcheck::run(&settings, url),
+        Command::Report(args) => {
+            let db = open_database(&settings)?;
+            report::run(args, &db, clock.now())
+        }
         Command::ImportIcs {
             file,
             organisation,

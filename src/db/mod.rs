@@ -20,6 +20,7 @@ pub mod participations;
 pub mod people;
 pub mod plans;
 pub mod references;
+pub mod reports;
 pub mod reviews;
 pub mod schema;
 pub mod sessions;

@@ -33,6 +33,7 @@ mod newsletter;
 mod openapi;
 mod organisations;
 mod rate_limits;
+mod reports;
 mod reviews;
 mod roles;
 mod seed;

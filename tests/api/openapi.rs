@@ -85,6 +85,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/subscribers/{id}/unsubscribe"),
     ("post", "/api/v1/bounces"),
     ("post", "/api/v1/bounces/message"),
+    ("get", "/api/v1/reports/progress"),
     ("get", "/api/v1/email/limits"),
     ("put", "/api/v1/email/limits"),
     ("get", "/api/v1/issues"),

@@ -20,6 +20,7 @@ mod participations;
 mod people;
 mod plans;
 mod public_newsletter;
+mod reports;
 mod reviews;
 mod sign_in;
 mod subscribers;
@@ -67,7 +68,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(issue_actions::configure)
             .configure(reviews::configure)
             .configure(jobs::configure)
-            .configure(webhooks::configure),
+            .configure(webhooks::configure)
+            .configure(reports::configure),
     );
 }
 
