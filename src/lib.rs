@@ -18,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod seed;
+pub mod social;
 pub mod telemetry;
 
 pub use error::{Error, Result};
