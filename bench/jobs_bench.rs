@@ -26,19 +26,21 @@ fn receiver() -> (u16, Arrivals) {
     let port = listener.local_addr().unwrap().port();
     let server = actix_web::HttpServer::new(move || {
         let seen = seen.clone();
-        actix_web::App::new().default_service(actix_web::web::to(move |req: actix_web::HttpRequest| {
-            let seen = seen.clone();
-            async move {
-                let id = req
-                    .headers()
-                    .get("webhook-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                seen.lock().unwrap().entry(id).or_insert_with(Utc::now);
-                actix_web::HttpResponse::NoContent().finish()
-            }
-        }))
+        actix_web::App::new().default_service(actix_web::web::to(
+            move |req: actix_web::HttpRequest| {
+                let seen = seen.clone();
+                async move {
+                    let id = req
+                        .headers()
+                        .get("webhook-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned();
+                    seen.lock().unwrap().entry(id).or_insert_with(Utc::now);
+                    actix_web::HttpResponse::NoContent().finish()
+                }
+            },
+        ))
     })
     .workers(2)
     .listen(listener)
@@ -70,7 +72,12 @@ async fn run_jobs(settings: &Settings, db: &Db, runners: usize, n: usize, arriva
     let now = Utc::now();
     db.transaction(move |c| {
         for _ in 0..n {
-            webhooks::emit(c, now, EventType::PostPublished, serde_json::json!({"n": 1}))?;
+            webhooks::emit(
+                c,
+                now,
+                EventType::PostPublished,
+                serde_json::json!({"n": 1}),
+            )?;
         }
         Ok(())
     })
@@ -82,8 +89,11 @@ async fn run_jobs(settings: &Settings, db: &Db, runners: usize, n: usize, arriva
     let mut tasks = Vec::new();
     for _ in 0..runners {
         let handlers = jobs::standard_handlers(settings, db, &clock).unwrap();
-        let runner = Runner::new(db.clone(), clock.clone(), settings.jobs.clone(), handlers).unwrap();
-        tasks.push(tokio::spawn(async move { runner.run_once().await.unwrap() }));
+        let runner =
+            Runner::new(db.clone(), clock.clone(), settings.jobs.clone(), handlers).unwrap();
+        tasks.push(tokio::spawn(
+            async move { runner.run_once().await.unwrap() },
+        ));
     }
     let mut done = 0;
     for t in tasks {
@@ -97,7 +107,12 @@ async fn run_jobs(settings: &Settings, db: &Db, runners: usize, n: usize, arriva
         .map(|at| (*at - due).num_microseconds().unwrap_or(0) as f64 / 1e6)
         .collect();
     assert_eq!(done, n, "every job done");
-    report(&format!("jobs, {runners} runner(s)"), n, elapsed, &mut delays);
+    report(
+        &format!("jobs, {runners} runner(s)"),
+        n,
+        elapsed,
+        &mut delays,
+    );
 }
 
 async fn baseline(settings: &Settings, port: u16, n: usize, arrivals: &Arrivals) {
@@ -137,7 +152,12 @@ async fn baseline(settings: &Settings, port: u16, n: usize, arrivals: &Arrivals)
         .values()
         .map(|at| (*at - due).num_microseconds().unwrap_or(0) as f64 / 1e6)
         .collect();
-    report("baseline (direct POSTs, no job table)", n, elapsed, &mut delays);
+    report(
+        "baseline (direct POSTs, no job table)",
+        n,
+        elapsed,
+        &mut delays,
+    );
 }
 
 #[tokio::main]

@@ -1,4 +1,6 @@
-//! Social posts: how each network counts a post's length, and (to come)
-//! publishing each approved variant exactly once through the job mechanism.
+//! Social posts: how each network counts a post's length, and publishing
+//! through the job mechanism exactly once (Mastodon so far).
 
+pub mod accounts;
+pub mod mastodon;
 pub mod text;

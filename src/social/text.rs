@@ -23,7 +23,10 @@ pub enum Token<'a> {
 
 /// Characters that end a URL, mention or tag when they come last.
 fn trailing_punctuation(c: char) -> bool {
-    matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | ')' | '"' | '\'' | '»' | '…')
+    matches!(
+        c,
+        '.' | ',' | ';' | ':' | '!' | '?' | ')' | '"' | '\'' | '»' | '…'
+    )
 }
 
 /// Splits `text` into runs of plain text, URLs, mentions and hashtags,
@@ -34,7 +37,11 @@ pub fn tokens(text: &str) -> Vec<(usize, Token<'_>)> {
     let mut i = 0;
     let bytes = text.as_bytes();
     while i < text.len() {
-        let at_word_start = i == 0 || text[..i].chars().next_back().is_some_and(char::is_whitespace);
+        let at_word_start = i == 0
+            || text[..i]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_whitespace);
         let rest = &text[i..];
         let special = if at_word_start {
             let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
@@ -52,7 +59,9 @@ pub fn tokens(text: &str) -> Vec<(usize, Token<'_>)> {
                 Some(Token::Url(word))
             } else if word.len() > 1
                 && word.starts_with('@')
-                && word[1..].chars().all(|c| c.is_alphanumeric() || "_.-@".contains(c))
+                && word[1..]
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "_.-@".contains(c))
                 && !word[1..].starts_with('@')
             {
                 Some(Token::Mention(&word[1..]))

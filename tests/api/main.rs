@@ -20,6 +20,7 @@ mod imports;
 mod invitations;
 mod jobs;
 mod logs;
+mod mastodon;
 mod migrations;
 mod newsletter;
 mod openapi;
