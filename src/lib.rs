@@ -19,6 +19,7 @@ pub mod http;
 pub mod jobs;
 pub mod report;
 pub mod seed;
+pub mod social;
 pub mod telemetry;
 pub mod web;
 

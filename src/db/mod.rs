@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod activities;
 pub mod campaigns;
 pub mod changes;
+pub mod channel_accounts;
 pub mod channels;
 pub mod deliveries;
 pub mod feeds;

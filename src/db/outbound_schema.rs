@@ -96,3 +96,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_secrets,
     webhook_deliveries
 );
+
+diesel::table! {
+    channel_accounts (id) {
+        id -> BigInt,
+        network -> Text,
+        base_url -> Text,
+        handle -> Nullable<Text>,
+        sealed_credentials -> Nullable<Text>,
+        limits -> Nullable<Text>,
+        limits_fetched_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

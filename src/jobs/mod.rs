@@ -253,9 +253,20 @@ pub fn standard_handlers(
         std::time::Duration::from_secs(settings.webhooks.timeout_secs.max(1)),
         settings.webhooks.allow_private,
     )?;
-    let handlers: Vec<std::sync::Arc<dyn Handler>> = vec![std::sync::Arc::new(
-        webhook::WebhookHandler::new(db.clone(), webhooks, sealer, clock.clone()),
-    )];
+    let handlers: Vec<std::sync::Arc<dyn Handler>> = vec![
+        std::sync::Arc::new(webhook::WebhookHandler::new(
+            db.clone(),
+            webhooks.clone(),
+            sealer.clone(),
+            clock.clone(),
+        )),
+        std::sync::Arc::new(crate::social::mastodon::MastodonHandler::new(
+            db.clone(),
+            webhooks,
+            sealer,
+            clock.clone(),
+        )),
+    ];
     Ok(handlers)
 }
 

@@ -28,6 +28,7 @@ mod invitation_replies;
 mod invitations;
 mod jobs;
 mod logs;
+mod mastodon;
 mod migrations;
 mod newsletter;
 mod openapi;

@@ -1,0 +1,392 @@
+//! Publishing to Mastodon exactly once. `POST /api/v1/statuses` carries
+//! `language` and an `Idempotency-Key` derived from the variant and its
+//! approved revision: the same on every retry, and Mastodon answers a
+//! repeated key (kept an hour per account) with the status it created.
+//! An outcome nobody saw (a timeout after the request went out) is checked
+//! by posting again with that key inside the hour, and after it by reading
+//! the account's recent statuses before posting again.
+
+use crate::clock::SharedClock;
+use crate::db::{Db, channel_accounts};
+use crate::error::{Error, Result};
+use crate::jobs::outbound::{self, NoAnswer, Outbound};
+use crate::jobs::sealed::Sealer;
+use crate::jobs::{Attempt, Exchange, Handler, Job, NewJob, Outcome};
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub const KIND: &str = "social.mastodon";
+
+/// How long Mastodon keeps an idempotency key (an hour), less a margin.
+pub const KEY_WINDOW: TimeDelta = TimeDelta::minutes(55);
+
+/// How long the instance's limits are cached.
+pub const LIMITS_TTL: TimeDelta = TimeDelta::hours(24);
+
+/// An instance's status limits, from `/api/v2/instance`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_characters: usize,
+    pub characters_reserved_per_url: usize,
+}
+
+/// The instance's limits, cached on the account for `LIMITS_TTL`.
+pub async fn limits(
+    db: &Db,
+    outbound: &Outbound,
+    account_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Limits> {
+    let account = db
+        .run(move |c| channel_accounts::get(c, account_id))
+        .await?;
+    if let (Some(text), Some(at)) = (&account.limits, account.limits_fetched_at())
+        && now - at < LIMITS_TTL
+        && let Ok(limits) = serde_json::from_str::<Limits>(text)
+    {
+        return Ok(limits);
+    }
+    let url = format!("{}/api/v2/instance", account.base_url.trim_end_matches('/'));
+    let url = outbound
+        .check(&url)
+        .map_err(|e| Error::invalid("base_url", e))?;
+    let unreachable = |e: String| Error::Blocked {
+        kind: "instance-unreachable",
+        message: format!("cannot read the instance's limits: {e}"),
+    };
+    let response = outbound
+        .client()
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(unreachable(format!("it answered {}", response.status())));
+    }
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    let statuses = &body["configuration"]["statuses"];
+    let limits = Limits {
+        max_characters: statuses["max_characters"].as_u64().unwrap_or(500) as usize,
+        characters_reserved_per_url: statuses["characters_reserved_per_url"]
+            .as_u64()
+            .unwrap_or(23) as usize,
+    };
+    let text = serde_json::to_string(&limits).unwrap_or_default();
+    db.transaction(move |c| channel_accounts::set_limits(c, account_id, &text, now))
+        .await?;
+    Ok(limits)
+}
+
+/// Refuses a status longer than the instance allows, saying by how much.
+pub fn check_length(limits: Limits, text: &str, content_warning: &str) -> Result<()> {
+    let length = crate::social::text::mastodon_length(
+        text,
+        content_warning,
+        limits.characters_reserved_per_url,
+    );
+    if length > limits.max_characters {
+        return Err(Error::invalid(
+            "body",
+            format!(
+                "{length} characters as Mastodon counts them (URLs as {}, mentions without their \
+                 domain); this instance allows {}",
+                limits.characters_reserved_per_url, limits.max_characters
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The same for every attempt of one approved revision of one variant.
+pub fn idempotency_key(variant: &str, revision: i64) -> String {
+    let digest = Sha256::digest(format!("pregon:{variant}:{revision}").as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// What a Mastodon post job carries (no credentials: those stay sealed on
+/// the account).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Post {
+    pub account_id: i64,
+    /// The variant's stable name, e.g. "activity:12:variant:3:es".
+    pub variant: String,
+    /// Its approved revision.
+    pub revision: i64,
+    pub status: String,
+    pub language: String,
+    pub spoiler_text: Option<String>,
+}
+
+/// The job that publishes `post` at `due_at`, created with the caller's
+/// connection; checked against the instance's limits first.
+pub fn enqueue(
+    conn: &mut crate::db::DbConnection,
+    post: &Post,
+    limits: Limits,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<crate::jobs::Enqueued> {
+    check_length(
+        limits,
+        &post.status,
+        post.spoiler_text.as_deref().unwrap_or(""),
+    )?;
+    crate::jobs::enqueue(
+        conn,
+        &NewJob {
+            kind: KIND,
+            key: format!("{}:{}", post.variant, post.revision),
+            payload: serde_json::to_value(post).unwrap_or_default(),
+            due_at,
+        },
+        now,
+    )
+}
+
+pub struct MastodonHandler {
+    db: Db,
+    outbound: Outbound,
+    sealer: Sealer,
+    clock: SharedClock,
+}
+
+/// Text of an HTML status, for comparing with what was sent.
+fn plain(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl MastodonHandler {
+    pub fn new(db: Db, outbound: Outbound, sealer: Sealer, clock: SharedClock) -> MastodonHandler {
+        MastodonHandler {
+            db,
+            outbound,
+            sealer,
+            clock,
+        }
+    }
+
+    /// The status among the account's recent ones that is this post, if any.
+    async fn find_recent(
+        &self,
+        base: &str,
+        token: &str,
+        post: &Post,
+        since: DateTime<Utc>,
+    ) -> std::result::Result<Option<(String, Option<String>)>, String> {
+        let client = self.outbound.client();
+        let me: Value = client
+            .get(format!("{base}/api/v1/accounts/verify_credentials"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let id = me["id"].as_str().ok_or("no account id")?;
+        let statuses: Vec<Value> = client
+            .get(format!("{base}/api/v1/accounts/{id}/statuses?limit=40"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let wanted = plain(&post.status);
+        Ok(statuses
+            .iter()
+            .find(|s| {
+                let created = s["created_at"]
+                    .as_str()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc));
+                created.is_none_or(|t| t >= since - TimeDelta::minutes(5))
+                    && plain(s["content"].as_str().unwrap_or("")) == wanted
+            })
+            .map(|s| {
+                (
+                    s["id"].as_str().unwrap_or_default().to_owned(),
+                    s["url"].as_str().map(str::to_owned),
+                )
+            }))
+    }
+
+    async fn publish(&self, job: &Job) -> Attempt {
+        let post: Post = match serde_json::from_value(job.payload.clone()) {
+            Ok(post) => post,
+            Err(e) => {
+                return Attempt::new(
+                    Outcome::failed(format!("bad job payload: {e}")),
+                    Exchange::default(),
+                );
+            }
+        };
+        let account_id = post.account_id;
+        let account = match self
+            .db
+            .run(move |c| channel_accounts::get(c, account_id))
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return Attempt::new(Outcome::failed(e.to_string()), Exchange::default()),
+        };
+        let token = match account.sealed_credentials.as_deref().map(|s| {
+            self.sealer
+                .open(s, &channel_accounts::credentials_context(account.id))
+        }) {
+            Some(Ok(token)) => token,
+            Some(Err(e)) => {
+                return Attempt::new(Outcome::failed(e.to_string()), Exchange::default());
+            }
+            None => {
+                return Attempt::new(
+                    Outcome::failed("the account has no access token"),
+                    Exchange::default(),
+                );
+            }
+        };
+        let base = account.base_url.trim_end_matches('/').to_owned();
+        let now = self.clock.now();
+        let key = idempotency_key(&post.variant, post.revision);
+        let mut exchange = Exchange {
+            request: Some(format!(
+                "POST {base}/api/v1/statuses language={} Idempotency-Key={key}",
+                post.language
+            )),
+            ..Exchange::default()
+        };
+        // Past the key's hour, an earlier unseen outcome is read back first.
+        if job.unknown_outcomes > 0 && now - job.first_attempt_at >= KEY_WINDOW {
+            match self
+                .find_recent(&base, &token, &post, job.first_attempt_at)
+                .await
+            {
+                Ok(Some((id, url))) => {
+                    exchange.request =
+                        Some(format!("GET {base}/api/v1/accounts/…/statuses (reconcile)"));
+                    exchange.reply = Some(format!("found status {id}"));
+                    return Attempt::new(Outcome::done(Some(id), url), exchange);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Attempt::new(
+                        Outcome::Unknown {
+                            how_to_check: format!(
+                                "look for the post on {base}; reading it back failed: {e}"
+                            ),
+                            check_at: Some(now + TimeDelta::minutes(5)),
+                        },
+                        exchange,
+                    );
+                }
+            }
+        }
+        let mut body = json!({
+            "status": post.status,
+            "language": post.language,
+            "visibility": "public",
+        });
+        if let Some(cw) = &post.spoiler_text {
+            body["spoiler_text"] = json!(cw);
+        }
+        let url = match self.outbound.check(&format!("{base}/api/v1/statuses")) {
+            Ok(url) => url,
+            Err(e) => return Attempt::new(Outcome::failed(e), exchange),
+        };
+        let sent = self
+            .outbound
+            .client()
+            .post(url)
+            .bearer_auth(&token)
+            .header("Idempotency-Key", &key)
+            .json(&body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(error) => {
+                let outcome = match outbound::classify(&error) {
+                    NoAnswer::Refused(reason) => Outcome::failed(reason),
+                    NoAnswer::NotSent(reason) => Outcome::retry(None, reason),
+                    NoAnswer::MaybeSent(reason) => Outcome::Unknown {
+                        how_to_check: format!(
+                            "{reason}; the post may exist: posting again with the same \
+                             Idempotency-Key within the hour, reading the account's statuses after it"
+                        ),
+                        check_at: Some(now),
+                    },
+                };
+                return Attempt::new(outcome, exchange);
+            }
+        };
+        let status = response.status();
+        let at = outbound::retry_after(response.headers(), self.clock.now());
+        let reply: Value = response.json().await.unwrap_or(Value::Null);
+        exchange.status = Some(status.as_u16());
+        exchange.reply = Some(reply.to_string().chars().take(2000).collect());
+        let outcome = if status.is_success() {
+            Outcome::done(
+                reply["id"].as_str().map(str::to_owned),
+                reply["url"].as_str().map(str::to_owned),
+            )
+        } else if status.as_u16() == 429 || status.is_server_error() {
+            Outcome::retry(at, format!("Mastodon answered {status}"))
+        } else {
+            Outcome::failed(format!(
+                "Mastodon answered {status}: {}",
+                reply["error"].as_str().unwrap_or("(no message)")
+            ))
+        };
+        Attempt::new(outcome, exchange)
+    }
+}
+
+impl Handler for MastodonHandler {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Attempt> {
+        Box::pin(self.publish(job))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_depends_on_variant_and_revision_only() {
+        assert_eq!(idempotency_key("a:1:es", 3), idempotency_key("a:1:es", 3));
+        assert_ne!(idempotency_key("a:1:es", 3), idempotency_key("a:1:es", 4));
+        assert_ne!(idempotency_key("a:1:es", 3), idempotency_key("a:1:en", 3));
+        assert_eq!(
+            plain("<p>Hola &amp; <a href=\"x\">adiós</a></p>"),
+            "Hola & adiós"
+        );
+    }
+}
