@@ -48,8 +48,15 @@ async fn subscribe(
     let hours = state.settings.email.confirm_link_hours;
     let domain = message_domain(&state.settings.email);
     let intake = &state.public_intake;
-    crate::app::subscribers::subscribe_on_form(&state.db, intake, state.clock.now(), input.0, hours, domain)
-        .await?;
+    crate::app::subscribers::subscribe_on_form(
+        &state.db,
+        intake,
+        state.clock.now(),
+        input.0,
+        hours,
+        domain,
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "if this address can receive the newsletter, a confirmation email is on its way",
     }))

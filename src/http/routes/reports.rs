@@ -8,7 +8,7 @@ use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
 use crate::report::{self, Format, Report};
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -35,6 +35,7 @@ struct ProgressQuery {
     /// Language of the report (default en).
     lang: Option<Language>,
     /// json, csv, md, html or pdf; overrides `Accept`.
+    #[param(inline)]
     format: Option<Format>,
 }
 
@@ -56,7 +57,7 @@ async fn progress(
     who: Viewer,
     state: State,
     req: HttpRequest,
-    q: web::Query<ProgressQuery>,
+    q: crate::http::query::Query<ProgressQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = q.into_inner();
     // An Accept naming none of the report's types gets JSON (RFC 9110 §12.5.1
