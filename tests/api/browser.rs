@@ -169,8 +169,10 @@ async fn a_visitor_subscribes_confirms_from_the_email_and_unsubscribes() {
     b.click_css("#consent").await;
     b.click_css("form[action='/newsletter/signup'] button[type=submit]")
         .await;
-    assert_eq!(b.text("h1").await, "Mira tu correo");
-    // The dispatcher sends the confirmation through the SMTP server on loopback.
+    assert_eq!(b.wait_text("h1", "Mira tu correo").await, "Mira tu correo");
+    // The form is answered first and the subscription written after it; then
+    // the dispatcher sends the confirmation through the SMTP server on loopback.
+    crate::subscriber_view::wait_for_subscriber(app, "lucia@example.org").await;
     mail.run().await;
     let messages = mail.smtp.wait_for_messages(1).await;
     let parsed = mail_parser::MessageParser::default()
@@ -187,8 +189,7 @@ async fn a_visitor_subscribes_confirms_from_the_email_and_unsubscribes() {
     assert_eq!(b.text("h1").await, "Confirma tu suscripción");
     assert_accessible(&b, "the confirm page").await;
     b.click_css("form button[type=submit]").await;
-    b.find("h1").await;
-    assert!(b.text("h1").await.contains("Suscripción confirmada"));
+    b.wait_text("h1", "Suscripción confirmada").await;
     let subs = app.get_json("/api/v1/subscribers").await;
     let subscriber = &subs["items"][0];
     assert_eq!(subscriber["subscriptions"][0]["status"], "confirmed");
@@ -207,8 +208,10 @@ async fn a_visitor_subscribes_confirms_from_the_email_and_unsubscribes() {
     assert_eq!(b.text("h1").await, "Tus suscripciones");
     assert_accessible(&b, "the preferences page").await;
     b.click_css("#unsubscribe-all").await;
-    b.find("h1").await;
-    assert_eq!(b.text("h1").await, "Te has dado de baja");
+    assert_eq!(
+        b.wait_text("h1", "Te has dado de baja").await,
+        "Te has dado de baja"
+    );
     let subs = app.get_json(&format!("/api/v1/subscribers/{sid}")).await;
     assert_eq!(subs["subscriptions"][0]["status"], "unsubscribed");
 }

@@ -189,17 +189,41 @@ impl Browser {
             .await;
     }
 
+    /// The text of the element `css` finds. An element of a page that a click
+    /// has just replaced goes stale: it is found again on the new page.
     pub async fn text(&self, css: &str) -> String {
-        let e = self.find(css).await;
-        self.ok(
-            reqwest::Method::GET,
-            &format!("/element/{}/text", e.0),
-            None,
-        )
-        .await
-        .as_str()
-        .unwrap_or("")
-        .to_owned()
+        for _ in 0..100 {
+            let e = self.find(css).await;
+            let v = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/element/{}/text", e.0),
+                    None,
+                )
+                .await;
+            match v.get("error").and_then(|e| e.as_str()) {
+                Some("stale element reference") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await
+                }
+                Some(err) => panic!("WebDriver text of {css}: {err} {}", v["message"]),
+                None => return v.as_str().unwrap_or("").to_owned(),
+            }
+        }
+        panic!("{css} stayed stale: the page never settled");
+    }
+
+    /// Waits until the text of `css` holds `wanted` (after a click that loads
+    /// a new page, the old page may still be the one answering for a moment).
+    pub async fn wait_text(&self, css: &str, wanted: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..100 {
+            last = self.text(css).await;
+            if last.contains(wanted) {
+                return last;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{css} never read {wanted:?}; it reads {last:?}");
     }
 
     pub async fn source(&self) -> String {
