@@ -2,7 +2,7 @@
 //! than in the interface catalogue so the report renders the same in the API,
 //! the CLI, the PDF and the emails that carry it.
 
-use super::model::Outcome;
+use super::model::{Counts, Outcome};
 use crate::domain::Language;
 use crate::domain::activity::{ActivityKind, ParticipantRole, PartnerRole};
 use crate::domain::timing::Precision;
@@ -236,6 +236,31 @@ const FR: Catalogue = Catalogue {
 };
 
 impl Catalogue {
+    /// The one-line summary of `c` that the Markdown and the PDF show.
+    pub fn counts_line(&self, c: &Counts) -> String {
+        format!(
+            "{} {} · {} {} ({} {}, {} {}) · {} {} · {} {} · {} {} · {} {} · {} {}",
+            self.planned,
+            c.planned.count,
+            self.done,
+            c.done.count,
+            c.done_on_time.count,
+            self.on_time,
+            c.done_late.count,
+            self.late,
+            self.overdue,
+            c.overdue.count,
+            self.upcoming,
+            c.upcoming.count,
+            self.unconfirmed,
+            c.unconfirmed.count,
+            self.cancelled,
+            c.cancelled.count,
+            self.failed,
+            c.failed.count
+        )
+    }
+
     pub fn of(lang: Language) -> &'static Catalogue {
         match lang {
             Language::Es => &ES,

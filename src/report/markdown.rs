@@ -1,7 +1,7 @@
 //! The report as Markdown (CommonMark tables), for pasting into documents.
 
 use super::i18n::Catalogue;
-use super::model::{Counts, Outcome, Report};
+use super::model::{Outcome, Report};
 use std::fmt::Write;
 
 /// Text from records, safe inside a Markdown table cell: no HTML, no table
@@ -21,30 +21,6 @@ fn cell(s: &str) -> String {
     out
 }
 
-fn counts_line(t: &Catalogue, c: &Counts) -> String {
-    format!(
-        "{} {} · {} {} ({} {}, {} {}) · {} {} · {} {} · {} {} · {} {} · {} {}",
-        t.planned,
-        c.planned.count,
-        t.done,
-        c.done.count,
-        c.done_on_time.count,
-        t.on_time,
-        c.done_late.count,
-        t.late,
-        t.overdue,
-        c.overdue.count,
-        t.upcoming,
-        c.upcoming.count,
-        t.unconfirmed,
-        c.unconfirmed.count,
-        t.cancelled,
-        c.cancelled.count,
-        t.failed,
-        c.failed.count
-    )
-}
-
 pub fn render(r: &Report) -> String {
     let t = Catalogue::of(r.lang);
     let index = r.index();
@@ -60,7 +36,7 @@ pub fn render(r: &Report) -> String {
         r.generated_at.format("%Y-%m-%d %H:%M"),
         r.plan.link
     );
-    let _ = writeln!(o, "## {}\n\n{}\n", t.summary, counts_line(t, &r.totals));
+    let _ = writeln!(o, "## {}\n\n{}\n", t.summary, t.counts_line(&r.totals));
     for s in &r.periods {
         let name = s
             .period
@@ -75,7 +51,7 @@ pub fn render(r: &Report) -> String {
             }
             let _ = writeln!(o);
         }
-        let _ = writeln!(o, "{}\n", counts_line(t, &s.counts));
+        let _ = writeln!(o, "{}\n", t.counts_line(&s.counts));
         for c in &s.campaigns {
             let title = c
                 .campaign

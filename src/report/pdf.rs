@@ -5,7 +5,7 @@
 //! marked as artifacts. The layout is a small flow of blocks on A4 pages.
 
 use super::i18n::Catalogue;
-use super::model::{Counts, Outcome, Report};
+use super::model::{Outcome, Report};
 use crate::error::{Error, Result};
 use krilla::geom::{PathBuilder, Point};
 use krilla::metadata::Metadata;
@@ -231,30 +231,6 @@ impl Layout<'_> {
     }
 }
 
-fn counts_line(t: &Catalogue, c: &Counts) -> String {
-    format!(
-        "{} {} · {} {} ({} {}, {} {}) · {} {} · {} {} · {} {} · {} {} · {} {}",
-        t.planned,
-        c.planned.count,
-        t.done,
-        c.done.count,
-        c.done_on_time.count,
-        t.on_time,
-        c.done_late.count,
-        t.late,
-        t.overdue,
-        c.overdue.count,
-        t.upcoming,
-        c.upcoming.count,
-        t.unconfirmed,
-        c.unconfirmed.count,
-        t.cancelled,
-        c.cancelled.count,
-        t.failed,
-        c.failed.count
-    )
-}
-
 fn lay_out(r: &Report, l: &mut Layout<'_>) {
     let t = Catalogue::of(r.lang);
     let index = r.index();
@@ -269,7 +245,7 @@ fn lay_out(r: &Report, l: &mut Layout<'_>) {
         r.plan.link
     ));
     l.heading(2, t.summary);
-    l.para(&counts_line(t, &r.totals));
+    l.para(&t.counts_line(&r.totals));
     for s in &r.periods {
         let name = s
             .period
@@ -283,7 +259,7 @@ fn lay_out(r: &Report, l: &mut Layout<'_>) {
                 l.para(&format!("• (#{}) {}", g.id, g.description));
             }
         }
-        l.para(&counts_line(t, &s.counts));
+        l.para(&t.counts_line(&s.counts));
         for c in &s.campaigns {
             let title = c
                 .campaign
