@@ -72,6 +72,8 @@ run_pregon() {
     export PREGON__EMAIL__FROM_ADDRESS="newsletter@pregon.bench"
     export PREGON__EMAIL__POSTAL_ADDRESS="Plaza Ernesto Erkoreka 1, 48007 Bilbao"
     export PREGON__EMAIL__OUTBOX_DIR="$dir/outbox"
+    # One bench account authors and approves; four-eyes would need a second.
+    export PREGON__APPROVAL__FOUR_EYES=false
     "$PREGON" migrate >/dev/null
     local token api_port
     token=$("$PREGON" token create --role admin --name bench 2>/dev/null)
@@ -92,6 +94,10 @@ run_pregon() {
     # One test send into the outbox gives the size of a message as sent.
     api -X POST "http://127.0.0.1:$api_port/api/v1/issues/$issue/test" -d '{"addresses":["size@sink.bench"]}' >/dev/null
     MESSAGE_BYTES=$(stat -c %s "$dir"/outbox/*.eml | head -1)
+    # Sending needs a current approval (issue #8).
+    for action in submit approve; do
+        api -X POST "http://127.0.0.1:$api_port/api/v1/issues/$issue/review" -d "{\"action\":\"$action\"}" >/dev/null
+    done
     api -X POST "http://127.0.0.1:$api_port/api/v1/issues/$issue/send" >/dev/null
     kill "$serve"; wait "$serve" 2>/dev/null || true
 
