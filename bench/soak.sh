@@ -7,7 +7,9 @@
 # counted: the run must have none.
 #
 # The mix, per connection in turn: the public feed, /healthz, a plan list, one
-# activity, the activity list (page of 50), the OpenAPI document, /readyz.
+# activity, the activity list (page of 50), the OpenAPI document, /readyz, and
+# one write: a new organisation (POST, 201), so the database grows as the run
+# goes and writers queue behind SQLite's one write lock.
 #
 # Usage: [PREGON_BIN=path] bench/soak.sh [TOTAL_REQUESTS] (default 1000000)
 set -euo pipefail
@@ -43,7 +45,7 @@ echo "== commit: $(git rev-parse --short HEAD), $(date -u +%FT%TZ)"
 DB="sqlite://$WORK/soak.db"
 "$BIN" --database "$DB" migrate >/dev/null
 "$BIN" --database "$DB" seed >/dev/null
-TOKEN=$("$BIN" --database "$DB" token create --role viewer --name soak | tail -1)
+TOKEN=$("$BIN" --database "$DB" token create --role editor --name soak | tail -1)
 ACTIVITY=1
 
 PORT=$(free_port)
@@ -62,9 +64,25 @@ local paths = {
   "/api/v1/activities?per_page=50", "/api/v1/openapi.json", "/readyz",
 }
 local i = 0
+local counter = 0
+setup = function(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+init = function(args)
+  segment = args[1] or "0"
+end
 request = function()
   i = i + 1
-  return wrk.format("GET", paths[(i % #paths) + 1], { ["Authorization"] = "Bearer $TOKEN" })
+  local k = i % (#paths + 1)
+  if k == #paths then
+    -- A unique slug per segment, thread and request.
+    local slug = string.format("soak-%s-%d-%d", segment, tid, i)
+    return wrk.format("POST", "/api/v1/organisations",
+      { ["Authorization"] = "Bearer $TOKEN", ["Content-Type"] = "application/json" },
+      string.format('{"slug":"%s","name":"Soak %s","kind":"partner"}', slug, slug))
+  end
+  return wrk.format("GET", paths[k + 1], { ["Authorization"] = "Bearer $TOKEN" })
 end
 done = function(summary, latency, requests)
   io.write(string.format("SEGMENT requests=%d non2xx=%d errors=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
@@ -79,7 +97,7 @@ done_requests=0; segment=0; bad=0
 printf '%-8s %-10s %-9s %-9s %-9s %-10s\n' segment requests p50_ms p99_ms max_ms rss_kib
 while [ "$done_requests" -lt "$TOTAL" ]; do
     segment=$((segment + 1))
-    line=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$SEGMENT" -s "$WORK/mix.lua" "http://127.0.0.1:$PORT" | grep '^SEGMENT')
+    line=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$SEGMENT" -s "$WORK/mix.lua" "http://127.0.0.1:$PORT" -- "$segment" | grep '^SEGMENT')
     n=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
     non2xx=$(sed -E 's/.*non2xx=([0-9]+).*/\1/' <<<"$line")
     errors=$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$line")

@@ -14,6 +14,7 @@ pub mod imports;
 pub mod invitations;
 pub mod jobs;
 pub mod policy;
+pub mod progress;
 pub mod records;
 pub mod reports;
 pub mod reviews;

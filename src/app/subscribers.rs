@@ -5,6 +5,7 @@
 use super::Context;
 use super::history::{self, Action};
 use super::policy::{self, Operation};
+use super::progress::Progress;
 use crate::db::subscriber_csv::{self, ImportReport, ImportRow};
 use crate::db::{DbConnection, subscribers as db};
 use crate::domain::Language;
@@ -352,9 +353,13 @@ impl PublicIntake {
     }
 }
 
+/// Rows an import writes between two progress reports.
+const IMPORT_PART_ROWS: usize = 500;
+
 /// Imports parsed CSV rows into list `list_id`: new addresses, new
 /// subscriptions (pending ones get the double opt-in email), each affected
 /// subscriber's change in the history. `source` says how consent was obtained.
+/// `progress` hears of each part of the file done.
 #[allow(clippy::too_many_arguments)]
 pub fn import_csv(
     conn: &mut DbConnection,
@@ -365,27 +370,41 @@ pub fn import_csv(
     source: &str,
     confirm_link_hours: u32,
     message_domain: &str,
+    progress: &dyn Progress,
 ) -> Result<ImportReport> {
     policy::require(&cx.actor, Operation::Write)?;
+    progress.total(rows.len() as u64);
+    // Each address's state before the import (none: it is new), read the
+    // first time the file names it.
     let mut before = std::collections::HashMap::new();
-    for row in rows {
-        if let Some(id) = db::find_subscriber_id(conn, &row.email)? {
-            before.insert(id, db::get_subscriber(conn, id)?);
+    let mut seen = std::collections::HashSet::new();
+    let mut report = ImportReport::default();
+    // In parts, all in the caller's one transaction, so a long file shows
+    // how far it has got; a later part sees what the earlier ones wrote.
+    for part in rows.chunks(IMPORT_PART_ROWS) {
+        for row in part {
+            if seen.insert(row.email.as_str())
+                && let Some(id) = db::find_subscriber_id(conn, &row.email)?
+            {
+                before.insert(id, db::get_subscriber(conn, id)?);
+            }
         }
-    }
-    let report = subscriber_csv::import(conn, list_id, rows, confirmed, source, cx.now)?;
-    db::queue_confirmations(
-        conn,
-        &report.needs_confirmation,
-        confirm_link_hours,
-        message_domain,
-        cx.now,
-    )?;
-    for &id in &report.changed {
-        match before.get(&id) {
-            Some(was) => record(conn, cx, id, Action::StateChanged, Some(was))?,
-            None => record(conn, cx, id, Action::Created, None)?,
-        };
+        let done = subscriber_csv::import(conn, list_id, part, confirmed, source, cx.now)?;
+        db::queue_confirmations(
+            conn,
+            &done.needs_confirmation,
+            confirm_link_hours,
+            message_domain,
+            cx.now,
+        )?;
+        for &id in &done.changed {
+            match before.get(&id) {
+                Some(was) => record(conn, cx, id, Action::StateChanged, Some(was))?,
+                None => record(conn, cx, id, Action::Created, None)?,
+            };
+        }
+        report.absorb(done);
+        progress.advance(part.len() as u64);
     }
     Ok(report)
 }

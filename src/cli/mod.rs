@@ -6,6 +6,7 @@ mod backup;
 mod healthcheck;
 mod jobs;
 mod newsletter;
+mod progress;
 mod report;
 mod token;
 mod user;
@@ -38,6 +39,9 @@ pub struct Cli {
     /// Database URL: sqlite://PATH or postgres://… (overrides configuration).
     #[arg(long, global = true, value_name = "URL")]
     database: Option<String>,
+    /// Draw no progress bars (they are drawn on a terminal only, on stderr).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -182,6 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         settings.server.public_url = settings.server.effective_public_url(addr);
     }
     let clock: SharedClock = Arc::new(SystemClock);
+    let quiet = cli.quiet;
     match cli.command {
         Command::Serve {
             bind,
@@ -192,10 +197,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             serve(settings, clock, !no_dispatcher)
         }
-        Command::Dispatch { exit_when_idle } => dispatch(settings, clock, exit_when_idle),
+        Command::Dispatch { exit_when_idle } => dispatch(settings, clock, exit_when_idle, quiet),
         Command::Subscribers(command) => {
             let db = open_database(&settings)?;
-            newsletter::subscribers(command, &db, &settings, clock.now())
+            newsletter::subscribers(command, &db, &settings, clock.now(), quiet)
         }
         Command::Bounce(args) => {
             let db = open_database(&settings)?;
@@ -263,7 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Healthcheck { url } => healthcheck::run(&settings, url),
         Command::Report(args) => {
             let db = open_database(&settings)?;
-            report::run(args, &db, clock.now())
+            report::run(args, &db, clock.now(), quiet)
         }
         Command::ImportIcs {
             file,
@@ -289,6 +294,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 strictness,
                 clock.now(),
+                quiet,
             )
         }
     }
@@ -307,7 +313,9 @@ fn import_ics(
     to: ImportTo<'_>,
     strictness: Strictness,
     now: chrono::DateTime<chrono::Utc>,
+    quiet: bool,
 ) -> anyhow::Result<()> {
+    let bar = progress::Bar::new("reading the calendar", "events", quiet);
     let limits = ImportLimits {
         max_bytes: settings.imports.max_bytes,
         max_events: settings.imports.max_events,
@@ -325,6 +333,7 @@ fn import_ics(
     let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let parsed = parse_calendar_with(&bytes, &limits, strictness)
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
+    bar.message(format!("importing {} events", parsed.events.len()));
     let report = db::write_transaction(&mut *db.get()?, |c| {
         let to = Destination::resolve(c, to.organisation, to.plan, to.lang)?;
         let cx = app::Context::new(
@@ -336,6 +345,7 @@ fn import_ics(
         ingest::apply_with(c, &cx, parsed, &to, strictness)
     })
     .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
+    bar.finish();
     for w in &report.warnings {
         eprintln!("{}:{}: warning: {}", file.display(), w.line, w.message);
     }
@@ -442,7 +452,12 @@ async fn run_dispatcher_only(
     }
 }
 
-fn dispatch(settings: Settings, clock: SharedClock, exit_when_idle: bool) -> anyhow::Result<()> {
+fn dispatch(
+    settings: Settings,
+    clock: SharedClock,
+    exit_when_idle: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
     // The blocking pool only runs database work here: the writer, claims and
     // housekeeping. More threads than that only add malloc arenas (memory).
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -456,7 +471,16 @@ fn dispatch(settings: Settings, clock: SharedClock, exit_when_idle: bool) -> any
             transport = ?settings.email.transport,
             "starting the dispatcher"
         );
-        run_dispatcher(&settings, db, clock, exit_when_idle).await
+        // A run that ends when the queue is empty shows how far it has got.
+        let follow = exit_when_idle
+            .then(|| progress::follow_deliveries(db.clone(), clock.clone(), quiet))
+            .flatten();
+        let ran = run_dispatcher(&settings, db, clock, exit_when_idle).await;
+        if let Some(follow) = follow {
+            follow.abort();
+            let _ = follow.await;
+        }
+        ran
     })
 }
 

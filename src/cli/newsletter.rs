@@ -88,6 +88,7 @@ pub fn subscribers(
     db: &Db,
     settings: &Settings,
     now: DateTime<Utc>,
+    quiet: bool,
 ) -> anyhow::Result<()> {
     let mut conn = db.get()?;
     match command {
@@ -121,11 +122,13 @@ pub fn subscribers(
                 message_domain(&settings.email),
             );
             let cx = crate::app::Context::new(crate::app::Actor::System, now);
+            let bar = super::progress::Bar::new("importing subscribers", "rows", quiet);
             let report = db::write_transaction(&mut conn, |c| {
                 crate::app::subscribers::import_csv(
-                    c, &cx, id, &rows, confirmed, &source, hours, &domain,
+                    c, &cx, id, &rows, confirmed, &source, hours, &domain, &bar,
                 )
             })?;
+            bar.finish();
             println!(
                 "{} rows: {} new addresses, {} subscribed, {} already subscribed, {} left unsubscribed, {} suppressed",
                 report.rows,

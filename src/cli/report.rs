@@ -31,7 +31,8 @@ pub struct ReportArgs {
     output: Option<PathBuf>,
 }
 
-pub fn run(args: ReportArgs, db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub fn run(args: ReportArgs, db: &Db, now: DateTime<Utc>, quiet: bool) -> anyhow::Result<()> {
+    let bar = super::progress::Bar::new("building the report", "items", quiet);
     let (from, to) = report::parse_period(&args.period)?;
     let request = app::reports::Request {
         plan: args.plan,
@@ -42,7 +43,9 @@ pub fn run(args: ReportArgs, db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> 
     };
     // The command line runs with the database's own rights, as the service does.
     let built = app::reports::progress(&mut *db.get()?, &app::Actor::System, now, &request)?;
+    bar.message("rendering the report".into());
     let bytes = report::render(&built, args.format)?;
+    bar.finish();
     match args.output {
         Some(path) => {
             std::fs::write(&path, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?

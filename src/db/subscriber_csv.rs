@@ -51,6 +51,20 @@ pub struct ImportReport {
     pub changed: Vec<i64>,
 }
 
+impl ImportReport {
+    /// Adds the counts of a later part of the same import.
+    pub fn absorb(&mut self, part: ImportReport) {
+        self.rows += part.rows;
+        self.created += part.created;
+        self.subscribed += part.subscribed;
+        self.already_subscribed += part.already_subscribed;
+        self.skipped_unsubscribed += part.skipped_unsubscribed;
+        self.skipped_suppressed += part.skipped_suppressed;
+        self.needs_confirmation.extend(part.needs_confirmation);
+        self.changed.extend(part.changed);
+    }
+}
+
 /// Parses an import file: a header with `email` and optionally `name` and
 /// `language` (other columns, such as those of an export, are ignored).
 pub fn parse(

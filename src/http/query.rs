@@ -4,6 +4,7 @@
 //! error").
 
 use super::problem::ApiError;
+use crate::db::PageRequest;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
@@ -52,6 +53,22 @@ pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
             message,
         }
     })
+}
+
+/// The page a list request asks for, checked against `PageRequest`'s bounds;
+/// a page or page size out of bounds is a 400 naming that query parameter
+/// (not a body pointer: there is no body).
+pub fn page(page: Option<i64>, per_page: Option<i64>) -> Result<PageRequest, ApiError> {
+    PageRequest { page, per_page }
+        .validate()
+        .map_err(|err| match err {
+            crate::error::Error::Invalid { field, message } => ApiError::BadParameter {
+                place: "query",
+                name: Some(field),
+                message,
+            },
+            other => ApiError::Domain(other),
+        })
 }
 
 /// For `web::PathConfig`: the path parameter that could not be read, named

@@ -338,8 +338,12 @@ async fn filters_and_pagination() {
     assert_eq!(page2["items"][0]["timing"]["start"], "2020-06-04");
     let res = app.get(&q("kind=podcast")).send().await.unwrap();
     expect_problem(res, 400).await;
+    // A page size out of bounds is the query parameter's fault (400 naming
+    // it), not a body pointer.
     let res = app.get(&q("per_page=0")).send().await.unwrap();
-    expect_problem(res, 422).await;
+    let problem = expect_problem(res, 400).await;
+    assert_eq!(problem["errors"][0]["parameter"], "per_page", "{problem}");
+    assert!(problem["errors"][0]["pointer"].is_null(), "{problem}");
 }
 
 #[tokio::test]

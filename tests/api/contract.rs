@@ -248,6 +248,23 @@ async fn every_answer_to_requests_derived_from_the_document_is_documented() {
                 ));
             }
         }
+        let pages = op["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["name"] == "page"));
+        if pages {
+            for (query, name) in [("page=0", "page"), ("per_page=0", "per_page")] {
+                let target = format!("{}?{query}", fill(&path, "999999", "x"));
+                let answer = send(&app, &method, &target, token, body.clone()).await;
+                let what = format!("{method} {path}?{query}");
+                failures.extend(conformance(&doc, op, &what, &answer));
+                if answer.status != 400 || answer.body["errors"][0]["parameter"] != name {
+                    failures.push(format!(
+                        "{what}: expected 400 naming the parameter {name}, got {} {}",
+                        answer.status, answer.body
+                    ));
+                }
+            }
+        }
         if has_query(op) {
             let target = format!("{}?no_such_parameter=1", fill(&path, "999999", "x"));
             let answer = send(&app, &method, &target, token, body.clone()).await;

@@ -1811,3 +1811,82 @@ async fn the_public_forms_name_is_not_copied_into_the_confirmation_email() {
     let to = parsed.to().unwrap().first().unwrap();
     assert_eq!(to.name(), None);
 }
+
+/// Runs `pregon ARGS` with its stdout and stderr on a pseudo-terminal (Python's
+/// `pty`, as a person's terminal would be); returns what the terminal showed.
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+fn pregon_on_a_terminal(database: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)",
+        ])
+        .arg(env!("CARGO_BIN_EXE_pregon"))
+        .args(args)
+        .args(["--database", database])
+        .env("RUST_LOG", "warn")
+        .env_remove("PREGON__DATABASE__URL")
+        .output()
+        .expect("python3 runs pregon on a pseudo-terminal");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn a_long_import_shows_progress_on_a_terminal_only() {
+    let mail = spawn_mail_app().await;
+    mail.list("members").await;
+    let db = mail.app.settings.database.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    // A file of 1,200 new addresses starting at `from`.
+    let file = |name: &str, from: usize| {
+        let mut csv = String::from("email,language\n");
+        for i in from..from + 1200 {
+            csv.push_str(&format!("reader{i}@example.org,es\n"));
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, csv).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (piped, terminal, quiet) = (file("a.csv", 0), file("b.csv", 2000), file("c.csv", 4000));
+    let import = |file: &str, extra: &[&'static str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "subscribers",
+            "import",
+            "--list",
+            "members",
+            "--confirmed",
+            "--source",
+            "paper forms",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect();
+        args.push(file.to_owned());
+        args
+    };
+
+    // Piped (a script, cron): the summary only, no bar.
+    let (ok, out) = pregon_cli(&db, &refs(&import(&piped, &[])), None);
+    assert!(ok, "{out}");
+    assert!(out.contains("1200 subscribed"), "{out}");
+    assert!(!out.contains("importing subscribers"), "{out}");
+
+    // On a terminal: the bar with its label, then the summary.
+    let shown = pregon_on_a_terminal(&db, &refs(&import(&terminal, &[])));
+    assert!(shown.contains("importing subscribers"), "{shown:?}");
+    assert!(shown.contains("1200 subscribed"), "{shown:?}");
+
+    // On a terminal with --quiet: the summary only.
+    let shown = pregon_on_a_terminal(&db, &refs(&import(&quiet, &["--quiet"])));
+    assert!(shown.contains("1200 subscribed"), "{shown:?}");
+    assert!(!shown.contains("importing subscribers"), "{shown:?}");
+}

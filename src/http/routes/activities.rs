@@ -1,7 +1,7 @@
 use super::State;
 use super::crud::record_routes;
+use crate::db::Page;
 use crate::db::activities::{self as db, ActivityFilter};
-use crate::db::{Page, PageRequest};
 use crate::domain::activity::{Activity, ActivityInput, ActivityKind, ActivityStatus, Visibility};
 use crate::domain::language::Language;
 use crate::http::auth::Viewer;
@@ -54,11 +54,7 @@ async fn list(
     state: State,
     q: crate::http::query::Query<Filters>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let q = q.into_inner();
     let filter = ActivityFilter {
         plan_id: q.plan_id,

@@ -1,6 +1,6 @@
 use super::State;
 use super::crud::record_routes;
-use crate::db::{Page, PageRequest, campaigns as db};
+use crate::db::{Page, campaigns as db};
 use crate::domain::activity::ActivityStatus;
 use crate::domain::campaign::{Campaign, CampaignInput};
 use crate::http::auth::Viewer;
@@ -37,11 +37,7 @@ async fn list(
     state: State,
     q: crate::http::query::Query<Filters>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let (plan, status) = (q.plan_id, q.status);
     let found = state
         .db

@@ -1,6 +1,6 @@
 use super::State;
 use super::crud::record_routes;
-use crate::db::{Page, PageRequest, channels as db};
+use crate::db::{Page, channels as db};
 use crate::domain::activity::ChannelKind;
 use crate::domain::channel::{Channel, ChannelInput};
 use crate::http::auth::Viewer;
@@ -36,11 +36,7 @@ async fn list(
     state: State,
     q: crate::http::query::Query<Filters>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let kind = q.kind;
     let found = state.db.run(move |c| db::list(c, kind, page)).await?;
     Ok(HttpResponse::Ok().json(found))

@@ -5,7 +5,7 @@
 use super::State;
 use crate::app::sending::IssueMove;
 use crate::config::TransportKind;
-use crate::db::{Page, PageRequest, deliveries, issues as db};
+use crate::db::{Page, deliveries, issues as db};
 use crate::dispatch::{self, message_domain};
 use crate::domain::Language;
 use crate::domain::newsletter::{
@@ -344,11 +344,7 @@ async fn deliveries_page(
     id: web::Path<i64>,
     q: crate::http::query::Query<DeliveryFilters>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let (id, filter) = (id.into_inner(), q.state);
     let found = state
         .db

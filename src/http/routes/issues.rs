@@ -1,6 +1,6 @@
 use super::State;
 use super::crud::record_routes;
-use crate::db::{Page, PageRequest, issues as db};
+use crate::db::{Page, issues as db};
 use crate::domain::newsletter::{Issue, IssueInput, IssueState};
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
@@ -36,11 +36,7 @@ async fn list(
     state: State,
     q: crate::http::query::Query<Filters>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let filter = q.state;
     let found = state.db.run(move |c| db::list(c, filter, page)).await?;
     Ok(HttpResponse::Ok().json(found))

@@ -5,7 +5,6 @@ use super::{State, context};
 use crate::app;
 use crate::app::jobs::JobDetail;
 use crate::domain::job::{JobState, JobView};
-use crate::domain::page::PageRequest;
 use crate::http::auth::Admin;
 use crate::http::problem::{ApiResult, Problem};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -40,11 +39,7 @@ async fn list(
     req: HttpRequest,
     q: crate::http::query::Query<Filters>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let cx = context(&state, &who.0, &req);
     let q = q.into_inner();
     let jobs = state
@@ -55,8 +50,8 @@ async fn list(
                 &cx,
                 q.kind.as_deref(),
                 q.state,
-                page.page.unwrap_or(1),
-                page.per_page.unwrap_or(50),
+                page.page(),
+                page.limit(),
             )
         })
         .await?;

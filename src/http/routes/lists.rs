@@ -25,7 +25,7 @@ async fn list(
     state: State,
     q: crate::http::query::Query<PageRequest>,
 ) -> ApiResult<HttpResponse> {
-    let page = q.into_inner().validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let found = state.db.run(move |c| db::list_lists(c, page)).await?;
     Ok(HttpResponse::Ok().json(found))
 }

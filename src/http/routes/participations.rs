@@ -1,6 +1,6 @@
 use super::State;
 use super::crud::record_routes;
-use crate::db::{Page, PageRequest, participations as db};
+use crate::db::{Page, participations as db};
 use crate::domain::participation::{Participation, ParticipationInput};
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
@@ -36,11 +36,7 @@ async fn list(
     state: State,
     q: crate::http::query::Query<Filters>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let (activity, person) = (q.activity_id, q.person_id);
     let found = state
         .db

@@ -1,6 +1,6 @@
 use super::State;
 use super::crud::record_routes;
-use crate::db::{Page, PageRequest, people as db};
+use crate::db::{Page, people as db};
 use crate::domain::person::{Person, PersonInput};
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
@@ -35,11 +35,7 @@ async fn list(
     state: State,
     q: crate::http::query::Query<Filters>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let org = q.organisation_id;
     let found = state.db.run(move |c| db::list(c, org, page)).await?;
     Ok(HttpResponse::Ok().json(found))

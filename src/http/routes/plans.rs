@@ -1,6 +1,6 @@
 use super::State;
 use super::crud::record_routes;
-use crate::db::{Page, PageRequest, plans as db};
+use crate::db::{Page, plans as db};
 use crate::domain::plan::{Plan, PlanInput};
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
@@ -34,11 +34,7 @@ async fn list(
     state: State,
     q: crate::http::query::Query<Filters>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let found = state.db.run(move |c| db::list(c, page)).await?;
     Ok(HttpResponse::Ok().json(found))
 }

@@ -3,9 +3,9 @@
 //! and bounces. Plus the sending limits that can change at run time.
 
 use super::State;
+use crate::db::Page;
 use crate::db::subscriber_csv::{self, ImportReport, RowError};
 use crate::db::subscribers::{self as db, SubscriberFilter};
-use crate::db::{Page, PageRequest};
 use crate::dispatch::message_domain;
 use crate::domain::newsletter::{
     BounceInput, BounceOutcome, EmailLimits, Subscriber, SubscriberInput, SubscriberUpdate,
@@ -57,11 +57,7 @@ async fn list(
     state: State,
     q: crate::http::query::Query<Filters>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let q = q.into_inner();
     let filter = SubscriberFilter {
         list_id: q.list_id,
@@ -284,7 +280,15 @@ async fn import(
         .db
         .transaction(move |c| {
             crate::app::subscribers::import_csv(
-                c, &cx, id, &rows, confirmed, &source, hours, &domain,
+                c,
+                &cx,
+                id,
+                &rows,
+                confirmed,
+                &source,
+                hours,
+                &domain,
+                &crate::app::progress::Silent,
             )
         })
         .await?;

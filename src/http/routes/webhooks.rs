@@ -6,7 +6,6 @@ use super::{State, context};
 use crate::app;
 use crate::app::jobs::JobDetail;
 use crate::app::webhooks::Rules;
-use crate::domain::page::PageRequest;
 use crate::domain::webhook::{Webhook, WebhookInput, WebhookWithSecret};
 use crate::http::auth::Admin;
 use crate::http::json::Json;
@@ -165,24 +164,12 @@ async fn deliveries(
     id: web::Path<i64>,
     q: crate::http::query::Query<Paging>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate()?;
+    let page = crate::http::query::page(q.page, q.per_page)?;
     let cx = context(&state, &who.0, &req);
     let id = id.into_inner();
     let log = state
         .db
-        .run(move |c| {
-            app::webhooks::deliveries(
-                c,
-                &cx,
-                id,
-                page.page.unwrap_or(1),
-                page.per_page.unwrap_or(50),
-            )
-        })
+        .run(move |c| app::webhooks::deliveries(c, &cx, id, page.page(), page.limit()))
         .await?;
     Ok(HttpResponse::Ok().json(log))
 }
