@@ -133,6 +133,7 @@ pub struct ActivityInput {
 #[serde(deny_unknown_fields)]
 pub struct RecurrenceInput {
     /// An RFC 5545 RRULE value, e.g. `FREQ=MONTHLY;BYDAY=1TU`.
+    #[schema(max_length = 1000)]
     pub rule: String,
     #[serde(default)]
     pub exceptions: Vec<ExceptionInput>,

@@ -301,7 +301,7 @@ pub struct Issue {
 #[serde(deny_unknown_fields)]
 pub struct ScheduleInput {
     /// Local wall-clock time in `time_zone`, e.g. `2020-03-10T10:00`.
-    #[schema(value_type = String, example = "2020-03-10T10:00")]
+    #[schema(value_type = String, example = "2020-03-10T10:00", max_length = 64)]
     #[serde(deserialize_with = "crate::domain::timing::local_date_time")]
     pub at: NaiveDateTime,
     pub time_zone: Zone,

@@ -120,6 +120,9 @@ pub struct Recurrence {
     rule: String,
 }
 
+/// The longest RRULE value accepted (the API documents it as `maxLength`).
+pub const MAX_RULE_CHARS: usize = 1000;
+
 impl Recurrence {
     /// Parses and validates an RRULE value (with or without the `RRULE:` prefix)
     /// for an activity with the given timing; the rule is kept in canonical form
@@ -135,6 +138,12 @@ impl Recurrence {
         max_per_day: u32,
     ) -> Result<Recurrence, Error> {
         const FIELD: &str = "recurrence.rule";
+        if text.chars().count() > MAX_RULE_CHARS {
+            return Err(Error::invalid(
+                FIELD,
+                format!("is longer than {MAX_RULE_CHARS} characters"),
+            ));
+        }
         let value = text.trim();
         let value = match value.get(..6) {
             Some(prefix) if prefix.eq_ignore_ascii_case("RRULE:") => &value[6..],
@@ -424,6 +433,7 @@ impl utoipa::PartialSchema for OccurrenceKey {
             .description(Some(
                 "Original start of the occurrence: wall-clock date-time or date",
             ))
+            .max_length(Some(64))
             .into()
     }
 }
@@ -500,6 +510,15 @@ mod tests {
         assert!(Recurrence::parse("FREQ=NEVER", &t).is_err());
         assert!(Recurrence::parse("FREQ=MINUTELY", &t).is_err());
         assert!(Recurrence::parse("FREQ=WEEKLY\r\nX:1", &t).is_err());
+        // The documented maxLength is the limit: a longer rule is refused
+        // before it is read, one at the limit is read.
+        let padded = |n: usize| format!("FREQ=WEEKLY;COUNT=2{}", " ".repeat(n - 19));
+        let too_long = Recurrence::parse(&padded(MAX_RULE_CHARS + 1), &t).unwrap_err();
+        assert!(
+            too_long.to_string().contains("longer than 1000"),
+            "{too_long}"
+        );
+        assert!(Recurrence::parse(&padded(MAX_RULE_CHARS), &t).is_ok());
         assert!(Recurrence::parse("FREQ=WEEKLY", &Timing::ToBeConfirmed).is_err());
         assert_eq!(
             Recurrence::parse("FREQ=QUARTERLY", &t)

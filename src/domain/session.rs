@@ -56,13 +56,16 @@ pub struct CreatedSession {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordSignIn {
+    #[schema(max_length = 254)]
     pub email: String,
+    #[schema(max_length = 256)]
     pub password: String,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
+    #[schema(max_length = 254)]
     pub email: String,
 }
 
@@ -71,6 +74,8 @@ pub struct LinkRequest {
 pub struct PasswordChange {
     /// Required when a password is already set.
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub current_password: Option<String>,
+    #[schema(max_length = 256)]
     pub password: String,
 }

@@ -45,6 +45,8 @@ impl utoipa::PartialSchema for Slug {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .pattern(Some("^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"))
+            .min_length(Some(1))
+            .max_length(Some(64))
             .into()
     }
 }
@@ -108,7 +110,13 @@ impl<const MAX: usize> utoipa::PartialSchema for Text<MAX> {
             .into()
     }
 }
-impl<const MAX: usize> utoipa::ToSchema for Text<MAX> {}
+/// One component per limit (`Text300` for a title, `Text200` for a name), so
+/// the document states each field's own limit rather than one shared one.
+impl<const MAX: usize> utoipa::ToSchema for Text<MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("Text{MAX}").into()
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -138,13 +146,15 @@ mod tests {
 pub struct WebUrl(String);
 
 impl WebUrl {
+    pub const MAX: usize = 2000;
+
     pub fn parse(s: &str) -> Result<WebUrl, String> {
         let parsed = url::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
             return Err(format!("{s:?} must be an http or https URL"));
         }
-        if s.len() > 2000 {
-            return Err("URL is longer than 2000 characters".into());
+        if s.chars().count() > WebUrl::MAX {
+            return Err(format!("URL is longer than {} characters", WebUrl::MAX));
         }
         Ok(WebUrl(parsed.to_string()))
     }
@@ -166,6 +176,7 @@ impl utoipa::PartialSchema for WebUrl {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
+            .max_length(Some(WebUrl::MAX))
             .into()
     }
 }
@@ -176,10 +187,16 @@ impl utoipa::ToSchema for WebUrl {}
 pub struct EmailAddress(String);
 
 impl EmailAddress {
+    /// RFC 5321's limit on a forward path, less its angle brackets.
+    pub const MAX: usize = 254;
+
     pub fn parse(s: &str) -> Result<EmailAddress, String> {
         let trimmed = s.trim();
-        if trimmed.len() > 254 {
-            return Err("email address is longer than 254 characters".into());
+        if trimmed.chars().count() > EmailAddress::MAX {
+            return Err(format!(
+                "email address is longer than {} characters",
+                EmailAddress::MAX
+            ));
         }
         trimmed
             .parse::<lettre::Address>()
@@ -206,6 +223,7 @@ impl utoipa::PartialSchema for EmailAddress {
             .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
                 utoipa::openapi::KnownFormat::Email,
             )))
+            .max_length(Some(EmailAddress::MAX))
             .into()
     }
 }

@@ -347,11 +347,12 @@ pub fn local_date_time<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDateTime,
 #[serde(deny_unknown_fields)]
 pub struct TimingInput {
     pub precision: Precision,
-    #[schema(example = "2020-03-10T10:00")]
+    #[schema(example = "2020-03-10T10:00", max_length = 64)]
     pub start: Option<String>,
+    #[schema(max_length = 64)]
     pub end: Option<String>,
     pub time_zone: Option<Zone>,
-    #[schema(value_type = Option<String>, example = "2020-05")]
+    #[schema(value_type = Option<String>, example = "2020-05", max_length = 7)]
     pub month: Option<YearMonth>,
 }
 

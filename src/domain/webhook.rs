@@ -45,8 +45,10 @@ impl EventType {
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
     /// Where events are POSTed (http or https).
+    #[schema(max_length = 2000)]
     pub url: String,
     pub event_types: Vec<EventType>,
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     /// Default true; setting it true again re-enables an endpoint disabled
     /// by a 410.

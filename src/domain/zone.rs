@@ -49,6 +49,7 @@ impl utoipa::PartialSchema for Zone {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some("IANA time zone name"))
+            .max_length(Some(64))
             .examples([serde_json::json!("Europe/Madrid")])
             .into()
     }

@@ -8,7 +8,8 @@
 //! - every error response is `application/problem+json` with the `Problem`
 //!   schema, and every status the HTTP layer can give for an operation of its
 //!   shape is documented (see [`statuses`]);
-//! - `page` and `per_page` carry the bounds `PageRequest` enforces.
+//! - `page` and `per_page` carry the bounds `PageRequest` enforces; a secret
+//!   token in a path and an `If-Match` header carry their length limits.
 
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -177,7 +178,7 @@ pub fn complete(doc: &mut Value) {
                     || json!({"$ref": format!("#/components/responses/Problem{status}")}),
                 );
             }
-            bound_page_parameters(op);
+            bound_parameters(op);
         }
     }
 }
@@ -269,17 +270,23 @@ fn add_standard_responses(doc: &mut Value) {
 }
 
 /// `page` from 1, `per_page` from 1 to `MAX_PER_PAGE`, wherever they appear.
-fn bound_page_parameters(op: &mut Map<String, Value>) {
+/// The longest secret token a path takes: every token Pregón issues is
+/// shorter (256 random bits in base64url and a prefix), so a longer one is
+/// never found.
+const MAX_TOKEN_CHARS: usize = 128;
+/// The longest `If-Match` taken: a version's ETag is `"N"`, or `*`.
+pub const MAX_IF_MATCH_CHARS: usize = 64;
+
+fn bound_parameters(op: &mut Map<String, Value>) {
     let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
         return;
     };
     for p in params {
-        if p["in"] != "query" {
-            continue;
-        }
-        let bounds = match p["name"].as_str() {
-            Some("page") => json!({"minimum": 1}),
-            Some("per_page") => json!({
+        let bounds = match (p["in"].as_str(), p["name"].as_str()) {
+            (Some("path"), Some("token")) => json!({"maxLength": MAX_TOKEN_CHARS}),
+            (Some("header"), Some("If-Match")) => json!({"maxLength": MAX_IF_MATCH_CHARS}),
+            (Some("query"), Some("page")) => json!({"minimum": 1}),
+            (Some("query"), Some("per_page")) => json!({
                 "minimum": 1,
                 "maximum": crate::domain::page::MAX_PER_PAGE,
                 "default": crate::domain::page::DEFAULT_PER_PAGE,

@@ -265,6 +265,12 @@ impl ExpectedVersion {
     ) -> Result<ExpectedVersion, ApiError> {
         if let Some(value) = req.headers().get(header::IF_MATCH) {
             let text = value.to_str().unwrap_or("").trim();
+            if text.chars().count() > contract::MAX_IF_MATCH_CHARS {
+                return Err(ApiError::BadHeader {
+                    name: "If-Match",
+                    message: format!("is longer than {} characters", contract::MAX_IF_MATCH_CHARS),
+                });
+            }
             // If-Match uses the strong comparison (RFC 9110 §13.1.1): a weak
             // tag never matches, so the precondition fails.
             if text == "*" {

@@ -354,3 +354,102 @@ async fn request_bodies_built_from_the_documents_examples_are_accepted() {
     assert!(sent > 0, "no operation has a complete example");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The strings of `schema` (reached through `$ref`s, properties, items,
+/// `oneOf`/`anyOf`/`allOf` and maps) that carry no length limit, as
+/// `where.path` lines. An enum, a date/time format or a `maxLength` is a limit.
+fn unbounded_strings(
+    doc: &Value,
+    schema: &Value,
+    at: &str,
+    seen: &mut Vec<String>,
+    out: &mut Vec<String>,
+) {
+    if let Some(r) = schema["$ref"].as_str() {
+        if seen.iter().any(|s| s == r) {
+            return;
+        }
+        seen.push(r.to_owned());
+        if let Some(target) = doc.pointer(r.trim_start_matches('#')) {
+            unbounded_strings(doc, target, at, seen, out);
+        }
+        seen.pop();
+        return;
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let bounded = schema.get("maxLength").is_some()
+        || schema.get("enum").is_some()
+        || schema.get("const").is_some()
+        || matches!(
+            schema["format"].as_str(),
+            Some("date" | "date-time" | "time" | "binary" | "int64" | "int32")
+        );
+    if types.contains(&"string") && !bounded {
+        out.push(at.to_owned());
+    }
+    if let Some(props) = schema["properties"].as_object() {
+        for (name, p) in props {
+            unbounded_strings(doc, p, &format!("{at}.{name}"), seen, out);
+        }
+    }
+    if schema["items"].is_object() {
+        unbounded_strings(doc, &schema["items"], &format!("{at}[]"), seen, out);
+    }
+    if schema["additionalProperties"].is_object() {
+        unbounded_strings(
+            doc,
+            &schema["additionalProperties"],
+            &format!("{at}.*"),
+            seen,
+            out,
+        );
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for s in schema[key].as_array().into_iter().flatten() {
+            unbounded_strings(doc, s, at, seen, out);
+        }
+    }
+}
+
+/// Every string a client sends (request bodies, query, path and header
+/// parameters) carries its real length limit in the document, so a client
+/// knows it before the server refuses it (and a fuzzer knows where to push).
+#[tokio::test]
+async fn every_string_a_client_sends_has_its_length_limit_in_the_document() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut out = Vec::new();
+    for (method, path) in operations(&doc) {
+        let op = &doc["paths"][&path][&method];
+        for (media, content) in op["requestBody"]["content"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            if media.contains("json") {
+                let at = format!("{method} {path} body");
+                unbounded_strings(&doc, &content["schema"], &at, &mut Vec::new(), &mut out);
+            }
+        }
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let at = format!(
+                "{method} {path} {} {}",
+                p["in"].as_str().unwrap_or("?"),
+                p["name"].as_str().unwrap_or("?")
+            );
+            unbounded_strings(&doc, &p["schema"], &at, &mut Vec::new(), &mut out);
+        }
+    }
+    out.sort();
+    out.dedup();
+    assert!(
+        out.is_empty(),
+        "{} strings without a length limit:\n{}",
+        out.len(),
+        out.join("\n")
+    );
+}

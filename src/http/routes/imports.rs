@@ -2,6 +2,7 @@ use super::State;
 use crate::app::imports::{self as ingest, Destination, ImportReport};
 use crate::calendar::import::{ImportLimits, Strictness, parse_calendar_with};
 use crate::domain::language::Language;
+use crate::domain::text::Slug;
 use crate::http::auth::Editor;
 use crate::http::json::read_body;
 use crate::http::problem::{ApiError, ApiResult, Problem};
@@ -20,9 +21,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 struct ImportQuery {
     /// Slug of the partner whose calendar this is.
-    organisation: String,
+    #[param(value_type = String, min_length = 1, max_length = 64)]
+    organisation: Slug,
     /// Slug of the plan to import into (default: the first plan).
-    plan: Option<String>,
+    #[param(value_type = Option<String>, min_length = 1, max_length = 64)]
+    plan: Option<Slug>,
     /// Language of the partner's texts (default en).
     lang: Option<Language>,
     /// Refuse the whole file if any event cannot be imported (default false:
@@ -79,8 +82,8 @@ async fn import(
         .transaction(move |c| {
             let to = Destination::resolve(
                 c,
-                &q.organisation,
-                q.plan.as_deref(),
+                q.organisation.as_str(),
+                q.plan.as_ref().map(Slug::as_str),
                 q.lang.unwrap_or(Language::En),
             )?;
             let cx = cx.with_reason(Some(format!("import from {}", q.organisation)));

@@ -12,6 +12,7 @@ use crate::domain::newsletter::{
     DeliveryState, DeliveryView, Issue, Preview, Progress, ScheduleInput, TestSendInput,
     TestSendResult,
 };
+use crate::domain::text::Name;
 use crate::error::Error;
 use crate::http::auth::{Editor, Viewer};
 use crate::http::json::Json;
@@ -58,7 +59,8 @@ struct PreviewQuery {
     /// The language wanted; the fallback order applies (default en).
     lang: Option<Language>,
     /// Name put in `{{name}}` (default "Ana").
-    name: Option<String>,
+    #[param(value_type = Option<String>, max_length = 200)]
+    name: Option<Name>,
 }
 
 /// The issue rendered as a recipient in `lang` would get it.
@@ -74,7 +76,10 @@ async fn preview(
     let id = id.into_inner();
     let issue = state.db.run(move |c| db::get(c, id)).await?;
     let wanted = q.lang.unwrap_or(Language::En);
-    let name = q.name.clone().unwrap_or_else(|| "Ana".into());
+    let name = q
+        .name
+        .as_ref()
+        .map_or_else(|| "Ana".to_owned(), |n| n.as_str().to_owned());
     let (language, prepared) = dispatch::content::prepare(&issue, wanted, &state.settings.email)
         .ok_or_else(|| Error::not_found("translation", wanted))?;
     let url = dispatch::content::unsubscribe_url(&public_url(&state), "preview");

@@ -5,6 +5,7 @@ use super::{State, context};
 use crate::app;
 use crate::app::jobs::JobDetail;
 use crate::domain::job::{JobState, JobView};
+use crate::domain::text::Text;
 use crate::http::auth::Admin;
 use crate::http::problem::{ApiResult, Problem};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -23,7 +24,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Filters {
-    kind: Option<String>,
+    /// Only jobs of this kind (e.g. `webhook`, `social.mastodon`).
+    #[param(value_type = Option<String>, max_length = 64)]
+    kind: Option<Text<64>>,
     state: Option<JobState>,
     page: Option<i64>,
     per_page: Option<i64>,
@@ -48,7 +51,7 @@ async fn list(
             app::jobs::list(
                 c,
                 &cx,
-                q.kind.as_deref(),
+                q.kind.as_ref().map(|k| k.as_str()),
                 q.state,
                 page.page(),
                 page.limit(),

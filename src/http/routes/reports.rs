@@ -4,6 +4,7 @@
 use super::State;
 use crate::app::reports::{self as app, Request};
 use crate::domain::language::Language;
+use crate::domain::text::Slug;
 use crate::http::auth::Viewer;
 use crate::http::problem::{ApiResult, Problem};
 use crate::report::{self, Format, Report};
@@ -23,7 +24,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 struct ProgressQuery {
     /// The plan's slug (or id).
-    plan: String,
+    #[param(value_type = String, min_length = 1, max_length = 64)]
+    plan: Slug,
     /// First day, inclusive (default: 1 January of `to`'s year, or of this year).
     #[param(value_type = Option<String>, format = Date)]
     from: Option<NaiveDate>,
@@ -31,7 +33,8 @@ struct ProgressQuery {
     #[param(value_type = Option<String>, format = Date)]
     to: Option<NaiveDate>,
     /// Only this campaign (slug or id).
-    campaign: Option<String>,
+    #[param(value_type = Option<String>, min_length = 1, max_length = 64)]
+    campaign: Option<Slug>,
     /// Language of the report (default en).
     lang: Option<Language>,
     /// json, csv, md, html or pdf; overrides `Accept`.
@@ -79,10 +82,10 @@ async fn progress(
         q.to.or_else(|| NaiveDate::from_ymd_opt(from.year(), 12, 31))
             .unwrap_or_default();
     let request = Request {
-        plan: q.plan,
+        plan: q.plan.as_str().to_owned(),
         from,
         to,
-        campaign: q.campaign,
+        campaign: q.campaign.as_ref().map(|c| c.as_str().to_owned()),
         lang: q.lang.unwrap_or(Language::En),
     };
     let actor = who.0.actor();

@@ -5,6 +5,7 @@ use super::State;
 use crate::app::reviews::{self, Subject};
 use crate::domain::history::{ChangePage, HistoryEntry};
 use crate::domain::review::{Review, ReviewAction};
+use crate::domain::text::Text;
 use crate::error::Error;
 use crate::http::auth::{Editor, Viewer};
 use crate::http::json::Json;
@@ -28,6 +29,7 @@ struct ReviewInput {
     /// `submit` (editor: send for review), `approve` or `request_changes` (approver).
     action: ReviewAction,
     /// Shown with the review: what to change, or a note with the approval.
+    #[schema(max_length = 2000)]
     comment: Option<String>,
 }
 
@@ -138,7 +140,8 @@ struct ChangesQuery {
     /// from the beginning).
     since: Option<i64>,
     /// Only changes of this kind of record (activity, plan, issue, …).
-    entity: Option<String>,
+    #[param(value_type = Option<String>, max_length = 64)]
+    entity: Option<Text<64>>,
     /// 1 to 500, default 100.
     limit: Option<i64>,
 }
@@ -158,7 +161,7 @@ async fn changes(
         return Err(Error::invalid("limit", "between 1 and 500").into());
     }
     let since = q.since.unwrap_or(0);
-    let entity = q.entity;
+    let entity = q.entity.as_ref().map(|e| e.as_str().to_owned());
     let (items, next): (Vec<HistoryEntry>, Option<i64>) = state
         .db
         .run(move |c| crate::app::history::changes(c, since, entity.as_deref(), limit))

@@ -11,6 +11,7 @@ use crate::domain::newsletter::{
     BounceInput, BounceOutcome, EmailLimits, Subscriber, SubscriberInput, SubscriberUpdate,
     SubscriptionStatus,
 };
+use crate::domain::text::Text;
 use crate::error::Error;
 use crate::http::ExpectedVersion;
 use crate::http::auth::{Admin, Editor, Viewer};
@@ -44,7 +45,9 @@ struct Filters {
     list_id: Option<i64>,
     /// Subscription status on `list_id` (or on any list).
     status: Option<SubscriptionStatus>,
-    email: Option<String>,
+    /// Addresses containing this text.
+    #[param(value_type = Option<String>, max_length = 254)]
+    email: Option<Text<254>>,
     page: Option<i64>,
     per_page: Option<i64>,
 }
@@ -62,7 +65,7 @@ async fn list(
     let filter = SubscriberFilter {
         list_id: q.list_id,
         status: q.status,
-        email: q.email,
+        email: q.email.as_ref().map(|e| e.as_str().to_owned()),
     };
     let found = state
         .db
@@ -201,7 +204,8 @@ struct ImportQuery {
     /// Otherwise each new subscription gets a double opt-in email.
     confirmed: Option<bool>,
     /// How consent was obtained, recorded with each subscription.
-    source: Option<String>,
+    #[param(value_type = Option<String>, max_length = 500)]
+    source: Option<Text<500>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -246,7 +250,7 @@ async fn import(
     }
     let confirmed = q.confirmed.unwrap_or(false);
     let source = match (&q.source, confirmed) {
-        (Some(s), _) if !s.trim().is_empty() => format!("import:{}: {}", editor.0.name, s.trim()),
+        (Some(s), _) => format!("import:{}: {}", editor.0.name, s.as_str()),
         (_, true) => {
             return Err(Error::invalid(
                 "source",
