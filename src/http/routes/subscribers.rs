@@ -67,6 +67,7 @@ async fn list(
         list_id: q.list_id,
         status: q.status,
         email: q.email,
+        search: None,
     };
     let found = state
         .db
