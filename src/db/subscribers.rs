@@ -256,6 +256,11 @@ pub struct SubscriberFilter {
     pub search: Option<String>,
 }
 
+diesel::define_sql_function! {
+    /// SQL's `lower`, the same in SQLite and PostgreSQL (whose LIKE is case-sensitive).
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
 /// `needle` as a LIKE pattern that matches it literally anywhere.
 fn contains_pattern(needle: &str) -> String {
     let mut p = String::from("%");
@@ -303,13 +308,12 @@ pub fn list_subscribers(
             .map(str::trim)
             .filter(|n| !n.is_empty())
         {
-            let lower = contains_pattern(&needle.to_lowercase());
-            let exact = contains_pattern(needle);
+            let pattern = contains_pattern(&needle.to_lowercase());
             q = q.filter(
                 subscribers::email
-                    .like(lower)
+                    .like(pattern.clone())
                     .escape('\\')
-                    .or(subscribers::name.like(exact).escape('\\')),
+                    .or(lower(subscribers::name).like(pattern).escape('\\')),
             );
         }
         q
