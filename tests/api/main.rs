@@ -43,6 +43,7 @@ mod sign_in;
 mod slow_clients;
 mod subscriber_view;
 mod web;
+mod web_compression;
 mod web_newsletter;
 mod webdriver;
 mod webhooks;
