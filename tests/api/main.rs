@@ -45,5 +45,6 @@ mod subscriber_view;
 mod web;
 mod web_compression;
 mod web_newsletter;
+mod web_zone;
 mod webdriver;
 mod webhooks;
