@@ -97,6 +97,14 @@ pub struct CredentialSettings {
 pub struct CalendarSettings {
     /// Most occurrences one recurrence rule may generate on one day.
     pub max_occurrences_per_day: u32,
+    /// The zone the web pages show times in beside the event's own, for a
+    /// viewer whose browser has not said its zone (no JavaScript yet).
+    #[serde(default = "default_viewer_zone")]
+    pub viewer_time_zone: crate::domain::zone::Zone,
+}
+
+fn default_viewer_zone() -> crate::domain::zone::Zone {
+    chrono_tz::Europe::Madrid.into()
 }
 
 #[derive(Debug, Clone, Deserialize)]

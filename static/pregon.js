@@ -7,7 +7,7 @@
     if (zone && document.cookie.indexOf("pregon_tz=" + zone) === -1) {
       document.cookie = "pregon_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
     }
-  } catch (e) { /* no Intl: times stay in UTC beside the event's zone */ }
+  } catch (e) { /* no Intl: times stay in the configured calendar.viewer_time_zone */ }
   // Copy buttons next to feed links.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");

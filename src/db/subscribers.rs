@@ -252,6 +252,26 @@ pub struct SubscriberFilter {
     pub list_id: Option<i64>,
     pub status: Option<SubscriptionStatus>,
     pub email: Option<String>,
+    /// Part of the address or the name (the web page's search box).
+    pub search: Option<String>,
+}
+
+diesel::define_sql_function! {
+    /// SQL's `lower`, the same in SQLite and PostgreSQL (whose LIKE is case-sensitive).
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// `needle` as a LIKE pattern that matches it literally anywhere.
+fn contains_pattern(needle: &str) -> String {
+    let mut p = String::from("%");
+    for ch in needle.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
 }
 
 pub fn list_subscribers(
@@ -281,6 +301,20 @@ pub fn list_subscribers(
         }
         if let Some(email) = &filter.email {
             q = q.filter(subscribers::email.eq(email.trim().to_lowercase()));
+        }
+        if let Some(needle) = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            let pattern = contains_pattern(&needle.to_lowercase());
+            q = q.filter(
+                subscribers::email
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(subscribers::name).like(pattern).escape('\\')),
+            );
         }
         q
     };

@@ -156,6 +156,10 @@ impl Application {
                         Ok(res)
                     }
                 })
+                // gzip for clients that ask (pages, htmx, JSON); a response
+                // that is already encoded (a feed's stored gzip, whose ETag
+                // says so) or has no body (304) is left as it is.
+                .wrap(actix_web::middleware::Compress::default())
                 .wrap(TracingLogger::<logging::RedactedRootSpan>::new())
         })
         .listen(listener)?

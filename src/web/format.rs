@@ -58,7 +58,8 @@ fn time(t: NaiveDateTime) -> String {
     t.format("%H:%M").to_string()
 }
 
-/// The viewer's zone (the browser's, as `pregon.js` stored it), else UTC.
+/// The viewer's zone: the browser's, as `pregon.js` stored it; else the
+/// configured `calendar.viewer_time_zone` (Europe/Madrid unless set).
 pub fn viewer_zone(req: &actix_web::HttpRequest) -> Zone {
     super::csrf::cookie(req.headers(), "pregon_tz")
         .and_then(|v| {
@@ -67,6 +68,10 @@ pub fn viewer_zone(req: &actix_web::HttpRequest) -> Zone {
                 .map(|(_, z)| z.into_owned())
         })
         .and_then(|z| z.parse::<Zone>().ok())
+        .or_else(|| {
+            req.app_data::<actix_web::web::Data<crate::http::AppState>>()
+                .map(|s| s.settings.calendar.viewer_time_zone)
+        })
         .unwrap_or_else(|| chrono_tz::UTC.into())
 }
 

@@ -247,6 +247,7 @@ async fn every_page_passes_axe_in_every_language() {
         .as_str()
         .unwrap()
         .to_owned();
+    let (list, issue) = newsletter_pages_data(&app).await;
     let b = Browser::start().await;
     for page in [
         "/app/sign-in",
@@ -272,6 +273,12 @@ async fn every_page_passes_axe_in_every_language() {
         format!("/app/activities/{id}/edit"),
         "/app/feeds".to_owned(),
         "/app/accounts".to_owned(),
+        "/app/newsletter".to_owned(),
+        format!("/app/newsletter/lists/{list}"),
+        "/app/newsletter/issues/new".to_owned(),
+        format!("/app/newsletter/issues/{issue}"),
+        format!("/app/newsletter/issues/{issue}/edit"),
+        format!("/app/newsletter/issues/{issue}/progress"),
     ];
     for page in &pages {
         for lang in ["es", "en", "fr"] {
@@ -290,6 +297,31 @@ async fn every_page_passes_axe_in_every_language() {
         .await;
     b.find("#err-start").await;
     assert_accessible(&b, "the edit form with an error").await;
+}
+
+/// A list with a subscriber and an issue in three languages, for the axe sweep.
+async fn newsletter_pages_data(app: &TestApp) -> (i64, i64) {
+    let list = app.get_json("/api/v1/lists").await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    app.create(
+        "/api/v1/subscribers",
+        json!({"email": "lucia@example.org", "name": "Lucía", "language": "es", "list_ids": [list],
+               "status": "confirmed", "source": "2019 Congress"}),
+    )
+    .await;
+    let issue = app
+        .create(
+            "/api/v1/issues",
+            json!({"name": "Study launch", "list_ids": [list], "translations": {
+                "es": {"subject": "Hola {{name}}", "body": "# Hola\n\nEl **estudio**."},
+                "en": {"subject": "Hello {{name}}", "body": "# Hello\n\nThe **study**."},
+                "fr": {"subject": "Bonjour {{name}}", "body": "# Bonjour\n\nL'**étude**."}}}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    (list, issue)
 }
 
 /// A keyboard alone: tab to the fields, type, press Enter, and reach every
@@ -423,6 +455,28 @@ async fn untrusted_text_is_escaped_on_every_page_and_never_runs() {
         pages.push(format!("/app/activities/{id}"));
         pages.push(format!("/app/activities/{id}/edit"));
     }
+    let evil_list = app.get_json("/api/v1/lists").await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["slug"] == "evil")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let evil_issue = app
+        .create(
+            "/api/v1/issues",
+            json!({"name": evil[0], "list_ids": [evil_list], "translations": {
+                "en": {"subject": evil[1], "body": evil[0]}, "es": {"subject": evil[0], "body": evil[1]}}}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    pages.push("/app/newsletter".to_owned());
+    pages.push(format!("/app/newsletter/lists/{evil_list}"));
+    for p in ["", "/edit", "/progress"] {
+        pages.push(format!("/app/newsletter/issues/{evil_issue}{p}"));
+    }
     for lang in ["es", "en", "fr"] {
         for p in &pages {
             let sep = if p.contains('?') { '&' } else { '?' };
@@ -482,6 +536,12 @@ async fn screenshots() {
         .as_str()
         .unwrap()
         .to_owned();
+    app.create(
+        "/api/v1/lists",
+        json!({"slug": "boletin", "name": "Boletín de ciudades digitales", "public_subscribe": true, "default_language": "es"}),
+    )
+    .await;
+    let (_, issue) = newsletter_pages_data(&app).await;
     let b = Browser::start().await;
     for lang in ["es", "en", "fr"] {
         b.goto(&app.url(&format!("/public/{slug}?lang={lang}")))
@@ -499,6 +559,14 @@ async fn screenshots() {
             ("agenda", "/app/agenda".to_owned()),
             ("calendar", "/app/calendar?month=2019-11".to_owned()),
             ("activity", format!("/app/activities/{id}")),
+            (
+                "newsletter-issue",
+                format!("/app/newsletter/issues/{issue}"),
+            ),
+            (
+                "newsletter-progress",
+                format!("/app/newsletter/issues/{issue}/progress"),
+            ),
         ] {
             let sep = if page.contains('?') { '&' } else { '?' };
             b.goto(&app.url(&format!("{page}{sep}lang={lang}"))).await;

@@ -39,15 +39,18 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// Sending to real people needs the sender's identity in the footer.
 fn check_ready(state: &State) -> Result<(), ApiError> {
-    let email = &state.settings.email;
+    ready_to_send(&state.settings.email).map_err(Into::into)
+}
+
+/// Whether the configuration lets newsletters go out (the web pages ask too).
+pub(crate) fn ready_to_send(email: &crate::config::EmailSettings) -> Result<(), Error> {
     if email.transport == TransportKind::Smtp
         && (email.postal_address.trim().is_empty() || email.organisation.trim().is_empty())
     {
         return Err(Error::invalid(
             "email.postal_address",
             "set email.organisation and email.postal_address in the configuration before sending through SMTP: every newsletter must say who sends it and from where",
-        )
-        .into());
+        ));
     }
     Ok(())
 }
@@ -113,11 +116,20 @@ async fn test_send(
     id: web::Path<i64>,
     input: Json<TestSendInput>,
 ) -> ApiResult<HttpResponse> {
-    let input = input.0;
+    let results = send_test(&state, id.into_inner(), input.0).await?;
+    Ok(HttpResponse::Ok().json(results))
+}
+
+/// The test send itself, for the API and the web page alike: 1-10 addresses,
+/// marked as a test, what the relay answered for each; nothing recorded.
+pub(crate) async fn send_test(
+    state: &State,
+    id: i64,
+    input: TestSendInput,
+) -> Result<Vec<TestSendResult>, Error> {
     if input.addresses.is_empty() || input.addresses.len() > 10 {
-        return Err(Error::invalid("addresses", "give 1 to 10 addresses").into());
+        return Err(Error::invalid("addresses", "give 1 to 10 addresses"));
     }
-    let id = id.into_inner();
     let issue = state.db.run(move |c| db::get(c, id)).await?;
     let email = state.settings.email.clone();
     let transport = dispatch::transport_from_settings(&email).map_err(Error::Internal)?;
@@ -127,7 +139,7 @@ async fn test_send(
     let now = state.clock.now();
     let mut results = Vec::new();
     for address in &input.addresses {
-        let url = dispatch::content::unsubscribe_url(&public_url(&state), "test");
+        let url = dispatch::content::unsubscribe_url(&public_url(state), "test");
         let body = prepared.newsletter.encode("", &url);
         let message_id = format!(
             "<test.{}.{}@{}>",
@@ -167,7 +179,7 @@ async fn test_send(
         };
         results.push(result);
     }
-    Ok(HttpResponse::Ok().json(results))
+    Ok(results)
 }
 
 /// Schedules sending at a local time in an IANA zone (or moves the time).

@@ -11,7 +11,7 @@ mod health;
 mod imports;
 mod invitation_replies;
 mod invitations;
-mod issue_actions;
+pub(crate) mod issue_actions;
 mod issues;
 mod jobs;
 mod lists;

@@ -66,6 +66,7 @@ async fn list(
         list_id: q.list_id,
         status: q.status,
         email: q.email.as_ref().map(|e| e.as_str().to_owned()),
+        search: None,
     };
     let found = state
         .db

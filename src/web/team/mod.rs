@@ -4,6 +4,8 @@
 mod activity;
 mod admin;
 mod agenda;
+mod newsletter;
+mod newsletter_issue;
 mod sign_in;
 
 use super::format;
@@ -39,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/feeds/{id}/rotate", web::post().to(admin::rotate_feed))
         .route("/app/feeds/{id}/revoke", web::post().to(admin::revoke_feed))
         .route("/app/accounts", web::get().to(admin::accounts));
+    newsletter::configure(cfg);
 }
 
 /// Every plan, oldest first, and the one a page is about (`?plan=`, else the first).
