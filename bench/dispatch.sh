@@ -44,6 +44,7 @@ PREGON="$CARGO_TARGET_DIR/release/pregon"
 WORK=$(mktemp -d)
 PIDS=()
 PG_ADMIN="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export PGOPTIONS='-c client_min_messages=warning'
 PG_DATABASES=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
