@@ -8,9 +8,16 @@
 #   bench/dispatch.sh           10,000 and 100,000 recipients
 #   bench/dispatch.sh --quick   2,000 recipients (under a minute)
 #
-# Ends with one line:
+# Then the largest size again on PostgreSQL (127.0.0.1:5432, user postgres,
+# trust; a temporary database created and dropped): one `pregon dispatch`,
+# then two at once on the same issue (wall time from the start of the first
+# to the end of the last; every recipient still sent exactly once).
+#
+# Ends with two lines:
 #   RESULT dispatch_vs_smtp_source=<ratio> peak_rss_mib_100k=<n> peak_rss_mib_10k=<n>
-# (--quick reports its single 2,000-recipient run in both peak fields.)
+#   RESULT postgres_dispatch_vs_smtp_source=<ratio> postgres_two_dispatchers_vs_one=<ratio>
+# (--quick reports its single 2,000-recipient run in both peak fields;
+# BENCH_POSTGRES=0 skips PostgreSQL and its line.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,9 +43,15 @@ PREGON="$CARGO_TARGET_DIR/release/pregon"
 
 WORK=$(mktemp -d)
 PIDS=()
+PG_ADMIN="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export PGOPTIONS='-c client_min_messages=warning'
+PG_DATABASES=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    for db in "${PG_DATABASES[@]}"; do
+        psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -61,11 +74,20 @@ seconds() { # "m:ss.ss" or "h:mm:ss" → seconds
     awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }' <<<"$1"
 }
 
-run_pregon() {
-    local n=$1 dir="$WORK/pregon-$1"
+run_pregon() { # N [sqlite|postgres] [dispatchers]
+    local n=$1 backend=${2:-sqlite} dispatchers=${3:-1}
+    local dir="$WORK/pregon-$1-$backend-$dispatchers"
     mkdir -p "$dir"
     export PREGON_ENV=bench
-    export PREGON__DATABASE__URL="sqlite://$dir/pregon.db"
+    if [[ $backend == postgres ]]; then
+        local name="pregon_bench_$$_${n}_$dispatchers"
+        psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null
+        psql "$PG_ADMIN" -qc "CREATE DATABASE \"$name\"" >/dev/null
+        PG_DATABASES+=("$name")
+        export PREGON__DATABASE__URL="${PG_ADMIN%/*}/$name"
+    else
+        export PREGON__DATABASE__URL="sqlite://$dir/pregon.db"
+    fi
     export PREGON__DATABASE__SEED_WHEN_EMPTY=false
     export PREGON__LOG__FILTER=warn
     export PREGON__SERVER__PUBLIC_URL="https://pregon.bench"
@@ -101,21 +123,42 @@ run_pregon() {
     api -X POST "http://127.0.0.1:$api_port/api/v1/issues/$issue/send" >/dev/null
     kill "$serve"; wait "$serve" 2>/dev/null || true
 
-    PREGON__EMAIL__TRANSPORT=smtp \
-    PREGON__EMAIL__SMTP__HOST=127.0.0.1 \
-    PREGON__EMAIL__SMTP__PORT="$SINK_PORT" \
-    PREGON__EMAIL__SMTP__TLS=none \
-    PREGON__EMAIL__SMTP__POOL_SIZE=$CONCURRENCY \
-    PREGON__EMAIL__CONCURRENCY=${BENCH_WORKERS:-$CONCURRENCY} \
-    PREGON__EMAIL__BATCH_SIZE=400 \
-    PREGON__EMAIL__POLL_INTERVAL_MS=100 \
-        /usr/bin/time -v ${BENCH_WRAP:-} "$PREGON" dispatch --exit-when-idle 2>"$dir/time.log" >/dev/null
-    cp "$dir/time.log" "/tmp/pregon-time-$n.log" 2>/dev/null || true
+    export PREGON__EMAIL__TRANSPORT=smtp
+    export PREGON__EMAIL__SMTP__HOST=127.0.0.1
+    export PREGON__EMAIL__SMTP__PORT="$SINK_PORT"
+    export PREGON__EMAIL__SMTP__TLS=none
+    export PREGON__EMAIL__SMTP__POOL_SIZE=$CONCURRENCY
+    export PREGON__EMAIL__CONCURRENCY=${BENCH_WORKERS:-$CONCURRENCY}
+    export PREGON__EMAIL__BATCH_SIZE=400
+    export PREGON__EMAIL__POLL_INTERVAL_MS=100
+    local start end i pids=()
+    start=$(date +%s.%N)
+    for i in $(seq 1 "$dispatchers"); do
+        /usr/bin/time -v ${BENCH_WRAP:-} "$PREGON" dispatch --exit-when-idle 2>"$dir/time-$i.log" >/dev/null &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i"; done
+    end=$(date +%s.%N)
+    unset PREGON__EMAIL__TRANSPORT PREGON__EMAIL__SMTP__HOST PREGON__EMAIL__SMTP__PORT PREGON__EMAIL__SMTP__TLS \
+        PREGON__EMAIL__SMTP__POOL_SIZE PREGON__EMAIL__CONCURRENCY PREGON__EMAIL__BATCH_SIZE PREGON__EMAIL__POLL_INTERVAL_MS
+    cp "$dir/time-1.log" "/tmp/pregon-time-$n-$backend-$dispatchers.log" 2>/dev/null || true
     local sent
-    sent=$(sqlite3_count "$dir/pregon.db")
-    [[ "$sent" == "$n" ]] || { echo "pregon sent $sent of $n" >&2; exit 1; }
-    PREGON_SECONDS=$(seconds "$(grep 'Elapsed (wall clock)' "$dir/time.log" | awk '{print $NF}')")
-    PEAK_KIB=$(grep 'Maximum resident set size' "$dir/time.log" | awk '{print $NF}')
+    sent=$(sent_count "$backend" "$dir")
+    [[ "$sent" == "$n" ]] || { echo "pregon ($backend, $dispatchers dispatcher(s)) sent $sent of $n" >&2; exit 1; }
+    if [[ $dispatchers == 1 ]]; then
+        PREGON_SECONDS=$(seconds "$(grep 'Elapsed (wall clock)' "$dir/time-1.log" | awk '{print $NF}')")
+    else
+        PREGON_SECONDS=$(echo "$end - $start" | bc -l)
+    fi
+    PEAK_KIB=$(grep -h 'Maximum resident set size' "$dir"/time-*.log | awk '{print $NF}' | sort -n | tail -1)
+}
+
+sent_count() { # backend dir
+    if [[ $1 == postgres ]]; then
+        psql "$PREGON__DATABASE__URL" -Atc "SELECT count(*) FROM deliveries WHERE kind = 'newsletter' AND state = 'sent'"
+    else
+        sqlite3_count "$2/pregon.db"
+    fi
 }
 
 sqlite3_count() {
@@ -153,3 +196,19 @@ fi
 ratio=$(echo "${RATE_PREGON[$big]} / ${RATE_SOURCE[$big]}" | bc -l)
 printf 'RESULT dispatch_vs_smtp_source=%.2f peak_rss_mib_100k=%.1f peak_rss_mib_10k=%.1f\n' \
     "$ratio" "${PEAK_MIB[$big]}" "${PEAK_MIB[$small]}"
+
+if [[ "${BENCH_POSTGRES:-1}" != 0 ]]; then
+    declare -A RATE_PG
+    for d in 1 2; do
+        run_pregon "$big" postgres "$d"
+        RATE_PG[$d]=$(echo "$big / $PREGON_SECONDS" | bc -l)
+        printf '%7d recipients on PostgreSQL, %d dispatcher(s): pregon %.0f msg/s (%.1f s, peak RSS %.1f MiB per process)\n' \
+            "$big" "$d" "${RATE_PG[$d]}" "$PREGON_SECONDS" "$(echo "$PEAK_KIB / 1024" | bc -l)"
+    done
+    # The sink's limit measured again, next to these runs.
+    run_source "$big" "$MESSAGE_BYTES"
+    pg_source=$(echo "$big / $SOURCE_SECONDS" | bc -l)
+    printf '%7d messages, smtp-source again: %.0f msg/s\n' "$big" "$pg_source"
+    printf 'RESULT postgres_dispatch_vs_smtp_source=%.2f postgres_two_dispatchers_vs_one=%.2f\n' \
+        "$(echo "${RATE_PG[1]} / $pg_source" | bc -l)" "$(echo "${RATE_PG[2]} / ${RATE_PG[1]}" | bc -l)"
+fi

@@ -24,6 +24,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub webhooks: WebhookSettings,
     pub credentials: CredentialSettings,
+    pub inbound: InboundSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,6 +90,39 @@ pub struct CredentialSettings {
     /// 64 hex digits. Kept out of Debug output and logs; set it with
     /// PREGON__CREDENTIALS__KEY.
     pub key: crate::email::Secret,
+}
+
+/// `[inbound]`: the mailbox that bounces (RFC 3464), complaints (ARF,
+/// RFC 5965) and invitation replies (iTIP REPLY) arrive in, read over IMAP
+/// with TLS (port 993). An empty `host` turns the fetching off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundSettings {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// Kept out of Debug output and logs; set it with PREGON__INBOUND__PASSWORD.
+    pub password: crate::email::Secret,
+    /// The folder read, e.g. `INBOX`.
+    pub mailbox: String,
+    /// Where handled messages are moved (IMAP MOVE); empty: they stay,
+    /// flagged `\Seen`.
+    pub handled_mailbox: String,
+    /// A PEM file of certificates trusted besides the built-in roots (a
+    /// private CA, a test server's self-signed certificate).
+    pub ca_file: String,
+    /// How often `serve` and `dispatch` fetch, in seconds.
+    pub poll_interval_secs: u64,
+    /// Longest one network step (connect, a command) may take, in seconds.
+    pub timeout_secs: u64,
+    /// Largest message read; a larger one is recorded as skipped.
+    pub max_message_bytes: u32,
+}
+
+impl InboundSettings {
+    pub fn enabled(&self) -> bool {
+        !self.host.trim().is_empty()
+    }
 }
 
 /// Rules of the calendar model itself, whoever writes the activity (API, import).

@@ -11,6 +11,7 @@ pub mod entities;
 pub mod feeds;
 pub mod history;
 pub mod imports;
+pub mod inbound;
 pub mod invitations;
 pub mod jobs;
 pub mod policy;

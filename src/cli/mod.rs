@@ -1,5 +1,5 @@
 //! The `pregon` command: `serve`, `dispatch`, `migrate`, `seed`, `token`,
-//! `subscribers`, `bounce`. Every subcommand takes `--config DIR` and
+//! `subscribers`, `bounce`, `inbound`. Every subcommand takes `--config DIR` and
 //! `--database URL`.
 
 mod backup;
@@ -106,6 +106,10 @@ enum Command {
     },
     /// The progress report of a plan for a period (plan versus actual).
     Report(report::ReportArgs),
+    /// The inbound mailbox (`[inbound]`): bounces, complaints and
+    /// invitation replies read over IMAP.
+    #[command(subcommand)]
+    Inbound(InboundCommand),
     /// Import a partner's .ics file as external activities (matched by UID).
     ImportIcs {
         /// The .ics file.
@@ -123,6 +127,17 @@ enum Command {
         /// such an event is skipped and reported, and the others import).
         #[arg(long)]
         strict: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum InboundCommand {
+    /// Read the new messages once, handle each, and print what they were.
+    Fetch,
+    /// The messages read most recently and what became of each.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
     },
 }
 
@@ -270,6 +285,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_database(&settings)?;
             report::run(args, &db, clock.now(), quiet)
         }
+        Command::Inbound(command) => inbound(command, &settings, clock),
         Command::ImportIcs {
             file,
             organisation,
@@ -298,6 +314,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )
         }
     }
+}
+
+fn inbound(command: InboundCommand, settings: &Settings, clock: SharedClock) -> anyhow::Result<()> {
+    let db = open_database(settings)?;
+    match command {
+        InboundCommand::Fetch => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(async move {
+                crate::inbound::Fetcher::new(settings.inbound.clone(), db, clock)?
+                    .fetch_once()
+                    .await
+            })?;
+            println!("{report}");
+        }
+        InboundCommand::List { limit } => {
+            for m in crate::db::inbound::recent(&mut *db.get()?, limit)? {
+                println!(
+                    "{} {} uid {} {}: {}",
+                    m.received_at.format("%Y-%m-%d %H:%M:%S"),
+                    m.mailbox,
+                    m.uid,
+                    m.outcome,
+                    m.detail
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 struct ImportTo<'a> {
@@ -404,9 +450,26 @@ async fn run_dispatcher(
     exit_when_idle: bool,
 ) -> anyhow::Result<()> {
     let jobs = jobs::start(settings, db.clone(), clock.clone(), exit_when_idle)?;
+    let inbound = if settings.inbound.enabled() {
+        let fetcher =
+            crate::inbound::Fetcher::new(settings.inbound.clone(), db.clone(), clock.clone())?;
+        Some(tokio::spawn(fetcher.run(shutdown_signal(), exit_when_idle)))
+    } else {
+        None
+    };
     let sent = run_dispatcher_only(settings, db, clock, exit_when_idle).await;
     let ran = jobs.finish().await;
-    sent.and(ran)
+    let read = match inbound {
+        // A pass under way is cut short: what it committed stays, the rest
+        // is read at the next start.
+        Some(task) if !exit_when_idle => {
+            task.abort();
+            Ok(())
+        }
+        Some(task) => task.await?,
+        None => Ok(()),
+    };
+    sent.and(ran).and(read)
 }
 
 /// Runs a dispatcher until SIGTERM; in-flight sends get `shutdown_grace_secs`

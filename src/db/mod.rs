@@ -11,6 +11,7 @@ pub mod channels;
 pub mod deliveries;
 pub mod feeds;
 pub mod history;
+pub mod inbound;
 pub mod invitations;
 pub mod issues;
 pub mod jobs;

@@ -110,3 +110,29 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    inbound_mailboxes (id) {
+        id -> BigInt,
+        name -> Text,
+        uid_validity -> BigInt,
+        last_uid -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    inbound_messages (id) {
+        id -> BigInt,
+        mailbox_id -> BigInt,
+        uid_validity -> BigInt,
+        uid -> BigInt,
+        message_id -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(inbound_messages -> inbound_mailboxes (mailbox_id));
+diesel::allow_tables_to_appear_in_same_query!(inbound_mailboxes, inbound_messages);

@@ -9,6 +9,7 @@ pub mod campaign;
 pub mod channel;
 pub mod feed;
 pub mod history;
+pub mod inbound;
 pub mod job;
 pub mod language;
 pub mod newsletter;

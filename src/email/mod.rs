@@ -6,6 +6,7 @@
 pub mod bounce;
 pub mod classify;
 pub mod dkim;
+pub mod inbound;
 pub mod itip;
 pub mod links;
 pub mod message;

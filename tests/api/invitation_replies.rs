@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 const ORGANIZER: &str = "agenda@pregon.test";
 
 /// The text/calendar part of a received message, unfolded.
-fn calendar_part(data: &[u8]) -> String {
+pub fn calendar_part(data: &[u8]) -> String {
     let message = MessageParser::default().parse(data).unwrap();
     let part = message
         .parts
@@ -25,7 +25,7 @@ fn calendar_part(data: &[u8]) -> String {
     part.text_contents().unwrap().replace("\r\n ", "")
 }
 
-fn line_of<'a>(ics: &'a str, name: &str) -> &'a str {
+pub fn line_of<'a>(ics: &'a str, name: &str) -> &'a str {
     let event = &ics[ics.find("BEGIN:VEVENT").unwrap()..];
     event
         .lines()
@@ -35,7 +35,7 @@ fn line_of<'a>(ics: &'a str, name: &str) -> &'a str {
 
 /// What a calendar program sends back: the invitation's UID, SEQUENCE and
 /// ORGANIZER, the one attendee with their PARTSTAT.
-fn reply_to(invitation: &str, attendee: &str, partstat: &str, sequence: Option<i64>) -> String {
+pub fn reply_to(invitation: &str, attendee: &str, partstat: &str, sequence: Option<i64>) -> String {
     let value = |name| {
         line_of(invitation, name)
             .split_once(':')

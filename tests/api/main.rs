@@ -2,6 +2,7 @@
 //! default, PostgreSQL when PREGON_TEST_DATABASE_URL is set), real HTTP.
 
 mod helpers;
+mod imap_server;
 mod mail;
 mod receiver;
 mod smtp_server;
@@ -25,6 +26,7 @@ mod health;
 mod history;
 mod import_cancellations;
 mod imports;
+mod inbound;
 mod invitation_replies;
 mod invitations;
 mod jobs;
