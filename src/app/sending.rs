@@ -11,7 +11,13 @@ use super::reviews::{self, Subject};
 use crate::db::{self, DbConnection};
 use crate::domain::activity::Activity;
 use crate::domain::newsletter::{EmailLimits, Issue, IssueState, ScheduleInput};
-use crate::error::Result;
+use crate::config::EmailSettings;
+use crate::db::Db;
+use crate::dispatch;
+use crate::domain::Language;
+use crate::domain::newsletter::{TestSendInput, TestSendResult};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
 
 /// The issue as it was, and its linked activity as it was.
 struct Before {
@@ -203,4 +209,80 @@ pub fn invite_participants(
         )?;
     }
     Ok(queued)
+}
+
+/// Whether the configuration lets newsletters go out (the web pages ask too).
+pub fn ready_to_send(email: &EmailSettings) -> Result<()> {
+    if email.transport == crate::config::TransportKind::Smtp
+        && (email.postal_address.trim().is_empty() || email.organisation.trim().is_empty())
+    {
+        return Err(Error::invalid(
+            "email.postal_address",
+            "set email.organisation and email.postal_address in the configuration before sending through SMTP: every newsletter must say who sends it and from where",
+        ));
+    }
+    Ok(())
+}
+
+/// The test send itself, for the API and the web page alike: 1-10 addresses,
+/// marked as a test, what the relay answered for each; nothing recorded.
+pub async fn send_test(
+    db: &Db,
+    email: &EmailSettings,
+    public_url: &str,
+    now: DateTime<Utc>,
+    id: i64,
+    input: TestSendInput,
+) -> Result<Vec<TestSendResult>> {
+    if input.addresses.is_empty() || input.addresses.len() > 10 {
+        return Err(Error::invalid("addresses", "give 1 to 10 addresses"));
+    }
+    let issue = db.run(move |c| db::issues::get(c, id)).await?;
+    let transport = dispatch::transport_from_settings(email).map_err(Error::Internal)?;
+    let (_, prepared) =
+        dispatch::content::prepare(&issue, input.language.unwrap_or(Language::En), email)
+            .ok_or_else(|| Error::invalid("language", "the issue has no text"))?;
+    let mut results = Vec::new();
+    for address in &input.addresses {
+        let url = dispatch::content::unsubscribe_url(public_url, "test");
+        let body = prepared.newsletter.encode("", &url);
+        let message_id = format!(
+            "<test.{}.{}@{}>",
+            issue.uid,
+            uuid::Uuid::new_v4().simple(),
+            dispatch::message_domain(email)
+        );
+        let subject = format!(
+            "[TEST] {}",
+            crate::email::render::personalise_subject(&prepared.subject, "")
+        );
+        let to = address
+            .as_str()
+            .parse()
+            .map(|a| lettre::message::Mailbox::new(None, a))
+            .map_err(|e| Error::invalid("addresses", format!("{e}")))?;
+        let content = crate::email::Content::Encoded(body);
+        let built = dispatch::content::base_email(email, to, subject, content, &message_id, now)
+            .map_err(|e| Error::invalid("email.from_address", format!("{e:?}")))
+            .and_then(|out| {
+                out.into_message()
+                    .map_err(|e| Error::invalid("addresses", e.to_string()))
+            })?;
+        let result = match transport.send(&built, built.envelope()).await {
+            Ok(accepted) => TestSendResult {
+                address: address.as_str().to_owned(),
+                accepted: true,
+                smtp_code: Some(accepted.code),
+                reply: accepted.reply,
+            },
+            Err(e) => TestSendResult {
+                address: address.as_str().to_owned(),
+                accepted: false,
+                smtp_code: e.code(),
+                reply: e.to_string(),
+            },
+        };
+        results.push(result);
+    }
+    Ok(results)
 }

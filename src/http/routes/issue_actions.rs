@@ -4,7 +4,6 @@
 
 use super::State;
 use crate::app::sending::IssueMove;
-use crate::config::TransportKind;
 use crate::db::{Page, deliveries, issues as db};
 use crate::dispatch::{self, message_domain};
 use crate::domain::Language;
@@ -39,20 +38,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// Sending to real people needs the sender's identity in the footer.
 fn check_ready(state: &State) -> Result<(), ApiError> {
-    ready_to_send(&state.settings.email).map_err(Into::into)
-}
-
-/// Whether the configuration lets newsletters go out (the web pages ask too).
-pub(crate) fn ready_to_send(email: &crate::config::EmailSettings) -> Result<(), Error> {
-    if email.transport == TransportKind::Smtp
-        && (email.postal_address.trim().is_empty() || email.organisation.trim().is_empty())
-    {
-        return Err(Error::invalid(
-            "email.postal_address",
-            "set email.organisation and email.postal_address in the configuration before sending through SMTP: every newsletter must say who sends it and from where",
-        ));
-    }
-    Ok(())
+    crate::app::sending::ready_to_send(&state.settings.email).map_err(Into::into)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -116,70 +102,16 @@ async fn test_send(
     id: web::Path<i64>,
     input: Json<TestSendInput>,
 ) -> ApiResult<HttpResponse> {
-    let results = send_test(&state, id.into_inner(), input.0).await?;
+    let results = crate::app::sending::send_test(
+        &state.db,
+        &state.settings.email,
+        &public_url(&state),
+        state.clock.now(),
+        id.into_inner(),
+        input.0,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(results))
-}
-
-/// The test send itself, for the API and the web page alike: 1-10 addresses,
-/// marked as a test, what the relay answered for each; nothing recorded.
-pub(crate) async fn send_test(
-    state: &State,
-    id: i64,
-    input: TestSendInput,
-) -> Result<Vec<TestSendResult>, Error> {
-    if input.addresses.is_empty() || input.addresses.len() > 10 {
-        return Err(Error::invalid("addresses", "give 1 to 10 addresses"));
-    }
-    let issue = state.db.run(move |c| db::get(c, id)).await?;
-    let email = state.settings.email.clone();
-    let transport = dispatch::transport_from_settings(&email).map_err(Error::Internal)?;
-    let (_, prepared) =
-        dispatch::content::prepare(&issue, input.language.unwrap_or(Language::En), &email)
-            .ok_or_else(|| Error::invalid("language", "the issue has no text"))?;
-    let now = state.clock.now();
-    let mut results = Vec::new();
-    for address in &input.addresses {
-        let url = dispatch::content::unsubscribe_url(&public_url(state), "test");
-        let body = prepared.newsletter.encode("", &url);
-        let message_id = format!(
-            "<test.{}.{}@{}>",
-            issue.uid,
-            uuid::Uuid::new_v4().simple(),
-            message_domain(&email)
-        );
-        let subject = format!(
-            "[TEST] {}",
-            crate::email::render::personalise_subject(&prepared.subject, "")
-        );
-        let to = address
-            .as_str()
-            .parse()
-            .map(|a| lettre::message::Mailbox::new(None, a))
-            .map_err(|e| Error::invalid("addresses", format!("{e}")))?;
-        let content = crate::email::Content::Encoded(body);
-        let built = dispatch::content::base_email(&email, to, subject, content, &message_id, now)
-            .map_err(|e| Error::invalid("email.from_address", format!("{e:?}")))
-            .and_then(|out| {
-                out.into_message()
-                    .map_err(|e| Error::invalid("addresses", e.to_string()))
-            })?;
-        let result = match transport.send(&built, built.envelope()).await {
-            Ok(accepted) => TestSendResult {
-                address: address.as_str().to_owned(),
-                accepted: true,
-                smtp_code: Some(accepted.code),
-                reply: accepted.reply,
-            },
-            Err(e) => TestSendResult {
-                address: address.as_str().to_owned(),
-                accepted: false,
-                smtp_code: e.code(),
-                reply: e.to_string(),
-            },
-        };
-        results.push(result);
-    }
-    Ok(results)
 }
 
 /// Schedules sending at a local time in an IANA zone (or moves the time).

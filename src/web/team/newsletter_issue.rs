@@ -839,7 +839,15 @@ async fn test_send(
             return again(&state, &req, c, id, StatusCode::UNPROCESSABLE_ENTITY, out).await;
         }
     };
-    match crate::http::routes::issue_actions::send_test(&state, id, input).await {
+    match crate::app::sending::send_test(
+        &state.db,
+        &state.settings.email,
+        state.settings.server.public_url.trim_end_matches('/'),
+        state.clock.now(),
+        id,
+        input,
+    )
+    .await {
         Ok(results) => {
             let out = Outcome {
                 values: values_of(&form),
@@ -894,7 +902,7 @@ async fn schedule(
             return again(&state, &req, c, id, StatusCode::UNPROCESSABLE_ENTITY, out).await;
         }
     };
-    let ready = crate::http::routes::issue_actions::ready_to_send(&state.settings.email);
+    let ready = crate::app::sending::ready_to_send(&state.settings.email);
     let cx = crate::app::Context::new(who.actor(), state.clock.now());
     let result = match ready {
         Ok(()) => {
@@ -929,7 +937,7 @@ async fn send_now(
     let id = id.into_inner();
     let c = chrome(&state, &req, Some(&who), None).await;
     let t = c.tr();
-    let ready = crate::http::routes::issue_actions::ready_to_send(&state.settings.email);
+    let ready = crate::app::sending::ready_to_send(&state.settings.email);
     let cx = crate::app::Context::new(who.actor(), state.clock.now());
     let domain = crate::dispatch::message_domain(&state.settings.email);
     let result = match ready {
