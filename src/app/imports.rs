@@ -8,8 +8,8 @@ use super::Context;
 use super::entities::Activities;
 use super::records;
 use crate::calendar::import::{
-    Cancellation, EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar, Status,
-    Strictness,
+    Cancellation, EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar,
+    RecurrenceDate, Status, Strictness,
 };
 use crate::db::activities::{self, ExternalSource, ImportFingerprint};
 use crate::db::{DbConnection, organisations, plans};
@@ -19,7 +19,7 @@ use crate::domain::activity::{
 };
 use crate::domain::campaign::TranslationInput;
 use crate::domain::language::{Language, Translations};
-use crate::domain::recurrence::{Exception, ExceptionChange, OccurrenceKey, Recurrence};
+use crate::domain::recurrence::{Exception, OccurrenceKey, Recurrence};
 use crate::domain::text::{Name, Text, Title, WebUrl};
 use crate::domain::timing::{Precision, Timing, TimingInput};
 use crate::domain::zone::Zone;
@@ -218,6 +218,7 @@ pub fn apply_with(
         }
     }
     let mut cancellations = Vec::new();
+    let mut stored_overrides = Vec::new();
     for uid in order {
         let (master, overrides) = series.remove(&uid).expect("grouped above");
         let units: Vec<(String, ImportedEvent, Vec<ImportedEvent>)> = match master {
@@ -238,8 +239,13 @@ pub fn apply_with(
                     recurrence_id: o.recurrence_id,
                     line: o.line,
                 }));
-                // Other overrides of a series the file does not carry stand alone.
-                overrides
+                // Other overrides of a series imported earlier change that
+                // occurrence of it (moved, renamed); of a series never imported,
+                // they stand alone.
+                let (of_stored, standalone): (Vec<_>, Vec<_>) =
+                    overrides.into_iter().partition(|_| stored);
+                stored_overrides.extend(of_stored);
+                standalone
                     .into_iter()
                     .map(|o| (standalone_uid(&o), o, Vec::new()))
                     .collect()
@@ -294,6 +300,9 @@ pub fn apply_with(
                 }
             }
         }
+    }
+    for o in &stored_overrides {
+        apply_override(conn, cx, o, to, strictness, &mut report)?;
     }
     // After the events: a stream may carry an event and, later, its cancellation.
     cancellations.extend(parsed.cancellations);
@@ -424,10 +433,7 @@ fn cancel(
                     ),
                 );
             }
-            let cancelled = Exception {
-                key,
-                change: ExceptionChange::Cancelled,
-            };
+            let cancelled = Exception::cancelled(key);
             if valid.exceptions.contains(&cancelled) {
                 report.record(
                     c.line,
@@ -461,6 +467,128 @@ fn cancel(
         Some(&c.uid),
         Outcome::Updated,
         Some(format!("METHOD:CANCEL: {what} is cancelled")),
+    );
+    Ok(())
+}
+
+/// Applies an override (RECURRENCE-ID instance, RFC 5545 §3.8.4.4) whose series
+/// is not in the file but was imported earlier from the same partner: that
+/// occurrence of the stored series is moved and/or takes the instance's text.
+/// Versions are ordered as for a cancellation (RFC 5546 §2.1.5).
+fn apply_override(
+    conn: &mut DbConnection,
+    cx: &Context,
+    o: &ImportedEvent,
+    to: &Destination,
+    strictness: Strictness,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let refuse = |report: &mut ImportReport, reason: String| {
+        if strictness == Strictness::Strict {
+            return Err(Error::invalid(format!("line {}", o.line), reason));
+        }
+        report.record(o.line, Some(&o.uid), Outcome::Skipped, Some(reason));
+        Ok(())
+    };
+    let Some(id) = o.recurrence_id else {
+        return Ok(());
+    };
+    if id.this_and_future {
+        return refuse(
+            report,
+            "RECURRENCE-ID;RANGE=THISANDFUTURE (this and every later occurrence) is not \
+             supported; the series is kept without this change (RFC 5545 §3.8.4.4)"
+                .into(),
+        );
+    }
+    let Some(existing) = activities::find_external(conn, to.organisation_id, &o.uid)? else {
+        return Ok(());
+    };
+    let (stored_sequence, last_modified) = activities::external_version(conn, existing.id)?;
+    let sequence = o.sequence.min(i32::MAX as u32) as i32;
+    if let Some(stored) = stored_sequence
+        && sequence < stored
+    {
+        report.record(
+            o.line,
+            Some(&o.uid),
+            Outcome::Unchanged,
+            Some(format!(
+                "the override has SEQUENCE {sequence}, older than the {stored} held \
+                 (RFC 5546 §2.1.5); not applied"
+            )),
+        );
+        return Ok(());
+    }
+    let mut valid = as_valid(&existing);
+    let Some(recurrence) = valid.recurrence.clone() else {
+        return Ok(());
+    };
+    let zone = valid.timing.zone().unwrap_or(Zone::from(chrono_tz::UTC));
+    let key = occurrence_key(id.value, zone);
+    if !recurrence.has_occurrence(&valid.timing, key) {
+        return refuse(
+            report,
+            format!(
+                "the override names the occurrence {key} of {:?}, which is not an occurrence \
+                 of the series imported earlier",
+                o.uid
+            ),
+        );
+    }
+    let series_text = valid.translations.get(&to.lang).cloned();
+    let master = MasterText {
+        summary: series_text.as_ref().map(|t| t.title.as_str()),
+        description: series_text.as_ref().and_then(|t| t.description.as_deref()),
+        location: valid.place.name.as_deref(),
+    };
+    let mut warnings = Vec::new();
+    let input = override_input(o, key, &master, &valid.timing, to.lang, &mut |m| {
+        warnings.push(m)
+    });
+    report
+        .warnings
+        .extend(warnings.into_iter().map(|message| WarningView {
+            line: o.line,
+            message,
+        }));
+    let field = format!("line {}", o.line);
+    let exception = match input.validate(&recurrence, &valid.timing, &field) {
+        Ok(e) => e,
+        Err(e) => return refuse(report, e.to_string()),
+    };
+    if valid.exceptions.contains(&exception) {
+        report.record(
+            o.line,
+            Some(&o.uid),
+            Outcome::Unchanged,
+            Some(format!("the occurrence {key} already says this")),
+        );
+        return Ok(());
+    }
+    valid.exceptions.retain(|e| e.key != key);
+    valid.exceptions.push(exception);
+    valid.exceptions.sort_by_key(|e| e.key);
+    records::update_by::<Activities>(conn, cx, existing.id, |conn| {
+        activities::update(conn, existing.id, existing.version, &valid, cx.now)
+    })?;
+    activities::set_external_version(
+        conn,
+        existing.id,
+        &ExternalSource {
+            organisation_id: Some(to.organisation_id),
+            uid: existing.external_uid.clone(),
+            sequence: Some(stored_sequence.map_or(sequence, |s| s.max(sequence))),
+            last_modified,
+        },
+    )?;
+    report.record(
+        o.line,
+        Some(&o.uid),
+        Outcome::Updated,
+        Some(format!(
+            "the occurrence {key} of the series imported earlier is changed"
+        )),
     );
     Ok(())
 }
@@ -683,14 +811,54 @@ fn to_input(
         None => None,
         Some(rule) => {
             let recurrence = Recurrence::parse(rule, &timing).map_err(|e| e.to_string())?;
-            if !event.rdates.is_empty() {
-                warn(format!(
-                    "{} RDATE occurrence(s) of {:?} are not imported (only RRULE series are)",
-                    event.rdates.len(),
-                    event.uid
-                ));
-            }
+            // RDATE (RFC 5545 §3.8.5.2): extra starts of the series. A PERIOD
+            // value says its own end too: an occurrence of another length is an
+            // RDATE with that occurrence changed.
             let mut exceptions = Vec::new();
+            let mut rdates = Vec::new();
+            for rdate in &event.rdates {
+                match (*rdate, &timing) {
+                    (RecurrenceDate::Date(d), Timing::Days { .. }) => {
+                        rdates.push(OccurrenceKey::Date(d));
+                    }
+                    (RecurrenceDate::DateTime(t), Timing::Exact { .. }) => {
+                        rdates.push(occurrence_key(EventDate::DateTime(t), zone));
+                    }
+                    (RecurrenceDate::Period { start, end }, Timing::Exact { .. }) => {
+                        let key = occurrence_key(EventDate::DateTime(start), zone);
+                        rdates.push(key);
+                        let length = timing.instants().map(|(s, e)| e - s);
+                        if length != Some(end - start) {
+                            let (moved, _) = timing_of(&ImportedTime::Timed {
+                                start,
+                                end,
+                                tz: Some(zone.tz()),
+                            });
+                            exceptions.push(ExceptionInput {
+                                occurrence: key,
+                                cancelled: false,
+                                timing: Some(moved),
+                                translations: Translations::new(),
+                                location: None,
+                            });
+                        }
+                    }
+                    (other, _) => warn(format!(
+                        "RDATE {} is not of the kind of the series' DTSTART (RFC 5545 \
+                         §3.8.5.2: a date for a whole-day series, a date-time otherwise); \
+                         ignored",
+                        match other {
+                            RecurrenceDate::Date(d) => d.to_string(),
+                            RecurrenceDate::DateTime(t) => t.to_rfc3339(),
+                            RecurrenceDate::Period { start, end } =>
+                                format!("{}/{}", start.to_rfc3339(), end.to_rfc3339()),
+                        }
+                    )),
+                }
+            }
+            let recurrence = recurrence
+                .with_rdates(&rdates, &timing, "RDATE")
+                .map_err(|e| e.to_string())?;
             for exdate in &event.exdates {
                 let key = occurrence_key(*exdate, zone);
                 if !recurrence.has_occurrence(&timing, key) {
@@ -707,6 +875,8 @@ fn to_input(
                         occurrence: key,
                         cancelled: true,
                         timing: None,
+                        translations: Translations::new(),
+                        location: None,
                     });
                 }
             }
@@ -720,21 +890,27 @@ fn to_input(
                     continue;
                 }
                 exceptions.retain(|e: &ExceptionInput| e.occurrence != key);
-                let cancelled = o.status == Some(Status::Cancelled);
-                let (moved, _) = timing_of(&o.time);
-                let same_kind = moved.precision == timing.precision();
-                exceptions.push(ExceptionInput {
-                    occurrence: key,
-                    cancelled: cancelled || !same_kind,
-                    timing: (!cancelled && same_kind).then_some(moved),
-                });
+                let master = MasterText {
+                    summary: event.summary.as_deref(),
+                    description: event.description.as_deref(),
+                    location: event.location.as_deref(),
+                };
+                exceptions.push(override_input(o, key, &master, &timing, to.lang, &mut warn));
             }
             Some(RecurrenceInput {
                 rule: recurrence.rule().to_owned(),
+                rdates: recurrence.rdates().to_vec(),
                 exceptions,
             })
         }
     };
+    if event.rrule.is_none() && !event.rdates.is_empty() {
+        warn(format!(
+            "{} RDATE occurrence(s) of {:?} without an RRULE are not imported (only DTSTART is)",
+            event.rdates.len(),
+            event.uid
+        ));
+    }
     let title = bounded::<300>(event.summary.as_deref(), "SUMMARY", &mut warn)
         .unwrap_or_else(|| Title::parse("(untitled)").expect("valid title"));
     let description = bounded::<10000>(event.description.as_deref(), "DESCRIPTION", &mut warn);
@@ -769,6 +945,68 @@ fn to_input(
         post_variants: Vec::new(),
         version: None,
     })
+}
+
+/// What the series says, to which an override's text is compared.
+struct MasterText<'a> {
+    summary: Option<&'a str>,
+    description: Option<&'a str>,
+    location: Option<&'a str>,
+}
+
+/// The exception an override (a RECURRENCE-ID instance) makes of occurrence
+/// `key`: cancelled, or at its own time with whatever text differs from the
+/// series' (RFC 5545 §3.8.4.4: the instance carries the properties it changes).
+/// Changed SUMMARY or DESCRIPTION become the occurrence's translation in the
+/// partner's language (both, as the instance says them); a changed LOCATION its
+/// place name.
+fn override_input(
+    o: &ImportedEvent,
+    key: OccurrenceKey,
+    master: &MasterText<'_>,
+    timing: &Timing,
+    lang: Language,
+    warn: &mut impl FnMut(String),
+) -> ExceptionInput {
+    let cancelled = o.status == Some(Status::Cancelled);
+    let (moved, _) = timing_of(&o.time);
+    let same_kind = moved.precision == timing.precision();
+    let mut translations = Translations::new();
+    let mut location = None;
+    if !cancelled && same_kind {
+        let clean = |v: Option<&str>| {
+            v.map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        if clean(o.summary.as_deref()) != clean(master.summary)
+            || clean(o.description.as_deref()) != clean(master.description)
+        {
+            let title = bounded::<300>(o.summary.as_deref(), "SUMMARY", warn)
+                .or_else(|| bounded::<300>(master.summary, "SUMMARY", &mut |_| {}))
+                .unwrap_or_else(|| Title::parse("(untitled)").expect("valid title"));
+            let description = bounded::<10000>(o.description.as_deref(), "DESCRIPTION", warn);
+            translations.insert(lang, TranslationInput { title, description });
+        }
+        if clean(o.location.as_deref()) != clean(master.location) {
+            match bounded::<200>(o.location.as_deref(), "LOCATION", warn) {
+                Some(name) => {
+                    location = Some(Name::parse(name.as_str()).expect("bounded to 200"));
+                }
+                None => warn(format!(
+                    "the override of {key} has no LOCATION while its series has one; the \
+                     series' is kept for it"
+                )),
+            }
+        }
+    }
+    ExceptionInput {
+        occurrence: key,
+        cancelled: cancelled || !same_kind,
+        timing: (!cancelled && same_kind).then_some(moved),
+        translations,
+        location,
+    }
 }
 
 /// Text cut to the model's limit (with a warning), or None when empty.

@@ -138,17 +138,28 @@ pub fn events_for(
         summary = format!("{summary} ({note})");
         notes.push(format!("{}.", capitalise(&note)));
     }
-    if let Some(d) = description {
-        notes.push(d);
-    }
     let partners: Vec<String> = a
         .partners
         .iter()
         .filter_map(|p| context.organisations.get(&p.organisation_id).cloned())
         .collect();
-    if !partners.is_empty() {
-        notes.push(format!("{}: {}", text.with, partners.join(", ")));
-    }
+    let with_partners =
+        (!partners.is_empty()).then(|| format!("{}: {}", text.with, partners.join(", ")));
+    // The DESCRIPTION of the master (after any placeholder note) or of an
+    // override with its own description: the text, then who takes part.
+    let notes_for = |notes: &[String], description: Option<&String>| -> Option<String> {
+        let all: Vec<&String> = notes
+            .iter()
+            .chain(description)
+            .chain(with_partners.as_ref())
+            .collect();
+        (!all.is_empty()).then(|| {
+            all.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        })
+    };
     let status = match a.status {
         ActivityStatus::Cancelled | ActivityStatus::Failed => Some(EventStatus::Cancelled),
         _ if placeholder.is_some() => Some(EventStatus::Tentative),
@@ -164,17 +175,21 @@ pub fn events_for(
     {
         categories.push(t.title.clone());
     }
-    let location = [a.place.name.clone(), a.place.address.clone()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let location_of = |name: Option<&String>| {
+        let joined = [name, a.place.address.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        (!joined.is_empty()).then_some(joined)
+    };
     let mut master = Event {
         created: Some(a.created_at),
         last_modified: Some(a.updated_at),
         sequence: a.sequence.max(0) as u32,
-        description: (!notes.is_empty()).then(|| notes.join("\n\n")),
-        location: (!location.is_empty()).then_some(location),
+        description: notes_for(&notes, description.as_ref()),
+        location: location_of(a.place.name.as_ref()),
         url: a.place.url.clone(),
         organizer,
         categories,
@@ -186,17 +201,33 @@ pub fn events_for(
     let mut overrides = Vec::new();
     if let (Some(rule), None) = (&a.recurrence_rule, placeholder) {
         master.rrule = Some(rule.rule().to_owned());
+        master.rdates = rule.rdates().iter().map(|k| occurrence_id(*k)).collect();
         for exception in &a.exceptions {
             let id = occurrence_id(exception.key);
             match &exception.change {
                 ExceptionChange::Cancelled => master.exdates.push(id),
                 ExceptionChange::Moved(timing) => {
                     if let Some(time) = exact_time(timing) {
+                        // RFC 5545 §3.8.4.4: the instance says what it changes;
+                        // its own text in the master's language, else the master's.
+                        let own = exception.text.translations.get(&title_lang);
+                        let location = match &exception.text.location {
+                            Some(name) => location_of(Some(name)),
+                            None => master.location.clone(),
+                        };
                         overrides.push(Event {
                             rrule: None,
                             exdates: Vec::new(),
+                            rdates: Vec::new(),
                             recurrence_id: Some(id),
                             time,
+                            summary: own
+                                .map_or_else(|| master.summary.clone(), |t| t.title.clone()),
+                            description: match own {
+                                Some(t) => notes_for(&[], t.description.as_ref()),
+                                None => master.description.clone(),
+                            },
+                            location,
                             ..master.clone()
                         });
                     }

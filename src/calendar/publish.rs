@@ -86,6 +86,47 @@ impl Publisher {
         Ok(found)
     }
 
+    /// A live private feed from memory only (the 304 fast path; `None`: ask
+    /// [`Publisher::private_feed`]).
+    pub fn cached_private_feed(&self, token: &str, generation: u64) -> Option<Feed> {
+        let hash = crate::domain::feed::hash_token(token);
+        self.tokens
+            .read()
+            .expect("token cache")
+            .get(&hash)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, feed)| feed.clone())
+    }
+
+    /// The rendered feed if a fresh one is in memory: no database, no waiting.
+    /// What the 304 fast path answers from (`None`: ask [`Publisher::render`]).
+    pub fn cached(
+        &self,
+        target: &Target,
+        lang: Option<Language>,
+        kind: Option<ActivityKind>,
+        generation: u64,
+        now: DateTime<Utc>,
+    ) -> Option<Arc<Rendered>> {
+        let hit = self
+            .cache
+            .get(&Self::key(target, lang, kind), generation, now)?;
+        crate::http::metrics::FEED_CACHE_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(hit)
+    }
+
+    fn key(target: &Target, lang: Option<Language>, kind: Option<ActivityKind>) -> FeedKey {
+        let (feed_id, default_lang) = match target {
+            Target::Public => (None, Language::En),
+            Target::Private(f) => (Some(f.id), f.lang.unwrap_or(Language::En)),
+        };
+        FeedKey {
+            feed_id,
+            lang: lang.unwrap_or(default_lang),
+            kind,
+        }
+    }
+
     /// The rendered feed, built if the cached one is stale.
     pub async fn render(
         &self,
@@ -95,15 +136,7 @@ impl Publisher {
         lang: Option<Language>,
         kind: Option<ActivityKind>,
     ) -> Result<Arc<Rendered>> {
-        let (feed_id, default_lang) = match &target {
-            Target::Public => (None, Language::En),
-            Target::Private(f) => (Some(f.id), f.lang.unwrap_or(Language::En)),
-        };
-        let key = FeedKey {
-            feed_id,
-            lang: lang.unwrap_or(default_lang),
-            kind,
-        };
+        let key = Self::key(&target, lang, kind);
         if let Some(hit) = self.cache.get(&key, db.generation(), now) {
             crate::http::metrics::FEED_CACHE_HITS
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

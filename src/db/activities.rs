@@ -3,8 +3,9 @@
 //! activity's own zone; whole-day and month timings as dates.
 
 use super::schema::{
-    activities, activity_channels, activity_exceptions, activity_partners, activity_spans,
-    activity_translations, participations, people, post_variants,
+    activities, activity_channels, activity_exception_translations, activity_exceptions,
+    activity_partners, activity_spans, activity_translations, participations, people,
+    post_variants,
 };
 use super::{
     DbConnection, Page, PageRequest, campaigns, channels, organisations, parse_stored, plans,
@@ -16,7 +17,9 @@ use crate::domain::activity::{
 };
 use crate::domain::campaign::Translation;
 use crate::domain::language::{Language, Translations};
-use crate::domain::recurrence::{Exception, ExceptionChange, OccurrenceKey, Recurrence};
+use crate::domain::recurrence::{
+    Exception, ExceptionChange, OccurrenceKey, OccurrenceText, Recurrence,
+};
 use crate::domain::timing::{Timing, TimingView, YearMonth};
 use crate::domain::zone::Zone;
 use crate::error::{Error, Result};
@@ -56,6 +59,7 @@ struct Row {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     cancelled_at: Option<NaiveDateTime>,
+    rdates: Option<String>,
 }
 
 /// The timing columns, as stored.
@@ -148,10 +152,18 @@ struct ExceptionRow {
     ends_at: Option<NaiveDateTime>,
     start_date: Option<NaiveDate>,
     end_date: Option<NaiveDate>,
+    location: Option<String>,
 }
 
+/// The exceptions of some activities, each with its own translations.
+type ExceptionRows = HashMap<i64, Vec<(ExceptionRow, Translations<Translation>)>>;
+
 impl ExceptionRow {
-    fn into_domain(self, series: &Timing) -> Result<Exception> {
+    fn into_domain(
+        self,
+        series: &Timing,
+        translations: Translations<Translation>,
+    ) -> Result<Exception> {
         let key: OccurrenceKey = self
             .recurrence_id
             .parse()
@@ -168,7 +180,14 @@ impl ExceptionRow {
                 self.end_date,
             )?)
         };
-        Ok(Exception { key, change })
+        Ok(Exception {
+            key,
+            change,
+            text: OccurrenceText {
+                translations,
+                location: self.location,
+            },
+        })
     }
 }
 
@@ -282,6 +301,7 @@ struct Fields<'a> {
     start_date: Option<NaiveDate>,
     end_date: Option<NaiveDate>,
     rrule: Option<&'a str>,
+    rdates: Option<String>,
     place_name: Option<&'a str>,
     place_address: Option<&'a str>,
     place_url: Option<&'a str>,
@@ -349,6 +369,7 @@ fn fields<'a>(a: &'a ValidActivity, t: &'a TimingColumns) -> Fields<'a> {
         start_date: t.start_date,
         end_date: t.end_date,
         rrule: a.recurrence.as_ref().map(|r| r.rule()),
+        rdates: a.recurrence.as_ref().and_then(|r| r.stored_rdates()),
         place_name: a.place.name.as_deref(),
         place_address: a.place.address.as_deref(),
         place_url: a.place.url.as_deref(),
@@ -405,7 +426,23 @@ fn write_children(conn: &mut DbConnection, id: i64, a: &ValidActivity) -> Result
     }
     diesel::delete(activity_exceptions::table.filter(activity_exceptions::activity_id.eq(id)))
         .execute(conn)?;
+    diesel::delete(
+        activity_exception_translations::table
+            .filter(activity_exception_translations::activity_id.eq(id)),
+    )
+    .execute(conn)?;
     for e in &a.exceptions {
+        for (lang, t) in &e.text.translations {
+            diesel::insert_into(activity_exception_translations::table)
+                .values((
+                    activity_exception_translations::activity_id.eq(id),
+                    activity_exception_translations::recurrence_id.eq(e.key.to_string()),
+                    activity_exception_translations::lang.eq(lang.as_str()),
+                    activity_exception_translations::title.eq(&t.title),
+                    activity_exception_translations::description.eq(t.description.as_deref()),
+                ))
+                .execute(conn)?;
+        }
         let (cancelled, t) = match &e.change {
             ExceptionChange::Cancelled => (true, None),
             ExceptionChange::Moved(t) => (false, Some(timing_columns(t))),
@@ -419,6 +456,7 @@ fn write_children(conn: &mut DbConnection, id: i64, a: &ValidActivity) -> Result
                 activity_exceptions::ends_at.eq(t.as_ref().and_then(|t| t.ends_at)),
                 activity_exceptions::start_date.eq(t.as_ref().and_then(|t| t.start_date)),
                 activity_exceptions::end_date.eq(t.as_ref().and_then(|t| t.end_date)),
+                activity_exceptions::location.eq(e.text.location.as_deref()),
             ))
             .execute(conn)?;
     }
@@ -530,15 +568,38 @@ pub fn find_external(
     })
 }
 
-fn exceptions_of(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, Vec<ExceptionRow>>> {
-    let mut exception_rows: HashMap<i64, Vec<ExceptionRow>> = HashMap::new();
+fn exceptions_of(conn: &mut DbConnection, ids: &[i64]) -> Result<ExceptionRows> {
+    let mut texts: HashMap<(i64, String), Translations<Translation>> = HashMap::new();
+    for (id, key, lang, title, description) in activity_exception_translations::table
+        .filter(activity_exception_translations::activity_id.eq_any(ids))
+        .select((
+            activity_exception_translations::activity_id,
+            activity_exception_translations::recurrence_id,
+            activity_exception_translations::lang,
+            activity_exception_translations::title,
+            activity_exception_translations::description,
+        ))
+        .load::<(i64, String, String, String, Option<String>)>(conn)?
+    {
+        texts
+            .entry((id, key))
+            .or_default()
+            .insert(parse_stored(&lang)?, Translation { title, description });
+    }
+    let mut exception_rows: ExceptionRows = HashMap::new();
     for e in activity_exceptions::table
         .filter(activity_exceptions::activity_id.eq_any(ids))
         .order(activity_exceptions::recurrence_id)
         .select(ExceptionRow::as_select())
         .load(conn)?
     {
-        exception_rows.entry(e.activity_id).or_default().push(e);
+        let text = texts
+            .remove(&(e.activity_id, e.recurrence_id.clone()))
+            .unwrap_or_default();
+        exception_rows
+            .entry(e.activity_id)
+            .or_default()
+            .push((e, text));
     }
     Ok(exception_rows)
 }
@@ -655,9 +716,12 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
                 .remove(&row.id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|e| e.into_domain(&timing))
+                .map(|(e, text)| e.into_domain(&timing, text))
                 .collect::<Result<Vec<_>>>()?;
-            let recurrence_rule = row.rrule.clone().map(Recurrence::from_stored);
+            let recurrence_rule = row
+                .rrule
+                .clone()
+                .map(|r| Recurrence::from_stored_with_rdates(r, row.rdates.as_deref()));
             let mut activity = Activity {
                 id: row.id,
                 uid: row.uid,
@@ -944,7 +1008,11 @@ fn in_range(
             .load(conn)?;
         let mut exception_rows = exceptions_of(conn, &series)?;
         for row in rows {
-            let Some(rule) = row.rrule.clone().map(Recurrence::from_stored) else {
+            let Some(rule) = row
+                .rrule
+                .clone()
+                .map(|r| Recurrence::from_stored_with_rdates(r, row.rdates.as_deref()))
+            else {
                 continue;
             };
             let timing = row.timing()?;
@@ -952,7 +1020,7 @@ fn in_range(
                 .remove(&row.id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|e| e.into_domain(&timing))
+                .map(|(e, text)| e.into_domain(&timing, text))
                 .collect::<Result<Vec<_>>>()?;
             let found = rule.occurrences(&timing, &exceptions, from, to);
             if let Some(first) = found

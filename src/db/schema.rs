@@ -156,6 +156,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         cancelled_at -> Nullable<Timestamp>,
+        rdates -> Nullable<Text>,
     }
 }
 
@@ -192,6 +193,17 @@ diesel::table! {
         ends_at -> Nullable<Timestamp>,
         start_date -> Nullable<Date>,
         end_date -> Nullable<Date>,
+        location -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    activity_exception_translations (activity_id, recurrence_id, lang) {
+        activity_id -> BigInt,
+        recurrence_id -> Text,
+        lang -> Text,
+        title -> Text,
+        description -> Nullable<Text>,
     }
 }
 
@@ -386,6 +398,7 @@ diesel::joinable!(activity_translations -> activities (activity_id));
 diesel::joinable!(activity_channels -> activities (activity_id));
 diesel::joinable!(activity_channels -> channels (channel_id));
 diesel::joinable!(activity_exceptions -> activities (activity_id));
+diesel::joinable!(activity_exception_translations -> activities (activity_id));
 diesel::joinable!(participations -> activities (activity_id));
 diesel::joinable!(participations -> people (person_id));
 
@@ -412,6 +425,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     activity_channels,
     activity_partners,
     activity_exceptions,
+    activity_exception_translations,
     post_variants,
     participations,
     mailing_lists,

@@ -88,7 +88,7 @@ text_enum!(
 
 use super::campaign::{Translation, TranslationInput, check_translations, check_unique_ids};
 use super::language::{Language, Translations, pick};
-use super::recurrence::{Exception, ExceptionChange, OccurrenceKey, Recurrence};
+use super::recurrence::{Exception, ExceptionChange, OccurrenceKey, OccurrenceText, Recurrence};
 use super::text::{Name, Text, WebUrl};
 use super::timing::{Timing, TimingInput, TimingView};
 use crate::error::{Error, Result};
@@ -135,18 +135,33 @@ pub struct RecurrenceInput {
     /// An RFC 5545 RRULE value, e.g. `FREQ=MONTHLY;BYDAY=1TU`.
     #[schema(max_length = 1000)]
     pub rule: String,
+    /// Extra occurrences beside the rule's (RFC 5545 RDATE), each with the
+    /// series' length: wall-clock date-times in the activity's zone for exact
+    /// times, dates for whole days.
+    #[serde(default)]
+    pub rdates: Vec<OccurrenceKey>,
     #[serde(default)]
     pub exceptions: Vec<ExceptionInput>,
 }
 
-/// One occurrence skipped (`cancelled: true`) or moved (`timing`).
+/// One occurrence skipped (`cancelled: true`), moved (`timing`), or saying
+/// something else that day (`translations`, `location`; RFC 5545 §3.8.4.4), or
+/// both moved and renamed.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExceptionInput {
     pub occurrence: OccurrenceKey,
     #[serde(default)]
     pub cancelled: bool,
+    /// The new timing; absent: the occurrence keeps its time.
     pub timing: Option<TimingInput>,
+    /// Title and description of this occurrence per language, replacing the
+    /// series' in that language on that date.
+    #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, TranslationInput>)]
+    pub translations: Translations<TranslationInput>,
+    /// The place's name on that date.
+    pub location: Option<Name>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -213,27 +228,15 @@ impl ActivityInput {
         let (recurrence, exceptions) = match &self.recurrence {
             None => (None, Vec::new()),
             Some(input) => {
-                let recurrence = Recurrence::parse(&input.rule, &timing)?;
+                let recurrence = Recurrence::parse(&input.rule, &timing)?.with_rdates(
+                    &input.rdates,
+                    &timing,
+                    "recurrence.rdates",
+                )?;
                 let mut exceptions: Vec<Exception> = Vec::new();
                 for (i, e) in input.exceptions.iter().enumerate() {
                     let field = format!("recurrence.exceptions[{i}]");
-                    let change = match (e.cancelled, &e.timing) {
-                        (true, None) => ExceptionChange::Cancelled,
-                        (false, Some(t)) => ExceptionChange::Moved(
-                            Timing::try_from(t.clone()).map_err(|err| prefix(err, &field))?,
-                        ),
-                        _ => {
-                            return Err(Error::invalid(
-                                field,
-                                "give either \"cancelled\": true or a new timing",
-                            ));
-                        }
-                    };
-                    let exception = Exception {
-                        key: e.occurrence,
-                        change,
-                    };
-                    exception.validate(&recurrence, &timing, &field)?;
+                    let exception = e.validate(&recurrence, &timing, &field)?;
                     if exceptions.iter().any(|x| x.key == exception.key) {
                         return Err(Error::invalid(
                             format!("{field}.occurrence"),
@@ -317,6 +320,69 @@ impl ActivityInput {
                 .collect(),
             post_variants,
         })
+    }
+}
+
+impl ExceptionInput {
+    /// The exception this input describes, checked against its series; errors
+    /// name `field` and the part at fault.
+    pub fn validate(
+        &self,
+        recurrence: &Recurrence,
+        timing: &Timing,
+        field: &str,
+    ) -> Result<Exception> {
+        let text = OccurrenceText {
+            translations: self
+                .translations
+                .iter()
+                .map(|(lang, t)| (*lang, Translation::from(t)))
+                .collect(),
+            location: self.location.as_ref().map(|n| n.as_str().to_owned()),
+        };
+        let change = match (self.cancelled, &self.timing) {
+            (true, None) if text.is_empty() => ExceptionChange::Cancelled,
+            (true, None) => {
+                let part = if text.translations.is_empty() {
+                    "location"
+                } else {
+                    "translations"
+                };
+                return Err(Error::invalid(
+                    format!("{field}.{part}"),
+                    "a cancelled occurrence says nothing: leave it out",
+                ));
+            }
+            (false, Some(t)) => ExceptionChange::Moved(
+                Timing::try_from(t.clone()).map_err(|err| prefix(err, field))?,
+            ),
+            (false, None) if !text.is_empty() => {
+                // Renamed in place: the occurrence keeps its own time.
+                match recurrence.occurrence_timing(timing, self.occurrence) {
+                    Some(t) => ExceptionChange::Moved(t),
+                    None => {
+                        return Err(Error::invalid(
+                            format!("{field}.occurrence"),
+                            format!("{} is not an occurrence of the series", self.occurrence),
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return Err(Error::invalid(
+                    field,
+                    "give either \"cancelled\": true, or a new timing, \
+                     translations or a location",
+                ));
+            }
+        };
+        let exception = Exception {
+            key: self.occurrence,
+            change,
+            text,
+        };
+        exception.validate(recurrence, timing, field)?;
+        Ok(exception)
     }
 }
 
@@ -416,6 +482,8 @@ impl Activity {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RecurrenceView {
     pub rule: String,
+    /// RDATE occurrences, beside the rule's.
+    pub rdates: Vec<OccurrenceKey>,
     pub exceptions: Vec<ExceptionView>,
 }
 
@@ -425,12 +493,20 @@ pub struct ExceptionView {
     pub cancelled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<TimingView>,
+    /// This occurrence's own title and description, per language.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[schema(value_type = std::collections::BTreeMap<String, Translation>)]
+    pub translations: Translations<Translation>,
+    /// This occurrence's own place name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 impl RecurrenceView {
     pub fn new(rule: &Recurrence, exceptions: &[Exception]) -> RecurrenceView {
         RecurrenceView {
             rule: rule.rule().to_owned(),
+            rdates: rule.rdates().to_vec(),
             exceptions: exceptions
                 .iter()
                 .map(|e| ExceptionView {
@@ -440,6 +516,8 @@ impl RecurrenceView {
                         ExceptionChange::Moved(t) => Some(TimingView::from(t)),
                         ExceptionChange::Cancelled => None,
                     },
+                    translations: e.text.translations.clone(),
+                    location: e.text.location.clone(),
                 })
                 .collect(),
         }

@@ -2,6 +2,8 @@
 //! RRULE, validated against the activity's start, never expanded into copies.
 //! Expansion happens only to answer questions ("what happens in March?").
 
+use super::campaign::Translation;
+use super::language::Translations;
 use super::timing::{Timing, resolve_local};
 use crate::error::Error;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
@@ -118,6 +120,9 @@ fn occurrences_per_day(canonical: &str) -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recurrence {
     rule: String,
+    /// RDATE occurrences (RFC 5545 §3.8.5.2): extra starts beside the rule's, each
+    /// with the series' length, in the series' own frame; sorted, no duplicates.
+    rdates: Vec<OccurrenceKey>,
 }
 
 /// The longest RRULE value accepted (the API documents it as `maxLength`).
@@ -187,24 +192,114 @@ impl Recurrence {
         })?;
         rule.validate(start)
             .map_err(|e| Error::invalid(FIELD, format!("not valid for this start: {e}")))?;
-        Ok(Recurrence { rule: canonical })
+        Ok(Recurrence {
+            rule: canonical,
+            rdates: Vec::new(),
+        })
+    }
+
+    /// The series with RDATE occurrences added (RFC 5545 §3.8.5.2). Each must be of
+    /// the series' kind (a wall-clock date-time in its zone for exact times, a date
+    /// for whole days) and, for exact times, exist on the clock (not inside a DST
+    /// gap); duplicates and dates the rule already generates are kept once.
+    pub fn with_rdates(
+        mut self,
+        rdates: &[OccurrenceKey],
+        timing: &Timing,
+        field: &str,
+    ) -> Result<Recurrence, Error> {
+        if rdates.len() > usize::from(MAX_OCCURRENCES) {
+            return Err(Error::invalid(
+                field,
+                format!("at most {MAX_OCCURRENCES} RDATE occurrences"),
+            ));
+        }
+        for (i, key) in rdates.iter().enumerate() {
+            let field = format!("{field}[{i}]");
+            match (timing, key) {
+                (Timing::Exact { zone, .. }, OccurrenceKey::DateTime(at)) => {
+                    resolve_local(*zone, *at, &field)?;
+                }
+                (Timing::Days { .. }, OccurrenceKey::Date(_)) => {}
+                (Timing::Exact { .. }, OccurrenceKey::Date(_)) => {
+                    return Err(Error::invalid(
+                        field,
+                        "the series has exact times: give a date-time (2020-04-07T10:00:00)",
+                    ));
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        field,
+                        "the series is of whole days: give a date (2020-04-07)",
+                    ));
+                }
+            }
+        }
+        let mut rdates = rdates.to_vec();
+        rdates.sort();
+        rdates.dedup();
+        self.rdates = rdates;
+        Ok(self)
     }
 
     /// Rebuilds a rule read from the database, where it was validated on the way in.
     /// Rules stored before rules were canonicalised are published canonically too.
     pub fn from_stored(rule: String) -> Recurrence {
         let rule = canonical_rule(&rule).unwrap_or(rule);
-        Recurrence { rule }
+        Recurrence {
+            rule,
+            rdates: Vec::new(),
+        }
+    }
+
+    /// [`Recurrence::from_stored`] with the stored RDATE list (comma-separated keys).
+    pub fn from_stored_with_rdates(rule: String, rdates: Option<&str>) -> Recurrence {
+        let mut r = Recurrence::from_stored(rule);
+        r.rdates = rdates
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|k| k.trim().parse().ok())
+            .collect();
+        r.rdates.sort();
+        r.rdates.dedup();
+        r
     }
 
     pub fn rule(&self) -> &str {
         &self.rule
     }
 
+    pub fn rdates(&self) -> &[OccurrenceKey] {
+        &self.rdates
+    }
+
+    /// The RDATE list as stored: comma-separated keys, `None` when empty.
+    pub fn stored_rdates(&self) -> Option<String> {
+        (!self.rdates.is_empty()).then(|| {
+            self.rdates
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
+
     fn set(&self, timing: &Timing) -> Option<RRuleSet> {
         let start = series_start(timing)?;
         let rule = self.rule.parse::<RRule<Unvalidated>>().ok()?;
-        Some(RRuleSet::new(start).rrule(rule.validate(start).ok()?))
+        let mut set = RRuleSet::new(start).rrule(rule.validate(start).ok()?);
+        for key in &self.rdates {
+            if let Some(at) = key_instant(timing, *key) {
+                set = set.rdate(at);
+            }
+        }
+        Some(set)
+    }
+
+    /// The timing of the series' occurrence starting at `key` (same length as the
+    /// series), whether or not an exception changes it.
+    pub fn occurrence_timing(&self, timing: &Timing, key: OccurrenceKey) -> Option<Timing> {
+        shifted(timing, key)
     }
 
     /// Original starts of the series between two instants (inclusive), in the
@@ -264,6 +359,13 @@ impl Recurrence {
             None
         };
         let mut from = first;
+        if let Some(earliest) = self.rdates.first() {
+            let day = match *earliest {
+                OccurrenceKey::DateTime(t) => t.date(),
+                OccurrenceKey::Date(d) => d,
+            };
+            from = from.min(day);
+        }
         for exception in exceptions {
             if let ExceptionChange::Moved(ref moved) = exception.change
                 && let Some((s, e)) = moved.date_range()
@@ -443,14 +545,52 @@ impl ToSchema for OccurrenceKey {}
 pub struct Exception {
     pub key: OccurrenceKey,
     pub change: ExceptionChange,
+    /// What the occurrence says differently from its series (only for a
+    /// [`ExceptionChange::Moved`] one; a cancelled occurrence says nothing).
+    pub text: OccurrenceText,
+}
+
+impl Exception {
+    pub fn cancelled(key: OccurrenceKey) -> Exception {
+        Exception {
+            key,
+            change: ExceptionChange::Cancelled,
+            text: OccurrenceText::default(),
+        }
+    }
+
+    pub fn moved(key: OccurrenceKey, timing: Timing) -> Exception {
+        Exception {
+            key,
+            change: ExceptionChange::Moved(timing),
+            text: OccurrenceText::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExceptionChange {
     /// The occurrence is skipped (EXDATE).
     Cancelled,
-    /// The occurrence happens at another time (RECURRENCE-ID override).
+    /// The occurrence is overridden (RECURRENCE-ID): it happens at this timing,
+    /// which may be its original one when only its text changes.
     Moved(Timing),
+}
+
+/// The text of one occurrence that differs from its series' (RFC 5545 §3.8.4.4:
+/// a RECURRENCE-ID instance may change SUMMARY, DESCRIPTION and LOCATION, not
+/// only its time). A translation replaces the series' title and description in
+/// that language on that date; `location` replaces the place's name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OccurrenceText {
+    pub translations: Translations<Translation>,
+    pub location: Option<String>,
+}
+
+impl OccurrenceText {
+    pub fn is_empty(&self) -> bool {
+        self.translations.is_empty() && self.location.is_none()
+    }
 }
 
 impl Exception {
@@ -466,6 +606,12 @@ impl Exception {
             return Err(Error::invalid(
                 format!("{field}.occurrence"),
                 format!("{} is not an occurrence of the series", self.key),
+            ));
+        }
+        if self.change == ExceptionChange::Cancelled && !self.text.is_empty() {
+            return Err(Error::invalid(
+                format!("{field}.translations"),
+                "a cancelled occurrence says nothing: leave it out",
             ));
         }
         if let ExceptionChange::Moved(ref moved) = self.change
@@ -602,22 +748,13 @@ mod tests {
         )
         .unwrap();
         let exceptions = [
-            Exception {
-                key: key("2020-04-07T10:00:00"),
-                change: ExceptionChange::Cancelled,
-            },
-            Exception {
-                key: key("2020-05-05T10:00:00"),
-                change: ExceptionChange::Moved(moved.clone()),
-            },
+            Exception::cancelled(key("2020-04-07T10:00:00")),
+            Exception::moved(key("2020-05-05T10:00:00"), moved.clone()),
         ];
         for e in &exceptions {
             e.validate(&r, &t, "recurrence.exceptions[0]").unwrap();
         }
-        let not_an_occurrence = Exception {
-            key: key("2020-05-06T10:00:00"),
-            change: ExceptionChange::Cancelled,
-        };
+        let not_an_occurrence = Exception::cancelled(key("2020-05-06T10:00:00"));
         assert!(not_an_occurrence.validate(&r, &t, "x").is_err());
 
         let occ = r.occurrences(&t, &exceptions, d("2020-04-01"), d("2020-06-30"));
@@ -663,9 +800,11 @@ mod tests {
             Some((d("2020-01-31"), Some(d("2020-04-01"))))
         );
         // A moved occurrence widens the span, before and after.
-        let moved = |a: &str, b: &str| Exception {
-            key: "2020-02-29T22:00:00".parse().unwrap(),
-            change: ExceptionChange::Moved(Timing::exact(dt(a), dt(b), madrid).unwrap()),
+        let moved = |a: &str, b: &str| {
+            Exception::moved(
+                "2020-02-29T22:00:00".parse().unwrap(),
+                Timing::exact(dt(a), dt(b), madrid).unwrap(),
+            )
         };
         let early = moved("2020-01-10T10:00", "2020-01-10T11:00");
         assert_eq!(

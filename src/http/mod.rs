@@ -161,6 +161,42 @@ impl Application {
                 // says so) or has no body (304) is left as it is.
                 .wrap(actix_web::middleware::Compress::default())
                 .wrap(TracingLogger::<logging::RedactedRootSpan>::new())
+                // Outermost: a feed poll the cache can answer 304 is answered
+                // here, before the request span and the rest (issue 12); it is
+                // still counted in /metrics and charged to the feed budgets.
+                .wrap_fn(|req, srv| {
+                    let started = std::time::Instant::now();
+                    let early = match routes::not_modified_early(&req) {
+                        Some((res, route)) => {
+                            let mut res = req.into_response(res);
+                            security_headers(res.headers_mut());
+                            if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                            {
+                                res.headers_mut()
+                                    .insert(header::HeaderName::from_static("x-request-id"), id);
+                            }
+                            if let Some(registry) =
+                                res.request().app_data::<web::Data<metrics::Metrics>>()
+                            {
+                                registry.observe(
+                                    res.request().method().as_str(),
+                                    Some(route),
+                                    304,
+                                    started.elapsed(),
+                                );
+                            }
+                            Ok(res)
+                        }
+                        None => Err(req),
+                    };
+                    let call = early.map_err(|req| srv.call(req));
+                    async move {
+                        match call {
+                            Ok(res) => Ok(res),
+                            Err(fut) => Ok(fut.await?.map_into_boxed_body()),
+                        }
+                    }
+                })
         })
         .listen(listener)?
         .run();

@@ -173,7 +173,12 @@ impl FromRequest for PublicRateLimit {
 /// Which feed a request asks for: a digest of its token (the token itself is
 /// not kept), or 0 for the public feed.
 fn feed_key(req: &HttpRequest) -> u64 {
-    match req.match_info().get("token") {
+    feed_key_of(req.match_info().get("token"))
+}
+
+/// The feed budget's key: the public feed, or one private feed by its token.
+pub fn feed_key_of(token: Option<&str>) -> u64 {
+    match token {
         Some(token) => {
             let digest = sha2::Sha256::digest(token.as_bytes());
             u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
@@ -215,6 +220,17 @@ impl FromRequest for FeedRateLimit {
         }
         ready(result.map(|_| FeedRateLimit))
     }
+}
+
+/// One feed poll against the feed budgets (by feed and IP, and by IP), as
+/// [`FeedRateLimit`] charges it; for the 304 fast path, which runs before
+/// routing. `false`: over a budget (the caller lets the routed handler answer 429).
+pub fn charge_feed_poll(limits: &Limits, ip: IpAddr, feed: u64) -> bool {
+    limits
+        .feed_pair
+        .check(&(ip, feed))
+        .and_then(|_| limits.feed_client.check(&ip))
+        .is_ok()
 }
 
 /// After a feed answer: a full calendar (200) costs more than a 304.

@@ -713,3 +713,69 @@ async fn without_public_url_links_point_where_the_server_listens() {
     let res = app.client.get(https).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// The 304 a poll with a matching `If-None-Match` gets from the cache before
+/// routing (issue 12) says what a routed 304 says, is still counted in /metrics,
+/// and an invalid parameter still gets its 400 (the fast path steps aside).
+#[tokio::test]
+async fn a_304_answered_from_the_cache_is_the_routed_one() {
+    let app = spawn_app().await;
+    varied_plan(&app).await;
+    let (headers, _) = feed(&app, "/feeds/public.ics?lang=es").await;
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let last_modified = headers["last-modified"].to_str().unwrap().to_owned();
+    let poll = |name: &'static str, value: String, path: &'static str| {
+        let req = app.client.get(app.url(path)).header(name, value);
+        async move { req.send().await.unwrap() }
+    };
+    // If-Modified-Since goes the routed way; If-None-Match the early one.
+    let routed = poll(
+        "if-modified-since",
+        last_modified,
+        "/feeds/public.ics?lang=es",
+    )
+    .await;
+    let early = poll(
+        "if-none-match",
+        etag.clone(),
+        "/feeds/public.ics?lang=es&utm_source=x",
+    )
+    .await;
+    for res in [&routed, &early] {
+        assert_eq!(res.status(), 304);
+    }
+    for name in [
+        "etag",
+        "last-modified",
+        "vary",
+        "cache-control",
+        "x-content-type-options",
+        "content-security-policy",
+    ] {
+        assert_eq!(
+            routed.headers().get(name),
+            early.headers().get(name),
+            "{name}"
+        );
+    }
+    assert!(early.headers().contains_key("x-request-id"));
+    // Another language's ETag does not match: the full feed.
+    let other = poll("if-none-match", etag.clone(), "/feeds/public.ics?lang=fr").await;
+    assert_eq!(other.status(), 200);
+    let bad = poll("if-none-match", etag, "/feeds/public.ics?lang=de").await;
+    assert_eq!(bad.status(), 400);
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains(
+            "pregon_http_requests_total{method=\"GET\",route=\"/feeds/public.ics\",status=\"304\"} 2"
+        ),
+        "{text}"
+    );
+}

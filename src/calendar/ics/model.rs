@@ -181,6 +181,9 @@ pub struct Event {
     /// written verbatim.
     pub rrule: Option<String>,
     pub exdates: Vec<OccurrenceId>,
+    /// Extra occurrences (RDATE), of the same kind as `time`, each lasting as
+    /// long as the event; written one per line.
+    pub rdates: Vec<OccurrenceId>,
     /// Set on an override of one occurrence of a recurring event; the
     /// override shares the master's UID.
     pub recurrence_id: Option<OccurrenceId>,
@@ -215,6 +218,7 @@ impl Event {
             time,
             rrule: None,
             exdates: Vec::new(),
+            rdates: Vec::new(),
             recurrence_id: None,
             language: None,
         }

@@ -48,6 +48,12 @@ pub fn validate(cal: &Calendar) -> Result<(), IcsError> {
                 field: "EXDATE",
             });
         }
+        if !ev.rdates.iter().all(kind_ok) {
+            return Err(IcsError::OccurrenceKindMismatch {
+                uid: uid(),
+                field: "RDATE",
+            });
+        }
         if let Some(rid) = &ev.recurrence_id {
             if !kind_ok(rid) {
                 return Err(IcsError::OccurrenceKindMismatch {
@@ -188,10 +194,15 @@ fn zone_windows(events: &[Event]) -> Vec<(Tz, ZoneWindow)> {
         if is_utc(tz) {
             continue;
         }
-        let occurrence_dates = ev.exdates.iter().chain(&ev.recurrence_id).map(|o| match o {
-            OccurrenceId::Local(dt) => dt.date(),
-            OccurrenceId::Date(d) => *d,
-        });
+        let occurrence_dates = ev
+            .exdates
+            .iter()
+            .chain(&ev.rdates)
+            .chain(&ev.recurrence_id)
+            .map(|o| match o {
+                OccurrenceId::Local(dt) => dt.date(),
+                OccurrenceId::Date(d) => *d,
+            });
         let (until, unbounded) = match &ev.rrule {
             None => (None, false),
             Some(rule) => match rrule_until(rule) {
@@ -314,6 +325,11 @@ fn write_event(w: &mut ContentWriter, ev: &Event) {
     let exdates: BTreeSet<OccurrenceId> = ev.exdates.iter().map(|&o| coerce(&ev.time, o)).collect();
     for ex in exdates {
         write_when(w, "EXDATE", &ev.time, ex);
+    }
+    // RDATE likewise, one per line (RFC 5545 §3.8.5.2).
+    let rdates: BTreeSet<OccurrenceId> = ev.rdates.iter().map(|&o| coerce(&ev.time, o)).collect();
+    for r in rdates {
+        write_when(w, "RDATE", &ev.time, r);
     }
     let lang: Vec<Param<'_>> = ev
         .language

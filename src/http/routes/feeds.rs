@@ -114,15 +114,105 @@ async fn private_feed(
     ))
 }
 
-/// Answers with the cached bytes, or 304 when the client's validators match.
-fn respond(req: &HttpRequest, r: &Rendered, cache: &str, refresh_minutes: u32) -> HttpResponse {
-    let gzip = accepts_gzip(req);
+/// A feed poll whose `If-None-Match` matches the feed in memory, answered 304
+/// before routing, the request span and every other middleware: no database,
+/// no allocation beyond the headers. Partners poll, and most answers are 304s
+/// (issue 12: a 304 cost Pregón far more than nginx). Anything else — no
+/// `If-None-Match`, a stale or missing cache entry, a private token not in
+/// memory, an invalid `lang`/`kind`, a client over its feed budget — is `None`
+/// and goes the routed way, which answers it fully (and 400/404/429 alike).
+/// The headers are those [`respond`] sends for a 304.
+pub fn not_modified_early(
+    req: &actix_web::dev::ServiceRequest,
+) -> Option<(HttpResponse, &'static str)> {
+    use actix_web::http::Method;
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return None;
+    }
+    let tag = req.headers().get(header::IF_NONE_MATCH)?.to_str().ok()?;
+    let name = req.path().strip_prefix("/feeds/")?.strip_suffix(".ics")?;
+    if name.is_empty() || name.contains('/') {
+        return None;
+    }
+    let state = req.app_data::<State>()?;
+    let query: FeedQuery = if req.query_string().is_empty() {
+        FeedQuery {
+            lang: None,
+            kind: None,
+        }
+    } else {
+        serde_urlencoded::from_str(req.query_string()).ok()?
+    };
+    let generation = state.db.generation();
+    let (target, token, route, cache) = if name == "public" {
+        (Target::Public, None, "/feeds/public.ics", "public")
+    } else {
+        let feed = state.publisher.cached_private_feed(name, generation)?;
+        (
+            Target::Private(feed),
+            Some(name),
+            "/feeds/{token}.ics",
+            "private",
+        )
+    };
+    let rendered = state.publisher.cached(
+        &target,
+        query.lang,
+        query.kind,
+        generation,
+        state.clock.now(),
+    )?;
+    if !etag_matches(tag, &rendered.etag) {
+        return None;
+    }
+    let ip = crate::http::client::client_ip(req.request());
+    let feed = crate::http::rate_limit::feed_key_of(token);
+    if !crate::http::rate_limit::charge_feed_poll(&state.limits, ip, feed) {
+        return None;
+    }
+    let mut res = HttpResponse::build(StatusCode::NOT_MODIFIED);
+    validators(
+        &mut res,
+        req.request(),
+        &rendered,
+        cache,
+        state.settings.feeds.refresh_minutes,
+    );
+    Some((res.finish(), route))
+}
+
+/// ETag, Last-Modified, Vary and Cache-Control of a feed answer, 200 or 304.
+fn validators(
+    res: &mut actix_web::HttpResponseBuilder,
+    req: &HttpRequest,
+    r: &Rendered,
+    cache: &str,
+    refresh_minutes: u32,
+) -> HttpDate {
     // Each representation has its own strong validator.
-    let etag = if gzip {
+    let etag = if accepts_gzip(req) {
         format!("\"{}-gzip\"", r.etag)
     } else {
         format!("\"{}\"", r.etag)
     };
+    let last_modified =
+        HttpDate::from(UNIX_EPOCH + Duration::from_secs(r.last_modified.timestamp().max(0) as u64));
+    res.insert_header((header::ETAG, etag))
+        .insert_header((header::LAST_MODIFIED, last_modified))
+        .insert_header((header::VARY, "Accept-Encoding"))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!(
+                "{cache}, max-age={}",
+                u64::from(refresh_minutes.min(60)) * 60 / 4
+            ),
+        ));
+    last_modified
+}
+
+/// Answers with the cached bytes, or 304 when the client's validators match.
+fn respond(req: &HttpRequest, r: &Rendered, cache: &str, refresh_minutes: u32) -> HttpResponse {
+    let gzip = accepts_gzip(req);
     let last_modified =
         HttpDate::from(UNIX_EPOCH + Duration::from_secs(r.last_modified.timestamp().max(0) as u64));
     let not_modified = match req.headers().get(header::IF_NONE_MATCH) {
@@ -142,16 +232,7 @@ fn respond(req: &HttpRequest, r: &Rendered, cache: &str, refresh_minutes: u32) -
     } else {
         StatusCode::OK
     });
-    res.insert_header((header::ETAG, etag))
-        .insert_header((header::LAST_MODIFIED, last_modified))
-        .insert_header((header::VARY, "Accept-Encoding"))
-        .insert_header((
-            header::CACHE_CONTROL,
-            format!(
-                "{cache}, max-age={}",
-                u64::from(refresh_minutes.min(60)) * 60 / 4
-            ),
-        ));
+    validators(&mut res, req, r, cache, refresh_minutes);
     if not_modified {
         return res.finish();
     }

@@ -7,6 +7,7 @@ mod campaigns;
 mod channels;
 mod crud;
 mod feeds;
+pub use feeds::not_modified_early;
 mod health;
 mod imports;
 mod invitation_replies;

@@ -361,10 +361,18 @@ fn input_of(a: &Activity) -> Value {
         "timing": timing(&a.timing_view),
         "recurrence": a.recurrence.as_ref().map(|r| json!({
             "rule": r.rule,
+            "rdates": r.rdates,
             "exceptions": r.exceptions.iter().map(|e| {
                 let mut x = json!({"occurrence": e.occurrence, "cancelled": e.cancelled});
                 if let Some(tv) = &e.timing {
                     x["timing"] = timing(tv);
+                }
+                // An occurrence's own text survives an edit of the series here.
+                if !e.translations.is_empty() {
+                    x["translations"] = json!(e.translations);
+                }
+                if let Some(location) = &e.location {
+                    x["location"] = json!(location);
                 }
                 x
             }).collect::<Vec<_>>(),
