@@ -17,6 +17,7 @@ pub mod email;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod reminders;
 pub mod report;
 pub mod seed;
 pub mod social;

@@ -34,6 +34,7 @@ mod newsletter;
 mod openapi;
 mod organisations;
 mod rate_limits;
+mod reminders;
 mod reports;
 mod reviews;
 mod roles;
