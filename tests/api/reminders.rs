@@ -482,3 +482,42 @@ async fn the_report_activity_sends_the_report_once_per_occurrence_after_approval
         Some("Rapport d'avancement au Secrétariat mondial de CGLU : du 2026-01-20 au 2026-02-19")
     );
 }
+
+#[tokio::test]
+async fn the_report_page_draws_its_chart_with_a_table_of_the_same_figures() {
+    let (app, _editor, mut viewer) = crate::web::seeded_with_people().await;
+    let (status, html) = viewer.get(&app, "/app/reports?period=2020").await;
+    assert_eq!(status, 200, "{html}");
+    // Vic reads French; the chart is hidden from screen readers, the table is not.
+    assert!(html.contains("<h1>Rapport d&#39;avancement</h1>"), "{html}");
+    assert!(
+        html.contains("<svg") && html.contains("aria-hidden=\"true\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<caption>Éléments prévus par période, selon leur résultat</caption>"),
+        "{html}"
+    );
+    let report: Value = app
+        .get_json(
+            "/api/v1/reports/progress?plan=uclg-digital-cities-2020&from=2020-01-01&to=2020-12-31&lang=fr",
+        )
+        .await;
+    let planned = report["totals"]["planned"]["count"].as_u64().unwrap();
+    assert!(planned > 0);
+    let total_row = html
+        .split("<tfoot>")
+        .nth(1)
+        .expect("a totals row")
+        .split("</tfoot>")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        total_row.contains(&format!("<td>{planned}</td>")),
+        "{total_row}"
+    );
+    let (status, html) = viewer.get(&app, "/app/reports?period=twenty").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("role=\"alert\""), "{html}");
+}

@@ -4,6 +4,7 @@
 mod activity;
 mod admin;
 mod agenda;
+mod reports;
 mod sign_in;
 
 use super::format;
@@ -38,7 +39,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/feeds", web::get().to(admin::feeds))
         .route("/app/feeds/{id}/rotate", web::post().to(admin::rotate_feed))
         .route("/app/feeds/{id}/revoke", web::post().to(admin::revoke_feed))
-        .route("/app/accounts", web::get().to(admin::accounts));
+        .route("/app/accounts", web::get().to(admin::accounts))
+        .route("/app/reports", web::get().to(reports::page));
 }
 
 /// Every plan, oldest first, and the one a page is about (`?plan=`, else the first).
