@@ -25,6 +25,45 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub credentials: CredentialSettings,
     pub inbound: InboundSettings,
+    #[serde(default)]
+    pub reminders: ReminderSettings,
+}
+
+/// Reminders and the weekly digest: `[reminders]` (see docs/jobs.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReminderSettings {
+    /// Off: no reminders and no digests are planned.
+    pub enabled: bool,
+    /// Days before an event or a learning meeting its people are reminded.
+    pub event_days: u32,
+    /// Days before a social post or a newsletter issue its people are reminded.
+    pub post_days: u32,
+    /// Days an item may wait in review before approvers are reminded.
+    pub approval_days: u32,
+    /// The planner looks for due reminders at most this often (seconds).
+    pub plan_every_secs: u64,
+    /// Send the weekly digest (each account can still opt out).
+    pub digest: bool,
+    /// The digest lists tentative items unchanged for more than this many days.
+    pub digest_tentative_days: u32,
+    /// The hour (UTC) on Monday from which the week's digest is sent.
+    pub digest_hour_utc: u32,
+}
+
+impl Default for ReminderSettings {
+    fn default() -> Self {
+        ReminderSettings {
+            enabled: true,
+            event_days: 7,
+            post_days: 1,
+            approval_days: 2,
+            plan_every_secs: 60,
+            digest: true,
+            digest_tentative_days: 14,
+            digest_hour_utc: 7,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

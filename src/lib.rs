@@ -18,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod inbound;
 pub mod jobs;
+pub mod reminders;
 pub mod report;
 pub mod seed;
 pub mod social;

@@ -310,3 +310,58 @@ pub(super) fn admin_left(conn: &mut DbConnection, without: Without) -> Result<bo
 pub fn any_admin(conn: &mut DbConnection) -> Result<bool> {
     admin_left(conn, Without::Nothing)
 }
+
+/// An account's preferences: the account itself, or an administrator.
+pub fn preferences(
+    actor: &Actor,
+    conn: &mut DbConnection,
+    id: i64,
+) -> Result<crate::domain::account::AccountPreferences> {
+    own_or_admin(actor, id)?;
+    db::get(conn, id)?;
+    Ok(crate::domain::account::AccountPreferences {
+        weekly_digest: crate::db::reminders::weekly_digest(conn, id)?,
+    })
+}
+
+/// Changes an account's preferences (the weekly digest on or off), by the
+/// account itself or an administrator; recorded in the history.
+pub fn set_preferences(
+    actor: &Actor,
+    now: DateTime<Utc>,
+    conn: &mut DbConnection,
+    id: i64,
+    wanted: &crate::domain::account::AccountPreferences,
+) -> Result<crate::domain::account::AccountPreferences> {
+    let before = preferences(actor, conn, id)?;
+    if before == *wanted {
+        return Ok(before);
+    }
+    crate::db::reminders::set_weekly_digest(conn, id, wanted.weekly_digest, now)?;
+    history::record(
+        conn,
+        actor,
+        now,
+        Entry {
+            entity: "account",
+            entity_id: id,
+            action: Action::Updated,
+            changes: vec![FieldChange {
+                field: "preferences.weekly_digest".into(),
+                before: json!(before.weekly_digest),
+                after: json!(wanted.weekly_digest),
+                personal: false,
+            }],
+            reason: None,
+        },
+    )?;
+    preferences(actor, conn, id)
+}
+
+fn own_or_admin(actor: &Actor, id: i64) -> Result<()> {
+    if actor.account_id() == Some(id) {
+        Ok(())
+    } else {
+        require_role(actor, Role::Admin)
+    }
+}

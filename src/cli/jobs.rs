@@ -19,7 +19,8 @@ pub fn start(
     exit_when_idle: bool,
 ) -> anyhow::Result<Running> {
     let handlers = jobs::standard_handlers(settings, &db, &clock)?;
-    let runner = Runner::new(db, clock, settings.jobs.clone(), handlers)?;
+    let planners = jobs::standard_planners(settings);
+    let runner = Runner::with_planners(db, clock, settings.jobs.clone(), handlers, planners)?;
     let shutdown = super::shutdown_signal();
     Ok(Running {
         task: tokio::spawn(runner.run(shutdown, exit_when_idle)),

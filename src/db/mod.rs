@@ -22,6 +22,7 @@ pub mod participations;
 pub mod people;
 pub mod plans;
 pub mod references;
+pub mod reminders;
 pub mod reports;
 pub mod reviews;
 pub mod schema;

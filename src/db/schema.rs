@@ -581,3 +581,13 @@ diesel::joinable!(activity_spans -> activities (activity_id));
 diesel::allow_tables_to_appear_in_same_query!(activity_spans, activities);
 diesel::allow_tables_to_appear_in_same_query!(activity_spans, activity_channels);
 diesel::allow_tables_to_appear_in_same_query!(activity_spans, activity_translations);
+
+diesel::table! {
+    account_preferences (account_id) {
+        account_id -> BigInt,
+        weekly_digest -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(account_preferences, accounts);

@@ -94,3 +94,13 @@ pub struct CreatedAccount {
     pub account: Account,
     pub sign_in_link: String,
 }
+
+/// An account's own settings (`GET`/`PUT /api/v1/me/preferences`, and
+/// `/api/v1/accounts/{id}/preferences` for administrators).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountPreferences {
+    /// Whether the weekly digest is emailed to this account (on unless
+    /// turned off).
+    pub weekly_digest: bool,
+}

@@ -194,6 +194,19 @@ pub trait Handler: Send + Sync + 'static {
     }
 }
 
+/// Work that decides which jobs are due, run by the runner at the start of
+/// each step (its "tick") in its own transaction with the runner's clock:
+/// reminders and digests are planned this way. A planner only enqueues
+/// (idempotency keys make a repeated or concurrent plan harmless); it must
+/// be cheap, or rate itself (see `reminders::Planner`).
+pub trait Planner: Send + Sync + 'static {
+    /// A name for logs.
+    fn name(&self) -> &'static str;
+
+    /// Enqueues what is due at `now`; returns how many jobs it created.
+    fn plan(&self, conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize>;
+}
+
 /// A job to create.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -267,7 +280,14 @@ pub fn standard_handlers(
             clock.clone(),
         )),
     ];
+    let mut handlers = handlers;
+    handlers.extend(crate::reminders::handlers(settings, db)?);
     Ok(handlers)
+}
+
+/// The planners `pregon dispatch` and `serve` run on each runner step.
+pub fn standard_planners(settings: &crate::config::Settings) -> Vec<std::sync::Arc<dyn Planner>> {
+    crate::reminders::planners(settings)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! Tests drive it one step at a time with `run_once` and a manual clock.
 
 use super::liveness::{self, Identity, Stop};
-use super::{Attempt, Exchange, Handler, Job, Outcome};
+use super::{Attempt, Exchange, Handler, Job, Outcome, Planner};
 use crate::clock::SharedClock;
 use crate::config::JobSettings;
 use crate::db::jobs::{self as db, Finish, Row};
@@ -32,6 +32,8 @@ pub struct Step {
     pub done: usize,
     /// Jobs of dead workers put back as outcome unknown.
     pub recovered: usize,
+    /// Jobs the planners created at the start of the step.
+    pub planned: usize,
 }
 
 pub struct Runner {
@@ -42,6 +44,7 @@ pub struct Runner {
     kinds: Vec<&'static str>,
     settings: JobSettings,
     stop: Stop,
+    planners: Vec<Arc<dyn Planner>>,
 }
 
 /// A finished attempt on its way to the writer.
@@ -59,6 +62,17 @@ impl Runner {
         settings: JobSettings,
         handlers: Vec<Arc<dyn Handler>>,
     ) -> Result<Arc<Runner>> {
+        Runner::with_planners(db, clock, settings, handlers, Vec::new())
+    }
+
+    /// A runner that also runs `planners` at the start of each step.
+    pub fn with_planners(
+        db: Db,
+        clock: SharedClock,
+        settings: JobSettings,
+        handlers: Vec<Arc<dyn Handler>>,
+        planners: Vec<Arc<dyn Planner>>,
+    ) -> Result<Arc<Runner>> {
         let mut map = HashMap::new();
         for handler in handlers {
             super::check_kind(handler.kind())?;
@@ -74,6 +88,7 @@ impl Runner {
             kinds,
             settings,
             stop: Stop::default(),
+            planners,
         }))
     }
 
@@ -169,8 +184,24 @@ impl Runner {
         let mut step = Step::default();
         self.heartbeat().await?;
         step.recovered = self.recover_dead().await?;
+        step.planned = self.plan().await;
         self.process(&mut step).await?;
         Ok(step)
+    }
+
+    /// Runs each planner in its own transaction; a failing planner is
+    /// logged and does not stop the step (its jobs are planned next time).
+    async fn plan(&self) -> usize {
+        let mut planned = 0;
+        for planner in &self.planners {
+            let (planner, now) = (planner.clone(), self.now());
+            let name = planner.name();
+            match self.db.transaction(move |c| planner.plan(c, now)).await {
+                Ok(n) => planned += n,
+                Err(e) => tracing::error!(planner = name, error = %e, "planning jobs failed"),
+            }
+        }
+        planned
     }
 
     async fn claim(&self, limit: usize) -> Result<Vec<Row>> {

@@ -39,6 +39,7 @@ mod openapi;
 mod organisations;
 mod rate_limits;
 mod rdates;
+mod reminders;
 mod reports;
 mod reviews;
 mod roles;

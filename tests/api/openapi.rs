@@ -141,6 +141,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/webhooks/{id}/rotate-secret"),
     ("get", "/api/v1/webhooks/{id}/deliveries"),
     ("post", "/api/v1/webhooks/{id}/deliveries/{job_id}/replay"),
+    ("get", "/api/v1/accounts/{id}/preferences"),
+    ("put", "/api/v1/accounts/{id}/preferences"),
+    ("get", "/api/v1/me/preferences"),
+    ("put", "/api/v1/me/preferences"),
 ];
 
 pub async fn document(app: &TestApp) -> Value {

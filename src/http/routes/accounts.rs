@@ -3,7 +3,9 @@
 use super::State;
 use crate::app::{self, sessions};
 use crate::db::accounts as db;
-use crate::domain::account::{Account, AccountInput, AccountUpdate, CreatedAccount};
+use crate::domain::account::{
+    Account, AccountInput, AccountPreferences, AccountUpdate, CreatedAccount,
+};
 use crate::domain::session::PasswordChange;
 use crate::http::ExpectedVersion;
 use crate::http::auth::{Admin, Viewer};
@@ -19,7 +21,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(read)
         .service(replace)
         .service(me)
-        .service(set_password);
+        .service(set_password)
+        .service(my_preferences)
+        .service(set_my_preferences)
+        .service(preferences)
+        .service(set_preferences);
 }
 
 /// Every account: people and the built-in ones (never a password hash).
@@ -155,4 +161,69 @@ async fn set_password(
         })
         .await?;
     Ok(HttpResponse::Ok().json(account))
+}
+
+/// The caller's preferences (the weekly digest).
+#[utoipa::path(tag = "accounts", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = AccountPreferences), (status = 401, body = Problem)))]
+#[get("/me/preferences")]
+async fn my_preferences(who: Viewer, state: State) -> ApiResult<HttpResponse> {
+    let (actor, id) = (who.0.actor(), who.0.account_id());
+    let found = state
+        .db
+        .run(move |c| app::accounts::preferences(&actor, c, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// Changes the caller's preferences: `{"weekly_digest": false}` turns the
+/// weekly digest off.
+#[utoipa::path(tag = "accounts", request_body = AccountPreferences, security(("bearer" = ["viewer"])),
+    responses((status = 200, body = AccountPreferences), (status = 401, body = Problem),
+        (status = 422, body = Problem)))]
+#[put("/me/preferences")]
+async fn set_my_preferences(
+    who: Viewer,
+    state: State,
+    input: Json<AccountPreferences>,
+) -> ApiResult<HttpResponse> {
+    let (actor, id, now) = (who.0.actor(), who.0.account_id(), state.clock.now());
+    let saved = state
+        .db
+        .transaction(move |c| app::accounts::set_preferences(&actor, now, c, id, &input.0))
+        .await?;
+    Ok(HttpResponse::Ok().json(saved))
+}
+
+/// An account's preferences.
+#[utoipa::path(tag = "accounts", params(("id" = i64, Path)), security(("bearer" = ["admin"])),
+    responses((status = 200, body = AccountPreferences), (status = 404, body = Problem)))]
+#[get("/accounts/{id}/preferences")]
+async fn preferences(who: Admin, state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let (actor, id) = (who.0.actor(), id.into_inner());
+    let found = state
+        .db
+        .run(move |c| app::accounts::preferences(&actor, c, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// Changes an account's preferences (the weekly digest on or off).
+#[utoipa::path(tag = "accounts", request_body = AccountPreferences, security(("bearer" = ["admin"])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = AccountPreferences), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+#[put("/accounts/{id}/preferences")]
+async fn set_preferences(
+    who: Admin,
+    state: State,
+    id: web::Path<i64>,
+    input: Json<AccountPreferences>,
+) -> ApiResult<HttpResponse> {
+    let (actor, id, now) = (who.0.actor(), id.into_inner(), state.clock.now());
+    let saved = state
+        .db
+        .transaction(move |c| app::accounts::set_preferences(&actor, now, c, id, &input.0))
+        .await?;
+    Ok(HttpResponse::Ok().json(saved))
 }

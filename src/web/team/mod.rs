@@ -6,6 +6,7 @@ mod admin;
 mod agenda;
 mod newsletter;
 mod newsletter_issue;
+mod reports;
 mod sign_in;
 
 use super::format;
@@ -40,7 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/feeds", web::get().to(admin::feeds))
         .route("/app/feeds/{id}/rotate", web::post().to(admin::rotate_feed))
         .route("/app/feeds/{id}/revoke", web::post().to(admin::revoke_feed))
-        .route("/app/accounts", web::get().to(admin::accounts));
+        .route("/app/accounts", web::get().to(admin::accounts))
+        .route("/app/reports", web::get().to(reports::page));
     newsletter::configure(cfg);
 }
 

@@ -847,7 +847,8 @@ async fn test_send(
         id,
         input,
     )
-    .await {
+    .await
+    {
         Ok(results) => {
             let out = Outcome {
                 values: values_of(&form),
