@@ -134,18 +134,22 @@ pub fn record(
     Ok(())
 }
 
+/// A message read, as stored: id, mailbox, UIDVALIDITY, UID, Message-ID,
+/// outcome, detail, when.
+type MessageRow = (
+    i64,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    String,
+    String,
+    NaiveDateTime,
+);
+
 /// The messages read, newest first.
 pub fn recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<InboundMessageView>> {
-    let rows: Vec<(
-        i64,
-        String,
-        i64,
-        i64,
-        Option<String>,
-        String,
-        String,
-        NaiveDateTime,
-    )> = inbound_messages::table
+    let rows: Vec<MessageRow> = inbound_messages::table
         .inner_join(inbound_mailboxes::table)
         .order(inbound_messages::id.desc())
         .limit(limit)
