@@ -711,6 +711,28 @@ async fn show(state: State, req: HttpRequest, id: web::Path<i64>) -> HttpRespons
 }
 
 /// The issue page again, with the form's values and what went wrong.
+/// The answer to an action on the issue: on to `next` when it was done, the
+/// refusal page when the role does not allow it, else the issue page again
+/// with the problem beside its field.
+async fn answered<T>(
+    state: &State,
+    req: &HttpRequest,
+    c: Chrome,
+    form: &Form,
+    id: i64,
+    result: Result<T, Error>,
+    next: &str,
+) -> HttpResponse {
+    match result {
+        Ok(_) => see_other(next),
+        Err(Error::Forbidden(_)) => page::refused(state, req, Refused::Forbidden).await,
+        Err(e) => {
+            let (status, out) = outcome_of(&c.tr(), form, e, &[]);
+            again(state, req, c, id, status, out).await
+        }
+    }
+}
+
 async fn again(
     state: &State,
     req: &HttpRequest,
@@ -794,14 +816,16 @@ async fn review(
             reviews::act(conn, &cx, Subject::Issue(id), action, comment, four_eyes)
         })
         .await;
-    match result {
-        Ok(_) => see_other(&format!("/app/newsletter/issues/{id}?saved=review")),
-        Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
-        Err(e) => {
-            let (status, out) = outcome_of(&t, &form, e, &[]);
-            again(&state, &req, c, id, status, out).await
-        }
-    }
+    answered(
+        &state,
+        &req,
+        c,
+        &form,
+        id,
+        result,
+        &format!("/app/newsletter/issues/{id}?saved=review"),
+    )
+    .await
 }
 
 async fn test_send(
@@ -914,14 +938,16 @@ async fn schedule(
         }
         Err(e) => Err(e),
     };
-    match result {
-        Ok(_) => see_other(&format!("/app/newsletter/issues/{id}?saved=scheduled")),
-        Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
-        Err(e) => {
-            let (status, out) = outcome_of(&t, &form, e, &[]);
-            again(&state, &req, c, id, status, out).await
-        }
-    }
+    answered(
+        &state,
+        &req,
+        c,
+        &form,
+        id,
+        result,
+        &format!("/app/newsletter/issues/{id}?saved=scheduled"),
+    )
+    .await
 }
 
 async fn send_now(
@@ -937,7 +963,6 @@ async fn send_now(
     };
     let id = id.into_inner();
     let c = chrome(&state, &req, Some(&who), None).await;
-    let t = c.tr();
     let ready = crate::app::sending::ready_to_send(&state.settings.email);
     let cx = crate::app::Context::new(who.actor(), state.clock.now());
     let domain = crate::dispatch::message_domain(&state.settings.email);
@@ -952,14 +977,16 @@ async fn send_now(
         }
         Err(e) => Err(e),
     };
-    match result {
-        Ok(_) => see_other(&format!("/app/newsletter/issues/{id}/progress")),
-        Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
-        Err(e) => {
-            let (status, out) = outcome_of(&t, &form, e, &[]);
-            again(&state, &req, c, id, status, out).await
-        }
-    }
+    answered(
+        &state,
+        &req,
+        c,
+        &form,
+        id,
+        result,
+        &format!("/app/newsletter/issues/{id}/progress"),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- progress
