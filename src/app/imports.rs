@@ -449,18 +449,14 @@ fn cancel(
             format!("the occurrence {key}")
         }
     };
-    records::update_by::<Activities>(conn, cx, existing.id, |conn| {
-        activities::update(conn, existing.id, existing.version, &valid, cx.now)
-    })?;
-    activities::set_external_version(
+    write_series_change(
         conn,
-        existing.id,
-        &ExternalSource {
-            organisation_id: Some(to.organisation_id),
-            uid: existing.external_uid.clone(),
-            sequence: Some(stored_sequence.map_or(sequence, |s| s.max(sequence))),
-            last_modified,
-        },
+        cx,
+        to,
+        &existing,
+        &valid,
+        stored_sequence.map_or(sequence, |s| s.max(sequence)),
+        last_modified,
     )?;
     report.record(
         c.line,
@@ -569,18 +565,14 @@ fn apply_override(
     valid.exceptions.retain(|e| e.key != key);
     valid.exceptions.push(exception);
     valid.exceptions.sort_by_key(|e| e.key);
-    records::update_by::<Activities>(conn, cx, existing.id, |conn| {
-        activities::update(conn, existing.id, existing.version, &valid, cx.now)
-    })?;
-    activities::set_external_version(
+    write_series_change(
         conn,
-        existing.id,
-        &ExternalSource {
-            organisation_id: Some(to.organisation_id),
-            uid: existing.external_uid.clone(),
-            sequence: Some(stored_sequence.map_or(sequence, |s| s.max(sequence))),
-            last_modified,
-        },
+        cx,
+        to,
+        &existing,
+        &valid,
+        stored_sequence.map_or(sequence, |s| s.max(sequence)),
+        last_modified,
     )?;
     report.record(
         o.line,
@@ -594,6 +586,34 @@ fn apply_override(
 }
 
 /// The stored activity as it would be written again.
+/// Writes a stored series that an imported cancellation or override changed,
+/// and keeps the newest SEQUENCE seen of it (an older one is never applied).
+#[allow(clippy::too_many_arguments)]
+fn write_series_change(
+    conn: &mut DbConnection,
+    cx: &Context,
+    to: &Destination,
+    existing: &Activity,
+    valid: &ValidActivity,
+    sequence: i32,
+    last_modified: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<()> {
+    records::update_by::<Activities>(conn, cx, existing.id, |conn| {
+        activities::update(conn, existing.id, existing.version, valid, cx.now)
+    })?;
+    activities::set_external_version(
+        conn,
+        existing.id,
+        &ExternalSource {
+            organisation_id: Some(to.organisation_id),
+            uid: existing.external_uid.clone(),
+            sequence: Some(sequence),
+            last_modified,
+        },
+    )?;
+    Ok(())
+}
+
 fn as_valid(a: &Activity) -> ValidActivity {
     ValidActivity {
         plan_id: a.plan_id,
