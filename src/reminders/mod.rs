@@ -348,6 +348,19 @@ enum Prepared {
     Skip(String),
 }
 
+/// The attempt of an email that is not sent: skipped, with why (nothing left
+/// to remind of, or its record is gone), or to be tried again after an error.
+fn unsent(why: std::result::Result<String, Error>) -> Attempt {
+    let outcome = match why {
+        Ok(why) => Outcome::done(Some(format!("skipped: {why}")), None),
+        Err(Error::NotFound { .. }) => {
+            Outcome::done(Some("skipped: the record is gone".into()), None)
+        }
+        Err(e) => Outcome::retry(None, e.to_string()),
+    };
+    Attempt::new(outcome, Exchange::default())
+}
+
 impl Mailer {
     async fn send(&self, job: &Job, prepared: Result<Prepared>) -> Attempt {
         let (to, name, subject, text) = match prepared {
@@ -357,21 +370,8 @@ impl Mailer {
                 subject,
                 text,
             }) => (to, name, subject, text),
-            Ok(Prepared::Skip(why)) => {
-                return Attempt::new(
-                    Outcome::done(Some(format!("skipped: {why}")), None),
-                    Exchange::default(),
-                );
-            }
-            Err(Error::NotFound { .. }) => {
-                return Attempt::new(
-                    Outcome::done(Some("skipped: the record is gone".into()), None),
-                    Exchange::default(),
-                );
-            }
-            Err(e) => {
-                return Attempt::new(Outcome::retry(None, e.to_string()), Exchange::default());
-            }
+            Ok(Prepared::Skip(why)) => return unsent(Ok(why)),
+            Err(e) => return unsent(Err(e)),
         };
         let message_id = self.message_id(job);
         let address = match to.parse() {

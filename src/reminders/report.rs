@@ -13,7 +13,7 @@
 //! first, from the start of the plan's first period) to the day before this
 //! occurrence.
 
-use super::{Mailer, people_of, reachable_people, starts};
+use super::{Mailer, people_of, reachable_people, starts, unsent};
 use crate::app::Actor;
 use crate::app::history::{self, Action, Entry, FieldChange};
 use crate::app::reviews::{self, Subject};
@@ -229,21 +229,8 @@ impl Handler for ReportHandler {
             let built = self.db.run(move |c| prepare(c, &owned)).await;
             let built = match built {
                 Ok(Ok(built)) => built,
-                Ok(Err(why)) => {
-                    return Attempt::new(
-                        Outcome::done(Some(format!("skipped: {why}")), None),
-                        Exchange::default(),
-                    );
-                }
-                Err(Error::NotFound { .. }) => {
-                    return Attempt::new(
-                        Outcome::done(Some("skipped: the record is gone".into()), None),
-                        Exchange::default(),
-                    );
-                }
-                Err(e) => {
-                    return Attempt::new(Outcome::retry(None, e.to_string()), Exchange::default());
-                }
+                Ok(Err(why)) => return unsent(Ok(why)),
+                Err(e) => return unsent(Err(e)),
             };
             match message(&self.mailer, job, built) {
                 Ok(m) => self.mailer.deliver(&self.mailer.message_id(job), &m).await,
