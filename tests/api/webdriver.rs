@@ -201,10 +201,17 @@ impl Browser {
                     None,
                 )
                 .await;
-            match v.get("error").and_then(|e| e.as_str()) {
-                Some("stale element reference") => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await
-                }
+            let error = v.get("error").and_then(|e| e.as_str());
+            // A page that a click is replacing: the element found is gone
+            // (chromedriver says "stale element reference", or, caught in the
+            // middle of the swap, "unknown error: … does not belong to the
+            // document"); find it again on the new page.
+            let gone = error == Some("stale element reference")
+                || v["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("does not belong to the document"));
+            match error {
+                Some(_) if gone => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
                 Some(err) => panic!("WebDriver text of {css}: {err} {}", v["message"]),
                 None => return v.as_str().unwrap_or("").to_owned(),
             }
