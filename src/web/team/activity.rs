@@ -480,40 +480,46 @@ fn edit_page(
     general_error: Option<String>,
 ) -> EditPage {
     let t = c.tr();
-    let sel = |name: &str, value: &str| values.get(name).map(|s| s.as_str()) == Some(value);
-    let kinds = ActivityKind::ALL
-        .iter()
-        .map(|k| Choice {
-            value: k.as_str(),
-            label: kind_label(&t, *k),
-            selected: sel("kind", k.as_str()),
-        })
-        .collect();
-    let statuses = ActivityStatus::ALL
-        .iter()
-        .map(|s| Choice {
-            value: s.as_str(),
-            label: status_label(&t, *s),
-            selected: sel("status", s.as_str()),
-        })
-        .collect();
-    let visibilities = Visibility::ALL
-        .iter()
-        .map(|v| Choice {
-            value: v.as_str(),
-            label: visibility_label(&t, *v),
-            selected: sel("visibility", v.as_str()),
-        })
-        .collect();
+    // One `<select>`'s options: every value, its label, and the one the form holds.
+    fn choices<V: Copy>(
+        all: &[V],
+        code: fn(V) -> &'static str,
+        label: impl Fn(V) -> &'static str,
+        current: Option<&str>,
+    ) -> Vec<Choice> {
+        all.iter()
+            .map(|v| Choice {
+                value: code(*v),
+                label: label(*v),
+                selected: current == Some(code(*v)),
+            })
+            .collect()
+    }
+    let kinds = choices(
+        ActivityKind::ALL,
+        ActivityKind::as_str,
+        |k| kind_label(&t, k),
+        values.get("kind").map(String::as_str),
+    );
+    let statuses = choices(
+        ActivityStatus::ALL,
+        ActivityStatus::as_str,
+        |s| status_label(&t, s),
+        values.get("status").map(String::as_str),
+    );
+    let visibilities = choices(
+        Visibility::ALL,
+        Visibility::as_str,
+        |v| visibility_label(&t, v),
+        values.get("visibility").map(String::as_str),
+    );
     use crate::domain::timing::Precision as P;
-    let precisions = [P::Exact, P::Days, P::Month, P::Tbc]
-        .iter()
-        .map(|p| Choice {
-            value: p.as_str(),
-            label: precision_label(&t, *p),
-            selected: sel("timing.precision", p.as_str()),
-        })
-        .collect();
+    let precisions = choices(
+        &[P::Exact, P::Days, P::Month, P::Tbc],
+        P::as_str,
+        |p| precision_label(&t, p),
+        values.get("timing.precision").map(String::as_str),
+    );
     let langs = Language::ALL
         .iter()
         .map(|l| {
