@@ -11,12 +11,12 @@
 # one write: a new organisation (POST, 201), so the database grows as the run
 # goes and writers queue behind SQLite's one write lock.
 #
-# Usage: [PREGON_BIN=path] bench/soak.sh [TOTAL_REQUESTS] (default 1000000)
+# Usage: [PREGON_BIN=path] [SOAK_SEGMENT=20s] bench/soak.sh [TOTAL_REQUESTS] (default 1000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TOTAL=${1:-1000000}
-CONNECTIONS=64; THREADS=2; SEGMENT=20s
+CONNECTIONS=64; THREADS=2; SEGMENT=${SOAK_SEGMENT:-20s}
 
 need() { command -v "$1" >/dev/null 2>&1; }
 if ! need wrk; then
@@ -57,6 +57,8 @@ PREGON__RATE_LIMITS__HEALTH_PER_MINUTE=1000000000 RUST_LOG=error \
 SERVER=$!; PIDS+=("$SERVER")
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }
+# The SQLite write-ahead log: it must be checkpointed back, not grow with the run.
+wal() { local f="$WORK/soak.db-wal"; [ -f "$f" ] && echo $(( $(stat -c %s "$f") / 1024 )) || echo 0; }
 
 cat >"$WORK/mix.lua" <<LUA
 local paths = {
@@ -85,8 +87,8 @@ request = function()
   return wrk.format("GET", paths[k + 1], { ["Authorization"] = "Bearer $TOKEN" })
 end
 done = function(summary, latency, requests)
-  io.write(string.format("SEGMENT requests=%d non2xx=%d errors=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
-    summary.requests, summary.errors.status,
+  io.write(string.format("SEGMENT requests=%d rate=%.0f non2xx=%d errors=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+    summary.requests, summary.requests / (summary.duration / 1e6), summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
 end
@@ -94,7 +96,7 @@ LUA
 
 echo "rss_kib_start=$(rss)"
 done_requests=0; segment=0; bad=0
-printf '%-8s %-10s %-9s %-9s %-9s %-10s\n' segment requests p50_ms p99_ms max_ms rss_kib
+printf '%-8s %-10s %-8s %-9s %-9s %-9s %-10s %-8s\n' segment requests req_s p50_ms p99_ms max_ms rss_kib wal_kib
 while [ "$done_requests" -lt "$TOTAL" ]; do
     segment=$((segment + 1))
     line=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$SEGMENT" -s "$WORK/mix.lua" "http://127.0.0.1:$PORT" -- "$segment" | grep '^SEGMENT')
@@ -105,7 +107,8 @@ while [ "$done_requests" -lt "$TOTAL" ]; do
     p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
     max=$(sed -E 's/.*max_ms=([0-9.]+).*/\1/' <<<"$line")
     done_requests=$((done_requests + n)); bad=$((bad + non2xx + errors))
-    printf '%-8s %-10s %-9s %-9s %-9s %-10s\n' "$segment" "$done_requests" "$p50" "$p99" "$max" "$(rss)"
+    rate=$(sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$line")
+    printf '%-8s %-10s %-8s %-9s %-9s %-9s %-10s %-8s\n' "$segment" "$done_requests" "$rate" "$p50" "$p99" "$max" "$(rss)" "$(wal)"
 done
 echo "total_requests=$done_requests errors_and_non_2xx=$bad rss_kib_end=$(rss)"
 echo "RESULT soak_requests=$done_requests errors=$bad rss_kib_end=$(rss)"

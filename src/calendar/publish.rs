@@ -7,7 +7,7 @@ use super::ics::{self, Organizer};
 use crate::config::FeedSettings;
 use crate::db::activities::{self, ActivityFilter};
 use crate::db::{Db, DbConnection, campaigns, changes, organisations, plans};
-use crate::domain::activity::ActivityKind;
+use crate::domain::activity::{Activity, ActivityKind};
 use crate::domain::feed::{Feed, FeedFilters, FeedLinks};
 use crate::domain::language::Language;
 use crate::error::Result;
@@ -208,14 +208,26 @@ struct BuildRequest {
     retention: TimeDelta,
 }
 
-/// Everything a feed needs besides its activities.
-pub fn load_context(conn: &mut DbConnection, retention: TimeDelta) -> Result<Context> {
+/// Everything a feed of `activities` needs besides them. Only the names of
+/// the organisations they name are read: the table grows with every partner
+/// added, and a feed rebuilt after each write must not cost a pass over it.
+pub fn load_context(
+    conn: &mut DbConnection,
+    activities: &[Activity],
+    retention: TimeDelta,
+) -> Result<Context> {
+    let mut partner_ids: Vec<i64> = activities
+        .iter()
+        .flat_map(|a| a.partners.iter().map(|p| p.organisation_id))
+        .collect();
+    partner_ids.sort_unstable();
+    partner_ids.dedup();
     Ok(Context {
         periods: plans::all_periods(conn)?
             .into_iter()
             .map(|p| (p.id, p))
             .collect(),
-        organisations: organisations::names(conn)?,
+        organisations: organisations::names_of(conn, &partner_ids)?,
         campaigns: campaigns::all_translations(conn)?,
         cancelled_retention: retention,
     })
@@ -227,12 +239,12 @@ fn build_rendered(
     generation: u64,
     now: DateTime<Utc>,
 ) -> Result<Rendered> {
-    let context = load_context(conn, request.retention)?;
     let all = activities::all(conn, &ActivityFilter::default())?;
     let selected: Vec<_> = all
         .into_iter()
         .filter(|a| request.selection.admits(a))
         .collect();
+    let context = load_context(conn, &selected, request.retention)?;
     // Last-Modified only moves forward: the latest edit or deletion of any
     // activity, the feed's own definition, and cancelled events that have left.
     let left: Option<DateTime<Utc>> = selected

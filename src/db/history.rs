@@ -117,10 +117,17 @@ pub fn newest_id(conn: &mut DbConnection) -> Result<Option<i64>> {
         .first(conn)?)
 }
 
-/// The time of the newest entry about any of `entities`.
+/// The time of the newest entry about any of `entities`: one indexed lookup
+/// per entity (`history_entity_at`); a single `max(at)` over `entity IN (…)`
+/// reads every entry about them, which grows with every write.
 pub fn last_change_of(conn: &mut DbConnection, entities: &[&str]) -> Result<Option<NaiveDateTime>> {
-    Ok(history::table
-        .filter(history::entity.eq_any(entities))
-        .select(diesel::dsl::max(history::at))
-        .first(conn)?)
+    let mut newest = None;
+    for entity in entities {
+        let at: Option<NaiveDateTime> = history::table
+            .filter(history::entity.eq(*entity))
+            .select(diesel::dsl::max(history::at))
+            .first(conn)?;
+        newest = newest.max(at);
+    }
+    Ok(newest)
 }

@@ -132,6 +132,24 @@ pub fn update(
 
 super::versioned_record!(organisations, "organisation");
 
+/// The names of the organisations `ids` (those that exist), by id; read in
+/// chunks, so any number of ids stays within a statement's parameter limit.
+pub fn names_of(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        out.extend(
+            organisations::table
+                .filter(organisations::id.eq_any(chunk))
+                .select((organisations::id, organisations::name))
+                .load::<(i64, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
 /// Every organisation's name by id.
 pub fn names(conn: &mut DbConnection) -> Result<std::collections::HashMap<i64, String>> {
     Ok(organisations::table

@@ -56,6 +56,7 @@ impl Account {
 /// A new person's account.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"email": "ane@example.org", "name": "Ane Etxeberria", "role": "editor", "language": "es"})))]
 pub struct AccountInput {
     pub email: EmailAddress,
     pub name: Name,
@@ -72,6 +73,7 @@ fn default_language() -> Language {
 /// come here or in `If-Match`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Ane Etxeberria", "language": "es", "role": "approver", "status": "active"})))]
 pub struct AccountUpdate {
     pub name: Name,
     pub language: Language,
@@ -99,6 +101,7 @@ pub struct CreatedAccount {
 /// `/api/v1/accounts/{id}/preferences` for administrators).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"weekly_digest": false})))]
 pub struct AccountPreferences {
     /// Whether the weekly digest is emailed to this account (on unless
     /// turned off).

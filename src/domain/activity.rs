@@ -99,6 +99,7 @@ use utoipa::ToSchema;
 /// An activity as a client writes it (create, or full replacement).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"plan_id": 1, "kind": "event", "status": "confirmed", "visibility": "public", "owner_organisation_id": 1, "timing": {"precision": "exact", "start": "2020-03-10T10:00", "end": "2020-03-10T12:00", "time_zone": "Europe/Madrid"}, "place": {"name": "Bizkaia Aretoa", "address": "Abandoibarra 3, Bilbao", "url": "https://www.ehu.eus/bizkaia-aretoa"}, "channel_ids": [1], "partners": [{"organisation_id": 1, "role": "host"}], "translations": {"en": {"title": "Presentation of the Smart Cities Study", "description": "The study's authors present its findings."}, "es": {"title": "Presentación del Estudio de Ciudades Inteligentes"}}})))]
 pub struct ActivityInput {
     pub plan_id: i64,
     /// The plan period the activity belongs to.

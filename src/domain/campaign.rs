@@ -43,6 +43,7 @@ pub fn check_translations<T>(translations: &Translations<T>) -> Result<()> {
 /// newsletter).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"plan_id": 1, "slug": "study-launch", "status": "planned", "starts_on": "2020-03-01", "ends_on": "2020-03-31", "channel_ids": [1], "translations": {"en": {"title": "Launch of the Smart Cities Study", "description": "Website, social networks and the newsletter."}, "es": {"title": "Lanzamiento del Estudio de Ciudades Inteligentes"}}})))]
 pub struct CampaignInput {
     pub plan_id: i64,
     pub slug: Slug,

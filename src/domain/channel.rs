@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 /// account, a forum.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"slug": "mastodon-uclg", "kind": "social", "name": "UCLG on Mastodon", "network": "mastodon", "handle": "@uclg@mastodon.social", "url": "https://mastodon.social/@uclg", "organisation_id": 1})))]
 pub struct ChannelInput {
     pub slug: Slug,
     pub kind: ChannelKind,

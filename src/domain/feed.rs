@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 /// A private calendar feed for a partner, reached at `/feeds/{token}.ics`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Events for Bilbao", "organisation_id": 1, "lang": "es", "filters": {"kinds": ["event"], "statuses": ["confirmed"], "include_internal": false}})))]
 pub struct FeedInput {
     pub name: Name,
     /// The partner the feed is for.

@@ -102,6 +102,7 @@ pub const SOFT_BOUNCE_LIMIT: i32 = 3;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"slug": "members", "name": "Members' newsletter", "description": "News for member cities, monthly.", "public_subscribe": true, "default_language": "es"})))]
 pub struct ListInput {
     pub slug: Slug,
     pub name: Name,
@@ -132,6 +133,7 @@ pub struct MailingList {
 /// A subscriber added by an editor (or an import).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"email": "ana@example.org", "name": "Ana", "language": "es", "list_ids": [1], "status": "confirmed", "source": "registration form at the 2019 Congress"})))]
 pub struct SubscriberInput {
     pub email: EmailAddress,
     pub name: Option<Name>,
@@ -148,6 +150,7 @@ pub struct SubscriberInput {
 /// The fields of a subscriber an editor may change.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Ana García", "language": "fr"})))]
 pub struct SubscriberUpdate {
     pub name: Option<Name>,
     pub language: Language,
@@ -184,6 +187,7 @@ pub struct Subscription {
 /// The public subscription form.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"email": "ana@example.org", "name": "Ana", "language": "es", "lists": ["members"], "consent": true})))]
 pub struct PublicSubscribe {
     pub email: EmailAddress,
     pub name: Option<Name>,
@@ -197,6 +201,7 @@ pub struct PublicSubscribe {
 /// A bounce or complaint, as a relay's DSN or a feedback loop reports it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"email": "ana@example.org", "kind": "hard", "reason": "550 5.1.1 no such user", "message_id": "<issue-1.42@pregon.example>"})))]
 pub struct BounceInput {
     pub email: EmailAddress,
     pub kind: BounceKind,
@@ -235,6 +240,7 @@ pub struct IssueTranslation {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Launch of the Smart Cities Study", "list_ids": [1], "translations": {"es": {"subject": "Ya está aquí el estudio, {{name}}", "body": "# Hola {{name}}\n\nYa está aquí el **Estudio de Ciudades Inteligentes**.\n\n[Darse de baja]({{unsubscribe_url}})"}, "en": {"subject": "The study is out, {{name}}", "body": "# Hello {{name}}\n\nThe **Smart Cities Study** is here."}}})))]
 pub struct IssueInput {
     /// Internal name, e.g. "Launch of the Smart Cities Study".
     pub name: Title,
@@ -299,9 +305,11 @@ pub struct Issue {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"at": "2030-03-10T10:00", "time_zone": "Europe/Madrid"})))]
 pub struct ScheduleInput {
-    /// Local wall-clock time in `time_zone`, e.g. `2020-03-10T10:00`.
-    #[schema(value_type = String, example = "2020-03-10T10:00", max_length = 64)]
+    /// Local wall-clock time in `time_zone`, e.g. `2030-03-10T10:00` (seconds
+    /// optional); in the future, as `send` is for now.
+    #[schema(value_type = String, example = "2030-03-10T10:00", max_length = 64)]
     #[serde(deserialize_with = "crate::domain::timing::local_date_time")]
     pub at: NaiveDateTime,
     pub time_zone: Zone,
@@ -347,6 +355,7 @@ pub struct Preview {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"addresses": ["editor@example.org"], "language": "es"})))]
 pub struct TestSendInput {
     /// 1 to 10 addresses; they are not subscribed to anything.
     pub addresses: Vec<EmailAddress>,
@@ -413,6 +422,7 @@ pub struct DeliveryView {
 /// Sending limits in force, and the ones set at run time.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"rate_per_second": 10, "rate_per_hour": 20000, "concurrency": 4})))]
 pub struct EmailLimits {
     /// Messages per second per dispatcher; 0 for no limit; null for the configured value.
     pub rate_per_second: Option<u32>,

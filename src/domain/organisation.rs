@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 /// An organisation as a client writes it (create, or full replacement).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"slug": "bilbao", "name": "City of Bilbao", "kind": "city", "description": "Host of the 2020 Congress.", "website": "https://www.bilbao.eus"})))]
 pub struct OrganisationInput {
     pub slug: Slug,
     pub name: Name,

@@ -18,6 +18,7 @@ super::macros::text_enum!(
 /// the city at the Congress panel.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"activity_id": 1, "person_id": 1, "role": "represents", "represents_organisation_id": 1, "note": "Opens the session"})))]
 pub struct ParticipationInput {
     pub activity_id: i64,
     pub person_id: i64,

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Ane Etxeberria", "title": "Deputy Mayor of Bilbao", "organisation_id": 1, "email": "ane@bilbao.example", "language": "es"})))]
 pub struct PersonInput {
     pub name: Name,
     /// What the person is, e.g. "Mayor of Bilbao".

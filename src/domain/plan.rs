@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 /// A plan, its periods (phases) and goals, written as one document.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"slug": "digital-cities-2020", "title": "Digital Cities 2020", "description": "The communication plan of the Digital Cities programme.", "organisation_id": 1, "periods": [{"name": "Launch", "description": "The study and the Congress", "starts_on": "2020-03-01", "ends_on": "2020-06-30"}], "goals": [{"description": "Reach 200 cities with the study", "period": 0}]})))]
 pub struct PlanInput {
     pub slug: Slug,
     pub title: Title,

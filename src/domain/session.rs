@@ -55,6 +55,7 @@ pub struct CreatedSession {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"email": "ane@example.org", "password": "correct horse battery staple"})))]
 pub struct PasswordSignIn {
     #[schema(max_length = 254)]
     pub email: String,
@@ -64,6 +65,7 @@ pub struct PasswordSignIn {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"email": "ane@example.org"})))]
 pub struct LinkRequest {
     #[schema(max_length = 254)]
     pub email: String,
@@ -71,6 +73,7 @@ pub struct LinkRequest {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"password": "correct horse battery staple"})))]
 pub struct PasswordChange {
     /// Required when a password is already set.
     #[serde(default)]

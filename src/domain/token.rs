@@ -28,6 +28,7 @@ pub fn hash(secret: &str) -> String {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "calendar-sync", "role": "viewer"})))]
 pub struct TokenInput {
     pub name: Name,
     /// At most the account's role: the token can never do more than its account.

@@ -43,6 +43,7 @@ impl EventType {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"url": "https://hooks.example.org/pregon", "event_types": ["activity.created", "activity.changed"], "description": "The partners' intranet", "enabled": true})))]
 pub struct WebhookInput {
     /// Where events are POSTed (http or https).
     #[schema(max_length = 2000)]

@@ -54,6 +54,12 @@ async fn the_validator_refuses_a_broken_document_and_a_wrong_example() {
         serde_json::json!({"type": "string", "maxLength": 2, "example": "three"});
     let err = validate_independently(&doc).unwrap_err();
     assert!(err.contains("Probe"), "{err}");
+    // A schema's `examples` list (how request bodies carry theirs) is checked too.
+    let mut doc = document(&app).await;
+    doc["components"]["schemas"]["OrganisationInput"]["examples"] =
+        serde_json::json!([{"slug": "bilbao", "name": "City of Bilbao", "kind": "no-such-kind"}]);
+    let err = validate_independently(&doc).unwrap_err();
+    assert!(err.contains("OrganisationInput"), "{err}");
 }
 
 #[tokio::test]
@@ -133,10 +139,10 @@ fn fill(path: &str, id: &str, word: &str) -> String {
     out
 }
 
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) body: Value,
 }
 
 async fn send(
@@ -172,7 +178,7 @@ async fn send(
 }
 
 /// The problems of one answer against the operation's documented responses.
-fn conformance(doc: &Value, op: &Value, what: &str, answer: &Answer) -> Vec<String> {
+pub(crate) fn conformance(doc: &Value, op: &Value, what: &str, answer: &Answer) -> Vec<String> {
     let documented = responses(doc, op);
     let Some((_, response)) = documented
         .iter()

@@ -16,6 +16,7 @@ mod browser;
 mod browser_newsletter;
 mod cli;
 mod contract;
+mod contract_reach;
 mod csv_injection;
 mod dispatch_process;
 mod edge;

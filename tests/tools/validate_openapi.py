@@ -3,7 +3,8 @@
 
 Reads the document (JSON) from the file named on the command line, then:
 - validates it as OpenAPI 3.1 with openapi-spec-validator;
-- validates every example in it against the schema it illustrates
+- validates every example in it (`example`, a media type's `examples`, a
+  schema's `examples` list) against the schema it illustrates
   (JSON Schema 2020-12, the dialect of OpenAPI 3.1), resolving $ref in the
   document itself.
 Prints one line per failure and exits 1 if there is any.
@@ -47,9 +48,14 @@ def main() -> int:
                 for name, ex in (node.get("examples") or {}).items():
                     if isinstance(ex, dict) and "value" in ex:
                         check(ex["value"], pointer + "/schema", f"{pointer}/examples/{name}")
-            elif "example" in node and ("type" in node or "$ref" in node or "properties" in node):
-                # A schema with an example of itself.
-                check(node["example"], pointer, pointer + "/example")
+            elif "type" in node or "$ref" in node or "properties" in node:
+                # A schema with examples of itself: `example` (OpenAPI 3.0's
+                # keyword) and `examples`, JSON Schema's list of values.
+                if "example" in node:
+                    check(node["example"], pointer, pointer + "/example")
+                if isinstance(node.get("examples"), list):
+                    for i, ex in enumerate(node["examples"]):
+                        check(ex, pointer, f"{pointer}/examples/{i}")
             for key, value in node.items():
                 if key in ("example", "examples"):
                     continue

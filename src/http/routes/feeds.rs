@@ -422,7 +422,11 @@ async fn activity_ics(
     let retention = TimeDelta::days(state.settings.feeds.cancelled_retention_days.into());
     let (activity, context): (_, Context) = state
         .db
-        .run(move |c| Ok((activities::get(c, id)?, load_context(c, retention)?)))
+        .run(move |c| {
+            let activity = activities::get(c, id)?;
+            let context = load_context(c, std::slice::from_ref(&activity), retention)?;
+            Ok((activity, context))
+        })
         .await?;
     let events = feed::events_for(&activity, lang, &context, None);
     if events.is_empty() {

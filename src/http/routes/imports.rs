@@ -39,7 +39,8 @@ struct ImportQuery {
 /// whose structure is broken (or any unreadable event with `strict=true`) is
 /// refused whole, naming the line, and nothing is written.
 #[utoipa::path(tag = "imports", params(ImportQuery), security(("bearer" = ["editor"])),
-    request_body(content = String, content_type = "text/calendar"),
+    request_body(content = String, content_type = "text/calendar",
+        example = json!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Partner//Calendar//EN\r\nBEGIN:VEVENT\r\nUID:congress-2020@partner.example\r\nDTSTAMP:20200101T000000Z\r\nDTSTART:20200310T090000Z\r\nDTEND:20200310T110000Z\r\nSUMMARY:Partner session at the Congress\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")),
     responses(
         (status = 200, body = ImportReport),
         (status = 413, body = Problem, description = "Larger than imports.max_bytes"),

@@ -22,7 +22,8 @@ const REPLY_LIMIT: usize = 1024 * 1024;
 /// (`message/rfc822`) that carries it. A reply to an older SEQUENCE than one
 /// already recorded changes nothing (`recorded: false`).
 #[utoipa::path(tag = "activities", security(("bearer" = ["editor"])),
-    request_body(content = String, content_type = "text/calendar", description = "METHOD:REPLY, or a message/rfc822 email carrying it"),
+    request_body(content = String, content_type = "text/calendar", description = "METHOD:REPLY, or a message/rfc822 email carrying it",
+        example = json!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//Calendar//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:activity-1@pregon.example\r\nDTSTAMP:20200301T080000Z\r\nSEQUENCE:0\r\nORGANIZER:mailto:agenda@pregon.example\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:ane@bilbao.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")),
     responses(
         (status = 200, body = ReplyOutcome),
         (status = 413, body = Problem),

@@ -189,7 +189,8 @@ async fn resolve(state: &State, token: &str) -> ApiResult<Result<(i64, Vec<i64>)
 /// clients at): leaves the lists of the issue the link came in, at once, with
 /// no further step. Also the button of the preferences page.
 #[utoipa::path(tag = "public", params(("token" = String, Path)),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "List-Unsubscribe=One-Click"),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "List-Unsubscribe=One-Click",
+        example = json!("List-Unsubscribe=One-Click")),
     responses((status = 200, content_type = "text/html", body = String), (status = 404, content_type = "text/html", body = String)))]
 #[post("/newsletter/unsubscribe/{token}")]
 async fn one_click_unsubscribe(
@@ -284,7 +285,8 @@ async fn preferences_page(
 /// Saves the preferences form: lists left unchecked are unsubscribed (none is
 /// ever re-subscribed here: that needs a new opt-in), and the language.
 #[utoipa::path(tag = "public", params(("token" = String, Path)),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "list=<id> (repeated, the lists to stay on) and language=es|en|fr"),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "list=<id> (repeated, the lists to stay on) and language=es|en|fr",
+        example = json!("list=1&list=2&language=fr")),
     responses((status = 200, content_type = "text/html", body = String), (status = 404, content_type = "text/html", body = String)))]
 #[post("/newsletter/preferences/{token}")]
 async fn update_preferences(

@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"action": "submit", "comment": "Ready for the communication team"})))]
 struct ReviewInput {
     /// `submit` (editor: send for review), `approve` or `request_changes` (approver).
     action: ReviewAction,

@@ -168,6 +168,7 @@ async fn erase(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"list_ids": [1]})))]
 struct UnsubscribeInput {
     /// Lists to leave; all when absent.
     list_ids: Option<Vec<i64>>,
@@ -226,7 +227,8 @@ const IMPORT_LIMIT: usize = 64 * 1024 * 1024;
 /// columns) into a list. Any bad row: 422 listing every bad row by line, and
 /// nothing imported. Never re-subscribes the unsubscribed or suppressed.
 #[utoipa::path(tag = "newsletter", params(("id" = i64, Path), ImportQuery),
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content = String, content_type = "text/csv",
+        example = json!("email,name,language\nana@example.org,Ana,es\njean@example.org,Jean,fr\n")),
     security(("bearer" = ["editor"])),
     responses((status = 200, body = ImportReport), (status = 422, body = ImportProblem)))]
 #[post("/lists/{id}/import")]
@@ -350,7 +352,8 @@ struct BounceMessageReport {
 /// bounce, with 4.x.x a soft one; delayed is ignored) or an ARF abuse report
 /// (a complaint). Anything else is refused (422) and nothing is recorded.
 #[utoipa::path(tag = "newsletter",
-    request_body(content = String, content_type = "message/rfc822"),
+    request_body(content = String, content_type = "message/rfc822",
+        example = json!("From: MAILER-DAEMON@relay.example\r\nTo: boletin@pregon.example\r\nSubject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; relay.example\r\n\r\nFinal-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n")),
     security(("bearer" = ["editor"])),
     responses(
         (status = 200, body = BounceMessageReport),
