@@ -10,6 +10,7 @@ pub mod assets;
 pub mod csrf;
 pub mod format;
 pub mod i18n;
+pub mod multipart;
 pub mod page;
 pub mod public;
 pub mod team;

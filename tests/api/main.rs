@@ -53,3 +53,8 @@ mod web_newsletter;
 mod web_zone;
 mod webdriver;
 mod webhooks;
+
+// The web interface, issue #9: week view, new activity, account and tokens, issue controls, CSV file.
+mod web_account;
+mod web_issue_controls;
+mod web_week;
