@@ -18,7 +18,8 @@ pub mod team;
 use actix_web::web;
 
 /// Registers the pages. Plain actix routes: they are HTML for people, not
-/// part of the API's OpenAPI contract.
+/// part of the API's OpenAPI contract (docs/web.md, "Web routes and the
+/// OpenAPI document", says why).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     assets::configure(cfg);
     team::configure(cfg);
