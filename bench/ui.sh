@@ -7,7 +7,11 @@
 # series), for the current checkout and for a baseline commit built in a
 # temporary worktree and measured in the same run. Prints req/s, p50 and p95.
 #
-# To add a measurement (e.g. the web pages), add a line to CASES below:
+# Web part: the month, week and agenda pages of the 10,000-activity plan,
+# signed in with a session cookie (a `pregon user create` link redeemed), each
+# checked for a 200 first; ratios of their req/s to the API's for that month.
+#
+# To add a measurement, add a line to CASES below:
 #   NAME SERVER PATH   — SERVER is one of the servers started in SERVERS.
 # Every case prints `RESULT NAME rps=… p50_ms=… p95_ms=…`; ratios come after.
 #
@@ -66,14 +70,24 @@ start() {
     "$dir/feed_data" --database "$db" --events "$events"
     token=$(PREGON__DATABASE__URL="$db" RUST_LOG=error "$dir/pregon" token create --role viewer --name bench |
         grep -o 'pgn_[A-Za-z0-9_-]*' | head -1)
+    # A person's one-time sign-in link, for the web pages' session (a binary
+    # without `pregon user` has no pages to measure: left empty).
+    link=$(PREGON__DATABASE__URL="$db" RUST_LOG=error "$dir/pregon" user create --email bench@example.org \
+        --name Bench --role viewer 2>/dev/null | grep -o '/sign-in/[A-Za-z0-9_-]*' | head -1 || true)
     port=$(free_port)
     PREGON__DATABASE__URL="$db" PREGON__DATABASE__SEED_WHEN_EMPTY=false \
     PREGON__SERVER__BIND="127.0.0.1:$port" PREGON__SERVER__PUBLIC_RATE_LIMIT_PER_MINUTE=1000000000 \
     RUST_LOG=error "$dir/pregon" serve --no-dispatcher >"$WORK/$name.log" 2>&1 &
     PIDS+=("$!")
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+    session=""
+    if [ -n "$link" ]; then
+        session=$(curl -sf -X POST "http://127.0.0.1:$port/api/v1/sign-in/link/${link#/sign-in/}" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+    fi
     printf -v "PORT_$name" '%s' "$port"
     printf -v "TOKEN_$name" '%s' "$token"
+    printf -v "SESSION_$name" '%s' "$session"
     echo "server $name: $events activities ($(($(date +%s) - started)) s to build), port $port"
 }
 
@@ -99,6 +113,10 @@ CASES=(
     "day_after_100k after_100k $DAY"
     "unfiltered_before_10k before_10k /api/v1/activities?per_page=100"
     "unfiltered_after_10k after_10k /api/v1/activities?per_page=100"
+    # The web pages of that month, signed in (a session cookie): HTML, checked for a 200.
+    "month_page_after_10k after_10k /app/calendar?month=2020-03"
+    "week_page_after_10k after_10k /app/calendar/week?week=2020-03-09"
+    "agenda_page_after_10k after_10k /app/agenda"
 )
 
 # wrk reports 50/75/90/99 %; p95 comes from its Lua summary.
@@ -117,8 +135,17 @@ for c in "${CASES[@]}"; do
     port_var="PORT_$server"; token_var="TOKEN_$server"
     url="http://127.0.0.1:${!port_var}$path"
     auth="Authorization: Bearer ${!token_var}"
+    if [[ $path == /app/* ]]; then
+        # A page: the session cookie, and a 200 with its size (not a redirect to sign-in).
+        session_var="SESSION_$server"
+        auth="Cookie: pregon_session=${!session_var}"
+        read -r code bytes < <(curl -s -o /dev/null -w '%{http_code} %{size_download}\n' -H "$auth" "$url")
+        if [ "$code" != 200 ]; then echo "$name: $path answered $code" >&2; exit 1; fi
+        summary="status=$code bytes=$bytes"
+    else
     # The answer is checked once (status, size, total), then loaded.
     summary=$(curl -sf -H "$auth" "$url" | python3 -c 'import json,sys; p=json.load(sys.stdin); print(f"items={len(p[\"items\"])} total={p[\"total\"]}")')
+    fi
     wrk -t"$THREADS" -c"$CONNECTIONS" -d1s -H "$auth" "$url" >/dev/null
     stats=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "$auth" -s "$WORK/report.lua" "$url" | grep '^STATS' | cut -d' ' -f2-)
     RESULT[$name]="$stats"
@@ -130,4 +157,6 @@ ratio() { awk -v a="$(val "$1" "$2")" -v b="$(val "$1" "$3")" 'BEGIN {printf "%.
 echo "RATIOS month_10k_rps_after_vs_before=$(ratio rps month_after_10k month_before_10k)" \
     "month_p95_100k_vs_10k=$(ratio p95_ms month_after_100k month_after_10k)" \
     "day_p95_100k_vs_10k=$(ratio p95_ms day_after_100k day_after_10k)" \
-    "month_p95_10k_vs_1k=$(ratio p95_ms month_after_10k month_after_1k)"
+    "month_p95_10k_vs_1k=$(ratio p95_ms month_after_10k month_after_1k)" \
+    "month_page_rps_vs_api=$(ratio rps month_page_after_10k month_after_10k)" \
+    "week_page_rps_vs_api=$(ratio rps week_page_after_10k month_after_10k)"

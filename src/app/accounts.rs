@@ -365,3 +365,55 @@ fn own_or_admin(actor: &Actor, id: i64) -> Result<()> {
         require_role(actor, Role::Admin)
     }
 }
+
+/// The acting person's own language (the interface's and their emails'),
+/// recorded in the history. Any role may change their own.
+pub fn set_own_language(
+    actor: &Actor,
+    now: DateTime<Utc>,
+    conn: &mut DbConnection,
+    language: crate::domain::Language,
+) -> Result<Account> {
+    let account_id = actor
+        .account_id()
+        .ok_or_else(|| Error::Forbidden("only an account has a language".into()))?;
+    let before = db::get(conn, account_id)?;
+    if before.kind != AccountKind::Person {
+        return Err(Error::Forbidden(
+            "a built-in account's language is not its own to change".into(),
+        ));
+    }
+    if before.language == language {
+        return Ok(before);
+    }
+    db::update(
+        conn,
+        account_id,
+        before.version,
+        &db::Changes {
+            name: &before.name,
+            language,
+            role: before.role,
+            status: before.status,
+        },
+        now,
+    )?;
+    history::record(
+        conn,
+        actor,
+        now,
+        Entry {
+            entity: "account",
+            entity_id: account_id,
+            action: Action::Updated,
+            changes: vec![FieldChange {
+                field: "language".into(),
+                before: json!(before.language),
+                after: json!(language),
+                personal: false,
+            }],
+            reason: None,
+        },
+    )?;
+    db::get(conn, account_id)
+}

@@ -22,6 +22,80 @@ pub fn create(
     input: &TokenInput,
 ) -> Result<CreatedToken> {
     require_role(actor, Role::Admin)?;
+    create_checked(actor, now, conn, input)
+}
+
+/// A token of the acting account's own (any role): it acts as that account,
+/// with at most what the acting credential may do (a token with a lower role
+/// cannot make one with a higher).
+pub fn create_own(
+    actor: &Actor,
+    now: DateTime<Utc>,
+    conn: &mut DbConnection,
+    name: crate::domain::text::Name,
+    role: Role,
+) -> Result<CreatedToken> {
+    let account_id = actor
+        .account_id()
+        .ok_or_else(|| Error::Forbidden("only an account has tokens".into()))?;
+    if !actor.role().includes(role) {
+        return Err(Error::invalid(
+            "role",
+            format!(
+                "a token cannot do more than who creates it: this is {}",
+                actor.role()
+            ),
+        ));
+    }
+    create_checked(
+        actor,
+        now,
+        conn,
+        &TokenInput {
+            name,
+            role,
+            account_id: Some(account_id),
+        },
+    )
+}
+
+/// The tokens the actor may see: every one for an administrator, else the
+/// acting account's own. Never their secrets.
+pub fn visible(actor: &Actor, conn: &mut DbConnection) -> Result<Vec<Token>> {
+    if actor.role().includes(Role::Admin) {
+        return db::list(conn);
+    }
+    let account_id = actor
+        .account_id()
+        .ok_or_else(|| Error::Forbidden("only an account has tokens".into()))?;
+    db::list_of_account(conn, account_id)
+}
+
+/// Revokes one of the acting account's own tokens (any role; 404 for anyone
+/// else's, unless the actor is an administrator, who may revoke any).
+pub fn revoke_own(
+    actor: &Actor,
+    now: DateTime<Utc>,
+    conn: &mut DbConnection,
+    id: i64,
+) -> Result<Token> {
+    if actor.role().includes(Role::Admin) {
+        return revoke(actor, now, conn, &id.to_string());
+    }
+    let token = db::get(conn, id)?;
+    if Some(token.account_id) != actor.account_id() {
+        return Err(Error::not_found("token", id));
+    }
+    revoke_checked(actor, now, conn, token)
+}
+
+/// `create` once the actor is known to be allowed.
+fn create_checked(
+    actor: &Actor,
+    now: DateTime<Utc>,
+    conn: &mut DbConnection,
+    input: &TokenInput,
+) -> Result<CreatedToken> {
     let name = input.name.as_str();
     if db::find_by_name(conn, name)?.is_some() {
         return Err(Error::Conflict(format!(
@@ -120,6 +194,16 @@ pub fn revoke(
 ) -> Result<Token> {
     require_role(actor, Role::Admin)?;
     let token = db::find_by_id_or_name(conn, id_or_name)?;
+    revoke_checked(actor, now, conn, token)
+}
+
+/// `revoke` once the actor is known to be allowed.
+fn revoke_checked(
+    actor: &Actor,
+    now: DateTime<Utc>,
+    conn: &mut DbConnection,
+    token: Token,
+) -> Result<Token> {
     if token.revoked_at.is_some() {
         return Ok(token);
     }

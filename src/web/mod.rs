@@ -10,6 +10,7 @@ pub mod assets;
 pub mod csrf;
 pub mod format;
 pub mod i18n;
+pub mod multipart;
 pub mod page;
 pub mod public;
 pub mod team;
@@ -17,7 +18,8 @@ pub mod team;
 use actix_web::web;
 
 /// Registers the pages. Plain actix routes: they are HTML for people, not
-/// part of the API's OpenAPI contract.
+/// part of the API's OpenAPI contract (docs/web.md, "Web routes and the
+/// OpenAPI document", says why).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     assets::configure(cfg);
     team::configure(cfg);

@@ -283,6 +283,7 @@ pub fn signed_in(req: &HttpRequest) -> Option<Principal> {
 }
 
 /// A posted form, parsed: repeated keys kept in order.
+#[derive(Debug, Default)]
 pub struct Form(pub Vec<(String, String)>);
 
 impl Form {
@@ -329,7 +330,7 @@ pub enum Refused {
 }
 
 /// Checks a team form: CSRF token first, then the session, then the role.
-pub async fn team_form(
+async fn team_form(
     state: &State,
     req: &HttpRequest,
     form: &Form,
@@ -348,7 +349,67 @@ pub async fn team_form(
     }
 }
 
-/// The page for a refused form.
+/// A team form posted to a handler, parsed and checked (CSRF token, session,
+/// role): the form and who sent it, or the answer refusing it (403 page, or
+/// the sign-in page). Every team POST handler starts with this.
+pub async fn team_post(
+    state: &State,
+    req: &HttpRequest,
+    body: &[u8],
+    role: Role,
+) -> Result<(Form, Principal), HttpResponse> {
+    team_post_as(state, req, body, |_| role).await
+}
+
+/// As [`team_post`], when the role needed depends on what was posted (a
+/// review action: submitting needs an editor, approving an approver).
+pub async fn team_post_as(
+    state: &State,
+    req: &HttpRequest,
+    body: &[u8],
+    role_of: impl FnOnce(&Form) -> Role,
+) -> Result<(Form, Principal), HttpResponse> {
+    let form = Form::parse(body);
+    let role = role_of(&form);
+    match team_form(state, req, &form, role).await {
+        Ok(who) => Ok((form, who)),
+        Err(why) => Err(refused(state, req, why).await),
+    }
+}
+
+/// As [`team_post`] for a form that may upload a file (`multipart/form-data`,
+/// or urlencoded without one): its text fields are checked the same way, its
+/// files come apart. The body is read by the handler, which knows its limit.
+pub async fn team_upload(
+    state: &State,
+    req: &HttpRequest,
+    body: &[u8],
+    role: Role,
+) -> Result<(super::multipart::Upload, Principal), HttpResponse> {
+    let upload = match super::multipart::parse(req, body) {
+        Ok(u) => u,
+        Err(_) => {
+            let who = auth::from_session_cookie(state, req).await;
+            let mut c = chrome(state, req, who.as_ref(), None).await;
+            let t = c.tr();
+            return Err(message(
+                StatusCode::BAD_REQUEST,
+                &mut c,
+                t.t("error.invalid"),
+                "multipart/form-data",
+                None,
+            ));
+        }
+    };
+    match team_form(state, req, &upload.form, role).await {
+        Ok(who) => Ok((upload, who)),
+        Err(why) => Err(refused(state, req, why).await),
+    }
+}
+
+/// The page for a refused form. Signed out, a page (GET) sends to the
+/// sign-in page coming back to it; a form (POST) to the sign-in page alone,
+/// as there is no page at a form's address to come back to.
 pub async fn refused(state: &State, req: &HttpRequest, why: Refused) -> HttpResponse {
     let who = auth::from_session_cookie(state, req).await;
     let mut c = chrome(state, req, who.as_ref(), None).await;
@@ -361,7 +422,8 @@ pub async fn refused(state: &State, req: &HttpRequest, why: Refused) -> HttpResp
             t.t("error.csrf"),
             None,
         ),
-        Refused::SignedOut => to_sign_in(req),
+        Refused::SignedOut if req.method() == actix_web::http::Method::GET => to_sign_in(req),
+        Refused::SignedOut => see_other("/app/sign-in"),
         Refused::Forbidden => message(
             StatusCode::FORBIDDEN,
             &mut c,

@@ -450,6 +450,11 @@ async fn untrusted_text_is_escaped_on_every_page_and_never_runs() {
         "/app/agenda".to_owned(),
         "/app/calendar?month=2020-03".to_owned(),
         "/app/accounts".to_owned(),
+        // The week, the new-activity form, the account and tokens pages (issue #9).
+        "/app/calendar/week?week=2020-03-10".to_owned(),
+        "/app/activities/new".to_owned(),
+        "/app/me".to_owned(),
+        "/app/tokens".to_owned(),
     ];
     for id in &ids {
         pages.push(format!("/app/activities/{id}"));

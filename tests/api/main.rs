@@ -54,3 +54,10 @@ mod web_newsletter;
 mod web_zone;
 mod webdriver;
 mod webhooks;
+
+// The web interface, issue #9: week view, new activity, account and tokens, issue controls, CSV file.
+mod browser_week;
+mod web_account;
+mod web_issue_controls;
+mod web_upload;
+mod web_week;

@@ -200,6 +200,10 @@ async fn newsletter_forms_refuse_a_missing_token_and_a_viewer() {
         format!("/app/newsletter/issues/{issue}/test"),
         format!("/app/newsletter/issues/{issue}/schedule"),
         format!("/app/newsletter/issues/{issue}/send"),
+        format!("/app/newsletter/issues/{issue}/pause"),
+        format!("/app/newsletter/issues/{issue}/resume"),
+        format!("/app/newsletter/issues/{issue}/cancel"),
+        format!("/app/newsletter/issues/{issue}/retry-failed"),
         format!("/app/newsletter/lists/{l}/import"),
     ];
     let l_text = l.to_string();
@@ -232,6 +236,10 @@ async fn newsletter_forms_refuse_a_missing_token_and_a_viewer() {
             "/test\"",
             "/schedule\"",
             "/send\"",
+            "/pause\"",
+            "/resume\"",
+            "/cancel\"",
+            "/retry-failed\"",
             "/import\"",
         ] {
             assert!(!html.contains(control), "a viewer sees {control} on {page}");

@@ -6,7 +6,7 @@
 use super::super::format;
 use super::super::i18n::Tr;
 use super::super::page::{
-    self, Chrome, Form, Refused, State, chrome, render, see_other, signed_in, team_form, to_sign_in,
+    self, Chrome, Form, Refused, State, chrome, render, see_other, signed_in, to_sign_in,
 };
 use super::agenda::status_class;
 use super::{kind_label, status_label};
@@ -271,6 +271,7 @@ pub async fn show(state: State, req: HttpRequest, id: web::Path<i64>) -> HttpRes
         .collect();
     let notice = match super::query(&req, "saved").as_deref() {
         Some("1") => Some(t.t("activity.saved")),
+        Some("created") => Some(t.t("create.done")),
         Some("review") => Some(t.t("review.done")),
         _ => None,
     };
@@ -393,6 +394,8 @@ pub struct Choice {
     pub selected: bool,
 }
 
+pub use super::agenda::Choice as OwnedChoice;
+
 pub struct LangFields {
     pub code: &'static str,
     pub name: &'static str,
@@ -406,8 +409,15 @@ pub struct LangFields {
 #[template(path = "team/activity_edit.html")]
 pub struct EditPage {
     pub c: Chrome,
-    pub id: i64,
-    pub title: String,
+    /// The page's heading ("Edit: …", "New activity").
+    pub heading: String,
+    /// Where the form posts, and where "Cancel" goes.
+    pub action: String,
+    pub cancel: String,
+    /// A new activity chooses its plan and campaign; an edit keeps them.
+    pub creating: bool,
+    pub plans: Vec<OwnedChoice>,
+    pub campaigns: Vec<OwnedChoice>,
     pub version: String,
     pub kinds: Vec<Choice>,
     pub statuses: Vec<Choice>,
@@ -472,9 +482,19 @@ fn values_of(a: &Activity) -> HashMap<String, String> {
     v
 }
 
+/// What the form is for: an activity as stored, or a new one (with the plans
+/// and campaigns it may go in).
+enum Target<'a> {
+    Edit(&'a Activity),
+    New {
+        plans: Vec<OwnedChoice>,
+        campaigns: Vec<OwnedChoice>,
+    },
+}
+
 fn edit_page(
     c: Chrome,
-    a: &Activity,
+    target: Target<'_>,
     values: HashMap<String, String>,
     errors: HashMap<String, String>,
     general_error: Option<String>,
@@ -538,9 +558,31 @@ fn edit_page(
             }
         })
         .collect();
+    let (heading, action, cancel, creating, plans, campaigns) = match target {
+        Target::Edit(a) => (
+            format!("{}: {}", t.t("activity.edit"), a.title),
+            format!("/app/activities/{}/edit", a.id),
+            format!("/app/activities/{}", a.id),
+            false,
+            Vec::new(),
+            Vec::new(),
+        ),
+        Target::New { plans, campaigns } => (
+            t.t("create.title").to_owned(),
+            "/app/activities/new".to_owned(),
+            "/app/agenda".to_owned(),
+            true,
+            plans,
+            campaigns,
+        ),
+    };
     EditPage {
-        id: a.id,
-        title: a.title.clone(),
+        heading,
+        action,
+        cancel,
+        creating,
+        plans,
+        campaigns,
         version: values.get("version").cloned().unwrap_or_default(),
         kinds,
         statuses,
@@ -577,14 +619,17 @@ pub async fn edit_form(state: State, req: HttpRequest, id: web::Path<i64>) -> Ht
         Err(e) => return page::error_page(&mut c, &e),
     };
     c.set_title(format!("{} · {}", c.tr().t("activity.edit"), a.title));
-    let page = edit_page(c, &a, values_of(&a), HashMap::new(), None);
+    let page = edit_page(c, Target::Edit(&a), values_of(&a), HashMap::new(), None);
     render(StatusCode::OK, &page.c, &page)
 }
 
-/// The input the form asks for: the stored activity with the form's fields.
-fn apply(a: &Activity, form: &Form) -> (Value, HashMap<String, String>) {
-    let mut input = input_of(a);
-    let mut values = values_of(a);
+/// The input the form asks for: `input` (the stored activity, or a new one's
+/// defaults) with the form's fields; and the form's values to show again.
+fn apply(
+    mut input: Value,
+    mut values: HashMap<String, String>,
+    form: &Form,
+) -> (Value, HashMap<String, String>) {
     for (k, v) in &form.0 {
         if k != "csrf" {
             values.insert(k.clone(), v.clone());
@@ -655,10 +700,9 @@ pub async fn save(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = Form::parse(&body);
-    let who = match team_form(&state, &req, &form, Role::Editor).await {
-        Ok(who) => who,
-        Err(why) => return page::refused(&state, &req, why).await,
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
     let id = id.into_inner();
     let mut c = chrome(&state, &req, Some(&who), None).await;
@@ -675,7 +719,7 @@ pub async fn save(
         Ok(a) => a,
         Err(e) => return page::error_page(&mut c, &e),
     };
-    let (input, values) = apply(&a, &form);
+    let (input, values) = apply(input_of(&a), values_of(&a), &form);
     let t = c.tr();
     c.set_title(format!("{} · {}", t.t("activity.edit"), a.title));
     let mut errors = HashMap::new();
@@ -688,7 +732,7 @@ pub async fn save(
             errors.insert(field, e.into_inner().to_string());
             let page = edit_page(
                 c,
-                &a,
+                Target::Edit(&a),
                 values,
                 errors,
                 Some(t.t("activity.fix_errors").into()),
@@ -713,7 +757,7 @@ pub async fn save(
             errors.insert(field_of(&field), message);
             let page = edit_page(
                 c,
-                &a,
+                Target::Edit(&a),
                 values,
                 errors,
                 Some(t.t("activity.fix_errors").into()),
@@ -721,12 +765,18 @@ pub async fn save(
             render(StatusCode::UNPROCESSABLE_ENTITY, &page.c, &page)
         }
         Err(Error::VersionMismatch { .. }) => {
-            let page = edit_page(c, &a, values, errors, Some(t.t("activity.conflict").into()));
+            let page = edit_page(
+                c,
+                Target::Edit(&a),
+                values,
+                errors,
+                Some(t.t("activity.conflict").into()),
+            );
             render(StatusCode::CONFLICT, &page.c, &page)
         }
         Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
         Err(e) => {
-            let page = edit_page(c, &a, values, errors, Some(e.to_string()));
+            let page = edit_page(c, Target::Edit(&a), values, errors, Some(e.to_string()));
             render(StatusCode::CONFLICT, &page.c, &page)
         }
     }
@@ -738,18 +788,16 @@ pub async fn review(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = Form::parse(&body);
-    let action = form
-        .get("action")
-        .and_then(|a| a.parse::<ReviewAction>().ok());
-    let needed = match action {
+    let (form, who) = match page::team_post_as(&state, &req, &body, |f| match review_action(f) {
         Some(ReviewAction::Submit) => Role::Editor,
         _ => Role::Approver,
+    })
+    .await
+    {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
-    let who = match team_form(&state, &req, &form, needed).await {
-        Ok(who) => who,
-        Err(why) => return page::refused(&state, &req, why).await,
-    };
+    let action = review_action(&form);
     let id = id.into_inner();
     let mut c = chrome(&state, &req, Some(&who), None).await;
     let Some(action) = action else {
@@ -773,6 +821,194 @@ pub async fn review(
         .await;
     match result {
         Ok(_) => see_other(&format!("/app/activities/{id}?saved=review")),
+        Err(e) => page::error_page(&mut c, &e),
+    }
+}
+
+/// The review action a form asks for (`action`), if it names one.
+pub(super) fn review_action(form: &Form) -> Option<ReviewAction> {
+    form.get("action").and_then(|a| a.parse().ok())
+}
+
+/// The plans a new activity may go in, and the chosen plan's campaigns.
+async fn placement(
+    state: &State,
+    lang: Language,
+    plan: Option<i64>,
+    campaign: Option<i64>,
+) -> crate::Result<(i64, Vec<OwnedChoice>, Vec<OwnedChoice>)> {
+    let all = crate::db::PageRequest {
+        page: Some(1),
+        per_page: Some(500),
+    };
+    let plans = state
+        .db
+        .run(move |c| Ok(crate::db::plans::list(c, all)?.items))
+        .await?;
+    let chosen = plan
+        .filter(|p| plans.iter().any(|x| x.id == *p))
+        .or(plans.first().map(|p| p.id))
+        .ok_or_else(|| Error::NotFound {
+            entity: "plan",
+            id: plan.map(|p| p.to_string()).unwrap_or_default(),
+        })?;
+    let campaigns = state
+        .db
+        .run(move |c| Ok(crate::db::campaigns::list(c, Some(chosen), None, all)?.items))
+        .await?;
+    Ok((
+        chosen,
+        plans
+            .iter()
+            .map(|p| OwnedChoice {
+                value: p.id.to_string(),
+                label: p.title.clone(),
+                selected: p.id == chosen,
+            })
+            .collect(),
+        campaigns
+            .iter()
+            .map(|k| OwnedChoice {
+                value: k.id.to_string(),
+                label: crate::domain::language::pick(&k.translations, lang)
+                    .map(|(_, tr)| tr.title.clone())
+                    .unwrap_or_else(|| k.slug.clone()),
+                selected: campaign == Some(k.id),
+            })
+            .collect(),
+    ))
+}
+
+/// A new activity's form values: a draft, internal event whose date is to be
+/// confirmed, until the form says otherwise.
+fn new_values(plan: i64) -> HashMap<String, String> {
+    let mut v = HashMap::new();
+    for (k, val) in [
+        ("kind", ActivityKind::Event.as_str()),
+        ("status", ActivityStatus::Draft.as_str()),
+        ("visibility", Visibility::Internal.as_str()),
+        (
+            "timing.precision",
+            crate::domain::timing::Precision::Tbc.as_str(),
+        ),
+    ] {
+        v.insert(k.to_owned(), val.to_owned());
+    }
+    v.insert("plan_id".into(), plan.to_string());
+    v
+}
+
+/// "New activity" (editors): the edit form, empty.
+pub async fn new_form(state: State, req: HttpRequest) -> HttpResponse {
+    let Some(who) = signed_in(&req) else {
+        return to_sign_in(&req);
+    };
+    if !who.role.includes(Role::Editor) {
+        return page::refused(&state, &req, Refused::Forbidden).await;
+    }
+    let mut c = chrome(&state, &req, Some(&who), None).await;
+    let plan = super::query(&req, "plan").and_then(|v| v.parse().ok());
+    let campaign = super::query(&req, "campaign").and_then(|v| v.parse().ok());
+    let (plan, plans, campaigns) = match placement(&state, c.lang, plan, campaign).await {
+        Ok(found) => found,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let mut values = new_values(plan);
+    if let Some(k) = campaign {
+        values.insert("campaign_id".into(), k.to_string());
+    }
+    c.set_title(c.tr().t("create.title"));
+    let page = edit_page(
+        c,
+        Target::New { plans, campaigns },
+        values,
+        HashMap::new(),
+        None,
+    );
+    render(StatusCode::OK, &page.c, &page)
+}
+
+/// Creates the activity the form describes, through the same operation as
+/// `POST /api/v1/activities` (`app::records::create`); an invalid field is
+/// shown beside it and nothing is written.
+pub async fn create(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
+    };
+    let mut c = chrome(&state, &req, Some(&who), None).await;
+    let t = c.tr();
+    c.set_title(t.t("create.title"));
+    let plan_asked = form.text("plan_id");
+    let plan = plan_asked.as_deref().and_then(|v| v.parse::<i64>().ok());
+    let campaign_asked = form.text("campaign_id");
+    let campaign = campaign_asked
+        .as_deref()
+        .and_then(|v| v.parse::<i64>().ok());
+    let (plan_id, plans, campaigns) = match placement(&state, c.lang, plan, campaign).await {
+        Ok(found) => found,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let mut errors = HashMap::new();
+    if plan_asked.is_some() && plan != Some(plan_id) {
+        errors.insert("plan_id".to_owned(), t.t("create.unknown_plan").to_owned());
+    }
+    if campaign_asked.is_some() && !campaigns.iter().any(|k| k.selected) {
+        errors.insert(
+            "campaign_id".to_owned(),
+            t.t("create.unknown_campaign").to_owned(),
+        );
+    }
+    let base = json!({
+        "plan_id": plan_id,
+        "campaign_id": campaign,
+        "kind": ActivityKind::Event,
+        "status": ActivityStatus::Draft,
+        "visibility": Visibility::Internal,
+        "timing": {"precision": "tbc"},
+        "translations": {},
+    });
+    let (input, values) = apply(base, new_values(plan_id), &form);
+    let again = |c: Chrome, errors: HashMap<String, String>, status: StatusCode| {
+        let page = edit_page(
+            c,
+            Target::New {
+                plans: plans.clone(),
+                campaigns: campaigns.clone(),
+            },
+            values.clone(),
+            errors,
+            Some(t.t("activity.fix_errors").into()),
+        );
+        render(status, &page.c, &page)
+    };
+    if !errors.is_empty() {
+        return again(c, errors, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let parsed: Result<crate::domain::activity::ActivityInput, _> =
+        serde_path_to_error::deserialize(input);
+    let input = match parsed {
+        Ok(i) => i,
+        Err(e) => {
+            errors.insert(field_of(&e.path().to_string()), e.into_inner().to_string());
+            return again(c, errors, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let cx =
+        crate::app::Context::new(who.actor(), state.clock.now()).with_reason(form.text("reason"));
+    let result = state
+        .db
+        .transaction(move |conn| {
+            crate::app::records::create::<crate::app::entities::Activities>(conn, &cx, &input)
+        })
+        .await;
+    match result {
+        Ok(created) => see_other(&format!("/app/activities/{}?saved=created", created.id)),
+        Err(Error::Invalid { field, message }) => {
+            errors.insert(field_of(&field), message);
+            again(c, errors, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
         Err(e) => page::error_page(&mut c, &e),
     }
 }

@@ -1,9 +1,7 @@
 //! Calendar feeds (the public one, and partners' private ones with rotate
 //! and revoke) and the accounts list, for administrators.
 
-use super::super::page::{
-    self, Chrome, Form, Refused, State, chrome, render, signed_in, team_form, to_sign_in,
-};
+use super::super::page::{self, Chrome, Refused, State, chrome, render, signed_in, to_sign_in};
 use crate::calendar::publish::Publisher;
 use crate::domain::Role;
 use crate::domain::feed::FeedLinks;
@@ -112,10 +110,9 @@ pub async fn rotate_feed(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = Form::parse(&body);
-    let who = match team_form(&state, &req, &form, Role::Admin).await {
-        Ok(who) => who,
-        Err(why) => return page::refused(&state, &req, why).await,
+    let (_, who) = match page::team_post(&state, &req, &body, Role::Admin).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
     let id = id.into_inner();
     let cx = crate::app::Context::new(who.actor(), state.clock.now());
@@ -147,10 +144,9 @@ pub async fn revoke_feed(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = Form::parse(&body);
-    let who = match team_form(&state, &req, &form, Role::Admin).await {
-        Ok(who) => who,
-        Err(why) => return page::refused(&state, &req, why).await,
+    let (_, who) = match page::team_post(&state, &req, &body, Role::Admin).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
     let id = id.into_inner();
     let cx = crate::app::Context::new(who.actor(), state.clock.now());

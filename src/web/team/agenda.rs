@@ -48,6 +48,28 @@ impl Filters {
         }
     }
 
+    /// These filters as hidden fields, for a form that changes something else
+    /// (the week shown) and keeps them.
+    fn hidden(&self) -> Vec<(&'static str, String)> {
+        let mut h = Vec::new();
+        if let Some(v) = self.campaign {
+            h.push(("campaign", v.to_string()));
+        }
+        if let Some(v) = self.channel {
+            h.push(("channel", v.to_string()));
+        }
+        if let Some(v) = self.kind {
+            h.push(("kind", v.as_str().to_owned()));
+        }
+        if let Some(v) = self.status {
+            h.push(("status", v.as_str().to_owned()));
+        }
+        if let Some(w) = self.when {
+            h.push(("when", w.as_str().to_owned()));
+        }
+        h
+    }
+
     /// The query string of these filters (and `extra`), for links.
     fn query(&self, plan_id: i64, extra: &[(&str, String)]) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -64,6 +86,9 @@ impl Filters {
         if let Some(v) = self.status {
             q.append_pair("status", v.as_str());
         }
+        if let Some(w) = self.when {
+            q.append_pair("when", w.as_str());
+        }
         for (k, v) in extra {
             q.append_pair(k, v);
         }
@@ -71,6 +96,7 @@ impl Filters {
     }
 }
 
+#[derive(Clone)]
 pub struct Choice {
     pub value: String,
     pub label: String,
@@ -85,6 +111,8 @@ pub struct FilterForm {
     pub kinds: Vec<Choice>,
     pub statuses: Vec<Choice>,
     pub when: Option<&'static str>,
+    /// Other parameters the form keeps (the week or month shown).
+    pub keep: Vec<(&'static str, String)>,
 }
 
 #[derive(Clone)]
@@ -211,11 +239,8 @@ async fn filter_form(
                 selected: f.status == Some(*s),
             })
             .collect(),
-        when: f.when.map(|w| match w {
-            When::Due => "due",
-            When::Late => "late",
-            When::Tbc => "tbc",
-        }),
+        when: f.when.map(When::as_str),
+        keep: Vec::new(),
     })
 }
 
@@ -295,6 +320,86 @@ pub async fn agenda(state: State, req: HttpRequest) -> HttpResponse {
     render(StatusCode::OK, &page.c, &page)
 }
 
+/// Puts each dated activity on the days of `days` it covers, between
+/// `first` and `last` (a series: each occurrence on its day, at its own
+/// time); month-precision ones are returned apart ("sometime this month"),
+/// to-be-confirmed ones are on no day.
+fn place_on_days(
+    t: &Tr,
+    activities: &[Activity],
+    zone: Zone,
+    days: &mut [(NaiveDate, Vec<Item>)],
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Vec<Item> {
+    let mut whole_month = Vec::new();
+    for a in activities {
+        if let Timing::Month(_) = a.timing {
+            whole_month.push(item(t, a, zone));
+            continue;
+        }
+        let spans: Vec<(NaiveDate, NaiveDate, String)> = match &a.occurrences {
+            Some(occ) if a.recurrence.is_some() => occ
+                .iter()
+                .filter_map(|o| {
+                    Some((
+                        format::view_start_date(&o.timing)?,
+                        format::view_end_date(&o.timing)?,
+                        format::timing_view(t, &o.timing, zone),
+                    ))
+                })
+                .collect(),
+            _ => a
+                .timing
+                .date_range()
+                .map(|(s, e)| vec![(s, e, format::timing(t, &a.timing, zone))])
+                .unwrap_or_default(),
+        };
+        for (s, e, when) in spans {
+            for (day, items) in days.iter_mut() {
+                if *day >= s && *day <= e && *day >= first && *day <= last {
+                    let mut it = item(t, a, zone);
+                    it.when = when.clone();
+                    items.push(it);
+                }
+            }
+        }
+    }
+    whole_month
+}
+
+/// The day a calendar opens on without one asked for: today when the plan has
+/// something in today's `span` (month or week, `same` telling), else the next
+/// dated item's day, else the last one's.
+async fn default_day(
+    state: &State,
+    filter: &ActivityFilter,
+    today: NaiveDate,
+    same: impl Fn(NaiveDate, NaiveDate) -> bool,
+) -> NaiveDate {
+    let all = filter.clone();
+    let dated = state
+        .db
+        .run(move |conn| crate::db::activities::all(conn, &all))
+        .await
+        .unwrap_or_default();
+    let starts: Vec<NaiveDate> = dated
+        .iter()
+        .filter_map(|a| a.timing.date_range().map(|(s, _)| s))
+        .collect();
+    if starts.iter().any(|s| same(*s, today)) {
+        today
+    } else {
+        starts
+            .iter()
+            .filter(|s| **s >= today)
+            .min()
+            .or(starts.iter().max())
+            .copied()
+            .unwrap_or(today)
+    }
+}
+
 pub struct DayCell {
     pub day: u32,
     pub label: String,
@@ -316,6 +421,7 @@ pub struct CalendarPage {
     pub next: String,
     pub month_value: String,
     pub agenda_link: String,
+    pub week_link: String,
 }
 
 fn parse_month(v: &str) -> Option<NaiveDate> {
@@ -354,28 +460,10 @@ pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
     let first = match asked {
         Some(m) => m,
         None => {
-            let all = plan_filter.clone();
-            let dated = state
-                .db
-                .run(move |conn| crate::db::activities::all(conn, &all))
-                .await
-                .unwrap_or_default();
-            let starts: Vec<NaiveDate> = dated
-                .iter()
-                .filter_map(|a| a.timing.date_range().map(|(s, _)| s))
-                .collect();
-            let this_month = today.with_day(1).unwrap_or(today);
-            let pick = if starts.iter().any(|s| s.with_day(1) == Some(this_month)) {
-                this_month
-            } else {
-                starts
-                    .iter()
-                    .filter(|s| **s >= today)
-                    .min()
-                    .or(starts.iter().max())
-                    .copied()
-                    .unwrap_or(today)
-            };
+            let pick = default_day(&state, &plan_filter, today, |a, b| {
+                a.year() == b.year() && a.month() == b.month()
+            })
+            .await;
             pick.with_day(1).unwrap_or(pick)
         }
     };
@@ -415,40 +503,7 @@ pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
             break;
         }
     }
-    let mut whole_month = Vec::new();
-    for a in &month_items {
-        if let Timing::Month(_) = a.timing {
-            whole_month.push(item(&t, a, zone));
-            continue;
-        }
-        // A series: each occurrence on its day, shown at its own time.
-        let spans: Vec<(NaiveDate, NaiveDate, String)> = match &a.occurrences {
-            Some(occ) if a.recurrence.is_some() => occ
-                .iter()
-                .filter_map(|o| {
-                    Some((
-                        format::view_start_date(&o.timing)?,
-                        format::view_end_date(&o.timing)?,
-                        format::timing_view(&t, &o.timing, zone),
-                    ))
-                })
-                .collect(),
-            _ => a
-                .timing
-                .date_range()
-                .map(|(s, e)| vec![(s, e, format::timing(&t, &a.timing, zone))])
-                .unwrap_or_default(),
-        };
-        for (s, e, when) in spans {
-            for (day, items) in days.iter_mut() {
-                if *day >= s && *day <= e && *day >= first && *day <= last {
-                    let mut it = item(&t, a, zone);
-                    it.when = when.clone();
-                    items.push(it);
-                }
-            }
-        }
-    }
+    let whole_month = place_on_days(&t, &month_items, zone, &mut days, first, last);
     let tbc: Vec<Item> = everything
         .iter()
         .filter(|a| a.timing == Timing::ToBeConfirmed)
@@ -469,6 +524,12 @@ pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
         .collect();
     let prev = first - chrono::Months::new(1);
     let next = first + chrono::Months::new(1);
+    // The week view opens on today's week when today is in this month.
+    let week_of_month = if today.year() == first.year() && today.month() == first.month() {
+        today
+    } else {
+        first
+    };
     let form = match filter_form(&state, &t, c.lang, plan.id, &f).await {
         Ok(form) => form,
         Err(e) => return page::error_page(&mut c, &e),
@@ -498,8 +559,154 @@ pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
         ),
         month_value: first.format("%Y-%m").to_string(),
         agenda_link: format!("/app/agenda?{}", f.query(plan.id, &[])),
+        week_link: format!(
+            "/app/calendar/week?{}",
+            f.query(plan.id, &[("week", week_of_month.to_string())])
+        ),
         heading,
         weeks,
+        whole_month,
+        tbc,
+        form,
+        c,
+    };
+    render(StatusCode::OK, &page.c, &page)
+}
+
+pub struct WeekDay {
+    pub label: String,
+    pub id: String,
+    pub today: bool,
+    pub items: Vec<Item>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "team/week.html")]
+pub struct WeekPage {
+    pub c: Chrome,
+    pub form: FilterForm,
+    pub heading: String,
+    pub days: Vec<WeekDay>,
+    pub whole_month: Vec<Item>,
+    pub tbc: Vec<Item>,
+    pub prev: String,
+    pub next: String,
+    pub week_value: String,
+    pub hidden: Vec<(&'static str, String)>,
+    pub month_link: String,
+    pub agenda_link: String,
+}
+
+/// The Monday of the week a day is in.
+fn monday_of(d: NaiveDate) -> NaiveDate {
+    d - chrono::Days::new(d.weekday().num_days_from_monday() as u64)
+}
+
+/// The week view: seven days, Monday first, each a section headed by its
+/// date (what a screen reader announces), its items listed at their times;
+/// `?week=` is any day of the week (a date picker sends one).
+pub async fn week(state: State, req: HttpRequest) -> HttpResponse {
+    let Some(who) = signed_in(&req) else {
+        return to_sign_in(&req);
+    };
+    let mut c = chrome(&state, &req, Some(&who), None).await;
+    let t = c.tr();
+    let zone = format::viewer_zone(&req);
+    let f = Filters::of(&req);
+    let plan = match plans(&state, &req).await {
+        Ok((_, Some(p))) => p,
+        Ok((_, None)) => {
+            return page::message(
+                StatusCode::OK,
+                &mut c,
+                t.t("week.title"),
+                t.t("overview.no_plan"),
+                None,
+            );
+        }
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let today = state.clock.now().date_naive();
+    let plan_filter = f.filter(plan.id);
+    let asked = query(&req, "week").and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok());
+    let first = monday_of(match asked {
+        Some(d) => d,
+        None => {
+            default_day(&state, &plan_filter, today, |a, b| {
+                monday_of(a) == monday_of(b)
+            })
+            .await
+        }
+    });
+    let last = first + chrono::Days::new(6);
+    let mut in_range = plan_filter.clone();
+    in_range.from = Some(first);
+    in_range.to = Some(last);
+    let undated = plan_filter.clone();
+    let found = state
+        .db
+        .run(move |conn| {
+            Ok((
+                crate::db::activities::all(conn, &in_range)?,
+                crate::db::activities::all(conn, &undated)?,
+            ))
+        })
+        .await;
+    let (mut week_items, mut everything) = match found {
+        Ok(x) => x,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    if let Some(w) = f.when {
+        week_items.retain(|a| w.admits(a, today));
+        everything.retain(|a| w.admits(a, today));
+    }
+    for a in week_items.iter_mut().chain(everything.iter_mut()) {
+        a.localise(c.lang);
+    }
+    let mut days: Vec<(NaiveDate, Vec<Item>)> =
+        first.iter_days().take(7).map(|d| (d, Vec::new())).collect();
+    let whole_month = place_on_days(&t, &week_items, zone, &mut days, first, last);
+    let tbc: Vec<Item> = everything
+        .iter()
+        .filter(|a| a.timing == Timing::ToBeConfirmed)
+        .map(|a| item(&t, a, zone))
+        .collect();
+    let mut form = match filter_form(&state, &t, c.lang, plan.id, &f).await {
+        Ok(form) => form,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    form.keep.push(("week", first.to_string()));
+    let heading = t
+        .t("week.heading")
+        .replace("{from}", &format::date(&t, first))
+        .replace("{to}", &format::date(&t, last));
+    c.set_title(heading.clone());
+    let link = |d: NaiveDate| {
+        format!(
+            "/app/calendar/week?{}",
+            f.query(plan.id, &[("week", d.to_string())])
+        )
+    };
+    let page = WeekPage {
+        days: days
+            .into_iter()
+            .map(|(d, items)| WeekDay {
+                label: format::date(&t, d),
+                id: format!("day-{d}"),
+                today: d == today,
+                items,
+            })
+            .collect(),
+        prev: link(first - chrono::Days::new(7)),
+        next: link(first + chrono::Days::new(7)),
+        week_value: first.to_string(),
+        hidden: f.hidden(),
+        month_link: format!(
+            "/app/calendar?{}",
+            f.query(plan.id, &[("month", first.format("%Y-%m").to_string())])
+        ),
+        agenda_link: format!("/app/agenda?{}", f.query(plan.id, &[])),
+        heading,
         whole_month,
         tbc,
         form,

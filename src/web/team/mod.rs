@@ -4,6 +4,7 @@
 mod activity;
 mod admin;
 mod agenda;
+mod me;
 mod newsletter;
 mod newsletter_issue;
 mod reports;
@@ -28,6 +29,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/sign-out", web::post().to(sign_in::sign_out))
         .route("/app/agenda", web::get().to(agenda::agenda))
         .route("/app/calendar", web::get().to(agenda::calendar))
+        .route("/app/calendar/week", web::get().to(agenda::week))
+        // Before `{id}`: "new" is not an id.
+        .route("/app/activities/new", web::get().to(activity::new_form))
+        .route("/app/activities/new", web::post().to(activity::create))
         .route("/app/activities/{id}", web::get().to(activity::show))
         .route(
             "/app/activities/{id}/edit",
@@ -44,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/accounts", web::get().to(admin::accounts))
         .route("/app/reports", web::get().to(reports::page));
     newsletter::configure(cfg);
+    me::configure(cfg);
 }
 
 /// Every plan, oldest first, and the one a page is about (`?plan=`, else the first).
@@ -110,6 +116,14 @@ impl When {
             "late" => Some(When::Late),
             "tbc" => Some(When::Tbc),
             _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            When::Due => "due",
+            When::Late => "late",
+            When::Tbc => "tbc",
         }
     }
 

@@ -4,9 +4,7 @@
 //! in `newsletter_issue.rs`. Reads go through `db` queries; writes only
 //! through `app::subscribers`.
 
-use super::super::page::{
-    self, Chrome, Form, Refused, State, chrome, render, signed_in, team_form, to_sign_in,
-};
+use super::super::page::{self, Chrome, Refused, State, chrome, render, signed_in, to_sign_in};
 use super::newsletter_issue::{self, issue_state_label};
 use super::query;
 use crate::db::PageRequest;
@@ -14,6 +12,7 @@ use crate::db::subscribers::SubscriberFilter;
 use crate::domain::Role;
 use crate::domain::newsletter::{SubscriberStatus, SubscriptionStatus};
 use crate::web::i18n::Tr;
+use crate::web::multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -123,6 +122,9 @@ pub struct ListPage {
     pub confirmed: bool,
     pub source: String,
     pub csv_error: Option<String>,
+    /// Beside the file input: too large, not UTF-8.
+    pub file_error: Option<String>,
+    pub file_hint: String,
     pub source_error: Option<String>,
     pub line_errors: Vec<LineError>,
     pub imported: Option<String>,
@@ -154,9 +156,18 @@ struct ImportForm {
     confirmed: bool,
     source: String,
     csv_error: Option<String>,
+    file_error: Option<String>,
     source_error: Option<String>,
     line_errors: Vec<LineError>,
     imported: Option<String>,
+}
+
+/// The largest subscriber CSV file (or pasted text) the import takes.
+pub const IMPORT_MAX_BYTES: usize = 5 * 1024 * 1024;
+
+/// A size for people: "5 MB".
+fn size_label(bytes: usize) -> String {
+    format!("{} MB", bytes / (1024 * 1024))
 }
 
 async fn list_view(
@@ -246,6 +257,10 @@ async fn list_view(
         confirmed: form.confirmed,
         source: form.source,
         csv_error: form.csv_error,
+        file_error: form.file_error,
+        file_hint: t
+            .t("csv_file.hint")
+            .replace("{size}", &size_label(IMPORT_MAX_BYTES)),
         source_error: form.source_error,
         line_errors: form.line_errors,
         imported: form.imported,
@@ -266,6 +281,31 @@ async fn list_page(state: State, req: HttpRequest, id: web::Path<i64>) -> HttpRe
     };
     match list_view(&state, &req, c, id.into_inner(), form).await {
         Ok(page) => render(StatusCode::OK, &page.c, &page),
+        Err(res) => res,
+    }
+}
+
+/// A body over the import's limit: nothing was read past it, nothing is
+/// written; the list page says so (413) to an editor signed in.
+async fn too_large(state: &State, req: &HttpRequest, id: i64) -> HttpResponse {
+    let Some(who) = crate::http::auth::from_session_cookie(state, req).await else {
+        return page::refused(state, req, Refused::SignedOut).await;
+    };
+    if !who.role.includes(Role::Editor) {
+        return page::refused(state, req, Refused::Forbidden).await;
+    }
+    let c = chrome(state, req, Some(&who), None).await;
+    let message = c
+        .tr()
+        .t("csv_file.too_large")
+        .replace("{size}", &size_label(IMPORT_MAX_BYTES));
+    let f = ImportForm {
+        csv_error: Some(message.clone()),
+        file_error: Some(message),
+        ..Default::default()
+    };
+    match list_view(state, req, c, id, f).await {
+        Ok(page) => render(StatusCode::PAYLOAD_TOO_LARGE, &page.c, &page),
         Err(res) => res,
     }
 }
@@ -291,14 +331,19 @@ async fn import(
     state: State,
     req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
-    let form = Form::parse(&body);
-    let who = match team_form(&state, &req, &form, Role::Editor).await {
-        Ok(who) => who,
-        Err(why) => return page::refused(&state, &req, why).await,
-    };
     let id = id.into_inner();
+    let body = match multipart::read_body(payload, IMPORT_MAX_BYTES).await {
+        Ok(body) => body,
+        Err(multipart::Unreadable::TooLarge) => return too_large(&state, &req, id).await,
+        Err(multipart::Unreadable::Malformed) => Vec::new(),
+    };
+    let (upload, who) = match page::team_upload(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
+    };
+    let form = &upload.form;
     let c = chrome(&state, &req, Some(&who), None).await;
     let t = c.tr();
     let mut f = ImportForm {
@@ -307,7 +352,25 @@ async fn import(
         source: form.get("source").unwrap_or_default().to_owned(),
         ..Default::default()
     };
-    if f.csv.trim().is_empty() {
+    // A file chosen takes the place of the pasted text.
+    let text = match upload.file("file") {
+        Some(file) => {
+            let data = file
+                .data
+                .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+                .unwrap_or(&file.data);
+            match std::str::from_utf8(data) {
+                Ok(text) => text.to_owned(),
+                Err(_) => {
+                    f.file_error = Some(t.t("csv_file.not_utf8").into());
+                    f.csv_error = f.file_error.clone();
+                    return refuse(&state, &req, c, id, f).await;
+                }
+            }
+        }
+        None => f.csv.clone(),
+    };
+    if text.trim().is_empty() {
         f.csv_error = Some(t.t("nl.csv_empty").into());
         return refuse(&state, &req, c, id, f).await;
     }
@@ -330,7 +393,7 @@ async fn import(
             return page::error_page(&mut c, &e);
         }
     };
-    let rows = match crate::db::subscriber_csv::parse(f.csv.as_bytes(), list.default_language) {
+    let rows = match crate::db::subscriber_csv::parse(text.as_bytes(), list.default_language) {
         Ok(rows) => rows,
         Err(errors) => {
             f.csv_error = Some(

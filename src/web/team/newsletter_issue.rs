@@ -10,9 +10,9 @@
 use super::super::format;
 use super::super::i18n::Tr;
 use super::super::page::{
-    self, Chrome, Form, Refused, State, chrome, render, see_other, signed_in, team_form, to_sign_in,
+    self, Chrome, Form, Refused, State, chrome, render, see_other, signed_in, to_sign_in,
 };
-use super::activity::{ReviewButton, review_state_label};
+use super::activity::{ReviewButton, review_action, review_state_label};
 use super::query;
 use crate::app::reviews::{self, Subject};
 use crate::db::PageRequest;
@@ -42,6 +42,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(schedule),
         )
         .route("/app/newsletter/issues/{id}/send", web::post().to(send_now))
+        .route("/app/newsletter/issues/{id}/pause", web::post().to(pause))
+        .route("/app/newsletter/issues/{id}/resume", web::post().to(resume))
+        .route("/app/newsletter/issues/{id}/cancel", web::post().to(cancel))
+        .route(
+            "/app/newsletter/issues/{id}/retry-failed",
+            web::post().to(retry_failed),
+        )
         .route(
             "/app/newsletter/issues/{id}/progress",
             web::get().to(progress_page),
@@ -436,10 +443,9 @@ fn field_of(path: &str) -> String {
 /// writes nothing; "Save" creates or replaces the issue through
 /// `app::records`, or shows each error beside its field, nothing written.
 async fn submit(state: State, req: HttpRequest, id: Option<i64>, body: web::Bytes) -> HttpResponse {
-    let form = Form::parse(&body);
-    let who = match team_form(&state, &req, &form, Role::Editor).await {
-        Ok(who) => who,
-        Err(why) => return page::refused(&state, &req, why).await,
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
     let mut c = chrome(&state, &req, Some(&who), None).await;
     let t = c.tr();
@@ -523,10 +529,9 @@ async fn submit(state: State, req: HttpRequest, id: Option<i64>, body: web::Byte
 
 /// htmx's live preview: the form as it is now, rendered, nothing written.
 async fn preview_fragment(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let form = Form::parse(&body);
-    let who = match team_form(&state, &req, &form, Role::Editor).await {
-        Ok(who) => who,
-        Err(why) => return page::refused(&state, &req, why).await,
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
     let c = chrome(&state, &req, Some(&who), None).await;
     let draft = Draft::from_form(&form, None);
@@ -560,6 +565,10 @@ pub struct IssuePage {
     pub buttons: Vec<ReviewButton>,
     pub approved: bool,
     pub can_send: bool,
+    /// Pause, resume, cancel: those the issue's state allows (editors).
+    pub moves: Vec<MoveButton>,
+    /// Failed deliveries may be queued again (editors, approved issues).
+    pub can_retry: bool,
     pub values: HashMap<String, String>,
     pub errors: HashMap<String, String>,
     pub general_error: Option<String>,
@@ -575,6 +584,34 @@ impl IssuePage {
 
     pub fn err(&self, name: &str) -> Option<&str> {
         self.errors.get(name).map(|s| s.as_str())
+    }
+}
+
+/// A button moving the issue on (`POST …/{action}`).
+pub struct MoveButton {
+    pub action: &'static str,
+    pub label: &'static str,
+    pub primary: bool,
+}
+
+/// The moves an issue in `state` allows, as the use-case layer would take them.
+fn moves_of(t: &Tr, state: IssueState) -> Vec<MoveButton> {
+    let button = |action, key, primary| MoveButton {
+        action,
+        label: t.t(key),
+        primary,
+    };
+    match state {
+        IssueState::Sending => vec![
+            button("pause", "nl_actions.pause", true),
+            button("cancel", "nl_actions.cancel", false),
+        ],
+        IssueState::Paused => vec![
+            button("resume", "nl_actions.resume", true),
+            button("cancel", "nl_actions.cancel", false),
+        ],
+        IssueState::Scheduled => vec![button("cancel", "nl_actions.cancel", false)],
+        _ => Vec::new(),
     }
 }
 
@@ -651,6 +688,7 @@ async fn issue_page(
         Some("1") => Some(t.t("nl.saved")),
         Some("review") => Some(t.t("review.done")),
         Some("scheduled") => Some(t.t("nl.scheduled")),
+        Some("moved") => Some(t.t("nl_actions.moved")),
         _ => None,
     };
     let draft = Draft::of(&issue);
@@ -686,6 +724,17 @@ async fn issue_page(
         approved,
         can_send: role.includes(Role::Editor)
             && matches!(issue.state, IssueState::Draft | IssueState::Scheduled),
+        moves: if role.includes(Role::Editor) {
+            moves_of(&t, issue.state)
+        } else {
+            Vec::new()
+        },
+        can_retry: role.includes(Role::Editor)
+            && approved
+            && matches!(
+                issue.state,
+                IssueState::SentWithFailures | IssueState::Failed
+            ),
         values,
         errors: out.errors,
         general_error: out.general_error,
@@ -786,18 +835,16 @@ async fn review(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = Form::parse(&body);
-    let action = form
-        .get("action")
-        .and_then(|a| a.parse::<ReviewAction>().ok());
-    let needed = match action {
+    let (form, who) = match page::team_post_as(&state, &req, &body, |f| match review_action(f) {
         Some(ReviewAction::Submit) => Role::Editor,
         _ => Role::Approver,
+    })
+    .await
+    {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
-    let who = match team_form(&state, &req, &form, needed).await {
-        Ok(who) => who,
-        Err(why) => return page::refused(&state, &req, why).await,
-    };
+    let action = review_action(&form);
     let id = id.into_inner();
     let c = chrome(&state, &req, Some(&who), None).await;
     let t = c.tr();
@@ -834,10 +881,9 @@ async fn test_send(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = Form::parse(&body);
-    let who = match team_form(&state, &req, &form, Role::Editor).await {
-        Ok(who) => who,
-        Err(why) => return page::refused(&state, &req, why).await,
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
     let id = id.into_inner();
     let c = chrome(&state, &req, Some(&who), None).await;
@@ -901,10 +947,9 @@ async fn schedule(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = Form::parse(&body);
-    let who = match team_form(&state, &req, &form, Role::Editor).await {
-        Ok(who) => who,
-        Err(why) => return page::refused(&state, &req, why).await,
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
     let id = id.into_inner();
     let c = chrome(&state, &req, Some(&who), None).await;
@@ -956,10 +1001,9 @@ async fn send_now(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = Form::parse(&body);
-    let who = match team_form(&state, &req, &form, Role::Editor).await {
-        Ok(who) => who,
-        Err(why) => return page::refused(&state, &req, why).await,
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
     let id = id.into_inner();
     let c = chrome(&state, &req, Some(&who), None).await;
@@ -977,6 +1021,118 @@ async fn send_now(
         }
         Err(e) => Err(e),
     };
+    answered(
+        &state,
+        &req,
+        c,
+        &form,
+        id,
+        result,
+        &format!("/app/newsletter/issues/{id}/progress"),
+    )
+    .await
+}
+
+/// Pause, resume or cancel, through `app::sending::move_issue` (as the
+/// API's `…/pause`, `…/resume`, `…/cancel`); a move the state does not allow
+/// is the issue page again saying why.
+async fn move_to(
+    state: State,
+    req: HttpRequest,
+    id: i64,
+    body: web::Bytes,
+    to: crate::app::sending::IssueMove,
+) -> HttpResponse {
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
+    };
+    let c = chrome(&state, &req, Some(&who), None).await;
+    let cx = crate::app::Context::new(who.actor(), state.clock.now());
+    let result = state
+        .db
+        .transaction(move |conn| crate::app::sending::move_issue(conn, &cx, id, to))
+        .await;
+    answered(
+        &state,
+        &req,
+        c,
+        &form,
+        id,
+        result,
+        &format!("/app/newsletter/issues/{id}?saved=moved"),
+    )
+    .await
+}
+
+async fn pause(
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> HttpResponse {
+    move_to(
+        state,
+        req,
+        id.into_inner(),
+        body,
+        crate::app::sending::IssueMove::Pause,
+    )
+    .await
+}
+
+async fn resume(
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> HttpResponse {
+    move_to(
+        state,
+        req,
+        id.into_inner(),
+        body,
+        crate::app::sending::IssueMove::Resume,
+    )
+    .await
+}
+
+async fn cancel(
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> HttpResponse {
+    move_to(
+        state,
+        req,
+        id.into_inner(),
+        body,
+        crate::app::sending::IssueMove::Cancel,
+    )
+    .await
+}
+
+/// Queues the failed deliveries again (and, ticked, those of unknown
+/// outcome), through `app::sending::retry_failed`; on to the progress page.
+async fn retry_failed(
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
+    };
+    let id = id.into_inner();
+    let c = chrome(&state, &req, Some(&who), None).await;
+    let include_unknown = form.get("include_unknown").is_some();
+    let cx = crate::app::Context::new(who.actor(), state.clock.now());
+    let result = state
+        .db
+        .transaction(move |conn| crate::app::sending::retry_failed(conn, &cx, id, include_unknown))
+        .await;
     answered(
         &state,
         &req,

@@ -139,11 +139,10 @@ pub async fn ask_for_link(
 }
 
 pub async fn sign_out(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let form = Form::parse(&body);
-    let who = match page::team_form(&state, &req, &form, crate::domain::Role::Viewer).await {
-        Ok(who) => who,
-        Err(page::Refused::SignedOut) => return see_other("/app/sign-in"),
-        Err(why) => return page::refused(&state, &req, why).await,
+    // Signed out already: the refusal is the sign-in page, as after signing out.
+    let (_, who) = match page::team_post(&state, &req, &body, crate::domain::Role::Viewer).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
     if let Some(id) = who.session_id() {
         let actor = who.actor();
