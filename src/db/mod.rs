@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod organisations;
 pub mod outbound_schema;
+pub mod posts;
 pub mod participations;
 pub mod people;
 pub mod plans;

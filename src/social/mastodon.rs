@@ -373,6 +373,16 @@ impl Handler for MastodonHandler {
     fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Attempt> {
         Box::pin(self.publish(job))
     }
+
+    fn finished(
+        &self,
+        conn: &mut crate::db::DbConnection,
+        job: &Job,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        super::finished(conn, "mastodon", job, outcome, now)
+    }
 }
 
 #[cfg(test)]
