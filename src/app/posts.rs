@@ -4,12 +4,12 @@
 //! one publish job per variant whose approved content stands, with an
 //! idempotency key from the variant and that approved content.
 
+use super::Context;
 use super::entities::Activities;
 use super::history::{self, Action, FieldChange};
 use super::policy::{self, Operation};
 use super::records;
 use super::reviews::{self, Subject};
-use super::Context;
 use crate::db::posts::Publication;
 use crate::db::{self, DbConnection, channel_accounts, posts};
 use crate::domain::activity::{Activity, ActivityKind, PostVariant};
@@ -105,14 +105,18 @@ pub fn create_account(
         return Err(Error::invalid("handle", "at most 300 characters"));
     }
     if input.network == "bluesky" && handle.is_none() {
-        return Err(Error::invalid("handle", "a Bluesky account signs in with its handle"));
+        return Err(Error::invalid(
+            "handle",
+            "a Bluesky account signs in with its handle",
+        ));
     }
     let secret = input.secret.trim();
     if secret.is_empty() || secret.len() > 2000 {
         return Err(Error::invalid("secret", "1 to 2000 characters"));
     }
     if let Some(channel) = input.channel_id {
-        db::channels::get(conn, channel).map_err(|_| Error::invalid("channel_id", "no such channel"))?;
+        db::channels::get(conn, channel)
+            .map_err(|_| Error::invalid("channel_id", "no such channel"))?;
         if channel_accounts::for_channel(conn, channel)?.is_some() {
             return Err(Error::invalid(
                 "channel_id",
@@ -150,7 +154,10 @@ pub fn create_account(
 
 pub fn list_accounts(conn: &mut DbConnection, cx: &Context) -> Result<Vec<ChannelAccount>> {
     policy::require(&cx.actor, Operation::Administer)?;
-    Ok(channel_accounts::list(conn)?.iter().map(account_view).collect())
+    Ok(channel_accounts::list(conn)?
+        .iter()
+        .map(account_view)
+        .collect())
 }
 
 /// What became of a variant.
@@ -351,7 +358,10 @@ pub fn delete(
         .post_variants
         .retain(|v| !(v.channel_id == channel_id && v.lang == lang));
     if valid.post_variants.len() == before {
-        return Err(Error::not_found("post variant", format!("{channel_id}/{lang}")));
+        return Err(Error::not_found(
+            "post variant",
+            format!("{channel_id}/{lang}"),
+        ));
     }
     let version = activity.version;
     records::update_by::<Activities>(conn, cx, activity_id, |c| {
@@ -405,7 +415,11 @@ pub async fn warm_limits(
             };
             let mut channels: Vec<i64> = match channel {
                 Some(ch) => vec![ch],
-                None => activity.post_variants.iter().map(|v| v.channel_id).collect(),
+                None => activity
+                    .post_variants
+                    .iter()
+                    .map(|v| v.channel_id)
+                    .collect(),
             };
             channels.sort_unstable();
             channels.dedup();
@@ -450,7 +464,9 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
     let mut created = 0;
     for id in posts::unpublished_activities(conn)? {
         let activity = db::activities::get(conn, id)?;
-        let Some(at) = due_at(&activity) else { continue };
+        let Some(at) = due_at(&activity) else {
+            continue;
+        };
         if at > now || now - at > MAX_LATE {
             continue;
         }
@@ -538,6 +554,9 @@ mod tests {
     fn a_revision_is_sixty_bits_of_the_hash() {
         assert_eq!(revision_of("000000000000001ff"), 1);
         assert_eq!(revision_of("fffffffffffffffff"), (1 << 60) - 1);
-        assert_ne!(revision_of("a1b2c3d4e5f6a70"), revision_of("a1b2c3d4e5f6a71"));
+        assert_ne!(
+            revision_of("a1b2c3d4e5f6a70"),
+            revision_of("a1b2c3d4e5f6a71")
+        );
     }
 }

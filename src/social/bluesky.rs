@@ -89,7 +89,13 @@ pub struct Post {
 
 impl Post {
     /// A post whose key and `createdAt` are taken from `now`.
-    pub fn new(account_id: i64, variant: String, text: String, langs: Vec<String>, now: DateTime<Utc>) -> Post {
+    pub fn new(
+        account_id: i64,
+        variant: String,
+        text: String,
+        langs: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Post {
         Post {
             account_id,
             variant,
@@ -332,7 +338,12 @@ impl BlueskyHandler {
 
     /// The record for this job: the stored one, or built (mentions resolved)
     /// and stored now, before the first attempt.
-    async fn record(&self, job: &Job, post: &Post, base: &str) -> std::result::Result<(String, Value), String> {
+    async fn record(
+        &self,
+        job: &Job,
+        post: &Post,
+        base: &str,
+    ) -> std::result::Result<(String, Value), String> {
         let job_id = job.id;
         let stored = self
             .db
@@ -376,7 +387,10 @@ impl BlueskyHandler {
             .transaction(move |c| posts::store_bluesky_record(c, job_id, &rkey, &text, now))
             .await
             .map_err(|e| e.to_string())?;
-        Ok((rkey, serde_json::from_str(&text).map_err(|e| e.to_string())?))
+        Ok((
+            rkey,
+            serde_json::from_str(&text).map_err(|e| e.to_string())?,
+        ))
     }
 
     async fn resolve(&self, base: &str, handle: &str) -> Option<String> {
@@ -420,7 +434,11 @@ impl BlueskyHandler {
         let method = if first { "createRecord" } else { "putRecord" };
         let url = format!("{base}/xrpc/com.atproto.repo.{method}");
         let mut exchange = Exchange {
-            request: Some(format!("POST {url} rkey={} langs={}", post.rkey, post.langs.join(","))),
+            request: Some(format!(
+                "POST {url} rkey={} langs={}",
+                post.rkey,
+                post.langs.join(",")
+            )),
             ..Exchange::default()
         };
         if let Err(e) = self.outbound.check(&url) {
@@ -442,7 +460,10 @@ impl BlueskyHandler {
                 "rkey": rkey,
                 "record": record,
             });
-            let reply = match self.post_json(&url, Some(&session.access_jwt), Some(&body)).await {
+            let reply = match self
+                .post_json(&url, Some(&session.access_jwt), Some(&body))
+                .await
+            {
                 Ok(reply) => reply,
                 Err(error) => {
                     let outcome = match outbound::classify(&error) {
@@ -534,7 +555,10 @@ mod tests {
         assert!(ta.starts_with(|c: char| "234567abcdefghij".contains(c)));
         assert!(ta.chars().all(|c| BASE32_SORTABLE.contains(&(c as u8))));
         // 0 is "2222222222222".
-        assert_eq!(tid(DateTime::from_timestamp(0, 0).unwrap(), 0), "2222222222222");
+        assert_eq!(
+            tid(DateTime::from_timestamp(0, 0).unwrap(), 0),
+            "2222222222222"
+        );
     }
 
     #[test]

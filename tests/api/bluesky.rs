@@ -71,7 +71,10 @@ pub fn pds(state: Arc<Mutex<Pds>>) -> Receiver {
             }
             ("POST", "/xrpc/com.atproto.server.refreshSession") => {
                 if s.refresh.is_empty() || bearer(req) != s.refresh {
-                    return Reply::json(400, json!({"error": "ExpiredToken", "message": "Token has expired"}));
+                    return Reply::json(
+                        400,
+                        json!({"error": "ExpiredToken", "message": "Token has expired"}),
+                    );
                 }
                 s.refreshed += 1;
                 Reply::json(200, s.issue())
@@ -80,19 +83,35 @@ pub fn pds(state: Arc<Mutex<Pds>>) -> Receiver {
                 if req.query == "handle=ana.bsky.social" {
                     Reply::json(200, json!({"did": "did:plc:ana"}))
                 } else {
-                    Reply::json(400, json!({"error": "InvalidRequest", "message": "Unable to resolve handle"}))
+                    Reply::json(
+                        400,
+                        json!({"error": "InvalidRequest", "message": "Unable to resolve handle"}),
+                    )
                 }
             }
-            ("POST", path @ ("/xrpc/com.atproto.repo.createRecord" | "/xrpc/com.atproto.repo.putRecord")) => {
+            (
+                "POST",
+                path @ ("/xrpc/com.atproto.repo.createRecord" | "/xrpc/com.atproto.repo.putRecord"),
+            ) => {
                 if s.access.is_empty() || bearer(req) != s.access {
-                    return Reply::json(400, json!({"error": "ExpiredToken", "message": "Token has expired"}));
+                    return Reply::json(
+                        400,
+                        json!({"error": "ExpiredToken", "message": "Token has expired"}),
+                    );
                 }
-                let step = if s.script.is_empty() { "write" } else { s.script.remove(0) };
+                let step = if s.script.is_empty() {
+                    "write"
+                } else {
+                    s.script.remove(0)
+                };
                 match step {
                     "503" => return Reply::status(503),
                     "429" => {
-                        return Reply::json(429, json!({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}))
-                            .header("retry-after", "120");
+                        return Reply::json(
+                            429,
+                            json!({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}),
+                        )
+                        .header("retry-after", "120");
                     }
                     "400" => {
                         return Reply::json(
@@ -105,7 +124,10 @@ pub fn pds(state: Arc<Mutex<Pds>>) -> Receiver {
                 let body = req.json();
                 let rkey = body["rkey"].as_str().unwrap().to_owned();
                 if path.ends_with("createRecord") && s.records.contains_key(&rkey) {
-                    return Reply::json(500, json!({"error": "InternalServerError", "message": "Internal Server Error"}));
+                    return Reply::json(
+                        500,
+                        json!({"error": "InternalServerError", "message": "Internal Server Error"}),
+                    );
                 }
                 s.records.insert(rkey.clone(), body["record"].clone());
                 let reply = Reply::json(
@@ -113,7 +135,11 @@ pub fn pds(state: Arc<Mutex<Pds>>) -> Receiver {
                     json!({"uri": format!("at://{DID}/app.bsky.feed.post/{rkey}"), "cid": "bafyreib2rxk3rh6kzwq"}),
                 );
                 // Written, but the answer comes too late.
-                if step == "slow" { reply.after(Duration::from_secs(4)) } else { reply }
+                if step == "slow" {
+                    reply.after(Duration::from_secs(4))
+                } else {
+                    reply
+                }
             }
             _ => Reply::status(404),
         }
@@ -141,7 +167,15 @@ pub async fn setup(script: Vec<&'static str>) -> Setup {
         .transaction(move |c| {
             let cx = pregon::app::Context::new(pregon::app::Actor::System, now);
             let sealer = Sealer::from_hex(crate::webhooks::KEY).unwrap();
-            pregon::social::accounts::create(c, &cx, &sealer, "bluesky", &base, Some(HANDLE), PASSWORD)
+            pregon::social::accounts::create(
+                c,
+                &cx,
+                &sealer,
+                "bluesky",
+                &base,
+                Some(HANDLE),
+                PASSWORD,
+            )
         })
         .await
         .unwrap();
@@ -155,7 +189,13 @@ pub async fn setup(script: Vec<&'static str>) -> Setup {
 
 async fn schedule(s: &Setup, name: &str, text: &str) -> (i64, Post) {
     let now = s.app.clock_now();
-    let post = Post::new(s.account, format!("activity:1:channel:2:{name}"), text.into(), vec!["es".into()], now);
+    let post = Post::new(
+        s.account,
+        format!("activity:1:channel:2:{name}"),
+        text.into(),
+        vec!["es".into()],
+        now,
+    );
     let queued = post.clone();
     let key = format!("test:{name}");
     let id = s
@@ -188,7 +228,12 @@ async fn a_post_is_the_exact_record_with_byte_offset_facets_and_one_session() {
     let runner = runner(&s.app);
     runner.run_once().await.unwrap();
     let row = job(&s.app, id);
-    assert_eq!(row.state().unwrap(), JobState::Done, "{:?}", row.last_result);
+    assert_eq!(
+        row.state().unwrap(),
+        JobState::Done,
+        "{:?}",
+        row.last_result
+    );
     assert_eq!(
         row.remote_url.as_deref(),
         Some(format!("https://bsky.app/profile/{HANDLE}/post/{}", post.rkey).as_str())
@@ -292,14 +337,19 @@ async fn a_post_is_the_exact_record_with_byte_offset_facets_and_one_session() {
         .unwrap();
     assert!(accounts.contains(HANDLE), "{accounts}");
     seen.push_str(&accounts);
-    let history = pregon::app::history::of_record(&mut s.app.db.get().unwrap(), "channel_account", s.account).unwrap();
+    let history =
+        pregon::app::history::of_record(&mut s.app.db.get().unwrap(), "channel_account", s.account)
+            .unwrap();
     seen.push_str(&format!("{history:?}"));
     let row = pregon::db::channel_accounts::get(&mut s.app.db.get().unwrap(), s.account).unwrap();
     for secret in [PASSWORD, "acc-jwt", "ref-jwt"] {
         assert!(!seen.contains(secret), "{secret} leaked");
         assert!(!format!("{:?}{:?}", row.sealed_credentials, row.sealed_session).contains(secret));
     }
-    assert!(row.sealed_session.is_some(), "the session is stored, sealed");
+    assert!(
+        row.sealed_session.is_some(),
+        "the session is stored, sealed"
+    );
 }
 
 #[tokio::test]
@@ -313,12 +363,21 @@ async fn a_retry_after_an_unknown_outcome_puts_the_same_record_to_the_same_key()
     assert_eq!(row.unknown_outcomes, 1, "{:?}", row.last_result);
     runner.run_once().await.unwrap();
     let row = job(&s.app, id);
-    assert_eq!(row.state().unwrap(), JobState::Done, "{:?}", row.last_result);
+    assert_eq!(
+        row.state().unwrap(),
+        JobState::Done,
+        "{:?}",
+        row.last_result
+    );
     let sent = writes(&s.server);
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].path, "/xrpc/com.atproto.repo.createRecord");
     assert_eq!(sent[1].path, "/xrpc/com.atproto.repo.putRecord");
-    assert_eq!(sent[0].json(), sent[1].json(), "the same record, createdAt included, to the same key");
+    assert_eq!(
+        sent[0].json(),
+        sent[1].json(),
+        "the same record, createdAt included, to the same key"
+    );
     let pds = s.state.lock().unwrap();
     assert_eq!(pds.records.len(), 1, "one record on the PDS");
     assert!(pds.records.contains_key(&post.rkey));
@@ -336,7 +395,11 @@ async fn retry_on_503_and_on_429_after_retry_after_but_never_on_400() {
     runner.run_once().await.unwrap();
     let row = job(&s.app, id);
     assert_eq!(row.state().unwrap(), JobState::Queued);
-    assert_eq!(row.next_attempt_at.and_utc(), before + TimeDelta::seconds(120), "Retry-After honoured");
+    assert_eq!(
+        row.next_attempt_at.and_utc(),
+        before + TimeDelta::seconds(120),
+        "Retry-After honoured"
+    );
     s.app.clock.advance(TimeDelta::seconds(119));
     runner.run_once().await.unwrap();
     assert_eq!(writes(&s.server).len(), 2, "not before Retry-After");
@@ -345,7 +408,10 @@ async fn retry_on_503_and_on_429_after_retry_after_but_never_on_400() {
     assert_eq!(job(&s.app, id).state().unwrap(), JobState::Done);
     let sent = writes(&s.server);
     assert_eq!(sent.len(), 3);
-    assert!(sent.iter().all(|r| r.json()["rkey"] == sent[0].json()["rkey"]));
+    assert!(
+        sent.iter()
+            .all(|r| r.json()["rkey"] == sent[0].json()["rkey"])
+    );
     assert_eq!(sent[2].path, "/xrpc/com.atproto.repo.putRecord");
     assert_eq!(s.state.lock().unwrap().records.len(), 1);
 
@@ -357,6 +423,11 @@ async fn retry_on_503_and_on_429_after_retry_after_but_never_on_400() {
     runner.run_once().await.unwrap();
     let row = job(&s.app, id);
     assert_eq!(row.state().unwrap(), JobState::Failed);
-    assert!(row.last_result.unwrap().contains("must not be longer than 300 graphemes"), "the network's message is shown");
+    assert!(
+        row.last_result
+            .unwrap()
+            .contains("must not be longer than 300 graphemes"),
+        "the network's message is shown"
+    );
     assert_eq!(writes(&s.server).len(), 1);
 }

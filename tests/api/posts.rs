@@ -62,7 +62,10 @@ async fn add_account(app: &TestApp, body: Value) -> Value {
     let text = res.text().await.unwrap();
     assert_eq!(status, 201, "{text}");
     for secret in ["tok-secret", PASSWORD] {
-        assert!(!text.contains(secret), "the secret is never answered: {text}");
+        assert!(
+            !text.contains(secret),
+            "the secret is never answered: {text}"
+        );
     }
     serde_json::from_str(&text).unwrap()
 }
@@ -156,7 +159,9 @@ async fn approved_variants_are_checked_against_real_limits_and_published_once_at
     assert_eq!(res.status(), 201);
 
     // The instance's own limit (120) is read and applied: 105 + 23 for the URL.
-    let variants = app.get_json(&format!("/api/v1/activities/{id}/variants")).await;
+    let variants = app
+        .get_json(&format!("/api/v1/activities/{id}/variants"))
+        .await;
     assert_eq!(variants[0]["network"], "mastodon");
     assert_eq!(variants[1]["network"], "bluesky");
     assert_eq!(variants[1]["max_length"], 300);
@@ -164,7 +169,10 @@ async fn approved_variants_are_checked_against_real_limits_and_published_once_at
     assert_eq!(res.status(), 200);
     let problem = expect_problem(review(app, id, &app.admin, "approve").await, 422).await;
     assert_eq!(problem["field"], "post_variants[0].body", "{problem}");
-    assert!(problem.to_string().contains("this instance allows 120"), "{problem}");
+    assert!(
+        problem.to_string().contains("this instance allows 120"),
+        "{problem}"
+    );
     assert_eq!(w.mastodon.to("/api/v2/instance").len(), 1);
 
     // Through the variant's own route: too long is refused, nothing written.
@@ -191,10 +199,17 @@ async fn approved_variants_are_checked_against_real_limits_and_published_once_at
     // 19 graphemes + the URL as 23.
     assert_eq!(variants[0]["length"], 42, "{variants}");
     assert_eq!(variants[0]["approved"], false);
-    let history = app.get_json(&format!("/api/v1/activities/{id}/history")).await;
-    assert!(history.to_string().contains("post_variants"), "the edit is in the activity's history");
+    let history = app
+        .get_json(&format!("/api/v1/activities/{id}/history"))
+        .await;
+    assert!(
+        history.to_string().contains("post_variants"),
+        "the edit is in the activity's history"
+    );
     assert_eq!(review(app, id, &app.admin, "approve").await.status(), 200);
-    let variants = app.get_json(&format!("/api/v1/activities/{id}/variants")).await;
+    let variants = app
+        .get_json(&format!("/api/v1/activities/{id}/variants"))
+        .await;
     assert_eq!(variants[0]["approved"], true);
     assert_eq!(variants[1]["approved"], true);
 
@@ -208,30 +223,54 @@ async fn approved_variants_are_checked_against_real_limits_and_published_once_at
     let statuses = w.mastodon.to("/api/v1/statuses");
     assert_eq!(statuses.len(), 1);
     assert_eq!(statuses[0].json()["language"], "es");
-    assert_eq!(statuses[0].json()["status"], "¡Hola, Málaga! 🇪🇸 👨‍👩‍👧 https://pregon.example/es");
+    assert_eq!(
+        statuses[0].json()["status"],
+        "¡Hola, Málaga! 🇪🇸 👨‍👩‍👧 https://pregon.example/es"
+    );
     assert_eq!(statuses[0].header("idempotency-key").unwrap().len(), 32);
     assert_eq!(w.pds_state.lock().unwrap().records.len(), 1);
-    let record = w.pds_state.lock().unwrap().records.values().next().unwrap().clone();
+    let record = w
+        .pds_state
+        .lock()
+        .unwrap()
+        .records
+        .values()
+        .next()
+        .unwrap()
+        .clone();
     assert_eq!(record["langs"], json!(["es"]));
-    let variants = app.get_json(&format!("/api/v1/activities/{id}/variants")).await;
-    assert_eq!(variants[0]["publication"]["state"], "published", "{variants}");
+    let variants = app
+        .get_json(&format!("/api/v1/activities/{id}/variants"))
+        .await;
+    assert_eq!(
+        variants[0]["publication"]["state"], "published",
+        "{variants}"
+    );
     assert_eq!(
         variants[0]["publication"]["url"],
         format!("{}/@pregon/1", w.mastodon.url)
     );
     assert_eq!(variants[1]["publication"]["state"], "published");
-    assert!(variants[1]["publication"]["url"]
-        .as_str()
-        .unwrap()
-        .starts_with(&format!("https://bsky.app/profile/{HANDLE}/post/")));
+    assert!(
+        variants[1]["publication"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("https://bsky.app/profile/{HANDLE}/post/"))
+    );
 
     // post.published told, once per variant, with where it landed.
     runner.run_once().await.unwrap();
     let events: Vec<Value> = hooks.to("/hook").iter().map(|r| r.json()).collect();
     assert_eq!(events.len(), 2, "{events:?}");
     assert!(events.iter().all(|e| e["type"] == "post.published"));
-    let urls: Vec<&str> = events.iter().map(|e| e["data"]["url"].as_str().unwrap()).collect();
-    assert!(urls.contains(&format!("{}/@pregon/1", w.mastodon.url).as_str()), "{urls:?}");
+    let urls: Vec<&str> = events
+        .iter()
+        .map(|e| e["data"]["url"].as_str().unwrap())
+        .collect();
+    assert!(
+        urls.contains(&format!("{}/@pregon/1", w.mastodon.url).as_str()),
+        "{urls:?}"
+    );
 
     // An edit after publishing, approved again, posts nothing more.
     let res = app
@@ -244,7 +283,9 @@ async fn approved_variants_are_checked_against_real_limits_and_published_once_at
         .unwrap();
     assert_eq!(res.status(), 200);
     // The edit superseded the approval (back in review); approved again.
-    let again = app.get_json(&format!("/api/v1/activities/{id}/review")).await;
+    let again = app
+        .get_json(&format!("/api/v1/activities/{id}/review"))
+        .await;
     assert_eq!(again["state"], "in_review", "{again}");
     assert_eq!(review(app, id, &app.admin, "approve").await.status(), 200);
     app.clock.advance(TimeDelta::minutes(5));
@@ -272,7 +313,10 @@ async fn an_unapproved_post_is_not_published_and_two_runners_publish_an_approved
     app.clock.advance(TimeDelta::hours(1));
     let (one, two) = (planning_runner(app), planning_runner(app));
     one.run_once().await.unwrap();
-    assert!(w.mastodon.to("/api/v1/statuses").is_empty(), "a draft is not published");
+    assert!(
+        w.mastodon.to("/api/v1/statuses").is_empty(),
+        "a draft is not published"
+    );
     let jobs_now = pregon::db::jobs::list(&mut app.db.get().unwrap(), None, None, 100, 0).unwrap();
     assert!(jobs_now.iter().all(|j| !j.kind.starts_with("social.")));
 
@@ -283,7 +327,11 @@ async fn an_unapproved_post_is_not_published_and_two_runners_publish_an_approved
     b.unwrap();
     one.run_once().await.unwrap();
     two.run_once().await.unwrap();
-    assert_eq!(w.mastodon.to("/api/v1/statuses").len(), 1, "published once by two runners");
+    assert_eq!(
+        w.mastodon.to("/api/v1/statuses").len(),
+        1,
+        "published once by two runners"
+    );
     assert_eq!(w.masto_state.lock().unwrap().statuses.len(), 1);
     assert_eq!(w.pds_state.lock().unwrap().records.len(), 1);
     let records = w
