@@ -422,6 +422,9 @@ impl BlueskyHandler {
                 );
             }
         };
+        if let Some(outcome) = super::check_withdrawn(&self.db, job).await {
+            return Attempt::new(outcome, Exchange::default());
+        }
         let account = match self.account(post.account_id).await {
             Ok(a) => a,
             Err(e) => return Attempt::new(Outcome::failed(e), Exchange::default()),

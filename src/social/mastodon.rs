@@ -245,6 +245,9 @@ impl MastodonHandler {
                 );
             }
         };
+        if let Some(outcome) = super::check_withdrawn(&self.db, job).await {
+            return Attempt::new(outcome, Exchange::default());
+        }
         let account_id = post.account_id;
         let account = match self
             .db

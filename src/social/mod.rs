@@ -77,6 +77,51 @@ pub fn finished(
     Ok(())
 }
 
+/// Why a post job must not go out (any more), if so: its activity was
+/// cancelled, or the activity's approval no longer covers the content the
+/// job carries (edited since; approve again, then retry the job). Asked
+/// before a try whose predecessors were all seen to fail: after an unseen
+/// outcome the post may exist, and the handler reconciles instead.
+pub fn withdrawn(conn: &mut DbConnection, job_id: i64) -> Result<Option<String>> {
+    let Some(publication) = posts::by_job(conn, job_id)? else {
+        return Ok(None);
+    };
+    let activity = crate::db::activities::get(conn, publication.activity_id)?;
+    if activity.status.is_off() {
+        return Ok(Some(format!("its activity is {}", activity.status)));
+    }
+    let review = crate::app::reviews::get(
+        conn,
+        crate::app::reviews::Subject::Activity(publication.activity_id),
+    )?;
+    let key = format!("variant:{}:{}", publication.channel_id, publication.lang);
+    let approved = review.state == crate::domain::review::ReviewState::Approved
+        && review
+            .approved_hash
+            .as_ref()
+            .and_then(|h| h.get(&key))
+            .is_some_and(|h| *h == publication.content_hash);
+    if !approved {
+        return Ok(Some(
+            "the activity's current approval does not cover this text (edited since)".into(),
+        ));
+    }
+    Ok(None)
+}
+
+/// The outcome of a post job that must not go out, if it must not.
+pub(crate) async fn check_withdrawn(db: &crate::db::Db, job: &Job) -> Option<Outcome> {
+    if job.unknown_outcomes > 0 {
+        return None;
+    }
+    let id = job.id;
+    match db.run(move |c| withdrawn(c, id)).await {
+        Ok(Some(reason)) => Some(Outcome::failed(format!("not published: {reason}"))),
+        Ok(None) => None,
+        Err(e) => Some(Outcome::retry(None, e.to_string())),
+    }
+}
+
 /// Creates the publish jobs of approved post variants as their time comes.
 pub struct Planner;
 

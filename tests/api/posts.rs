@@ -343,3 +343,49 @@ async fn an_unapproved_post_is_not_published_and_two_runners_publish_an_approved
     assert_eq!(records, 1);
     let _ = w.b;
 }
+
+#[tokio::test]
+async fn a_variant_edited_while_its_job_waits_to_retry_is_not_published_without_a_new_approval() {
+    let w = world().await;
+    let app = &w.app;
+    let id = w.activity;
+    let path = format!("/api/v1/activities/{id}/variants/{}/es", w.m);
+    let res = app
+        .put(&path, &json!({"body": "Corto"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(review(app, id, &app.editor, "submit").await.status(), 200);
+    assert_eq!(review(app, id, &app.admin, "approve").await.status(), 200);
+    w.masto_state.lock().unwrap().script = vec!["503"];
+    app.clock.advance(TimeDelta::hours(1));
+    let runner = planning_runner(app);
+    runner.run_once().await.unwrap();
+    assert_eq!(w.mastodon.to("/api/v1/statuses").len(), 1, "the 503");
+    let res = app
+        .put(&path, &json!({"body": "Cambiado"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.clock.advance(TimeDelta::minutes(10));
+    runner.run_once().await.unwrap();
+    assert_eq!(
+        w.mastodon.to("/api/v1/statuses").len(),
+        1,
+        "no retry of a text whose approval was superseded"
+    );
+    let variants = app
+        .get_json(&format!("/api/v1/activities/{id}/variants"))
+        .await;
+    assert_eq!(variants[0]["publication"]["state"], "failed", "{variants}");
+    assert!(
+        variants[0]["publication"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not published: the activity's current approval does not cover this text"),
+        "{variants}"
+    );
+    assert!(w.masto_state.lock().unwrap().statuses.is_empty());
+}
