@@ -49,7 +49,8 @@ pub struct ChannelAccount {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelAccountInput {
-    /// `mastodon` or `bluesky` (the networks Pregón publishes to).
+    /// `mastodon`, `bluesky` or `webhook` (a CMS: `base_url` receives each
+    /// post signed per Standard Webhooks with `secret`, a `whsec_…`).
     #[schema(max_length = 20)]
     pub network: String,
     /// The Mastodon instance or the Bluesky PDS (e.g. https://bsky.social).
@@ -89,8 +90,8 @@ pub fn create_account(
     input: &ChannelAccountInput,
 ) -> Result<ChannelAccount> {
     policy::require(&cx.actor, Operation::Administer)?;
-    if !matches!(input.network.as_str(), "mastodon" | "bluesky") {
-        return Err(Error::invalid("network", "mastodon or bluesky"));
+    if !matches!(input.network.as_str(), "mastodon" | "bluesky" | "webhook") {
+        return Err(Error::invalid("network", "mastodon, bluesky or webhook"));
     }
     let base_url = input.base_url.trim();
     if base_url.len() > 2000 {
@@ -113,6 +114,19 @@ pub fn create_account(
     let secret = input.secret.trim();
     if secret.is_empty() || secret.len() > 2000 {
         return Err(Error::invalid("secret", "1 to 2000 characters"));
+    }
+    if input.network == "webhook" {
+        crate::jobs::outbound::check_url(base_url, true)
+            .map_err(|reason| Error::invalid("base_url", reason))?;
+        let key = secret
+            .strip_prefix("whsec_")
+            .map(|k| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, k));
+        if !matches!(key, Some(Ok(ref k)) if k.len() >= 24) {
+            return Err(Error::invalid(
+                "secret",
+                "a Standard Webhooks secret: whsec_ and at least 24 bytes in base64",
+            ));
+        }
     }
     if let Some(channel) = input.channel_id {
         db::channels::get(conn, channel)
@@ -520,6 +534,18 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                         now,
                     );
                     bluesky::enqueue(conn, &key, &post, at, now)?
+                }
+                "webhook" => {
+                    let data = serde_json::json!({
+                        "activity_id": id,
+                        "activity_uid": activity.uid,
+                        "channel_id": v.channel_id,
+                        "lang": v.lang,
+                        "title": activity.translations.get(&v.lang).map(|t| &t.title),
+                        "text": v.body,
+                        "time": at,
+                    });
+                    crate::social::cms::enqueue(conn, account.id, &key, data, at, now)?
                 }
                 _ => continue,
             };

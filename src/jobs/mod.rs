@@ -281,6 +281,12 @@ pub fn standard_handlers(
         )),
         std::sync::Arc::new(crate::social::bluesky::BlueskyHandler::new(
             db.clone(),
+            webhooks.clone(),
+            sealer.clone(),
+            clock.clone(),
+        )),
+        std::sync::Arc::new(crate::social::cms::CmsHandler::new(
+            db.clone(),
             webhooks,
             sealer,
             clock.clone(),

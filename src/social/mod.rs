@@ -1,10 +1,12 @@
 //! Social posts: how each network counts a post's length, and publishing
-//! through the job mechanism exactly once (Mastodon and Bluesky). Which
+//! through the job mechanism exactly once (Mastodon, Bluesky, and a CMS
+//! through a signed webhook). Which
 //! variant goes out when is decided in `app::posts`; `Planner` asks it at
 //! every runner step.
 
 pub mod accounts;
 pub mod bluesky;
+pub mod cms;
 pub mod mastodon;
 pub mod text;
 

@@ -389,3 +389,107 @@ async fn a_variant_edited_while_its_job_waits_to_retry_is_not_published_without_
     );
     assert!(w.masto_state.lock().unwrap().statuses.is_empty());
 }
+
+#[tokio::test]
+async fn a_cms_gets_the_post_signed_with_the_same_event_id_on_every_retry() {
+    let app = app_with_webhooks(true).await;
+    let f = fixture(&app).await;
+    let answers = Arc::new(Mutex::new(vec![
+        Reply::status(503),
+        Reply::json(
+            201,
+            json!({"id": "n-1", "url": "https://cms.example/news/1"}),
+        ),
+    ]));
+    let script = answers.clone();
+    let cms = Receiver::start(move |_| script.lock().unwrap().remove(0));
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let refused = app
+        .client
+        .post(app.url("/api/v1/channel-accounts"))
+        .bearer_auth(&app.admin)
+        .json(&json!({"network": "webhook", "base_url": format!("{}/in", cms.url), "secret": "not-a-secret", "channel_id": f.channel}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_problem(refused, 422).await["field"], "secret");
+    add_account(
+        &app,
+        json!({"network": "webhook", "base_url": format!("{}/in", cms.url), "secret": secret, "channel_id": f.channel}),
+    )
+    .await;
+    // Due ten minutes ago (the signature is checked against the real time).
+    let at = (app.clock_now() - TimeDelta::minutes(10))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let end = app.clock_now().format("%Y-%m-%dT%H:%M").to_string();
+    let id = app
+        .create(
+            "/api/v1/activities",
+            json!({
+                "plan_id": f.plan,
+                "kind": "social_post",
+                "status": "planned",
+                "timing": {"precision": "exact", "start": at, "end": end, "time_zone": "UTC"},
+                "channel_ids": [f.channel],
+                "translations": {"es": {"title": "Lanzamiento"}, "en": {"title": "Launch"}},
+                "post_variants": [{"channel_id": f.channel, "lang": "es", "body": "Lanzamiento del estudio <b>& más</b>"}],
+            }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    app.approve(&format!("/api/v1/activities/{id}")).await;
+    let runner = planning_runner(&app);
+    runner.run_once().await.unwrap();
+    app.clock.advance(TimeDelta::minutes(1));
+    runner.run_once().await.unwrap();
+    let sent = cms.to("/in");
+    assert_eq!(sent.len(), 2, "the 503 and its retry");
+    assert_eq!(sent[0].header("webhook-id"), sent[1].header("webhook-id"));
+    assert_eq!(sent[0].body, sent[1].body, "the same body on every retry");
+    for request in &sent {
+        let mut headers = reqwest::header::HeaderMap::new();
+        for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+            headers.insert(name, request.header(name).unwrap().parse().unwrap());
+        }
+        standardwebhooks::Webhook::new(secret)
+            .unwrap()
+            .verify(&request.body, &headers)
+            .expect("signed per Standard Webhooks");
+    }
+    let event = sent[1].json();
+    assert_eq!(event["type"], "post.publish");
+    assert_eq!(
+        event["data"]["text"],
+        "Lanzamiento del estudio <b>& más</b>"
+    );
+    assert_eq!(event["data"]["lang"], "es");
+    assert_eq!(event["data"]["title"], "Lanzamiento");
+    let variants = app
+        .get_json(&format!("/api/v1/activities/{id}/variants"))
+        .await;
+    assert_eq!(variants[0]["network"], "webhook");
+    assert_eq!(
+        variants[0]["publication"]["state"], "published",
+        "{variants}"
+    );
+    assert_eq!(
+        variants[0]["publication"]["url"],
+        "https://cms.example/news/1"
+    );
+    let accounts = app
+        .client
+        .get(app.url("/api/v1/channel-accounts"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !accounts.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        "{accounts}"
+    );
+}
