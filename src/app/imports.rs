@@ -614,7 +614,7 @@ fn write_series_change(
     Ok(())
 }
 
-fn as_valid(a: &Activity) -> ValidActivity {
+pub(crate) fn as_valid(a: &Activity) -> ValidActivity {
     ValidActivity {
         plan_id: a.plan_id,
         period_id: a.period_id,

@@ -15,6 +15,7 @@ pub mod inbound;
 pub mod invitations;
 pub mod jobs;
 pub mod policy;
+pub mod posts;
 pub mod progress;
 pub mod records;
 pub mod reports;

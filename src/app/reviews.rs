@@ -229,6 +229,12 @@ pub fn act(
             });
         }
     }
+    // Social post variants must fit their networks' real limits first.
+    if action == ReviewAction::Approve
+        && let Subject::Activity(id) = subject
+    {
+        super::posts::require_valid(conn, id)?;
+    }
     // The approval is given for exactly what goes out now.
     let hash = encode(&subject.content(conn)?);
     let mut after = before.clone();

@@ -18,6 +18,8 @@ pub struct Row {
     pub limits_fetched_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub channel_id: Option<i64>,
+    pub sealed_session: Option<String>,
 }
 
 /// The context an account's credentials are sealed for.
@@ -72,6 +74,58 @@ pub fn set_limits(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The context a Bluesky account's session is sealed for.
+pub fn session_context(id: i64) -> String {
+    format!("channel_account:{id}:session")
+}
+
+/// Links the account to the channel it publishes for (one account per channel).
+pub fn set_channel(
+    conn: &mut DbConnection,
+    id: i64,
+    channel_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::update(channel_accounts::table.find(id))
+        .set((
+            channel_accounts::channel_id.eq(channel_id),
+            channel_accounts::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_session(
+    conn: &mut DbConnection,
+    id: i64,
+    sealed: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::update(channel_accounts::table.find(id))
+        .set((
+            channel_accounts::sealed_session.eq(sealed),
+            channel_accounts::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The account that publishes for `channel_id`, if any.
+pub fn for_channel(conn: &mut DbConnection, channel_id: i64) -> Result<Option<Row>> {
+    Ok(channel_accounts::table
+        .filter(channel_accounts::channel_id.eq(channel_id))
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn list(conn: &mut DbConnection) -> Result<Vec<Row>> {
+    Ok(channel_accounts::table
+        .order(channel_accounts::id)
+        .select(Row::as_select())
+        .load(conn)?)
 }
 
 pub fn get(conn: &mut DbConnection, id: i64) -> Result<Row> {

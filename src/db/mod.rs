@@ -21,6 +21,7 @@ pub mod outbound_schema;
 pub mod participations;
 pub mod people;
 pub mod plans;
+pub mod posts;
 pub mod references;
 pub mod reminders;
 pub mod reports;

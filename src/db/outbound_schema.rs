@@ -108,8 +108,39 @@ diesel::table! {
         limits_fetched_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        channel_id -> Nullable<BigInt>,
+        sealed_session -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    post_publications (activity_id, channel_id, lang) {
+        activity_id -> BigInt,
+        channel_id -> BigInt,
+        lang -> Text,
+        channel_account_id -> BigInt,
+        content_hash -> Text,
+        job_id -> BigInt,
+        state -> Text,
+        remote_id -> Nullable<Text>,
+        remote_url -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    bluesky_records (job_id) {
+        job_id -> BigInt,
+        rkey -> Text,
+        record -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(post_publications -> channel_accounts (channel_account_id));
+diesel::allow_tables_to_appear_in_same_query!(post_publications, channel_accounts, jobs);
 
 diesel::table! {
     inbound_mailboxes (id) {

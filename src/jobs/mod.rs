@@ -275,6 +275,18 @@ pub fn standard_handlers(
         )),
         std::sync::Arc::new(crate::social::mastodon::MastodonHandler::new(
             db.clone(),
+            webhooks.clone(),
+            sealer.clone(),
+            clock.clone(),
+        )),
+        std::sync::Arc::new(crate::social::bluesky::BlueskyHandler::new(
+            db.clone(),
+            webhooks.clone(),
+            sealer.clone(),
+            clock.clone(),
+        )),
+        std::sync::Arc::new(crate::social::cms::CmsHandler::new(
+            db.clone(),
             webhooks,
             sealer,
             clock.clone(),
@@ -287,7 +299,9 @@ pub fn standard_handlers(
 
 /// The planners `pregon dispatch` and `serve` run on each runner step.
 pub fn standard_planners(settings: &crate::config::Settings) -> Vec<std::sync::Arc<dyn Planner>> {
-    crate::reminders::planners(settings)
+    let mut planners = crate::reminders::planners(settings);
+    planners.push(std::sync::Arc::new(crate::social::Planner));
+    planners
 }
 
 #[cfg(test)]

@@ -245,6 +245,9 @@ impl MastodonHandler {
                 );
             }
         };
+        if let Some(outcome) = super::check_withdrawn(&self.db, job).await {
+            return Attempt::new(outcome, Exchange::default());
+        }
         let account_id = post.account_id;
         let account = match self
             .db
@@ -372,6 +375,16 @@ impl Handler for MastodonHandler {
 
     fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Attempt> {
         Box::pin(self.publish(job))
+    }
+
+    fn finished(
+        &self,
+        conn: &mut crate::db::DbConnection,
+        job: &Job,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        super::finished(conn, "mastodon", job, outcome, now)
     }
 }
 

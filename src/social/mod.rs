@@ -1,6 +1,138 @@
 //! Social posts: how each network counts a post's length, and publishing
-//! through the job mechanism exactly once (Mastodon so far).
+//! through the job mechanism exactly once (Mastodon, Bluesky, and a CMS
+//! through a signed webhook). Which
+//! variant goes out when is decided in `app::posts`; `Planner` asks it at
+//! every runner step.
 
 pub mod accounts;
+pub mod bluesky;
+pub mod cms;
 pub mod mastodon;
 pub mod text;
+
+use crate::db::{DbConnection, posts};
+use crate::domain::webhook::EventType;
+use crate::error::Result;
+use crate::jobs::{Job, Outcome};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+/// Records how a post job ended on its variant's publication, and tells
+/// webhook subscribers (`post.published`, `post.failed`). A job with no
+/// publication (made by hand) changes nothing.
+pub fn finished(
+    conn: &mut DbConnection,
+    network: &str,
+    job: &Job,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(publication) = posts::by_job(conn, job.id)? else {
+        return Ok(());
+    };
+    let (state, remote_id, remote_url, reason) = match outcome {
+        Outcome::Done {
+            remote_id,
+            remote_url,
+        } => ("published", remote_id.clone(), remote_url.clone(), None),
+        Outcome::Failed { reason } => ("failed", None, None, Some(reason.clone())),
+        // Past its attempts a retry is a failure.
+        Outcome::RetryAt { reason, .. } => (
+            "failed",
+            None,
+            None,
+            Some(format!("gave up after {} attempts: {reason}", job.attempt)),
+        ),
+        Outcome::Unknown { how_to_check, .. } => {
+            ("unknown", None, None, Some(how_to_check.clone()))
+        }
+    };
+    posts::finish(
+        conn,
+        job.id,
+        state,
+        remote_id.as_deref(),
+        remote_url.as_deref(),
+        reason.as_deref(),
+        now,
+    )?;
+    let data = json!({
+        "activity_id": publication.activity_id,
+        "channel_id": publication.channel_id,
+        "lang": publication.lang,
+        "network": network,
+        "job_id": job.id,
+        "state": state,
+        "remote_id": remote_id,
+        "url": remote_url,
+        "reason": reason,
+    });
+    match state {
+        "published" => {
+            crate::app::webhooks::emit(conn, now, EventType::PostPublished, data)?;
+        }
+        "failed" => {
+            crate::app::webhooks::emit(conn, now, EventType::PostFailed, data)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Why a post job must not go out (any more), if so: its activity was
+/// cancelled, or the activity's approval no longer covers the content the
+/// job carries (edited since; approve again, then retry the job). Asked
+/// before a try whose predecessors were all seen to fail: after an unseen
+/// outcome the post may exist, and the handler reconciles instead.
+pub fn withdrawn(conn: &mut DbConnection, job_id: i64) -> Result<Option<String>> {
+    let Some(publication) = posts::by_job(conn, job_id)? else {
+        return Ok(None);
+    };
+    let activity = crate::db::activities::get(conn, publication.activity_id)?;
+    if activity.status.is_off() {
+        return Ok(Some(format!("its activity is {}", activity.status)));
+    }
+    let review = crate::app::reviews::get(
+        conn,
+        crate::app::reviews::Subject::Activity(publication.activity_id),
+    )?;
+    let key = format!("variant:{}:{}", publication.channel_id, publication.lang);
+    let approved = review.state == crate::domain::review::ReviewState::Approved
+        && review
+            .approved_hash
+            .as_ref()
+            .and_then(|h| h.get(&key))
+            .is_some_and(|h| *h == publication.content_hash);
+    if !approved {
+        return Ok(Some(
+            "the activity's current approval does not cover this text (edited since)".into(),
+        ));
+    }
+    Ok(None)
+}
+
+/// The outcome of a post job that must not go out, if it must not.
+pub(crate) async fn check_withdrawn(db: &crate::db::Db, job: &Job) -> Option<Outcome> {
+    if job.unknown_outcomes > 0 {
+        return None;
+    }
+    let id = job.id;
+    match db.run(move |c| withdrawn(c, id)).await {
+        Ok(Some(reason)) => Some(Outcome::failed(format!("not published: {reason}"))),
+        Ok(None) => None,
+        Err(e) => Some(Outcome::retry(None, e.to_string())),
+    }
+}
+
+/// Creates the publish jobs of approved post variants as their time comes.
+pub struct Planner;
+
+impl crate::jobs::Planner for Planner {
+    fn name(&self) -> &'static str {
+        "social posts"
+    }
+
+    fn plan(&self, conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize> {
+        crate::app::posts::schedule_due(conn, now)
+    }
+}

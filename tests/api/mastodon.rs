@@ -15,14 +15,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Default)]
-struct Instance {
-    statuses: Vec<serde_json::Value>,
-    by_key: HashMap<String, usize>,
+pub struct Instance {
+    pub statuses: Vec<serde_json::Value>,
+    pub by_key: HashMap<String, usize>,
     /// Answers for the next POSTs, in order (then: create normally).
-    script: Vec<&'static str>,
+    pub script: Vec<&'static str>,
 }
 
-fn instance(state: Arc<Mutex<Instance>>, port_url: Arc<Mutex<String>>) -> Receiver {
+pub fn instance(state: Arc<Mutex<Instance>>, port_url: Arc<Mutex<String>>) -> Receiver {
     Receiver::start(move |req| {
         let mut s = state.lock().unwrap();
         let base = port_url.lock().unwrap().clone();

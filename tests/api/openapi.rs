@@ -145,6 +145,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/accounts/{id}/preferences"),
     ("get", "/api/v1/me/preferences"),
     ("put", "/api/v1/me/preferences"),
+    ("get", "/api/v1/activities/{id}/variants"),
+    (
+        "put",
+        "/api/v1/activities/{id}/variants/{channel_id}/{lang}",
+    ),
+    (
+        "delete",
+        "/api/v1/activities/{id}/variants/{channel_id}/{lang}",
+    ),
+    ("get", "/api/v1/channel-accounts"),
+    ("post", "/api/v1/channel-accounts"),
 ];
 
 pub async fn document(app: &TestApp) -> Value {

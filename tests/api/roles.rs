@@ -29,6 +29,7 @@ fn expected_role(method: &str, path: &str) -> Option<&'static str> {
         || path.starts_with("/api/v1/feeds")
         || path.starts_with("/api/v1/jobs")
         || path.starts_with("/api/v1/webhooks")
+        || path.starts_with("/api/v1/channel-accounts")
         || method == "delete"
     {
         return Some("admin");
@@ -65,7 +66,9 @@ async fn every_route_checks_its_role() {
             &path
                 .replace("{id}", "999999")
                 .replace("{token}", "nope")
-                .replace("{job_id}", "999999"),
+                .replace("{job_id}", "999999")
+                .replace("{channel_id}", "999999")
+                .replace("{lang}", "es"),
         );
         for (who, token) in principals {
             let mut req = app

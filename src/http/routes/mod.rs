@@ -20,6 +20,7 @@ mod organisations;
 mod participations;
 mod people;
 mod plans;
+mod posts;
 mod public_newsletter;
 mod reports;
 mod reviews;
@@ -70,6 +71,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(reviews::configure)
             .configure(jobs::configure)
             .configure(webhooks::configure)
+            .configure(posts::configure)
             .configure(reports::configure),
     );
 }

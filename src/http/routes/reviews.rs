@@ -50,6 +50,12 @@ async fn act(
     if comment.as_ref().is_some_and(|c| c.chars().count() > 2000) {
         return Err(Error::invalid("comment", "at most 2000 characters").into());
     }
+    // Social post variants are checked against their instances' real
+    // limits: read them (or take them from the day's cache) first.
+    if let (Subject::Activity(id), ReviewAction::Approve) = (subject, input.action) {
+        let outbound = crate::app::posts::outbound(&state.settings)?;
+        crate::app::posts::warm_limits(&state.db, &outbound, id, None, cx.now).await?;
+    }
     let review = state
         .db
         .transaction(move |c| reviews::act(c, &cx, subject, input.action, comment, four_eyes))

@@ -1,0 +1,163 @@
+//! Queries on what became of post variants (`post_publications`) and on the
+//! Bluesky records stored before their first attempt.
+
+use super::outbound_schema::{bluesky_records, channel_accounts, post_publications};
+use super::{DbConnection, utc};
+use crate::error::Result;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = post_publications)]
+pub struct Publication {
+    pub activity_id: i64,
+    pub channel_id: i64,
+    pub lang: String,
+    pub channel_account_id: i64,
+    pub content_hash: String,
+    pub job_id: i64,
+    pub state: String,
+    pub remote_id: Option<String>,
+    pub remote_url: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Publication {
+    pub fn updated(&self) -> DateTime<Utc> {
+        utc(self.updated_at)
+    }
+}
+
+pub fn insert(conn: &mut DbConnection, row: &Publication) -> Result<()> {
+    diesel::insert_into(post_publications::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn of_activity(conn: &mut DbConnection, activity_id: i64) -> Result<Vec<Publication>> {
+    Ok(post_publications::table
+        .filter(post_publications::activity_id.eq(activity_id))
+        .order((post_publications::channel_id, post_publications::lang))
+        .select(Publication::as_select())
+        .load(conn)?)
+}
+
+pub fn by_job(conn: &mut DbConnection, job_id: i64) -> Result<Option<Publication>> {
+    Ok(post_publications::table
+        .filter(post_publications::job_id.eq(job_id))
+        .select(Publication::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Records how the publishing job ended.
+pub fn finish(
+    conn: &mut DbConnection,
+    job_id: i64,
+    state: &str,
+    remote_id: Option<&str>,
+    remote_url: Option<&str>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    Ok(
+        diesel::update(post_publications::table.filter(post_publications::job_id.eq(job_id)))
+            .set((
+                post_publications::state.eq(state),
+                post_publications::remote_id.eq(remote_id),
+                post_publications::remote_url.eq(remote_url),
+                post_publications::reason.eq(reason),
+                post_publications::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?,
+    )
+}
+
+/// Activities with a variant on a channel that has an account and no
+/// publication yet: the planner's candidates.
+pub fn unpublished_activities(conn: &mut DbConnection) -> Result<Vec<i64>> {
+    use super::schema::{activities, post_variants};
+    let channels: Vec<i64> = channel_accounts::table
+        .filter(channel_accounts::channel_id.is_not_null())
+        .select(channel_accounts::channel_id.assume_not_null())
+        .load(conn)?;
+    if channels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let open: Vec<i64> = activities::table
+        .filter(activities::kind.eq("social_post"))
+        .filter(activities::status.ne_all(["cancelled", "failed", "done"]))
+        .select(activities::id)
+        .load(conn)?;
+    if open.is_empty() {
+        return Ok(Vec::new());
+    }
+    let linked: Vec<(i64, i64, String)> = post_variants::table
+        .filter(post_variants::channel_id.eq_any(&channels))
+        .filter(post_variants::activity_id.eq_any(&open))
+        .select((
+            post_variants::activity_id,
+            post_variants::channel_id,
+            post_variants::lang,
+        ))
+        .load(conn)?;
+    if linked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<i64> = linked.iter().map(|(a, _, _)| *a).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let done: std::collections::HashSet<(i64, i64, String)> = post_publications::table
+        .filter(post_publications::activity_id.eq_any(&ids))
+        .select((
+            post_publications::activity_id,
+            post_publications::channel_id,
+            post_publications::lang,
+        ))
+        .load::<(i64, i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut out: Vec<i64> = linked
+        .into_iter()
+        .filter(|k| !done.contains(k))
+        .map(|(a, _, _)| a)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// The stored record of a Bluesky job: (rkey, record JSON).
+pub fn bluesky_record(conn: &mut DbConnection, job_id: i64) -> Result<Option<(String, String)>> {
+    Ok(bluesky_records::table
+        .find(job_id)
+        .select((bluesky_records::rkey, bluesky_records::record))
+        .first(conn)
+        .optional()?)
+}
+
+/// Stores the record unless one is stored for the job already; returns the
+/// stored one either way.
+pub fn store_bluesky_record(
+    conn: &mut DbConnection,
+    job_id: i64,
+    rkey: &str,
+    record: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, String)> {
+    if let Some(stored) = bluesky_record(conn, job_id)? {
+        return Ok(stored);
+    }
+    diesel::insert_into(bluesky_records::table)
+        .values((
+            bluesky_records::job_id.eq(job_id),
+            bluesky_records::rkey.eq(rkey),
+            bluesky_records::record.eq(record),
+            bluesky_records::created_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok((rkey.to_owned(), record.to_owned()))
+}
