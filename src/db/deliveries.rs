@@ -148,6 +148,27 @@ pub fn mark_sending(
     Ok(marked)
 }
 
+/// Gives back deliveries marked `sending` that were never sent (the
+/// dispatcher stopped before their turn): queued again, no attempt counted.
+pub fn unmark(conn: &mut DbConnection, dispatcher: &str, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(
+        deliveries::table
+            .filter(deliveries::id.eq_any(ids))
+            .filter(deliveries::claimed_by.eq(dispatcher))
+            .filter(deliveries::state.eq(DeliveryState::Sending.as_str())),
+    )
+    .set((
+        deliveries::state.eq(DeliveryState::Queued.as_str()),
+        deliveries::claimed_by.eq(None::<String>),
+        deliveries::claimed_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Gives back claimed deliveries that were not started.
 pub fn release(conn: &mut DbConnection, dispatcher: &str, ids: &[i64]) -> Result<()> {
     if ids.is_empty() {

@@ -3,12 +3,13 @@
 //!
 //! `concurrency` workers each send one message at a time. Before a message
 //! goes, its row is marked `sending` in a committed write; its outcome is
-//! recorded in the worker's next write, made while the next message is on
-//! the wire. One writer task groups the workers' requests into shared
-//! commits. A crash can therefore leave at most 2 × `concurrency` rows whose
-//! fate is unknown (per worker: the message on the wire and the next one,
-//! already marked), and those rows say so; everything else is either
-//! recorded or still queued. Any number of
+//! recorded in a later write of the worker, made while the next messages
+//! are on the wire. One writer task groups the workers' requests into shared
+//! commits. A worker has at most `1 + email.mark_ahead` rows `sending` (the
+//! message on the wire and those marked ahead, 1 on SQLite and 7 on
+//! PostgreSQL by default), so a crash can leave at most that many times
+//! `concurrency` rows whose fate is unknown, and those rows say so;
+//! everything else is either recorded or still queued. Any number of
 //! dispatchers can share a PostgreSQL database; on SQLite one runs at a time.
 //!
 //! Tests drive it one step at a time with `run_once` and a manual clock.
@@ -328,9 +329,9 @@ impl Dispatcher {
     }
 
     /// Sends with `concurrency` workers (see `worker`) until nothing is
-    /// left to claim. Each holds at most two rows `sending`: the one on the
-    /// wire and the next, so at most 2 × `concurrency` rows are ever
-    /// `sending`. Claimed rows not sent when it halts are given back.
+    /// left to claim. Each holds at most `marked_per_worker` rows `sending`
+    /// (the one on the wire and those marked ahead). Claimed rows not sent
+    /// when it halts are given back.
     async fn process(self: &Arc<Self>, step: &mut Step) -> Result<()> {
         let workers = self.concurrency.load(Ordering::Relaxed).max(1);
         let run = Arc::new(Run {
@@ -452,75 +453,166 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// One worker: sends its deliveries one after the other, and while one
-    /// is on the wire, takes the next (claiming more if needed) and has the
-    /// writer record the previous outcome and mark the next delivery
-    /// `sending`. A delivery is sent only after its mark committed, and the
-    /// connection never waits for the database.
+    /// Deliveries one worker may have `sending` at once: the one on the wire
+    /// and `email.mark_ahead` more, marked ahead so the wire never waits for
+    /// a commit. The default follows the database: SQLite commits in well
+    /// under a send's time, so 1 ahead keeps the wire busy; a PostgreSQL
+    /// commit waits for the disk (several ms here), so 7 ahead.
+    fn marked_per_worker(&self) -> usize {
+        let ahead = self.email.mark_ahead.unwrap_or(match self.db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 7,
+        });
+        ahead as usize + 1
+    }
+
+    /// One worker: two halves joined. The sender sends its marked
+    /// deliveries one after the other on its connection; the preparer, at the
+    /// same time, has the writer record the outcomes sent so far and mark
+    /// more deliveries `sending` (claiming more if needed), so that at most
+    /// `marked_per_worker` rows of this worker are `sending` at any moment. A
+    /// delivery goes only after its mark committed, and the connection never
+    /// waits for the database while marked ones are left.
     async fn worker(
         self: Arc<Self>,
         run: Arc<Run>,
         writer: tokio::sync::mpsc::UnboundedSender<WriteRequest>,
     ) -> Result<(usize, usize)> {
-        let (mut attempted, mut sent) = (0, 0);
-        // Sent; its outcome not yet written.
-        let mut previous: Option<Recorded> = None;
-        // Marked `sending`; to be sent next.
-        let mut ready: Option<Claimed> = None;
-        loop {
-            let record = previous.take();
-            let prepare = async {
-                let next = self.next_delivery(&run).await?;
-                let mark = next.as_ref().map(|d| d.id);
-                if record.is_none() && mark.is_none() {
-                    return Ok((next, false));
+        let limit = self.marked_per_worker();
+        let (to_send, mut marked) = tokio::sync::mpsc::unbounded_channel::<Claimed>();
+        let (to_write, mut done) = tokio::sync::mpsc::unbounded_channel::<Done>();
+        let failed = AtomicBool::new(false);
+        let sender = async {
+            let (mut attempted, mut sent) = (0, 0);
+            while let Some(delivery) = marked.recv().await {
+                if failed.load(Ordering::Relaxed) {
+                    // The database failed: leave it `sending`, recovery decides.
+                    continue;
                 }
-                let (reply, answer) = tokio::sync::oneshot::channel();
-                let stopped = || Error::Internal(anyhow::anyhow!("delivery writer stopped"));
-                writer
-                    .send(WriteRequest {
-                        record,
-                        mark,
-                        reply,
-                    })
-                    .map_err(|_| stopped())?;
-                let marked = answer.await.map_err(|_| stopped())??;
-                Ok::<_, Error>((next, marked))
-            };
-            let send = async {
-                match &ready {
-                    Some(delivery) => {
-                        self.limiter.acquire().await;
-                        Some(self.send(delivery).await)
-                    }
-                    None => None,
+                if self.stopping.is_stopping() {
+                    // Stopping: only the message on the wire finishes; the
+                    // ones marked ahead go back to the queue, unsent.
+                    let _ = to_write.send(Done::Unsent(delivery.id));
+                    continue;
                 }
-            };
-            let (prepared, outcome) = tokio::join!(prepare, send);
-            if let (Some(delivery), Some((outcome, connection_problem))) = (ready.take(), outcome) {
+                self.limiter.acquire().await;
+                let (outcome, connection_problem) = self.send(&delivery).await;
+                self.note_transport(connection_problem);
                 attempted += 1;
                 let delivered = matches!(outcome, Outcome::Sent { .. });
                 if delivered {
                     sent += 1;
                 }
-                self.note_transport(connection_problem);
-                previous = Some(Recorded {
+                let _ = to_write.send(Done::Sent(Recorded {
                     id: delivery.id,
                     first_attempt_at: first_attempt(&delivery, self.now()),
                     bounce: bounce_of(&outcome, &delivery),
                     outcome,
                     delivered_to: delivered.then_some(delivery.subscriber_id).flatten(),
-                });
+                }));
             }
-            let (next, marked) = prepared?;
-            let exhausted = next.is_none();
-            // Not marked: paused or cancelled since it was claimed.
-            ready = next.filter(|_| marked);
-            if exhausted && ready.is_none() && previous.is_none() {
-                break;
+            drop(to_write);
+            (attempted, sent)
+        };
+        let preparer = async {
+            let result = self
+                .prepare(&run, &writer, limit, to_send, &mut done)
+                .await;
+            if result.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            result
+        };
+        let (prepared, counts) = tokio::join!(preparer, sender);
+        prepared.map(|()| counts)
+    }
+
+    /// The preparer half of a worker (see `worker`): ends when nothing is left
+    /// to claim and every outcome is written.
+    async fn prepare(
+        &self,
+        run: &Run,
+        writer: &tokio::sync::mpsc::UnboundedSender<WriteRequest>,
+        limit: usize,
+        to_send: tokio::sync::mpsc::UnboundedSender<Claimed>,
+        done: &mut tokio::sync::mpsc::UnboundedReceiver<Done>,
+    ) -> Result<()> {
+        let mut to_send = Some(to_send);
+        // Marked by this worker, outcome not yet committed.
+        let mut outstanding = 0usize;
+        loop {
+            let mut finished = Vec::new();
+            while let Ok(d) = done.try_recv() {
+                finished.push(d);
+            }
+            if finished.is_empty() && (to_send.is_none() || outstanding >= limit) {
+                if outstanding == 0 && to_send.is_none() {
+                    return Ok(());
+                }
+                // Wait for the sender; `None`: it has ended.
+                match done.recv().await {
+                    Some(d) => finished.push(d),
+                    None => return Ok(()),
+                }
+                while let Ok(d) = done.try_recv() {
+                    finished.push(d);
+                }
+            }
+            // The finished ones stop being `sending` in the same commit that
+            // marks the next ones.
+            let wanted = match to_send {
+                Some(_) => limit.saturating_sub(outstanding - finished.len()),
+                None => 0,
+            };
+            let mut next = Vec::with_capacity(wanted);
+            let mut exhausted = false;
+            while next.len() < wanted {
+                match self.next_delivery(run).await? {
+                    Some(delivery) => next.push(delivery),
+                    None => {
+                        exhausted = true;
+                        break;
+                    }
+                }
+            }
+            if finished.is_empty() && next.is_empty() {
+                if exhausted {
+                    // Nothing more: the sender finishes what it has.
+                    to_send = None;
+                }
+                continue;
+            }
+            let (mut records, mut unsent) = (Vec::new(), Vec::new());
+            for d in finished {
+                match d {
+                    Done::Sent(recorded) => records.push(recorded),
+                    Done::Unsent(id) => unsent.push(id),
+                }
+            }
+            let written = records.len() + unsent.len();
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let stopped = || Error::Internal(anyhow::anyhow!("delivery writer stopped"));
+            writer
+                .send(WriteRequest {
+                    records,
+                    unsent,
+                    marks: next.iter().map(|d| d.id).collect(),
+                    reply,
+                })
+                .map_err(|_| stopped())?;
+            let took = answer.await.map_err(|_| stopped())??;
+            outstanding = outstanding - written + took.len();
+            // Those not marked were paused or cancelled since they were claimed.
+            if let Some(sender) = &to_send {
+                for delivery in next.into_iter().filter(|d| took.contains(&d.id)) {
+                    let _ = sender.send(delivery);
+                }
+            }
+            if exhausted {
+                // Nothing more: the sender finishes what it has.
+                to_send = None;
             }
         }
-        Ok((attempted, sent))
     }
 
     /// Group commit: takes every request waiting, writes them in one
@@ -540,16 +632,18 @@ impl Dispatcher {
             let mut outcomes = Vec::new();
             let mut bounces = Vec::new();
             let mut delivered_to = Vec::new();
+            let mut unsent = Vec::new();
             let mut marks = Vec::new();
             let mut replies = Vec::with_capacity(batch.len());
             for request in batch {
-                if let Some(recorded) = request.record {
+                for recorded in request.records {
                     delivered_to.extend(recorded.delivered_to);
                     bounces.extend(recorded.bounce);
                     outcomes.push((recorded.id, recorded.outcome, recorded.first_attempt_at));
                 }
-                marks.extend(request.mark);
-                replies.push((request.mark, request.reply));
+                unsent.extend(request.unsent);
+                marks.extend(request.marks.iter().copied());
+                replies.push((request.marks, request.reply));
             }
             let (me, now) = (self.me.id.clone(), self.now());
             let written = self
@@ -563,6 +657,7 @@ impl Dispatcher {
                     if !delivered_to.is_empty() {
                         subscribers::reset_soft_bounces(c, &delivered_to)?;
                     }
+                    deliveries::unmark(c, &me, &unsent)?;
                     if marks.is_empty() {
                         Ok(Vec::new())
                     } else {
@@ -570,9 +665,9 @@ impl Dispatcher {
                     }
                 })
                 .await;
-            for (mark, reply) in replies {
+            for (marks, reply) in replies {
                 let answer = match &written {
-                    Ok(marked) => Ok(mark.is_some_and(|id| marked.contains(&id))),
+                    Ok(marked) => Ok(marks.into_iter().filter(|id| marked.contains(id)).collect()),
                     Err(e) => Err(Error::Internal(anyhow::anyhow!("{e}"))),
                 };
                 let _ = reply.send(answer);
@@ -839,12 +934,21 @@ struct Recorded {
     delivered_to: Option<i64>,
 }
 
-/// A worker's request to the writer: record its last outcome, mark its next
-/// delivery `sending`; answered with whether the mark took.
+/// What the sender half of a worker hands back to its preparer.
+enum Done {
+    Sent(Recorded),
+    /// Marked but not sent: the dispatcher is stopping.
+    Unsent(i64),
+}
+
+/// A worker's request to the writer: record its outcomes, give back what it
+/// did not send, mark its next deliveries `sending`; answered with the marks
+/// that took.
 struct WriteRequest {
-    record: Option<Recorded>,
-    mark: Option<i64>,
-    reply: tokio::sync::oneshot::Sender<Result<bool>>,
+    records: Vec<Recorded>,
+    unsent: Vec<i64>,
+    marks: Vec<i64>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<i64>>>,
 }
 
 #[derive(Debug)]
