@@ -37,9 +37,15 @@ if [[ ! -x /usr/sbin/smtp-sink || ! -x /usr/sbin/smtp-source ]]; then
 fi
 [[ -x /usr/bin/time ]] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pregon-target}"
-cargo build --release --quiet
-PREGON="$CARGO_TARGET_DIR/release/pregon"
+# PREGON_BIN=path runs that binary instead of building one (to compare two
+# commits in the same conditions).
+if [[ -n "${PREGON_BIN:-}" ]]; then
+    PREGON="$PREGON_BIN"
+else
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pregon-target}"
+    cargo build --release --quiet
+    PREGON="$CARGO_TARGET_DIR/release/pregon"
+fi
 
 WORK=$(mktemp -d)
 PIDS=()

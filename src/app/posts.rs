@@ -48,6 +48,7 @@ pub struct ChannelAccount {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"network": "webhook", "base_url": "https://cms.example.org/hooks/pregon", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "channel_id": null})))]
 pub struct ChannelAccountInput {
     /// `mastodon`, `bluesky` or `webhook` (a CMS: `base_url` receives each
     /// post signed per Standard Webhooks with `secret`, a `whsec_…`).
@@ -207,6 +208,7 @@ pub struct VariantView {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"body": "The Smart Cities Study is out: 24 cities on smart governance https://www.uclg.org/ #SmartCities"})))]
 pub struct VariantInput {
     pub body: crate::domain::text::Text<5000>,
 }

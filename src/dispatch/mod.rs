@@ -515,9 +515,7 @@ impl Dispatcher {
             (attempted, sent)
         };
         let preparer = async {
-            let result = self
-                .prepare(&run, &writer, limit, to_send, &mut done)
-                .await;
+            let result = self.prepare(&run, &writer, limit, to_send, &mut done).await;
             if result.is_err() {
                 failed.store(true, Ordering::Relaxed);
             }

@@ -392,6 +392,43 @@ async fn every_documented_success_is_reached_with_the_documents_examples() {
     w.record("person", "/api/v1/people").await;
     w.record("participation", "/api/v1/participations").await;
 
+    // A social post's variants, and the accounts posts go out through.
+    let post = {
+        let example = w.example("post", "/api/v1/activities");
+        let mut body = w.fit(example);
+        body["kind"] = json!("social_post");
+        let req = Req {
+            body: json_body(&body),
+            ..Req::default()
+        };
+        id_of(
+            &w.ok("post", "/api/v1/activities", "/api/v1/activities", req)
+                .await,
+        )
+    };
+    let variant = format!("/api/v1/activities/{post}/variants/{}/en", w.ids["channel"]);
+    w.put_example(
+        "/api/v1/activities/{id}/variants/{channel_id}/{lang}",
+        &variant,
+        None,
+    )
+    .await;
+    w.get(
+        "/api/v1/activities/{id}/variants",
+        &format!("/api/v1/activities/{post}/variants"),
+    )
+    .await;
+    w.ok(
+        "delete",
+        "/api/v1/activities/{id}/variants/{channel_id}/{lang}",
+        &variant,
+        Req::default(),
+    )
+    .await;
+    w.create("/api/v1/channel-accounts").await;
+    w.get("/api/v1/channel-accounts", "/api/v1/channel-accounts")
+        .await;
+
     // Review, invitations and a participant's answer.
     w.get("/api/v1/activities/{id}/review", &format!("{at}/review"))
         .await;
