@@ -47,6 +47,10 @@ struct Face {
     /// The glyph drawn for a character the face lacks (krilla's PDF/UA
     /// validator refuses `.notdef`): U+FFFD, else `?`.
     replacement: char,
+    /// Advance widths (font units) of U+0000–U+02FF, `None` where the face
+    /// has no glyph: measuring is most of what wrapping does, and a cmap
+    /// lookup walks the face's subtables each time.
+    common: Vec<Option<u16>>,
 }
 
 impl Face {
@@ -59,15 +63,33 @@ impl Face {
         } else {
             '?'
         };
+        let common = (0..0x300u32)
+            .map(|c| char::from_u32(c).and_then(|c| Self::lookup(&shaper, c)))
+            .collect();
         Ok(Face {
             pdf,
             shaper,
             replacement,
+            common,
         })
     }
 
+    fn lookup(face: &rustybuzz::Face<'_>, c: char) -> Option<u16> {
+        face.glyph_index(c)
+            .filter(|g| g.0 != 0)
+            .map(|g| face.glyph_hor_advance(g).unwrap_or(0))
+    }
+
+    /// The advance of `c` in font units, `None` if the face lacks it.
+    fn advance(&self, c: char) -> Option<u16> {
+        match self.common.get(c as usize) {
+            Some(known) => *known,
+            None => Self::lookup(&self.shaper, c),
+        }
+    }
+
     fn has(&self, c: char) -> bool {
-        self.shaper.glyph_index(c).is_some_and(|g| g.0 != 0)
+        self.advance(c).is_some()
     }
 }
 
@@ -97,16 +119,13 @@ struct Metrics<'f> {
 
 impl Metrics<'_> {
     fn width(&self, text: &str, size: f32, bold: bool) -> f32 {
-        let face = &self.fonts.face(bold).shaper;
+        let face = self.fonts.face(bold);
+        let em = face.shaper.units_per_em() as f32;
         let units: f32 = text
             .chars()
-            .map(|c| {
-                face.glyph_index(c)
-                    .and_then(|g| face.glyph_hor_advance(g))
-                    .unwrap_or(face.units_per_em() as u16 / 2) as f32
-            })
+            .map(|c| face.advance(c).map_or(em / 2.0, f32::from))
             .sum();
-        units * size / face.units_per_em() as f32
+        units * size / em
     }
 
     /// `text` with the characters the face lacks replaced (and control
