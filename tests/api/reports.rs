@@ -700,3 +700,34 @@ async fn the_pdf_ua_check_refuses_an_untagged_pdf_and_untagged_content() {
         "all content is tagged: {failures}"
     );
 }
+
+#[tokio::test]
+async fn a_character_the_font_lacks_does_not_stop_the_pdf() {
+    // PDF/UA forbids drawing the font's .notdef glyph: a title with an emoji
+    // (DejaVu Sans has none) is drawn with U+FFFD, and the PDF still passes.
+    let app = spawn_app().await;
+    let p = plan(&app).await;
+    id(
+        &app,
+        activity(
+            &p,
+            "social_post",
+            "done",
+            "Lanzamiento 🚀 del estudio",
+            day("2026-01-10"),
+        ),
+    )
+    .await;
+    let res = app
+        .get(&format!("{QUERY}&format=pdf&lang=en"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let pdf = res.bytes().await.unwrap();
+    let text = pdftotext(&pdf);
+    assert!(text.contains("Lanzamiento \u{FFFD} del estudio"), "{text}");
+    check_pdfua(&pdf, "en", None).unwrap_or_else(|f| panic!("{f}"));
+    let json = app.get_json(&format!("{QUERY}&lang=en")).await;
+    assert!(json.to_string().contains("🚀"), "the data keeps it: {json}");
+}
