@@ -28,8 +28,11 @@ echo "$R10"
 field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 for f in html pdf; do
     a=$(field "${f}_median_ms" "$R1"); b=$(field "${f}_median_ms" "$R10")
+    ca=$(field "${f}_cpu_ms" "$R1"); cb=$(field "${f}_cpu_ms" "$R10")
+    rb=$(field "${f}_render_ms" "$R10")
     growth=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", b / a}')
     verdict=$(awk -v b="$b" 'BEGIN {print (b <= 2000) ? "within" : "OVER"}')
-    echo "$f: 1k ${a} ms, 10k ${b} ms, growth x$growth (linear is x10); $verdict the 2 s target"
-    echo "RESULT ${f}_ms_1k=$a ${f}_ms_10k=$b ${f}_growth=$growth"
+    echo "$f: 1k ${a} ms, 10k ${b} ms (of which rendering ${rb} ms; CPU ${ca} / ${cb} ms), growth x$growth (linear is x10); $verdict the 2 s target"
+    echo "RESULT ${f}_ms_1k=$a ${f}_ms_10k=$b ${f}_growth=$growth ${f}_cpu_ms_1k=$ca ${f}_cpu_ms_10k=$cb ${f}_render_ms_10k=$rb"
 done
+echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -7,6 +7,10 @@
 //!
 //!     cargo run --release --example report_data -- --database sqlite://x.db \
 //!         --activities 10000 --issues 100 --subscribers 5000 --measure 3
+//!
+//! `--reuse` measures a database filled by an earlier run (for profiling:
+//! `perf record -g target/release/examples/report_data --database … --reuse
+//! --measure 3 --only pdf`); `--only html|pdf` times one format.
 
 use chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
 use diesel::connection::SimpleConnection;
@@ -40,8 +44,13 @@ fn main() -> anyhow::Result<()> {
     db::run_migrations(&mut conn)?;
     let now = Utc.with_ymd_and_hms(2021, 1, 15, 9, 0, 0).unwrap();
     let started = Instant::now();
-    db::write_transaction(&mut conn, |c| fill(c, activities, issues, subscribers, now))?;
-    eprintln!("filled in {:.1} s", started.elapsed().as_secs_f64());
+    if std::env::args().any(|a| a == "--reuse") {
+        eprintln!("reusing the filled database");
+    } else {
+        db::write_transaction(&mut conn, |c| fill(c, activities, issues, subscribers, now))?;
+        eprintln!("filled in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let only = arg("--only");
     let request = reports::Request {
         plan: "bench".into(),
         from: NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
@@ -54,25 +63,53 @@ fn main() -> anyhow::Result<()> {
         issues * subscribers
     );
     for format in [Format::Html, Format::Pdf] {
-        let mut times = Vec::new();
+        if only.as_deref().is_some_and(|o| o != format.extension()) {
+            continue;
+        }
+        let (mut times, mut render, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
         let mut size = 0;
         for _ in 0..measure.max(1) {
-            let started = Instant::now();
+            let (started, cpu_start) = (Instant::now(), cpu_ms());
             let built = reports::progress(&mut conn, &Actor::System, now, &request)?;
+            let rendering = Instant::now();
             let bytes = report::render(&built, format)?;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
+            render.push(rendering.elapsed().as_secs_f64() * 1000.0);
+            cpu.push(cpu_ms() - cpu_start);
             size = bytes.len();
         }
-        times.sort_by(|a, b| a.total_cmp(b));
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            v[v.len() / 2]
+        };
+        let min = times.iter().copied().fold(f64::INFINITY, f64::min);
         line += &format!(
-            " {ext}_median_ms={:.0} {ext}_min_ms={:.0} {ext}_bytes={size}",
-            times[times.len() / 2],
-            times[0],
+            " {ext}_median_ms={:.0} {ext}_min_ms={min:.0} {ext}_render_ms={:.0} {ext}_cpu_ms={:.0} {ext}_bytes={size}",
+            median(&mut times),
+            median(&mut render),
+            median(&mut cpu),
             ext = format.extension()
         );
     }
     println!("{line}");
     Ok(())
+}
+
+/// CPU time of this process so far (user + system), in ms: on a loaded
+/// machine it tells the work apart from the waiting. Linux ticks (100 Hz).
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the
+    // 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |n: usize| {
+        fields
+            .get(n)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) * 10.0
 }
 
 fn fill(

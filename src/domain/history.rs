@@ -38,6 +38,23 @@ pub struct FieldChange {
     pub personal: bool,
 }
 
+impl FieldChange {
+    /// Whether this change sets `field` to the text `value`.
+    pub fn becomes(&self, field: &str, value: &str) -> bool {
+        self.field == field && self.after.as_str() == Some(value)
+    }
+}
+
+/// Whether an entry with these changes made an activity unconfirmed: its
+/// status became tentative, or its timing "to be confirmed". The report's
+/// "unconfirmed since" and the digest's "tentative for N days" count from
+/// the newest such entry (else from the activity's creation).
+pub fn makes_unconfirmed(changes: &[FieldChange]) -> bool {
+    changes
+        .iter()
+        .any(|c| c.becomes("status", "tentative") || c.becomes("timing.precision", "tbc"))
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HistoryActor {
     pub kind: ActorKind,

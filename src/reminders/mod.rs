@@ -7,11 +7,17 @@
 //!   its participants) when an event or learning meeting is
 //!   `reminders.event_days` away, or a social post or newsletter issue
 //!   `reminders.post_days` away (each occurrence of a series counts);
+//! - a `reminder.email` job per person of its activity (or, without one, to
+//!   the account that scheduled it) when a scheduled newsletter issue's own
+//!   `scheduled_at` is `reminders.post_days` away; its activity is then not
+//!   reminded of separately;
 //! - a `reminder.email` job per approver (active accounts with the approver
 //!   or administrator role, not the item's author or last editor) when an
 //!   item has waited in review `reminders.approval_days`;
 //! - a `digest.email` job per active account (unless it opted out) once per
-//!   ISO week, from Monday `reminders.digest_hour_utc`.
+//!   ISO week, from Monday `reminders.digest_hour_utc`, about the account's
+//!   own items (those its people own or take part in) and what awaits its
+//!   approval.
 //!
 //! Once each: the idempotency key holds the item, the scheduled instant it
 //! reminds of (for reviews, the instant it was sent for review), the lead
@@ -30,8 +36,10 @@ use crate::db::{Db, DbConnection};
 use crate::domain::Language;
 use crate::domain::account::{AccountKind, AccountStatus};
 use crate::domain::activity::{Activity, ActivityKind, ActivityStatus};
+use crate::domain::history::makes_unconfirmed;
 use crate::domain::language::pick;
-use crate::domain::timing::Timing;
+use crate::domain::newsletter::IssueState;
+use crate::domain::timing::{Precision, Timing};
 use crate::domain::{Role, review::ReviewState};
 use crate::email::{MailTransport, OutgoingEmail};
 use crate::error::{Error, Result};
@@ -113,6 +121,7 @@ impl PlannerTrait for Planner {
             return Ok(0);
         }
         let mut created = plan_items(conn, &self.settings, now)?;
+        created += plan_issues(conn, &self.settings, now)?;
         created += plan_approvals(conn, &self.settings, now)?;
         created += report::plan(conn, now)?;
         if self.settings.digest {
@@ -199,11 +208,18 @@ fn plan_items(conn: &mut DbConnection, s: &ReminderSettings, now: DateTime<Utc>)
         ..ActivityFilter::default()
     };
     let mut created = 0;
-    for a in crate::db::activities::all(conn, &filter)? {
+    let found = crate::db::activities::all(conn, &filter)?;
+    let newsletters: Vec<i64> = found
+        .iter()
+        .filter(|a| a.kind == ActivityKind::NewsletterIssue)
+        .map(|a| a.id)
+        .collect();
+    let issue_scheduled = crate::db::reminders::with_scheduled_issue(conn, &newsletters)?;
+    for a in found {
         let Some(days) = lead_days(s, a.kind) else {
             continue;
         };
-        if !is_open(a.status) {
+        if !is_open(a.status) || issue_scheduled.contains(&a.id) {
             continue;
         }
         let lead = TimeDelta::days(days as i64);
@@ -231,6 +247,78 @@ fn plan_items(conn: &mut DbConnection, s: &ReminderSettings, now: DateTime<Utc>)
                 };
                 created += usize::from(jobs::enqueue(conn, &job, now)?.created);
             }
+        }
+    }
+    Ok(created)
+}
+
+/// Who is reminded of a scheduled issue: the people of its activity who have
+/// an email; with no activity (or nobody there to write to), the account
+/// that scheduled it. Returned as `("person" | "account", id)`.
+fn issue_recipients(
+    conn: &mut DbConnection,
+    issue_id: i64,
+    activity_id: Option<i64>,
+) -> Result<Vec<(&'static str, i64)>> {
+    if let Some(activity_id) = activity_id {
+        let a = crate::db::activities::get(conn, activity_id)?;
+        let people = reachable_people(conn, &a)?;
+        if !people.is_empty() {
+            return Ok(people.into_iter().map(|p| ("person", p)).collect());
+        }
+    }
+    Ok(scheduled_by(conn, issue_id)?
+        .into_iter()
+        .map(|a| ("account", a))
+        .collect())
+}
+
+/// The active person account with an email that last set the issue's
+/// schedule (from its history).
+fn scheduled_by(conn: &mut DbConnection, issue_id: i64) -> Result<Option<i64>> {
+    let history = crate::app::history::of_record(conn, "issue", issue_id)?;
+    let Some(account_id) = history
+        .iter()
+        .rev()
+        .find(|e| {
+            e.changes
+                .iter()
+                .any(|c| c.field == "scheduled_at" && !c.after.is_null())
+        })
+        .and_then(|e| e.actor.account_id)
+    else {
+        return Ok(None);
+    };
+    let account = crate::db::accounts::find(conn, account_id)?;
+    Ok(account
+        .filter(|a| a.kind == AccountKind::Person && a.is_active() && a.email.is_some())
+        .map(|a| a.id))
+}
+
+/// Reminders of scheduled newsletter issues, `post_days` before their own
+/// `scheduled_at`: keyed by that instant, so a moved schedule is a new
+/// reminder and the old one is skipped when its time comes.
+fn plan_issues(conn: &mut DbConnection, s: &ReminderSettings, now: DateTime<Utc>) -> Result<usize> {
+    let days = s.post_days;
+    let lead = TimeDelta::days(days as i64);
+    let mut created = 0;
+    for issue in crate::db::reminders::scheduled_issues(conn, now, now + lead)? {
+        let at = crate::db::utc(issue.scheduled_at);
+        for (who, id) in issue_recipients(conn, issue.id, issue.activity_id)? {
+            let job = NewJob {
+                kind: REMINDER_KIND,
+                key: format!("issue:{}:{}:{days}d:{who}:{id}", issue.id, key_instant(at)),
+                payload: json!({
+                    "about": "issue",
+                    "issue_id": issue.id,
+                    "at": at,
+                    "lead_days": days,
+                    "recipient": who,
+                    "recipient_id": id,
+                }),
+                due_at: now,
+            };
+            created += usize::from(jobs::enqueue(conn, &job, now)?.created);
         }
     }
     Ok(created)
@@ -511,6 +599,13 @@ fn prepare_activity(conn: &mut DbConnection, payload: &Value) -> Result<Prepared
     if !people_of(&a).contains(&person_id) {
         return Ok(Prepared::Skip("the person no longer takes part".into()));
     }
+    if a.kind == ActivityKind::NewsletterIssue
+        && !crate::db::reminders::with_scheduled_issue(conn, &[a.id])?.is_empty()
+    {
+        return Ok(Prepared::Skip(
+            "its newsletter issue is scheduled; the issue's own time is reminded of".into(),
+        ));
+    }
     let person = crate::db::people::get(conn, person_id)?;
     let Some(email) = person.email.clone() else {
         return Ok(Prepared::Skip("the person has no email address".into()));
@@ -527,6 +622,69 @@ fn prepare_activity(conn: &mut DbConnection, payload: &Value) -> Result<Prepared
     Ok(Prepared::Send {
         to: email,
         name: person.name,
+        subject,
+        text,
+    })
+}
+
+/// A reminder about a newsletter issue's scheduled sending.
+fn prepare_issue(conn: &mut DbConnection, payload: &Value) -> Result<Prepared> {
+    let issue_id = payload_id(payload, "issue_id")?;
+    let recipient_id = payload_id(payload, "recipient_id")?;
+    let at = payload_time(payload, "at")?;
+    let lead = payload["lead_days"].as_i64().unwrap_or_default();
+    let issue = crate::db::issues::get(conn, issue_id)?;
+    if issue.state != IssueState::Scheduled {
+        return Ok(Prepared::Skip(format!("the issue is {}", issue.state)));
+    }
+    if issue.scheduled_at != Some(at) {
+        return Ok(Prepared::Skip(
+            "the issue's schedule changed; a reminder for the new time is planned".into(),
+        ));
+    }
+    let still = issue_recipients(conn, issue.id, issue.activity_id)?;
+    let who = match payload["recipient"].as_str() {
+        Some("account") => "account",
+        _ => "person",
+    };
+    if !still.contains(&(who, recipient_id)) {
+        return Ok(Prepared::Skip(
+            "the recipient is no longer reminded of it".into(),
+        ));
+    }
+    let (name, email, lang) = if who == "account" {
+        let account = crate::db::accounts::get(conn, recipient_id)?;
+        let Some(email) = account.email.clone() else {
+            return Ok(Prepared::Skip("the account has no email address".into()));
+        };
+        (account.name, email, account.language)
+    } else {
+        let person = crate::db::people::get(conn, recipient_id)?;
+        let Some(email) = person.email.clone() else {
+            return Ok(Prepared::Skip("the person has no email address".into()));
+        };
+        let lang = language_for(conn, &email, person.language)?;
+        (person.name, email, lang)
+    };
+    let when = match &issue.schedule {
+        Some(local) => format!(
+            "{} ({})",
+            local.at.format("%Y-%m-%d %H:%M"),
+            local.time_zone.name()
+        ),
+        None => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    };
+    let (subject, text) = text::reminder(
+        lang,
+        ActivityKind::NewsletterIssue,
+        &name,
+        &issue.name,
+        &when,
+        lead,
+    );
+    Ok(Prepared::Send {
+        to: email,
+        name,
         subject,
         text,
     })
@@ -585,6 +743,7 @@ impl Handler for ReminderHandler {
                 .db
                 .run(move |c| match payload["about"].as_str() {
                     Some("activity") => prepare_activity(c, &payload),
+                    Some("issue") => prepare_issue(c, &payload),
                     Some("review") => prepare_review(c, &payload),
                     other => Ok(Prepared::Skip(format!("unknown reminder {other:?}"))),
                 })
@@ -596,7 +755,49 @@ impl Handler for ReminderHandler {
 
 // ---------------------------------------------------------------- digest
 
-/// What one account's digest for the week starting `monday` lists, as of `today`.
+/// Since when an activity has been unconfirmed: the newest history entry
+/// that made it tentative or "to be confirmed", else its creation.
+pub fn unconfirmed_since(conn: &mut DbConnection, a: &Activity) -> Result<DateTime<Utc>> {
+    let history = crate::app::history::of_record(conn, "activity", a.id)?;
+    Ok(history
+        .iter()
+        .rev()
+        .find(|e| makes_unconfirmed(&e.changes))
+        .map(|e| e.at)
+        .unwrap_or(a.created_at))
+}
+
+/// When an activity last became failed (its newest history entry that set
+/// the status to failed), else its last update.
+fn failed_since(conn: &mut DbConnection, a: &Activity) -> Result<DateTime<Utc>> {
+    let history = crate::app::history::of_record(conn, "activity", a.id)?;
+    Ok(history
+        .iter()
+        .rev()
+        .find(|e| e.changes.iter().any(|c| c.becomes("status", "failed")))
+        .map(|e| e.at)
+        .unwrap_or(a.updated_at))
+}
+
+/// The activities that are an account's own: those owned by, or with as a
+/// participant, a person recorded with the account's email address.
+pub fn own_activities(
+    conn: &mut DbConnection,
+    account: &crate::domain::account::Account,
+) -> Result<std::collections::HashSet<i64>> {
+    let people = match &account.email {
+        Some(email) => crate::db::reminders::people_with_email(conn, email)?,
+        None => Vec::new(),
+    };
+    crate::db::reminders::activities_of_people(conn, &people)
+}
+
+/// What one account's digest for the week starting `monday` lists, as of
+/// `now`: the account's own items (`own_activities`) due next week, late,
+/// unconfirmed for long or failed lately, and, for approvers, what awaits
+/// their approval. An account with no items of its own (an administrator
+/// or approver without a person record, say) gets only the last section,
+/// and no digest at all when that is empty.
 pub fn digest_sections(
     conn: &mut DbConnection,
     settings: &ReminderSettings,
@@ -612,35 +813,68 @@ pub fn digest_sections(
         status: a.status,
     };
     let mut out = DigestSections::default();
-    // Due next week.
-    let (next, next_end) = (monday + TimeDelta::days(7), monday + TimeDelta::days(13));
-    let upcoming = ActivityFilter {
-        from: Some(next),
-        to: Some(next_end),
-        ..ActivityFilter::default()
-    };
-    for a in crate::db::activities::all(conn, &upcoming)? {
-        if is_open(a.status) {
-            let first = starts(&a, next, next_end).into_iter().min();
-            let day = first
-                .map(|t| t.date_naive())
-                .or_else(|| a.timing.date_range().map(|(s, _)| s));
-            out.next_week.push(item(&a, day));
+    let own = own_activities(conn, account)?;
+    if !own.is_empty() {
+        // Due next week.
+        let (next, next_end) = (monday + TimeDelta::days(7), monday + TimeDelta::days(13));
+        let upcoming = ActivityFilter {
+            from: Some(next),
+            to: Some(next_end),
+            ..ActivityFilter::default()
+        };
+        for a in crate::db::activities::all(conn, &upcoming)? {
+            if own.contains(&a.id) && is_open(a.status) {
+                let first = starts(&a, next, next_end).into_iter().min();
+                let day = first
+                    .map(|t| t.date_naive())
+                    .or_else(|| a.timing.date_range().map(|(s, _)| s));
+                out.next_week.push(item(&a, day));
+            }
         }
-    }
-    // Late: single items whose days are over and that are still open.
-    let past = ActivityFilter {
-        to: Some(today - TimeDelta::days(1)),
-        ..ActivityFilter::default()
-    };
-    for a in crate::db::activities::all(conn, &past)? {
-        if a.recurrence_rule.is_none()
-            && is_open(a.status)
-            && let Some((_, end)) = a.timing.date_range()
-            && end < today
-        {
-            out.late.push(item(&a, Some(end)));
+        // Late: single items whose days are over and that are still open.
+        let past = ActivityFilter {
+            to: Some(today - TimeDelta::days(1)),
+            ..ActivityFilter::default()
+        };
+        for a in crate::db::activities::all(conn, &past)? {
+            if own.contains(&a.id)
+                && a.recurrence_rule.is_none()
+                && is_open(a.status)
+                && let Some((_, end)) = a.timing.date_range()
+                && end < today
+            {
+                out.late.push(item(&a, Some(end)));
+            }
         }
+        // Unconfirmed (tentative, or "to be confirmed") for more than
+        // `digest_tentative_days` since it became so; failed in the last week.
+        let tentative = TimeDelta::days(settings.digest_tentative_days as i64);
+        let mut ids: Vec<i64> = own.iter().copied().collect();
+        ids.sort_unstable();
+        let mut unconfirmed = Vec::new();
+        let mut failed = Vec::new();
+        for id in ids {
+            let a = crate::db::activities::get(conn, id)?;
+            let open_unconfirmed = is_open(a.status)
+                && (a.status == ActivityStatus::Tentative
+                    || a.timing.precision() == Precision::Tbc);
+            if open_unconfirmed {
+                let since = unconfirmed_since(conn, &a)?;
+                if since < now - tentative {
+                    unconfirmed.push((since, item(&a, Some(since.date_naive()))));
+                }
+            }
+            if a.status == ActivityStatus::Failed {
+                let since = failed_since(conn, &a)?;
+                if since >= now - TimeDelta::days(7) {
+                    failed.push((since, item(&a, Some(since.date_naive()))));
+                }
+            }
+        }
+        unconfirmed.sort_by_key(|(since, _)| *since);
+        failed.sort_by_key(|(since, _)| *since);
+        out.tentative = unconfirmed.into_iter().map(|(_, i)| i).collect();
+        out.failed = failed.into_iter().map(|(_, i)| i).collect();
     }
     // Awaiting this account's approval.
     if account.role.includes(Role::Approver) {
@@ -660,17 +894,6 @@ pub fn digest_sections(
                 day: Some(since),
                 status: ActivityStatus::Planned,
             });
-        }
-    }
-    // Tentative and unchanged for long; failed in the last week.
-    let tentative = TimeDelta::days(settings.digest_tentative_days as i64);
-    let all = crate::db::activities::all(conn, &ActivityFilter::default())?;
-    for a in &all {
-        if a.status == ActivityStatus::Tentative && a.updated_at < now - tentative {
-            out.tentative.push(item(a, Some(a.updated_at.date_naive())));
-        }
-        if a.status == ActivityStatus::Failed && a.updated_at >= now - TimeDelta::days(7) {
-            out.failed.push(item(a, Some(a.updated_at.date_naive())));
         }
     }
     Ok(out)

@@ -7,7 +7,7 @@ use crate::db::reports::{ChannelRow, DeliveryCounts, HistoryRow, IssueRow};
 use crate::domain::Language;
 use crate::domain::activity::{Activity, ActivityKind, ActivityStatus};
 use crate::domain::campaign::Campaign;
-use crate::domain::history::FieldChange;
+use crate::domain::history::{FieldChange, makes_unconfirmed};
 use crate::domain::language::pick;
 use crate::domain::plan::Plan;
 use crate::domain::timing::{Precision, Timing};
@@ -92,7 +92,7 @@ fn parse_changes(row: &HistoryRow) -> Vec<FieldChange> {
 }
 
 fn becomes(c: &FieldChange, field: &str, value: &str) -> bool {
-    c.field == field && c.after.as_str() == Some(value)
+    c.becomes(field, value)
 }
 
 impl Ctx<'_> {
@@ -121,19 +121,14 @@ impl Ctx<'_> {
     }
 
     /// Since when an item has been unconfirmed: the last entry that made it
-    /// tentative or undated, else its creation.
+    /// tentative or undated (`domain::history::makes_unconfirmed`), else its
+    /// creation.
     fn unconfirmed_since(&self, a: &Activity) -> NaiveDate {
         let made = self.history.get(&a.id).and_then(|entries| {
             entries
                 .iter()
                 .rev()
-                .find(|e| {
-                    e.action != "created"
-                        && parse_changes(e).iter().any(|c| {
-                            becomes(c, "status", "tentative")
-                                || becomes(c, "timing.precision", "tbc")
-                        })
-                })
+                .find(|e| e.action != "created" && makes_unconfirmed(&parse_changes(e)))
                 .map(|e| e.at.date())
         });
         made.unwrap_or_else(|| a.created_at.date_naive())

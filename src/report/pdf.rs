@@ -1,24 +1,34 @@
-//! The report as a tagged PDF, written with krilla (the PDF library typst
-//! uses): DejaVu Sans from `assets/fonts/` is embedded (subset), so accents
-//! render and the text can be extracted; headings, paragraphs and tables are
-//! tagged (H1–H3, P, Table/TR/TH/TD) for screen readers, and table rules are
-//! marked as artifacts. The layout is a small flow of blocks on A4 pages.
+//! The report as a tagged PDF/UA-1 document, written with krilla (the PDF
+//! library typst uses) under its PDF/UA-1 validator: DejaVu Sans from
+//! `assets/fonts/` is embedded (subset), so accents render and the text can
+//! be extracted; headings, paragraphs and tables are tagged (H1–H3, P,
+//! Table/TR/TH/TD) for screen readers, table rules and footers are marked as
+//! artifacts, and the headings form the document outline. The layout is a
+//! small flow of blocks on A4 pages.
+//!
+//! Speed: the fonts are parsed once per process (`FONTS`), and each line is
+//! shaped with that parsed face; krilla's `draw_text` parses the font's
+//! tables anew on every call, which for a 10,000-item year was most of the
+//! PDF's time.
 
 use super::i18n::Catalogue;
 use super::model::{Outcome, Report};
 use crate::error::{Error, Result};
+use krilla::configure::{Configuration, Validator};
+use krilla::destination::XyzDestination;
 use krilla::geom::{PathBuilder, Point};
 use krilla::metadata::Metadata;
+use krilla::outline::{Outline, OutlineNode};
 use krilla::page::PageSettings;
 use krilla::paint::Stroke;
 use krilla::tagging::{
     ArtifactType, ContentTag, Identifier, SpanTag, TableHeaderScope, Tag, TagGroup, TagKind,
     TagTree,
 };
-use krilla::text::{Font, TextDirection};
+use krilla::text::{Font, GlyphId, KrillaGlyph};
 use krilla::{Document, SerializeSettings};
 use std::num::NonZeroU16;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 const REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
@@ -29,23 +39,112 @@ const MARGIN: f32 = 48.0;
 const BODY: f32 = 8.5;
 const CELL_PAD: f32 = 2.5;
 
-struct Metrics {
-    regular: ttf_parser::Face<'static>,
-    bold: ttf_parser::Face<'static>,
+/// One of the report's two faces: krilla's font (embedded, subset) and the
+/// same bytes parsed once for shaping and measuring.
+struct Face {
+    pdf: Font,
+    shaper: rustybuzz::Face<'static>,
+    /// The glyph drawn for a character the face lacks (krilla's PDF/UA
+    /// validator refuses `.notdef`): U+FFFD, else `?`.
+    replacement: char,
+    /// Advance widths (font units) of U+0000–U+02FF, `None` where the face
+    /// has no glyph: measuring is most of what wrapping does, and a cmap
+    /// lookup walks the face's subtables each time.
+    common: Vec<Option<u16>>,
 }
 
-impl Metrics {
+impl Face {
+    fn load(bytes: &'static [u8]) -> std::result::Result<Face, &'static str> {
+        let data: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(bytes);
+        let pdf = Font::new(data.into(), 0).ok_or("unreadable for krilla")?;
+        let shaper = rustybuzz::Face::from_slice(bytes, 0).ok_or("unreadable for rustybuzz")?;
+        let replacement = if shaper.glyph_index('\u{FFFD}').is_some() {
+            '\u{FFFD}'
+        } else {
+            '?'
+        };
+        let common = (0..0x300u32)
+            .map(|c| char::from_u32(c).and_then(|c| Self::lookup(&shaper, c)))
+            .collect();
+        Ok(Face {
+            pdf,
+            shaper,
+            replacement,
+            common,
+        })
+    }
+
+    fn lookup(face: &rustybuzz::Face<'_>, c: char) -> Option<u16> {
+        face.glyph_index(c)
+            .filter(|g| g.0 != 0)
+            .map(|g| face.glyph_hor_advance(g).unwrap_or(0))
+    }
+
+    /// The advance of `c` in font units, `None` if the face lacks it.
+    fn advance(&self, c: char) -> Option<u16> {
+        match self.common.get(c as usize) {
+            Some(known) => *known,
+            None => Self::lookup(&self.shaper, c),
+        }
+    }
+
+    fn has(&self, c: char) -> bool {
+        self.advance(c).is_some()
+    }
+}
+
+struct Fonts {
+    regular: Face,
+    bold: Face,
+}
+
+/// Parsed once per process: parsing DejaVu's tables is the expensive part
+/// of drawing a line.
+static FONTS: LazyLock<std::result::Result<Fonts, &'static str>> = LazyLock::new(|| {
+    Ok(Fonts {
+        regular: Face::load(REGULAR)?,
+        bold: Face::load(BOLD)?,
+    })
+});
+
+impl Fonts {
+    fn face(&self, bold: bool) -> &Face {
+        if bold { &self.bold } else { &self.regular }
+    }
+}
+
+struct Metrics<'f> {
+    fonts: &'f Fonts,
+}
+
+impl Metrics<'_> {
     fn width(&self, text: &str, size: f32, bold: bool) -> f32 {
-        let face = if bold { &self.bold } else { &self.regular };
+        let face = self.fonts.face(bold);
+        let em = face.shaper.units_per_em() as f32;
         let units: f32 = text
             .chars()
-            .map(|c| {
-                face.glyph_index(c)
-                    .and_then(|g| face.glyph_hor_advance(g))
-                    .unwrap_or(face.units_per_em() / 2) as f32
-            })
+            .map(|c| face.advance(c).map_or(em / 2.0, f32::from))
             .sum();
-        units * size / face.units_per_em() as f32
+        units * size / em
+    }
+
+    /// `text` with the characters the face lacks replaced (and control
+    /// characters, which have no glyph either).
+    fn clean<'t>(&self, text: &'t str, bold: bool) -> std::borrow::Cow<'t, str> {
+        let face = self.fonts.face(bold);
+        if text.chars().all(|c| c == ' ' || face.has(c)) {
+            return text.into();
+        }
+        text.chars()
+            .map(|c| {
+                if c == ' ' || face.has(c) {
+                    c
+                } else {
+                    face.replacement
+                }
+            })
+            .collect::<String>()
+            .into()
     }
 
     /// Breaks `text` into lines no wider than `max`, at spaces; a word wider
@@ -53,35 +152,126 @@ impl Metrics {
     fn wrap(&self, text: &str, size: f32, bold: bool, max: f32) -> Vec<String> {
         let mut lines = Vec::new();
         for paragraph in text.split('\n') {
+            let paragraph = self.clean(paragraph, bold);
+            let space = self.width(" ", size, bold);
             let mut line = String::new();
+            let mut line_width = 0.0;
             for word in paragraph.split(' ') {
-                let candidate = if line.is_empty() {
-                    word.to_owned()
-                } else {
-                    format!("{line} {word}")
-                };
-                if self.width(&candidate, size, bold) <= max || line.is_empty() {
-                    line = candidate;
+                let word_width = self.width(word, size, bold);
+                if line.is_empty() {
+                    line = word.to_owned();
+                    line_width = word_width;
+                } else if line_width + space + word_width <= max {
+                    line.push(' ');
+                    line.push_str(word);
+                    line_width += space + word_width;
                 } else {
                     lines.push(std::mem::take(&mut line));
                     line = word.to_owned();
+                    line_width = word_width;
                 }
-                while self.width(&line, size, bold) > max && line.chars().count() > 1 {
-                    let mut cut = line.chars().count() - 1;
-                    while cut > 1
-                        && self.width(&line.chars().take(cut).collect::<String>(), size, bold) > max
-                    {
-                        cut -= 1;
+                while line_width > max && line.chars().count() > 1 {
+                    // Cut the longest head that fits (at least one character).
+                    let mut cut = 0;
+                    let mut width = 0.0;
+                    for (n, (i, c)) in line.char_indices().enumerate() {
+                        let w = self.width(&line[i..i + c.len_utf8()], size, bold);
+                        if n > 0 && width + w > max {
+                            break;
+                        }
+                        width += w;
+                        cut = i + c.len_utf8();
                     }
-                    let head: String = line.chars().take(cut).collect();
-                    let tail: String = line.chars().skip(cut).collect();
-                    lines.push(head);
-                    line = tail;
+                    let tail = line.split_off(cut);
+                    lines.push(std::mem::replace(&mut line, tail));
+                    line_width = self.width(&line, size, bold);
                 }
             }
             lines.push(line);
         }
         lines
+    }
+}
+
+/// Shapes lines with the parsed faces, keeping one shaping plan per
+/// direction and script, and the glyphs of lines already shaped (dates,
+/// places and outcomes repeat).
+struct Shaper<'f> {
+    fonts: &'f Fonts,
+    plans: Vec<(
+        bool,
+        rustybuzz::Direction,
+        Option<rustybuzz::Script>,
+        rustybuzz::ShapePlan,
+    )>,
+    done: std::collections::HashMap<(bool, String), Arc<Vec<KrillaGlyph>>>,
+}
+
+impl<'f> Shaper<'f> {
+    fn new(fonts: &'f Fonts) -> Self {
+        Shaper {
+            fonts,
+            plans: Vec::new(),
+            done: std::collections::HashMap::new(),
+        }
+    }
+
+    fn shape(&mut self, text: &str, bold: bool) -> Arc<Vec<KrillaGlyph>> {
+        if let Some(glyphs) = self.done.get(&(bold, text.to_owned())) {
+            return glyphs.clone();
+        }
+        let face = &self.fonts.face(bold).shaper;
+        let mut buffer = rustybuzz::UnicodeBuffer::new();
+        buffer.push_str(text);
+        buffer.guess_segment_properties();
+        let (direction, script) = (buffer.direction(), buffer.script());
+        let plan = match self
+            .plans
+            .iter()
+            .position(|(b, d, s, _)| *b == bold && *d == direction && *s == Some(script))
+        {
+            Some(n) => &self.plans[n].3,
+            None => {
+                let plan = rustybuzz::ShapePlan::new(face, direction, Some(script), None, &[]);
+                self.plans.push((bold, direction, Some(script), plan));
+                &self.plans.last().expect("just pushed").3
+            }
+        };
+        let output = rustybuzz::shape_with_plan(face, plan, buffer);
+        let upem = face.units_per_em() as f32;
+        // A glyph's text is its cluster up to the next cluster (clusters are
+        // byte offsets into `text`, in either direction).
+        let mut clusters: Vec<usize> = output
+            .glyph_infos()
+            .iter()
+            .map(|i| i.cluster as usize)
+            .collect();
+        clusters.sort_unstable();
+        clusters.dedup();
+        let glyphs: Vec<KrillaGlyph> = output
+            .glyph_infos()
+            .iter()
+            .zip(output.glyph_positions())
+            .map(|(info, pos)| {
+                let start = info.cluster as usize;
+                let end = clusters
+                    .get(clusters.partition_point(|c| *c <= start))
+                    .copied()
+                    .unwrap_or(text.len());
+                KrillaGlyph::new(
+                    GlyphId::new(info.glyph_id),
+                    pos.x_advance as f32 / upem,
+                    pos.x_offset as f32 / upem,
+                    pos.y_offset as f32 / upem,
+                    pos.y_advance as f32 / upem,
+                    start..end,
+                    None,
+                )
+            })
+            .collect();
+        let glyphs = Arc::new(glyphs);
+        self.done.insert((bold, text.to_owned()), glyphs.clone());
+        glyphs
     }
 }
 
@@ -106,8 +296,17 @@ struct Group {
     ids: Vec<Identifier>,
 }
 
+/// A heading, for the document outline: level, text, page and top.
+struct Mark {
+    level: u16,
+    text: String,
+    page: usize,
+    y: f32,
+}
+
 struct Layout<'m> {
-    m: &'m Metrics,
+    m: &'m Metrics<'m>,
+    marks: Vec<Mark>,
     texts: Vec<TextOp>,
     rules: Vec<RuleOp>,
     groups: Vec<Group>,
@@ -168,6 +367,12 @@ impl Layout<'_> {
         );
         let g = self.group(None, tag);
         self.room(size * 3.0);
+        self.marks.push(Mark {
+            level,
+            text: text.to_owned(),
+            page: self.page,
+            y: self.y,
+        });
         self.y += size * 0.6;
         self.text_block(text, size, true, g, size * 0.3);
     }
@@ -497,12 +702,6 @@ fn lay_out(r: &Report, l: &mut Layout<'_>) {
     }
 }
 
-fn font(bytes: &'static [u8]) -> Result<Font> {
-    let data: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(bytes);
-    Font::new(data.into(), 0)
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("report font unreadable")))
-}
-
 fn into_tree(groups: &mut [Option<Group>], idx: usize) -> TagGroup {
     let g = groups[idx].take().expect("each group has one parent");
     let mut out = TagGroup::new(g.kind);
@@ -515,14 +714,43 @@ fn into_tree(groups: &mut [Option<Group>], idx: usize) -> TagGroup {
     out
 }
 
+/// The headings as the document's outline (bookmarks), nested by level.
+fn outline(marks: &[Mark]) -> Outline {
+    fn take(marks: &[Mark], at: &mut usize, level: u16) -> Vec<OutlineNode> {
+        let mut out = Vec::new();
+        while let Some(m) = marks.get(*at) {
+            if m.level < level {
+                break;
+            }
+            *at += 1;
+            let mut node = OutlineNode::new(
+                m.text.clone(),
+                XyzDestination::new(m.page, Point::from_xy(MARGIN, m.y)),
+            );
+            for child in take(marks, at, m.level + 1) {
+                node.push_child(child);
+            }
+            out.push(node);
+        }
+        out
+    }
+    let mut outline = Outline::new();
+    let mut at = 0;
+    while let Some(first) = marks.get(at) {
+        for node in take(marks, &mut at, first.level) {
+            outline.push_child(node);
+        }
+    }
+    outline
+}
+
 pub fn render(r: &Report) -> Result<Vec<u8>> {
     let broken = |what: &str| Error::Internal(anyhow::anyhow!("report font: {what}"));
-    let metrics = Metrics {
-        regular: ttf_parser::Face::parse(REGULAR, 0).map_err(|_| broken("regular"))?,
-        bold: ttf_parser::Face::parse(BOLD, 0).map_err(|_| broken("bold"))?,
-    };
+    let fonts = FONTS.as_ref().map_err(|e| broken(e))?;
+    let metrics = Metrics { fonts };
     let mut l = Layout {
         m: &metrics,
+        marks: Vec::new(),
         texts: Vec::new(),
         rules: Vec::new(),
         groups: Vec::new(),
@@ -531,9 +759,15 @@ pub fn render(r: &Report) -> Result<Vec<u8>> {
         y: MARGIN,
     };
     lay_out(r, &mut l);
-    let (regular, bold) = (font(REGULAR)?, font(BOLD)?);
+    let mut shaper = Shaper::new(fonts);
     let t = Catalogue::of(r.lang);
-    let mut doc = Document::new_with(SerializeSettings::default());
+    // PDF/UA-1: krilla checks what it can (title, language, tagging, heading
+    // titles, an outline, every character mapped) and refuses to write a
+    // document that fails; tests/tools/check_pdfua.py checks the result.
+    let mut doc = Document::new_with(SerializeSettings {
+        configuration: Configuration::new_with_validator(Validator::UA1),
+        ..SerializeSettings::default()
+    });
     let pages = l.page + 1;
     let mut texts = l.texts.iter().peekable();
     let mut rules = l.rules.iter().peekable();
@@ -543,18 +777,14 @@ pub fn render(r: &Report) -> Result<Vec<u8>> {
         let mut s = page.surface();
         while let Some(op) = texts.next_if(|op| op.page == n) {
             let id = s.start_tagged(ContentTag::Span(SpanTag::empty()));
-            let f = if op.bold {
-                bold.clone()
-            } else {
-                regular.clone()
-            };
-            s.draw_text(
+            let glyphs = shaper.shape(&op.text, op.bold);
+            s.draw_glyphs(
                 Point::from_xy(op.x, op.y),
-                f,
-                op.size,
+                &glyphs,
+                fonts.face(op.bold).pdf.clone(),
                 &op.text,
+                op.size,
                 false,
-                TextDirection::Auto,
             );
             s.end_tagged();
             l.groups[op.group].ids.push(id);
@@ -575,13 +805,20 @@ pub fn render(r: &Report) -> Result<Vec<u8>> {
         s.set_stroke(None);
         s.end_tagged();
         s.start_tagged(ContentTag::Artifact(ArtifactType::Footer));
-        s.draw_text(
+        let footer = metrics
+            .clean(
+                &format!("{} · {} · {}/{}", t.title, r.plan.slug, n + 1, pages),
+                false,
+            )
+            .into_owned();
+        let glyphs = shaper.shape(&footer, false);
+        s.draw_glyphs(
             Point::from_xy(MARGIN, HEIGHT - MARGIN / 2.0),
-            regular.clone(),
+            &glyphs,
+            fonts.regular.pdf.clone(),
+            &footer,
             7.0,
-            &format!("{} · {} · {}/{}", t.title, r.plan.slug, n + 1, pages),
             false,
-            TextDirection::Auto,
         );
         s.end_tagged();
         s.finish();
@@ -593,6 +830,7 @@ pub fn render(r: &Report) -> Result<Vec<u8>> {
         tree.push(into_tree(&mut groups, idx));
     }
     doc.set_tag_tree(tree);
+    doc.set_outline(outline(&l.marks));
     doc.set_metadata(
         Metadata::new()
             .title(format!("{}: {}", t.title, r.plan.title))

@@ -273,6 +273,56 @@ async fn approvers_are_reminded_of_work_waiting_two_days() {
     );
 }
 
+/// Creates an activity and returns its id and the body it was created with.
+async fn item(
+    app: &TestApp,
+    f: &crate::activities::Fixture,
+    title: &str,
+    status: &str,
+    timing: Value,
+    owner: Option<i64>,
+) -> (i64, Value) {
+    let mut body = crate::activities::activity(f, timing);
+    body["status"] = json!(status);
+    body["translations"] =
+        json!({"en": {"title": title}, "es": {"title": format!("{title} (es)")}});
+    if let Some(owner) = owner {
+        body["owner_person_id"] = json!(owner);
+    }
+    let created = app.create("/api/v1/activities", body.clone()).await;
+    (created["id"].as_i64().unwrap(), body)
+}
+
+/// PUTs a changed activity (its current version taken first).
+async fn change(app: &TestApp, id: i64, body: &Value, changes: Value) {
+    let current = app.get_json(&format!("/api/v1/activities/{id}")).await;
+    let mut changed = body.clone();
+    for (k, v) in changes.as_object().unwrap() {
+        changed[k] = v.clone();
+    }
+    changed["version"] = current["version"].clone();
+    let res = app
+        .put(&format!("/api/v1/activities/{id}"), &changed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+async fn jobs_text(app: &TestApp, kind: &str) -> String {
+    let listed: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/jobs?kind={kind}")))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    listed.to_string()
+}
+
 #[tokio::test]
 async fn the_weekly_digest_goes_once_per_week_to_each_account_that_wants_it() {
     let mail = spawn_mail_app().await;
@@ -312,13 +362,49 @@ async fn the_weekly_digest_goes_once_per_week_to_each_account_that_wants_it() {
     assert_eq!(last.changes[0].after, json!(false));
     let own = app.get_json("/api/v1/me/preferences").await;
     assert_eq!(own, json!({"weekly_digest": true}));
-    // Due next week (the week of 2026-01-26), and one late item.
+
+    // Inés is a person of the plan too (her address in another case); Tom
+    // and the others are not.
+    let ines = person(app, "Inés", "Ines@UCLG.example", "es").await;
+    let day = |d: &str| json!({"precision": "days", "start": d, "end": d});
+    // Tentative since 1 December (and edited since): listed. Confirmed since
+    // 1 December but tentative only since 10 January: not yet (14 days).
+    app.clock.set(at(2025, 12, 1, 9, 0));
+    let (malaga, malaga_body) = item(
+        app,
+        &f,
+        "URAIA event in Malaga",
+        "tentative",
+        json!({"precision": "tbc"}),
+        Some(ines),
+    )
+    .await;
+    let (side, side_body) = item(
+        app,
+        &f,
+        "Side event",
+        "confirmed",
+        day("2026-03-10"),
+        Some(ines),
+    )
+    .await;
+    app.clock.set(at(2026, 1, 10, 9, 0));
+    change(app, side, &side_body, json!({"status": "tentative"})).await;
+    app.clock.set(at(2026, 1, 14, 9, 0));
+    change(
+        app,
+        malaga,
+        &malaga_body,
+        json!({"place": {"name": "Málaga"}}),
+    )
+    .await;
+    app.clock.set(at(2026, 1, 15, 9, 0));
+    // Due next week (the week of 2026-01-26), with Inés taking part; and one
+    // late item of hers, one of nobody's.
+    let (panel, _) = item(app, &f, "Panel", "planned", day("2026-01-28"), None).await;
     app.create(
-        "/api/v1/activities",
-        crate::activities::activity(
-            &f,
-            json!({"precision": "days", "start": "2026-01-28", "end": "2026-01-28"}),
-        ),
+        "/api/v1/participations",
+        json!({"activity_id": panel, "person_id": ines, "role": "speaker"}),
     )
     .await;
     let mut late = crate::activities::activity(
@@ -327,43 +413,208 @@ async fn the_weekly_digest_goes_once_per_week_to_each_account_that_wants_it() {
     );
     late["translations"] =
         json!({"en": {"title": "Study launch"}, "es": {"title": "Lanzamiento del estudio"}});
+    late["owner_person_id"] = json!(ines);
     app.create("/api/v1/activities", late).await;
+    item(
+        app,
+        &f,
+        "Other team's launch",
+        "planned",
+        day("2026-01-07"),
+        None,
+    )
+    .await;
 
-    // Thursday the 15th: this week's digests go now.
+    // Thursday the 15th: this week's digests go now; Tom has nothing of his
+    // own and nothing awaits his approval: he gets none.
     let r = runner(app);
     r.run_once().await.unwrap();
-    let ines = mail.received_by("ines@uclg.example");
-    assert_eq!(ines.len(), 1);
-    let (subject, text) = subject_and_text(&ines[0].data);
+    let ines_mail = mail.received_by("ines@uclg.example");
+    assert_eq!(ines_mail.len(), 1);
+    let (subject, text) = subject_and_text(&ines_mail[0].data);
     assert_eq!(subject, "Plan de comunicación: tu semana del 2026-01-12");
     assert!(text.contains("Con retraso"), "{text}");
     assert!(
         text.contains("2026-01-06: Lanzamiento del estudio"),
         "{text}"
     );
-    let tom = mail.received_by("tom@uclg.example");
-    assert_eq!(tom.len(), 1);
-    let (subject, _) = subject_and_text(&tom[0].data);
-    assert_eq!(subject, "Communication plan: your week of 2026-01-12");
+    assert!(!text.contains("Other team"), "not hers: {text}");
+    assert!(
+        text.contains("2025-12-01: URAIA event in Malaga (es)"),
+        "tentative since it became so, not since its last edit: {text}"
+    );
+    assert!(!text.contains("Side event"), "tentative for 5 days: {text}");
+    assert!(mail.received_by("tom@uclg.example").is_empty());
     assert!(mail.received_by("zoe@uclg.example").is_empty());
+    assert!(
+        jobs_text(app, "digest.email")
+            .await
+            .contains("skipped: nothing to report this week"),
+        "Tom's digest"
+    );
 
     // Later the same week, and after a restart: nothing more.
     app.clock.set(at(2026, 1, 18, 20, 0));
     runner(app).run_once().await.unwrap();
-    assert_eq!(mail.smtp.messages().len(), 2);
+    assert_eq!(mail.smtp.messages().len(), 1);
+
+    // Sunday, something goes to review: Tom's next digest lists it.
+    app.clock.set(at(2026, 1, 18, 21, 0));
+    let (review, _) = item(app, &f, "Annual report", "planned", day("2026-02-20"), None).await;
+    let res = app
+        .post(
+            &format!("/api/v1/activities/{review}/review"),
+            &json!({"action": "submit"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 
     // Monday before 07:00 UTC: not yet; from 07:00: the new week's.
     app.clock.set(at(2026, 1, 19, 6, 59));
     r.run_once().await.unwrap();
-    assert_eq!(mail.smtp.messages().len(), 2);
+    assert_eq!(mail.smtp.messages().len(), 1);
     app.clock.set(at(2026, 1, 19, 7, 0));
     r.run_once().await.unwrap();
-    let ines = mail.received_by("ines@uclg.example");
-    assert_eq!(ines.len(), 2);
-    let (subject, text) = subject_and_text(&ines[1].data);
+    let ines_mail = mail.received_by("ines@uclg.example");
+    assert_eq!(ines_mail.len(), 2);
+    let (subject, text) = subject_and_text(&ines_mail[1].data);
     assert_eq!(subject, "Plan de comunicación: tu semana del 2026-01-19");
     assert!(text.contains("2026-01-28: Panel (es)"), "{text}");
+    assert!(
+        !text.contains("Annual report"),
+        "Inés is no approver: {text}"
+    );
+    let tom = mail.received_by("tom@uclg.example");
+    assert_eq!(tom.len(), 1);
+    let (subject, text) = subject_and_text(&tom[0].data);
+    assert_eq!(subject, "Communication plan: your week of 2026-01-19");
+    assert!(text.contains("Awaiting your approval (1)"), "{text}");
+    assert!(text.contains("Annual report"), "{text}");
+    assert!(text.contains("Due next week (0)"), "{text}");
     let _ = (es, en);
+}
+
+async fn schedule(app: &TestApp, token: &str, issue: i64, local: &str) -> Value {
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/issues/{issue}/schedule")))
+        .bearer_auth(token)
+        .json(&json!({"at": local, "time_zone": "Europe/Madrid"}))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn a_scheduled_issue_is_reminded_of_at_its_own_time_once_and_again_after_a_move() {
+    let mail = spawn_mail_app_with(no_digest).await;
+    let app = &mail.app;
+    let f = crate::activities::fixture(app).await;
+    let ana = person(app, "Ana", "ana@bilbao.example", "es").await;
+    let mut body = crate::activities::activity(
+        &f,
+        json!({"precision": "days", "start": "2026-01-20", "end": "2026-01-20"}),
+    );
+    body["kind"] = json!("newsletter_issue");
+    body["owner_person_id"] = json!(ana);
+    let activity = app.create("/api/v1/activities", body).await["id"]
+        .as_i64()
+        .unwrap();
+    let list = mail.list("members").await;
+    let issue = mail.issue(&[list], Some(activity)).await;
+    // 10:00 in Madrid on the 20th is 09:00 UTC.
+    let scheduled = schedule(app, &app.admin, issue, "2026-01-20T10:00:00").await;
+    assert_eq!(scheduled["scheduled_at"], "2026-01-20T09:00:00Z");
+
+    // A day before the activity's day (00:00 UTC of the 20th): its own
+    // reminder is not sent, the issue's time is the one reminded of.
+    let r = runner(app);
+    app.clock.set(at(2026, 1, 19, 8, 0));
+    let step = r.run_once().await.unwrap();
+    assert_eq!(step.planned, 0, "{step:?}");
+    assert!(mail.smtp.messages().is_empty());
+    app.clock.set(at(2026, 1, 19, 9, 30));
+    let step = r.run_once().await.unwrap();
+    assert_eq!((step.planned, step.done), (1, 1), "{step:?}");
+    let got = mail.received_by("ana@bilbao.example");
+    assert_eq!(got.len(), 1);
+    let (subject, text) = subject_and_text(&got[0].data);
+    assert_eq!(
+        subject,
+        "Recordatorio: Smart Cities Study launch, 2026-01-20 10:00 (Europe/Madrid)"
+    );
+    assert!(text.starts_with("Hola, Ana:"), "{text}");
+
+    // Again, and after a restart: no second copy.
+    app.clock.set(at(2026, 1, 19, 12, 0));
+    r.run_once().await.unwrap();
+    runner(app).run_once().await.unwrap();
+    assert_eq!(mail.smtp.messages().len(), 1);
+
+    // Moved by a day: a fresh reminder for the new time.
+    schedule(app, &app.admin, issue, "2026-01-21T10:00:00").await;
+    app.clock.set(at(2026, 1, 20, 9, 30));
+    runner(app).run_once().await.unwrap();
+    let got = mail.received_by("ana@bilbao.example");
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        subject_and_text(&got[1].data).0,
+        "Recordatorio: Smart Cities Study launch, 2026-01-21 10:00 (Europe/Madrid)"
+    );
+}
+
+#[tokio::test]
+async fn an_issue_reminder_is_skipped_when_the_schedule_moved_or_the_issue_was_cancelled() {
+    let mail = spawn_mail_app_with(no_digest).await;
+    let app = &mail.app;
+    // Léa schedules two issues tied to no activity: she is reminded, in French.
+    let lea = account(app, "lea@uclg.example", "Léa", "editor", "fr").await;
+    let res = crate::accounts::create_token(app, "lea-cli", "editor", lea).await;
+    assert_eq!(res.status(), 201);
+    let token: Value = res.json().await.unwrap();
+    let token = token["secret"].as_str().unwrap().to_owned();
+    let list = mail.list("members").await;
+    let moved = mail.issue(&[list], None).await;
+    let cancelled = mail.issue(&[list], None).await;
+    schedule(app, &token, moved, "2026-01-16T10:00:00").await;
+    schedule(app, &token, cancelled, "2026-01-16T09:30:00").await;
+    // Both are within a day (the clock is at 2026-01-15 09:00 UTC): their
+    // reminders are planned now; the SMTP server is down, so they wait.
+    mail.smtp.go_down().await;
+    let r = runner(app);
+    let step = r.run_once().await.unwrap();
+    assert_eq!((step.planned, step.done), (2, 0), "{step:?}");
+    mail.smtp.come_back().await;
+    // Meanwhile one moves by a day and the other is cancelled.
+    schedule(app, &token, moved, "2026-01-17T10:00:00").await;
+    mail.action(cancelled, "cancel").await;
+    app.clock.set(at(2026, 1, 15, 12, 0));
+    let step = r.run_once().await.unwrap();
+    assert_eq!(step.done, 2, "{step:?}");
+    assert!(mail.smtp.messages().is_empty());
+    let text = jobs_text(app, "reminder.email").await;
+    assert!(
+        text.contains("skipped: the issue's schedule changed"),
+        "{text}"
+    );
+    assert!(text.contains("skipped: the issue is cancelled"), "{text}");
+    // A day before the new time, it comes (once).
+    app.clock.set(at(2026, 1, 16, 9, 30));
+    r.run_once().await.unwrap();
+    runner(app).run_once().await.unwrap();
+    let got = mail.received_by("lea@uclg.example");
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        subject_and_text(&got[0].data).0,
+        "Rappel : Smart Cities Study launch, 2026-01-17 10:00 (Europe/Madrid)"
+    );
+    assert_eq!(mail.smtp.messages().len(), 1);
 }
 
 fn pdftotext(pdf: &[u8]) -> String {

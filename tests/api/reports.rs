@@ -555,3 +555,179 @@ async fn the_seed_plans_2020_report_renders_in_html_and_pdf() {
         std::fs::write(format!("{dir}/seed-2020.html"), &html).unwrap();
     }
 }
+
+/// Runs tests/tools/check_pdfua.py (pikepdf reading the PDF on its own; the
+/// machine-checkable PDF/UA-1 conditions) on a PDF: its JSON summary, or the
+/// failures it printed.
+fn check_pdfua(pdf: &[u8], lang: &str, title: Option<&str>) -> Result<Value, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let mut command = Command::new("python3");
+    command
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/tools/check_pdfua.py"
+        ))
+        .args(["--lang", lang]);
+    if let Some(title) = title {
+        command.args(["--title", title]);
+    }
+    let out = command
+        .arg(&path)
+        .output()
+        .expect("python3 is needed for the PDF/UA check");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    match out.status.code() {
+        Some(0) => Ok(serde_json::from_slice(&out.stdout).unwrap()),
+        Some(1) => Err(stderr),
+        _ => panic!(
+            "check_pdfua.py could not run (pip install -r tests/tools/requirements.txt): {stderr}"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn the_pdf_passes_an_independent_pdf_ua_check_in_each_language() {
+    let app = spawn_seeded_app().await;
+    let q = "/api/v1/reports/progress?plan=uclg-digital-cities-2020&from=2020-01-01&to=2020-12-31&format=pdf";
+    for (lang, title) in [
+        ("es", "Informe de avance"),
+        ("en", "Progress report"),
+        ("fr", "Rapport d’avancement"),
+    ] {
+        let pdf = app
+            .get(&format!("{q}&lang={lang}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let json = app
+            .get_json(&format!(
+                "/api/v1/reports/progress?plan=uclg-digital-cities-2020&from=2020-01-01&to=2020-12-31&lang={lang}"
+            ))
+            .await;
+        let plan_title = json["plan"]["title"].as_str().unwrap();
+        let summary = check_pdfua(&pdf, lang, Some(&format!("{title}: {plan_title}")))
+            .unwrap_or_else(|failures| panic!("{lang}: PDF/UA failures:\n{failures}"));
+        let structure = &summary["structure"];
+        for tag in ["H1", "H2", "P", "Table", "TR", "TH", "TD"] {
+            assert!(
+                structure[tag].as_u64().unwrap_or(0) > 0,
+                "{lang}: no {tag}: {summary}"
+            );
+        }
+        assert!(
+            summary["headings"].as_str().unwrap().starts_with("12"),
+            "{summary}"
+        );
+        assert!(summary["mcids"].as_u64().unwrap() > 50, "{summary}");
+        assert!(summary["outline"].as_u64().unwrap() > 3, "{summary}");
+        assert_eq!(summary["lang"], lang);
+    }
+}
+
+#[tokio::test]
+async fn the_pdf_ua_check_refuses_an_untagged_pdf_and_untagged_content() {
+    use krilla::geom::Point;
+    use krilla::tagging::{ContentTag, SpanTag, Tag, TagGroup, TagTree};
+    use krilla::text::{Font, TextDirection};
+    let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+    let data: std::sync::Arc<dyn AsRef<[u8]> + Send + Sync> = std::sync::Arc::new(bytes);
+    let font = Font::new(data.into(), 0).unwrap();
+    let page = |doc: &mut krilla::Document, tagged: bool| {
+        let mut page = doc.start_page();
+        let mut s = page.surface();
+        let mut id = None;
+        if tagged {
+            id = Some(s.start_tagged(ContentTag::Span(SpanTag::empty())));
+        }
+        s.draw_text(
+            Point::from_xy(50.0, 50.0),
+            font.clone(),
+            12.0,
+            "Informe",
+            false,
+            TextDirection::Auto,
+        );
+        if tagged {
+            s.end_tagged();
+        }
+        s.finish();
+        page.finish();
+        id
+    };
+    // No tags, no language, no title: refused, with the reasons named.
+    let mut doc = krilla::Document::new();
+    page(&mut doc, false);
+    let failures = check_pdfua(&doc.finish().unwrap(), "es", None).unwrap_err();
+    for condition in [
+        "01-001", // MarkInfo /Marked
+        "01-006", // no StructTreeRoot
+        "06-002", // no pdfuaid:part
+        "07-001", // DisplayDocTitle
+        "11-006", // no /Lang
+    ] {
+        assert!(failures.contains(condition), "{condition}: {failures}");
+    }
+    // Tagged, but a heading level skipped and the language not the one asked.
+    let mut doc = krilla::Document::new();
+    let first = page(&mut doc, true).unwrap();
+    let second = page(&mut doc, true).unwrap();
+    let mut tree = TagTree::new();
+    let mut h1 = TagGroup::new(Tag::Hn(std::num::NonZeroU16::MIN, Some("Informe".into())));
+    h1.push(first);
+    tree.push(h1);
+    let mut h3 = TagGroup::new(Tag::Hn(
+        std::num::NonZeroU16::new(3).unwrap(),
+        Some("Detalle".into()),
+    ));
+    h3.push(second);
+    tree.push(h3);
+    doc.set_tag_tree(tree);
+    doc.set_metadata(
+        krilla::metadata::Metadata::new()
+            .title("Informe".into())
+            .language("en".into()),
+    );
+    let failures = check_pdfua(&doc.finish().unwrap(), "es", None).unwrap_err();
+    assert!(failures.contains("14-003"), "{failures}");
+    assert!(failures.contains("11-006: /Lang is 'en'"), "{failures}");
+    assert!(
+        !failures.contains("01-005"),
+        "all content is tagged: {failures}"
+    );
+}
+
+#[tokio::test]
+async fn a_character_the_font_lacks_does_not_stop_the_pdf() {
+    // PDF/UA forbids drawing the font's .notdef glyph: a title with an emoji
+    // (DejaVu Sans has none) is drawn with U+FFFD, and the PDF still passes.
+    let app = spawn_app().await;
+    let p = plan(&app).await;
+    id(
+        &app,
+        activity(
+            &p,
+            "social_post",
+            "done",
+            "Lanzamiento 🚀 del estudio",
+            day("2026-01-10"),
+        ),
+    )
+    .await;
+    let res = app
+        .get(&format!("{QUERY}&format=pdf&lang=en"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let pdf = res.bytes().await.unwrap();
+    let text = pdftotext(&pdf);
+    assert!(text.contains("Lanzamiento \u{FFFD} del estudio"), "{text}");
+    check_pdfua(&pdf, "en", None).unwrap_or_else(|f| panic!("{f}"));
+    let json = app.get_json(&format!("{QUERY}&lang=en")).await;
+    assert!(json.to_string().contains("🚀"), "the data keeps it: {json}");
+}
