@@ -218,6 +218,7 @@ pub fn load_context(conn: &mut DbConnection, retention: TimeDelta) -> Result<Con
         organisations: organisations::names(conn)?,
         campaigns: campaigns::all_translations(conn)?,
         cancelled_retention: retention,
+        categories: activities::external_categories(conn)?,
     })
 }
 
