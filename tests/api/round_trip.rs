@@ -86,18 +86,14 @@ async fn stress(app: &TestApp) -> Value {
         .find(|p| p["starts_on"].is_string())
         .expect("a dated period in the seed plan")["id"]
         .clone();
-    let t = |en: &str, es: &str, fr: &str| {
-        json!({"en": {"title": en}, "es": {"title": es}, "fr": {"title": fr}})
-    };
+    let t = |en: &str, es: &str, fr: &str| json!({"en": {"title": en}, "es": {"title": es}, "fr": {"title": fr}});
     let base = |timing: Value, translations: Value| {
         json!({
             "plan_id": plan_id, "kind": "event", "status": "confirmed",
             "visibility": "public", "timing": timing, "translations": translations
         })
     };
-    let madrid = |s: &str, e: &str| {
-        json!({"precision": "exact", "start": s, "end": e, "time_zone": "Europe/Madrid"})
-    };
+    let madrid = |s: &str, e: &str| json!({"precision": "exact", "start": s, "end": e, "time_zone": "Europe/Madrid"});
 
     // A weekly series across the March DST change, then edited (SEQUENCE 1): a
     // cancelled occurrence (EXDATE), a moved one, a renamed one with its own
@@ -152,7 +148,11 @@ async fn stress(app: &TestApp) -> Value {
     let mut cancelled = base(
         json!({"precision": "exact", "start": "2020-05-12T09:00", "end": "2020-05-12T10:30",
                "time_zone": "America/Mexico_City"}),
-        t("Cancelled webinar", "Webinario cancelado", "Webinaire annulé"),
+        t(
+            "Cancelled webinar",
+            "Webinario cancelado",
+            "Webinaire annulé",
+        ),
     );
     cancelled["status"] = json!("cancelled");
     app.create("/api/v1/activities", cancelled).await;

@@ -89,7 +89,10 @@ async fn import(
                 q.plan.as_ref().map(Slug::as_str),
                 q.lang.unwrap_or(Language::En),
             )?
-            .with_visibility(q.visibility.unwrap_or(crate::domain::activity::Visibility::Internal));
+            .with_visibility(
+                q.visibility
+                    .unwrap_or(crate::domain::activity::Visibility::Internal),
+            );
             let cx = cx.with_reason(Some(format!("import from {}", q.organisation)));
             ingest::apply_with(c, &cx, parsed, &to, strictness)
         })
