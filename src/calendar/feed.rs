@@ -473,3 +473,70 @@ static FR: Text = Text {
         "Externe",
     ],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn placeholders_are_read_back_in_every_feed_language() {
+        // What events_for writes, in each language, reads back to the title,
+        // the description without the note, and the kind of placeholder.
+        let may = day(2020, 5, 1);
+        for lang in [Language::Es, Language::En, Language::Fr] {
+            let text = Text::for_lang(lang);
+            for (note, month) in [
+                (text.month_tbc(may), Some(may)),
+                (text.tbc.to_owned(), None),
+            ] {
+                let summary = format!("Panel, 3rd ({note})");
+                let description = format!("{}.\n\nWhat it is.\n\nWith: A, B", capitalise(&note));
+                assert_eq!(
+                    read_placeholder(&summary, Some(&description), may),
+                    Some(ReadPlaceholder {
+                        month,
+                        title: "Panel, 3rd".into(),
+                        description: Some("What it is.\n\nWith: A, B".into()),
+                    }),
+                    "{lang:?}: {summary}"
+                );
+                let bare = format!("{}.", capitalise(&note));
+                assert_eq!(
+                    read_placeholder(&summary, Some(&bare), may).map(|r| r.description),
+                    Some(None)
+                );
+            }
+        }
+        // Not a placeholder: no note, a month note on another day or naming
+        // another month, or a description that does not start with the note.
+        assert_eq!(read_placeholder("Panel", Some("Panel."), may), None);
+        assert_eq!(
+            read_placeholder(
+                "Panel (May 2020, day to be confirmed)",
+                Some("May 2020, day to be confirmed."),
+                day(2020, 5, 2)
+            ),
+            None
+        );
+        assert_eq!(
+            read_placeholder(
+                "Panel (June 2020, day to be confirmed)",
+                Some("June 2020, day to be confirmed."),
+                may
+            ),
+            None
+        );
+        assert_eq!(
+            read_placeholder("Panel (date to be confirmed)", Some("Something else"), may),
+            None
+        );
+        assert_eq!(
+            read_placeholder("Panel (date to be confirmed)", None, may),
+            None
+        );
+    }
+}
