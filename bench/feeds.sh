@@ -8,11 +8,22 @@
 #  3. uncached generation time for 1k and 10k events, and its growth;
 #  4. peak RSS of the Pregón server during (1).
 #
-# Usage: bench/feeds.sh [--quick]     (--quick: shorter runs, under a minute once built)
+# Usage: bench/feeds.sh [--quick] [--profile DIR]
+#   --quick: shorter runs, under a minute once built;
+#   --profile DIR: also `perf record -g` the server during an extra 304 run and
+#     write DIR/perf-304.data and DIR/perf-304.txt (`perf report --no-children`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
+QUICK=0; PROFILE=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --profile) PROFILE="$2"; shift ;;
+        *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
 DURATION=10s; CONNECTIONS=64; THREADS=2; RUNS=5
 if [ "$QUICK" = 1 ]; then DURATION=3s; RUNS=3; fi
 
@@ -45,6 +56,7 @@ rps() {
     awk '/Requests\/sec/ {print $2}' <<<"$out"
 }
 
+echo "== load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -srm)"
 
 # (3) Uncached generation: 1k and 10k events.
@@ -110,10 +122,22 @@ nginx_304=$("${WRK[@]}" -H "If-None-Match: $NGINX_ETAG" "http://127.0.0.1:$NPORT
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "$FEED")" = 304 ]
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $NGINX_ETAG" "http://127.0.0.1:$NPORT/public.ics")" = 304 ]
 
+if [ -n "$PROFILE" ]; then
+    mkdir -p "$PROFILE"
+    perf record -g -F 999 -p "$SERVER" -o "$PROFILE/perf-304.data" -- sleep "${DURATION%s}" 2>/dev/null &
+    PERF=$!
+    "${WRK[@]}" -H "If-None-Match: $ETAG" "$FEED" >/dev/null
+    wait "$PERF" || true
+    perf report -i "$PROFILE/perf-304.data" --no-children --stdio --percent-limit 0.5 \
+        >"$PROFILE/perf-304.txt" 2>/dev/null || true
+    echo "profile of the 304 run: $PROFILE/perf-304.txt"
+fi
+
 echo "200: pregon ${pregon_rps} req/s, nginx ${nginx_rps} req/s ($CONNECTIONS connections, $THREADS wrk threads, $DURATION)"
 echo "304: pregon ${pregon_304} req/s, nginx ${nginx_304} req/s"
 feed_ratio=$(awk -v a="$pregon_rps" -v b="$nginx_rps" 'BEGIN {printf "%.2f", a / b}')
 nm_ratio=$(awk -v a="$pregon_304" -v b="$nginx_304" 'BEGIN {printf "%.2f", a / b}')
 peak_mib=$(awk -v k="$peak_kib" 'BEGIN {printf "%.1f", k / 1024}')
 gen_10k=$(awk -v m="$ms_10k" 'BEGIN {printf "%.0f", m}')
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "RESULT feed_vs_nginx=$feed_ratio not_modified_vs_nginx=$nm_ratio gen_10k_ms=$gen_10k peak_rss_mib=$peak_mib"

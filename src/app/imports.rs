@@ -7,6 +7,7 @@
 use super::Context;
 use super::entities::Activities;
 use super::records;
+use crate::calendar::feed;
 use crate::calendar::import::{
     Cancellation, EventDate, ImportWarning, ImportedEvent, ImportedTime, ParsedCalendar,
     RecurrenceDate, Status, Strictness,
@@ -21,10 +22,12 @@ use crate::domain::campaign::TranslationInput;
 use crate::domain::language::{Language, Translations};
 use crate::domain::recurrence::{Exception, OccurrenceKey, Recurrence};
 use crate::domain::text::{Name, Text, Title, WebUrl};
-use crate::domain::timing::{Precision, Timing, TimingInput};
+use crate::domain::timing::{Precision, Timing, TimingInput, YearMonth};
 use crate::domain::zone::Zone;
 use crate::error::{Error, Result};
-use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -36,6 +39,8 @@ pub struct Destination {
     pub plan_id: i64,
     /// The language of the partner's texts.
     pub lang: Language,
+    /// What the imported activities are (internal unless asked).
+    pub visibility: Visibility,
 }
 
 impl Destination {
@@ -69,7 +74,13 @@ impl Destination {
             organisation_id,
             plan_id,
             lang,
+            visibility: Visibility::Internal,
         })
+    }
+
+    /// The same destination, its activities of this visibility.
+    pub fn with_visibility(self, visibility: Visibility) -> Destination {
+        Destination { visibility, ..self }
     }
 }
 
@@ -217,6 +228,13 @@ pub fn apply_with(
             None => entry.0 = Some(event),
         }
     }
+    // Where a to-be-confirmed placeholder can go back to: the destination plan's
+    // periods by the day a feed places their TBC activities on.
+    let periods: Vec<(i64, NaiveDate)> = plans::get(conn, to.plan_id)?
+        .periods
+        .iter()
+        .filter_map(|p| Some((p.id, p.starts_on.or(p.ends_on)?)))
+        .collect();
     let mut cancellations = Vec::new();
     let mut stored_overrides = Vec::new();
     for uid in order {
@@ -273,7 +291,7 @@ pub fn apply_with(
             }
             // Everything that can refuse the event is decided before any write,
             // so an event is written whole or not at all.
-            let valid = to_input(&event, &overrides, to, &mut report.warnings)
+            let valid = to_input(&event, &overrides, to, &periods, &mut report.warnings)
                 .and_then(|input| input.validate().map_err(|e| e.to_string()));
             match valid {
                 Ok(valid) => {
@@ -609,8 +627,10 @@ fn write_series_change(
             uid: existing.external_uid.clone(),
             sequence: Some(sequence),
             last_modified,
+            publish_uid: None,
         },
     )?;
+    activities::raise_sequence(conn, existing.id, sequence)?;
     Ok(())
 }
 
@@ -749,7 +769,11 @@ fn upsert(
         uid: Some(external_uid.to_owned()),
         sequence: Some(event.sequence.min(i32::MAX as u32) as i32),
         last_modified: event.last_modified,
+        // An imported event keeps its UID where it is free (a standalone
+        // override, published apart from its series, gets one of its own).
+        publish_uid: (external_uid == event.uid).then(|| event.uid.clone()),
     };
+    let file_sequence = source.sequence.unwrap_or(0);
     let incoming = Version {
         sequence: source.sequence,
         last_modified: event.last_modified,
@@ -767,6 +791,7 @@ fn upsert(
                 activities::create_with_source(c, &valid, &source, cx.now)
             })?;
             activities::set_import_fingerprint(conn, created.id, &fingerprint)?;
+            activities::set_external_categories(conn, created.id, &event.categories)?;
             report.record(event.line, Some(&event.uid), Outcome::Created, None);
         }
         Some(existing) => {
@@ -786,6 +811,9 @@ fn upsert(
                     })?;
                     activities::set_external_version(conn, existing.id, &source)?;
                     activities::set_import_fingerprint(conn, existing.id, &fingerprint)?;
+                    activities::set_external_categories(conn, existing.id, &event.categories)?;
+                    // Never below the partner's SEQUENCE (RFC 5546 §2.1.5).
+                    activities::raise_sequence(conn, existing.id, file_sequence)?;
                     report.record(event.line, Some(&event.uid), Outcome::Updated, None);
                 }
                 Decision::Unchanged(reason) => {
@@ -807,6 +835,7 @@ fn to_input(
     event: &ImportedEvent,
     overrides: &[ImportedEvent],
     to: &Destination,
+    periods: &[(i64, NaiveDate)],
     warnings: &mut Vec<WarningView>,
 ) -> std::result::Result<ActivityInput, String> {
     let mut warn = |message: String| {
@@ -815,7 +844,18 @@ fn to_input(
             message,
         })
     };
-    let (timing_input, zone) = timing_of(&event.time);
+    // The text is stored in the language the file says it is in (RFC 5545
+    // §3.2.10 LANGUAGE) when the plan has it, else in the import's.
+    let lang = event
+        .language
+        .as_deref()
+        .and_then(language_of)
+        .unwrap_or(to.lang);
+    let placeholder = placeholder_of(event, periods, &mut warn);
+    let (timing_input, zone) = match &placeholder {
+        Some(p) => (p.timing.clone(), Zone::from(chrono_tz::UTC)),
+        None => timing_of(&event.time),
+    };
     if let ImportedTime::Timed { tz: Some(tz), .. } = event.time
         && zone.tz() != tz
     {
@@ -827,10 +867,15 @@ fn to_input(
         ));
     }
     let timing = Timing::try_from(timing_input.clone()).map_err(|e| e.to_string())?;
-    let recurrence = match &event.rrule {
-        None => None,
-        Some(rule) => {
-            let recurrence = Recurrence::parse(rule, &timing).map_err(|e| e.to_string())?;
+    // A series: an RRULE, or RDATEs alone (RFC 5545 §3.8.5.2: the recurrence set
+    // is DTSTART and the RDATE values; no rule is needed).
+    let recurrence = match (&event.rrule, event.rdates.is_empty()) {
+        (None, true) => None,
+        (rule, _) => 'series: {
+            let recurrence = match rule {
+                Some(rule) => Some(Recurrence::parse(rule, &timing).map_err(|e| e.to_string())?),
+                None => None,
+            };
             // RDATE (RFC 5545 §3.8.5.2): extra starts of the series. A PERIOD
             // value says its own end too: an occurrence of another length is an
             // RDATE with that occurrence changed.
@@ -876,9 +921,14 @@ fn to_input(
                     )),
                 }
             }
-            let recurrence = recurrence
-                .with_rdates(&rdates, &timing, "RDATE")
-                .map_err(|e| e.to_string())?;
+            let recurrence = match recurrence {
+                Some(recurrence) => recurrence.with_rdates(&rdates, &timing, "RDATE"),
+                // Every RDATE of a rule-less series was of the wrong kind (warned
+                // above): only DTSTART is left.
+                None if rdates.is_empty() => break 'series None,
+                None => Recurrence::dates_only(&rdates, &timing, "RDATE"),
+            }
+            .map_err(|e| e.to_string())?;
             for exdate in &event.exdates {
                 let key = occurrence_key(*exdate, zone);
                 if !recurrence.has_occurrence(&timing, key) {
@@ -915,7 +965,7 @@ fn to_input(
                     description: event.description.as_deref(),
                     location: event.location.as_deref(),
                 };
-                exceptions.push(override_input(o, key, &master, &timing, to.lang, &mut warn));
+                exceptions.push(override_input(o, key, &master, &timing, lang, &mut warn));
             }
             Some(RecurrenceInput {
                 rule: recurrence.rule().to_owned(),
@@ -924,31 +974,31 @@ fn to_input(
             })
         }
     };
-    if event.rrule.is_none() && !event.rdates.is_empty() {
-        warn(format!(
-            "{} RDATE occurrence(s) of {:?} without an RRULE are not imported (only DTSTART is)",
-            event.rdates.len(),
-            event.uid
-        ));
-    }
-    let title = bounded::<300>(event.summary.as_deref(), "SUMMARY", &mut warn)
+    let (summary, description) = match &placeholder {
+        Some(p) => (Some(p.read.title.as_str()), p.read.description.as_deref()),
+        None => (event.summary.as_deref(), event.description.as_deref()),
+    };
+    let title = bounded::<300>(summary, "SUMMARY", &mut warn)
         .unwrap_or_else(|| Title::parse("(untitled)").expect("valid title"));
-    let description = bounded::<10000>(event.description.as_deref(), "DESCRIPTION", &mut warn);
+    let description = bounded::<10000>(description, "DESCRIPTION", &mut warn);
     let place_name = bounded::<200>(event.location.as_deref(), "LOCATION", &mut warn);
     let url = event.url.as_deref().and_then(|u| WebUrl::parse(u).ok());
     let mut translations = Translations::new();
-    translations.insert(to.lang, TranslationInput { title, description });
+    translations.insert(lang, TranslationInput { title, description });
     Ok(ActivityInput {
         plan_id: to.plan_id,
-        period_id: None,
+        period_id: placeholder.as_ref().and_then(|p| p.period_id),
         campaign_id: None,
         kind: ActivityKind::External,
         status: match event.status {
             Some(Status::Tentative) => ActivityStatus::Tentative,
             Some(Status::Cancelled) => ActivityStatus::Cancelled,
-            Some(Status::Confirmed) | None => ActivityStatus::Confirmed,
+            Some(Status::Confirmed) => ActivityStatus::Confirmed,
+            // No STATUS says nothing either way: planned, which feeds publish
+            // without STATUS (the inverse of publishing).
+            None => ActivityStatus::Planned,
         },
-        visibility: Some(Visibility::Internal),
+        visibility: Some(to.visibility),
         owner_person_id: None,
         owner_organisation_id: Some(to.organisation_id),
         timing: timing_input,
@@ -965,6 +1015,87 @@ fn to_input(
         post_variants: Vec::new(),
         version: None,
     })
+}
+
+/// A language tag's primary subtag as one of the plan's languages (`en-GB` → en).
+fn language_of(tag: &str) -> Option<Language> {
+    let primary = tag.split(['-', '_']).next()?.trim().to_ascii_lowercase();
+    primary.parse().ok()
+}
+
+/// A month or to-be-confirmed placeholder, as Pregón's feeds write one, read
+/// back as what it stands for.
+struct PlaceholderRead {
+    timing: TimingInput,
+    period_id: Option<i64>,
+    read: feed::ReadPlaceholder,
+}
+
+/// Feeds publish an activity known only to the month, or whose date is to be
+/// confirmed, as a transparent, tentative, one-day all-day event whose summary
+/// and description carry a note (`crate::calendar::feed`). Such an event is
+/// imported as that month, or as to be confirmed in the destination plan's
+/// period that starts on its day, with the note taken off its text, so that it
+/// is published again as it came. A TBC placeholder whose day starts no period
+/// of the plan is an ordinary one-day event (with a warning).
+fn placeholder_of(
+    event: &ImportedEvent,
+    periods: &[(i64, NaiveDate)],
+    warn: &mut impl FnMut(String),
+) -> Option<PlaceholderRead> {
+    let ImportedTime::AllDay {
+        start,
+        end_exclusive,
+    } = event.time
+    else {
+        return None;
+    };
+    let shaped = event.transparent
+        && event.status == Some(Status::Tentative)
+        && event.rrule.is_none()
+        && event.rdates.is_empty()
+        && event.recurrence_id.is_none()
+        && start.succ_opt() == Some(end_exclusive);
+    if !shaped {
+        return None;
+    }
+    let read = feed::read_placeholder(
+        event.summary.as_deref()?,
+        event.description.as_deref(),
+        start,
+    )?;
+    let blank = TimingInput {
+        precision: Precision::Tbc,
+        start: None,
+        end: None,
+        time_zone: None,
+        month: None,
+    };
+    match read.month {
+        Some(first) => Some(PlaceholderRead {
+            timing: TimingInput {
+                precision: Precision::Month,
+                month: YearMonth::new(first.year(), first.month()),
+                ..blank
+            },
+            period_id: None,
+            read,
+        }),
+        None => match periods.iter().find(|(_, day)| *day == start) {
+            Some((id, _)) => Some(PlaceholderRead {
+                timing: blank,
+                period_id: Some(*id),
+                read,
+            }),
+            None => {
+                warn(format!(
+                    "{:?} is a date-to-be-confirmed placeholder on {start}, but no period of                      the plan starts that day; imported as a one-day event",
+                    event.uid
+                ));
+                None
+            }
+        },
+    }
 }
 
 /// What the series says, to which an override's text is compared.

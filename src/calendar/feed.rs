@@ -69,6 +69,9 @@ pub struct Context {
     pub campaigns: HashMap<i64, Translations<Translation>>,
     /// How long a cancelled activity stays in feeds.
     pub cancelled_retention: TimeDelta,
+    /// The partner's own CATEGORIES of imported activities, by activity id:
+    /// published as they came instead of the kind and campaign words.
+    pub categories: HashMap<i64, Vec<String>>,
 }
 
 pub struct Built {
@@ -167,14 +170,20 @@ pub fn events_for(
         ActivityStatus::Confirmed | ActivityStatus::Done => Some(EventStatus::Confirmed),
         ActivityStatus::Planned | ActivityStatus::Draft => None,
     };
-    let mut categories = vec![text.kind(a.kind).to_owned()];
-    if let Some((_, t)) = a
-        .campaign_id
-        .and_then(|c| context.campaigns.get(&c))
-        .and_then(|campaign| pick(campaign, lang))
-    {
-        categories.push(t.title.clone());
-    }
+    let categories = match context.categories.get(&a.id) {
+        Some(theirs) => theirs.clone(),
+        None => {
+            let mut ours = vec![text.kind(a.kind).to_owned()];
+            if let Some((_, t)) = a
+                .campaign_id
+                .and_then(|c| context.campaigns.get(&c))
+                .and_then(|campaign| pick(campaign, lang))
+            {
+                ours.push(t.title.clone());
+            }
+            ours
+        }
+    };
     let location_of = |name: Option<&String>| {
         let joined = [name, a.place.address.as_ref()]
             .into_iter()
@@ -200,7 +209,8 @@ pub fn events_for(
     };
     let mut overrides = Vec::new();
     if let (Some(rule), None) = (&a.recurrence_rule, placeholder) {
-        master.rrule = Some(rule.rule().to_owned());
+        // A series of dates alone has no RRULE, only RDATEs (RFC 5545 §3.8.5.2).
+        master.rrule = rule.has_rule().then(|| rule.rule().to_owned());
         master.rdates = rule.rdates().iter().map(|k| occurrence_id(*k)).collect();
         for exception in &a.exceptions {
             let id = occurrence_id(exception.key);
@@ -238,6 +248,52 @@ pub fn events_for(
     let mut events = vec![master];
     events.extend(overrides);
     events
+}
+
+/// What a placeholder (a month or TBC activity, as [`events_for`] writes it)
+/// says once read back: the kind of imprecision, and the activity's own title and
+/// description without the note the feed added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadPlaceholder {
+    /// `Some(first day)` for an activity known to the month, `None` for one whose
+    /// date is to be confirmed (placed on its period's first day).
+    pub month: Option<NaiveDate>,
+    pub title: String,
+    pub description: Option<String>,
+}
+
+/// The inverse of a placeholder's summary and description, in any of the
+/// feed languages: `Title (May 2020, day to be confirmed)` with a description
+/// that starts `May 2020, day to be confirmed.` (then a blank line and the rest).
+/// `day` is the placeholder's date; a month note must name its month and be on
+/// its first day. `None` when the text is not one this module writes.
+pub fn read_placeholder(
+    summary: &str,
+    description: Option<&str>,
+    day: NaiveDate,
+) -> Option<ReadPlaceholder> {
+    for text in [&EN, &ES, &FR] {
+        let notes = [
+            (day.day() == 1).then(|| (text.month_tbc(day), Some(day))),
+            Some((text.tbc.to_owned(), None)),
+        ];
+        for (note, month) in notes.into_iter().flatten() {
+            let Some(title) = summary.strip_suffix(&format!(" ({note})")) else {
+                continue;
+            };
+            let lead = format!("{}.", capitalise(&note));
+            let rest = match description? {
+                d if d == lead => None,
+                d => Some(d.strip_prefix(&format!("{lead}\n\n"))?.to_owned()),
+            };
+            return Some(ReadPlaceholder {
+                month,
+                title: title.to_owned(),
+                description: rest,
+            });
+        }
+    }
+    None
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -417,3 +473,70 @@ static FR: Text = Text {
         "Externe",
     ],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn placeholders_are_read_back_in_every_feed_language() {
+        // What events_for writes, in each language, reads back to the title,
+        // the description without the note, and the kind of placeholder.
+        let may = day(2020, 5, 1);
+        for lang in [Language::Es, Language::En, Language::Fr] {
+            let text = Text::for_lang(lang);
+            for (note, month) in [
+                (text.month_tbc(may), Some(may)),
+                (text.tbc.to_owned(), None),
+            ] {
+                let summary = format!("Panel, 3rd ({note})");
+                let description = format!("{}.\n\nWhat it is.\n\nWith: A, B", capitalise(&note));
+                assert_eq!(
+                    read_placeholder(&summary, Some(&description), may),
+                    Some(ReadPlaceholder {
+                        month,
+                        title: "Panel, 3rd".into(),
+                        description: Some("What it is.\n\nWith: A, B".into()),
+                    }),
+                    "{lang:?}: {summary}"
+                );
+                let bare = format!("{}.", capitalise(&note));
+                assert_eq!(
+                    read_placeholder(&summary, Some(&bare), may).map(|r| r.description),
+                    Some(None)
+                );
+            }
+        }
+        // Not a placeholder: no note, a month note on another day or naming
+        // another month, or a description that does not start with the note.
+        assert_eq!(read_placeholder("Panel", Some("Panel."), may), None);
+        assert_eq!(
+            read_placeholder(
+                "Panel (May 2020, day to be confirmed)",
+                Some("May 2020, day to be confirmed."),
+                day(2020, 5, 2)
+            ),
+            None
+        );
+        assert_eq!(
+            read_placeholder(
+                "Panel (June 2020, day to be confirmed)",
+                Some("June 2020, day to be confirmed."),
+                may
+            ),
+            None
+        );
+        assert_eq!(
+            read_placeholder("Panel (date to be confirmed)", Some("Something else"), may),
+            None
+        );
+        assert_eq!(
+            read_placeholder("Panel (date to be confirmed)", None, may),
+            None
+        );
+    }
+}

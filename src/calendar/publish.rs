@@ -230,6 +230,7 @@ pub fn load_context(
         organisations: organisations::names_of(conn, &partner_ids)?,
         campaigns: campaigns::all_translations(conn)?,
         cancelled_retention: retention,
+        categories: activities::external_categories(conn)?,
     })
 }
 

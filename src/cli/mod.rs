@@ -123,6 +123,10 @@ enum Command {
         /// Language of the partner's texts.
         #[arg(long, default_value = "en")]
         lang: Language,
+        /// Visibility of the imported activities: internal (the default), or
+        /// public to republish the partner's events in the public feed.
+        #[arg(long, default_value = "internal")]
+        visibility: crate::domain::activity::Visibility,
         /// Refuse the whole file if any event cannot be imported (by default
         /// such an event is skipped and reported, and the others import).
         #[arg(long)]
@@ -291,6 +295,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             organisation,
             plan,
             lang,
+            visibility,
             strict,
         } => {
             let db = open_database(&settings)?;
@@ -307,6 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     organisation: &organisation,
                     plan: plan.as_deref(),
                     lang,
+                    visibility,
                 },
                 strictness,
                 clock.now(),
@@ -350,6 +356,7 @@ struct ImportTo<'a> {
     organisation: &'a str,
     plan: Option<&'a str>,
     lang: Language,
+    visibility: crate::domain::activity::Visibility,
 }
 
 fn import_ics(
@@ -381,7 +388,8 @@ fn import_ics(
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
     bar.message(format!("importing {} events", parsed.events.len()));
     let report = db::write_transaction(&mut *db.get()?, |c| {
-        let to = Destination::resolve(c, to.organisation, to.plan, to.lang)?;
+        let to = Destination::resolve(c, to.organisation, to.plan, to.lang)?
+            .with_visibility(to.visibility);
         let cx = app::Context::new(
             app::Actor::Import {
                 organisation_id: to.organisation_id,

@@ -248,6 +248,22 @@ pub struct ExternalSource {
     pub uid: Option<String>,
     pub sequence: Option<i32>,
     pub last_modified: Option<DateTime<Utc>>,
+    /// The UID to publish the new activity under (an imported event keeps its
+    /// own), if no activity has it yet; else a new UUID.
+    pub publish_uid: Option<String>,
+}
+
+/// Whether `uid` can be an activity's published UID: not empty, no control
+/// characters, at most 255 characters, and no activity has it yet.
+fn free_uid(conn: &mut DbConnection, uid: &str) -> Result<bool> {
+    if uid.trim().is_empty() || uid.chars().count() > 255 || uid.chars().any(char::is_control) {
+        return Ok(false);
+    }
+    let taken: i64 = activities::table
+        .filter(activities::uid.eq(uid))
+        .count()
+        .get_result(conn)?;
+    Ok(taken == 0)
 }
 
 pub fn create(conn: &mut DbConnection, a: &ValidActivity, now: DateTime<Utc>) -> Result<Activity> {
@@ -262,7 +278,10 @@ pub fn create_with_source(
 ) -> Result<Activity> {
     check_references(conn, a)?;
     let t = timing_columns(&a.timing);
-    let uid = uuid::Uuid::new_v4().to_string();
+    let uid = match source.publish_uid.as_deref() {
+        Some(uid) if free_uid(conn, uid)? => uid.to_owned(),
+        _ => uuid::Uuid::new_v4().to_string(),
+    };
     let id: i64 = diesel::insert_into(activities::table)
         .values((
             fields(a, &t),
@@ -271,7 +290,9 @@ pub fn create_with_source(
             activities::external_uid.eq(source.uid.as_deref()),
             activities::external_sequence.eq(source.sequence),
             activities::external_last_modified.eq(source.last_modified.map(|t| t.naive_utc())),
-            activities::sequence.eq(0),
+            // An imported event starts at the partner's SEQUENCE (RFC 5546 §2.1.5:
+            // subscribers of both feeds then order its versions the same way).
+            activities::sequence.eq(source.sequence.unwrap_or(0).max(0)),
             activities::created_at.eq(now.naive_utc()),
             activities::updated_at.eq(now.naive_utc()),
             activities::cancelled_at.eq(a.status.is_off().then_some(now.naive_utc())),
@@ -1099,6 +1120,48 @@ pub fn set_external_version(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Raises the activity's SEQUENCE to at least `sequence` (an imported event's
+/// is never below the partner's).
+pub fn raise_sequence(conn: &mut DbConnection, id: i64, sequence: i32) -> Result<()> {
+    diesel::update(
+        activities::table
+            .find(id)
+            .filter(activities::sequence.lt(sequence)),
+    )
+    .set(activities::sequence.eq(sequence))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Stores the CATEGORIES an imported event came with (none: cleared), beside
+/// its import fingerprint (set that first).
+pub fn set_external_categories(
+    conn: &mut DbConnection,
+    id: i64,
+    categories: &[String],
+) -> Result<()> {
+    use super::schema::activity_import_fingerprints as f;
+    let stored = (!categories.is_empty())
+        .then(|| serde_json::to_string(categories).expect("strings serialize"));
+    diesel::update(f::table.find(id))
+        .set(f::categories.eq(stored))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The stored CATEGORIES of imported activities, by activity id.
+pub fn external_categories(conn: &mut DbConnection) -> Result<HashMap<i64, Vec<String>>> {
+    use super::schema::activity_import_fingerprints as f;
+    let rows: Vec<(i64, Option<String>)> = f::table
+        .filter(f::categories.is_not_null())
+        .select((f::activity_id, f::categories))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, json)| Some((id, serde_json::from_str(&json?).ok()?)))
+        .collect())
 }
 
 pub fn all_ids(conn: &mut DbConnection) -> Result<Vec<i64>> {

@@ -562,6 +562,7 @@ diesel::table! {
         activity_id -> BigInt,
         dtstamp -> Nullable<Timestamp>,
         content_hash -> Text,
+        categories -> Nullable<Text>,
     }
 }
 

@@ -133,7 +133,8 @@ pub struct ActivityInput {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecurrenceInput {
-    /// An RFC 5545 RRULE value, e.g. `FREQ=MONTHLY;BYDAY=1TU`.
+    /// An RFC 5545 RRULE value, e.g. `FREQ=MONTHLY;BYDAY=1TU`; empty for a
+    /// series of `rdates` alone (DTSTART and those dates).
     #[schema(max_length = 1000)]
     pub rule: String,
     /// Extra occurrences beside the rule's (RFC 5545 RDATE), each with the
@@ -229,11 +230,16 @@ impl ActivityInput {
         let (recurrence, exceptions) = match &self.recurrence {
             None => (None, Vec::new()),
             Some(input) => {
-                let recurrence = Recurrence::parse(&input.rule, &timing)?.with_rdates(
-                    &input.rdates,
-                    &timing,
-                    "recurrence.rdates",
-                )?;
+                // No rule but extra dates: a series of those dates (RFC 5545 §3.8.5.2).
+                let recurrence = if input.rule.trim().is_empty() && !input.rdates.is_empty() {
+                    Recurrence::dates_only(&input.rdates, &timing, "recurrence.rdates")?
+                } else {
+                    Recurrence::parse(&input.rule, &timing)?.with_rdates(
+                        &input.rdates,
+                        &timing,
+                        "recurrence.rdates",
+                    )?
+                };
                 let mut exceptions: Vec<Exception> = Vec::new();
                 for (i, e) in input.exceptions.iter().enumerate() {
                     let field = format!("recurrence.exceptions[{i}]");

@@ -119,6 +119,8 @@ fn occurrences_per_day(canonical: &str) -> u64 {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recurrence {
+    /// The canonical RRULE value; empty for a series of RDATEs alone
+    /// ([`Recurrence::dates_only`]).
     rule: String,
     /// RDATE occurrences (RFC 5545 §3.8.5.2): extra starts beside the rule's, each
     /// with the series' length, in the series' own frame; sorted, no duplicates.
@@ -242,6 +244,39 @@ impl Recurrence {
         Ok(self)
     }
 
+    /// A series with no rule: DTSTART and the given RDATEs (RFC 5545 §3.8.5.2: the
+    /// recurrence set is DTSTART with the RRULE, RDATE and EXDATE values; a set of
+    /// dates needs no rule). At least one RDATE; checked as
+    /// [`Recurrence::with_rdates`] checks them.
+    pub fn dates_only(
+        rdates: &[OccurrenceKey],
+        timing: &Timing,
+        field: &str,
+    ) -> Result<Recurrence, Error> {
+        if rdates.is_empty() {
+            return Err(Error::invalid(
+                field,
+                "a series without a rule needs at least one extra date",
+            ));
+        }
+        series_start(timing).ok_or_else(|| {
+            Error::invalid(
+                field,
+                "only activities with an exact time or whole days can recur",
+            )
+        })?;
+        Recurrence {
+            rule: String::new(),
+            rdates: Vec::new(),
+        }
+        .with_rdates(rdates, timing, field)
+    }
+
+    /// Whether the series has an RRULE (else it is DTSTART and its RDATEs).
+    pub fn has_rule(&self) -> bool {
+        !self.rule.is_empty()
+    }
+
     /// Rebuilds a rule read from the database, where it was validated on the way in.
     /// Rules stored before rules were canonicalised are published canonically too.
     pub fn from_stored(rule: String) -> Recurrence {
@@ -286,8 +321,13 @@ impl Recurrence {
 
     fn set(&self, timing: &Timing) -> Option<RRuleSet> {
         let start = series_start(timing)?;
-        let rule = self.rule.parse::<RRule<Unvalidated>>().ok()?;
-        let mut set = RRuleSet::new(start).rrule(rule.validate(start).ok()?);
+        let mut set = if self.rule.is_empty() {
+            // No rule: DTSTART is the first occurrence (RFC 5545 §3.8.5.2).
+            RRuleSet::new(start).rdate(start)
+        } else {
+            let rule = self.rule.parse::<RRule<Unvalidated>>().ok()?;
+            RRuleSet::new(start).rrule(rule.validate(start).ok()?)
+        };
         for key in &self.rdates {
             if let Some(at) = key_instant(timing, *key) {
                 set = set.rdate(at);
@@ -346,7 +386,8 @@ impl Recurrence {
         let (first, last) = timing.date_range()?;
         let length = last - first;
         let set = self.set(timing)?;
-        let finite = self.rule.contains("COUNT=") || self.rule.contains("UNTIL=");
+        let finite =
+            self.rule.is_empty() || self.rule.contains("COUNT=") || self.rule.contains("UNTIL=");
         let mut until = if finite {
             let result = set.all(MAX_OCCURRENCES);
             if result.limited {

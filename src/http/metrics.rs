@@ -31,29 +31,41 @@ struct Latency {
     sum: f64,
 }
 
+/// Counts by method, then route template, then status; and latency by method
+/// and route. Nested so that an observation looks its keys up by `&str` and
+/// allocates only the first time a (method, route) is seen: a 304 poll, the
+/// commonest request, costs one lock and no allocation here (issue 12).
+#[derive(Default)]
+struct Observed {
+    requests: BTreeMap<String, BTreeMap<String, BTreeMap<u16, u64>>>,
+    latency: BTreeMap<String, BTreeMap<String, Latency>>,
+}
+
 #[derive(Default)]
 pub struct Metrics {
-    /// (method, route template, status) → count.
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    /// (method, route template) → latency.
-    latency: Mutex<BTreeMap<(String, String), Latency>>,
+    observed: Mutex<Observed>,
+}
+
+/// The entry for `key`, made on first use (the key is copied only then).
+fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 impl Metrics {
     /// `route` is the matched template (`/api/v1/plans/{id}`), never the raw
     /// path: ids and tokens must not become label values.
     pub fn observe(&self, method: &str, route: Option<&str>, status: u16, took: Duration) {
-        let route = route.unwrap_or("unmatched").to_owned();
-        let method = method.to_owned();
-        *self
-            .requests
-            .lock()
-            .expect("metrics")
-            .entry((method.clone(), route.clone(), status))
-            .or_default() += 1;
+        let route = route.unwrap_or("unmatched");
         let secs = took.as_secs_f64();
-        let mut latency = self.latency.lock().expect("metrics");
-        let l = latency.entry((method, route)).or_default();
+        let mut observed = self.observed.lock().expect("metrics");
+        let Observed { requests, latency } = &mut *observed;
+        *entry(entry(requests, method), route)
+            .entry(status)
+            .or_default() += 1;
+        let l = entry(entry(latency, method), route);
         for (i, bound) in BUCKETS.iter().enumerate() {
             if secs <= *bound {
                 l.buckets[i] += 1;
@@ -64,20 +76,29 @@ impl Metrics {
     }
 
     fn render(&self, out: &mut String) {
+        let observed = self.observed.lock().expect("metrics");
         out.push_str("# HELP pregon_http_requests_total HTTP requests answered, by route template and status.\n");
         out.push_str("# TYPE pregon_http_requests_total counter\n");
-        for ((method, route, status), n) in self.requests.lock().expect("metrics").iter() {
-            let _ = writeln!(
-                out,
-                "pregon_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
-                label(route)
-            );
+        for (method, routes) in &observed.requests {
+            for (route, statuses) in routes {
+                for (status, n) in statuses {
+                    let _ = writeln!(
+                        out,
+                        "pregon_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                        label(route)
+                    );
+                }
+            }
         }
         out.push_str(
             "# HELP pregon_http_request_duration_seconds Time to answer, by route template.\n",
         );
         out.push_str("# TYPE pregon_http_request_duration_seconds histogram\n");
-        for ((method, route), l) in self.latency.lock().expect("metrics").iter() {
+        let latencies = observed
+            .latency
+            .iter()
+            .flat_map(|(method, routes)| routes.iter().map(move |(route, l)| (method, route, l)));
+        for (method, route, l) in latencies {
             let labels = format!("method=\"{method}\",route=\"{}\"", label(route));
             for (bound, n) in BUCKETS.iter().zip(l.buckets) {
                 let _ = writeln!(

@@ -46,6 +46,7 @@ mod reminders;
 mod reports;
 mod reviews;
 mod roles;
+mod round_trip;
 mod seed;
 mod sign_in;
 mod slow_clients;

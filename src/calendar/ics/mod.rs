@@ -42,7 +42,7 @@ pub enum IcsError {
         "event {uid}: {field} is not of the same kind (date vs. date-time) as the event's time"
     )]
     OccurrenceKindMismatch { uid: String, field: &'static str },
-    #[error("event {uid}: EXDATE without RRULE")]
+    #[error("event {uid}: EXDATE without RRULE or RDATE")]
     ExdatesWithoutRrule { uid: String },
     #[error("event {uid}: an override (RECURRENCE-ID) cannot carry its own RRULE")]
     OverrideWithRrule { uid: String },

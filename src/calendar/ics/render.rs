@@ -70,7 +70,8 @@ pub fn validate(cal: &Calendar) -> Result<(), IcsError> {
         } else if masters.insert(ev.uid.as_str(), ev).is_some() {
             return Err(IcsError::DuplicateMaster { uid: uid() });
         }
-        if !ev.exdates.is_empty() && ev.rrule.is_none() {
+        // EXDATE removes occurrences of the RRULE or RDATE set (RFC 5545 §3.8.5.1).
+        if !ev.exdates.is_empty() && ev.rrule.is_none() && ev.rdates.is_empty() {
             return Err(IcsError::ExdatesWithoutRrule { uid: uid() });
         }
         if let Some(method @ (Method::Request | Method::Cancel)) = cal.method

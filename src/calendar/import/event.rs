@@ -544,6 +544,19 @@ fn import_event(
         .first("URL")
         .map(|p| p.value.trim().to_owned())
         .filter(|u| !u.is_empty());
+    // CATEGORIES (RFC 5545 §3.8.1.2): a TEXT list, its commas escaped inside a value.
+    let mut categories = Vec::new();
+    for property in event.all("CATEGORIES") {
+        for raw in split_text_list(&property.value) {
+            let (text, _) = unescape_text(raw.trim());
+            if !text.is_empty() && !categories.contains(&text) {
+                categories.push(text);
+            }
+        }
+    }
+    let transparent = event
+        .first("TRANSP")
+        .is_some_and(|p| p.value.trim().eq_ignore_ascii_case("TRANSPARENT"));
     let language = ["SUMMARY", "DESCRIPTION", "LOCATION"]
         .iter()
         .filter_map(|name| event.first(name)?.param("LANGUAGE"))
@@ -566,8 +579,30 @@ fn import_event(
         exdates,
         recurrence_id,
         language,
+        categories,
+        transparent,
         line: event.line,
     })
+}
+
+/// The values of a TEXT list (RFC 5545 §3.3.11): split at commas that are not
+/// escaped, each value still escaped.
+fn split_text_list(raw: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut escaped = false;
+    for (i, c) in raw.char_indices() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            ',' if !escaped => {
+                out.push(&raw[start..i]);
+                start = i + 1;
+            }
+            _ => escaped = false,
+        }
+    }
+    out.push(&raw[start..]);
+    out
 }
 
 fn event_time(

@@ -241,6 +241,10 @@ pub struct ImportedEvent {
     pub recurrence_id: Option<RecurrenceId>,
     /// LANGUAGE parameter of SUMMARY (else of DESCRIPTION, else of LOCATION).
     pub language: Option<String>,
+    /// CATEGORIES values, unescaped, in file order, once each.
+    pub categories: Vec<String>,
+    /// `TRANSP:TRANSPARENT` (does not block free/busy time).
+    pub transparent: bool,
     /// Physical line of this event's BEGIN:VEVENT.
     pub line: usize,
 }

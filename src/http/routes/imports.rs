@@ -28,6 +28,9 @@ struct ImportQuery {
     plan: Option<Slug>,
     /// Language of the partner's texts (default en).
     lang: Option<Language>,
+    /// Visibility of the imported activities (default internal; public
+    /// republishes the partner's events in the public feed).
+    visibility: Option<crate::domain::activity::Visibility>,
     /// Refuse the whole file if any event cannot be imported (default false:
     /// such an event is skipped and reported, the others import).
     strict: Option<bool>,
@@ -86,7 +89,11 @@ async fn import(
                 q.organisation.as_str(),
                 q.plan.as_ref().map(Slug::as_str),
                 q.lang.unwrap_or(Language::En),
-            )?;
+            )?
+            .with_visibility(
+                q.visibility
+                    .unwrap_or(crate::domain::activity::Visibility::Internal),
+            );
             let cx = cx.with_reason(Some(format!("import from {}", q.organisation)));
             ingest::apply_with(c, &cx, parsed, &to, strictness)
         })

@@ -1,0 +1,1 @@
+ALTER TABLE activity_import_fingerprints DROP COLUMN categories;
