@@ -151,6 +151,11 @@ run_pregon() { # N [sqlite|postgres] [dispatchers]
     local sent
     sent=$(sent_count "$backend" "$dir")
     [[ "$sent" == "$n" ]] || { echo "pregon ($backend, $dispatchers dispatcher(s)) sent $sent of $n" >&2; exit 1; }
+    if [[ $backend == postgres ]]; then
+        # A dispatcher taken for dead by another would show here.
+        echo "  unknown outcomes: $(psql "$PREGON__DATABASE__URL" -Atc "SELECT count(*) FROM deliveries WHERE unknown_outcomes > 0")," \
+            "max attempts: $(psql "$PREGON__DATABASE__URL" -Atc "SELECT max(attempts) FROM deliveries")"
+    fi
     if [[ $dispatchers == 1 ]]; then
         PREGON_SECONDS=$(seconds "$(grep 'Elapsed (wall clock)' "$dir/time-1.log" | awk '{print $NF}')")
     else

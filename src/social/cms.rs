@@ -90,29 +90,16 @@ impl CmsHandler {
                 );
             }
         };
-        let account_id = post.account_id;
-        let account = match self
-            .db
-            .run(move |c| channel_accounts::get(c, account_id))
-            .await
+        let (account, secret) = match super::account_and_secret(
+            &self.db,
+            &self.sealer,
+            post.account_id,
+            "signing secret",
+        )
+        .await
         {
-            Ok(a) => a,
-            Err(e) => return Attempt::new(Outcome::failed(e.to_string()), Exchange::default()),
-        };
-        let secret = match account.sealed_credentials.as_deref().map(|s| {
-            self.sealer
-                .open(s, &channel_accounts::credentials_context(account.id))
-        }) {
-            Some(Ok(secret)) => secret,
-            Some(Err(e)) => {
-                return Attempt::new(Outcome::failed(e.to_string()), Exchange::default());
-            }
-            None => {
-                return Attempt::new(
-                    Outcome::failed("the account has no signing secret"),
-                    Exchange::default(),
-                );
-            }
+            Ok(found) => found,
+            Err(attempt) => return attempt,
         };
         let mut exchange = Exchange {
             request: Some(format!(

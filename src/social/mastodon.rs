@@ -248,29 +248,16 @@ impl MastodonHandler {
         if let Some(outcome) = super::check_withdrawn(&self.db, job).await {
             return Attempt::new(outcome, Exchange::default());
         }
-        let account_id = post.account_id;
-        let account = match self
-            .db
-            .run(move |c| channel_accounts::get(c, account_id))
-            .await
+        let (account, token) = match super::account_and_secret(
+            &self.db,
+            &self.sealer,
+            post.account_id,
+            "access token",
+        )
+        .await
         {
-            Ok(a) => a,
-            Err(e) => return Attempt::new(Outcome::failed(e.to_string()), Exchange::default()),
-        };
-        let token = match account.sealed_credentials.as_deref().map(|s| {
-            self.sealer
-                .open(s, &channel_accounts::credentials_context(account.id))
-        }) {
-            Some(Ok(token)) => token,
-            Some(Err(e)) => {
-                return Attempt::new(Outcome::failed(e.to_string()), Exchange::default());
-            }
-            None => {
-                return Attempt::new(
-                    Outcome::failed("the account has no access token"),
-                    Exchange::default(),
-                );
-            }
+            Ok(found) => found,
+            Err(attempt) => return attempt,
         };
         let base = account.base_url.trim_end_matches('/').to_owned();
         let now = self.clock.now();

@@ -112,6 +112,31 @@ pub fn withdrawn(conn: &mut DbConnection, job_id: i64) -> Result<Option<String>>
 }
 
 /// The outcome of a post job that must not go out, if it must not.
+/// The channel account a post goes out through, and its secret (the
+/// Mastodon token, the CMS's signing secret) opened; `Err` is the failed
+/// attempt saying why (`missing`: what the account lacks).
+pub(crate) async fn account_and_secret(
+    db: &crate::db::Db,
+    sealer: &crate::jobs::sealed::Sealer,
+    account_id: i64,
+    missing: &str,
+) -> std::result::Result<(crate::db::channel_accounts::Row, String), crate::jobs::Attempt> {
+    use crate::db::channel_accounts;
+    use crate::jobs::{Attempt, Exchange};
+    let failed = |why: String| Attempt::new(Outcome::failed(why), Exchange::default());
+    let account = db
+        .run(move |c| channel_accounts::get(c, account_id))
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let secret = match account.sealed_credentials.as_deref() {
+        Some(sealed) => sealer
+            .open(sealed, &channel_accounts::credentials_context(account.id))
+            .map_err(|e| failed(e.to_string()))?,
+        None => return Err(failed(format!("the account has no {missing}"))),
+    };
+    Ok((account, secret))
+}
+
 pub(crate) async fn check_withdrawn(db: &crate::db::Db, job: &Job) -> Option<Outcome> {
     if job.unknown_outcomes > 0 {
         return None;

@@ -42,9 +42,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(schedule),
         )
         .route("/app/newsletter/issues/{id}/send", web::post().to(send_now))
-        .route("/app/newsletter/issues/{id}/pause", web::post().to(pause))
-        .route("/app/newsletter/issues/{id}/resume", web::post().to(resume))
-        .route("/app/newsletter/issues/{id}/cancel", web::post().to(cancel))
+        .route(
+            "/app/newsletter/issues/{id}/{move:pause|resume|cancel}",
+            web::post().to(move_to),
+        )
         .route(
             "/app/newsletter/issues/{id}/retry-failed",
             web::post().to(retry_failed),
@@ -1039,10 +1040,17 @@ async fn send_now(
 async fn move_to(
     state: State,
     req: HttpRequest,
-    id: i64,
+    path: web::Path<(i64, String)>,
     body: web::Bytes,
-    to: crate::app::sending::IssueMove,
 ) -> HttpResponse {
+    use crate::app::sending::IssueMove;
+    let (id, to) = path.into_inner();
+    // The route admits only these three.
+    let to = match to.as_str() {
+        "pause" => IssueMove::Pause,
+        "resume" => IssueMove::Resume,
+        _ => IssueMove::Cancel,
+    };
     let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
         Ok(posted) => posted,
         Err(refusal) => return refusal,
@@ -1061,54 +1069,6 @@ async fn move_to(
         id,
         result,
         &format!("/app/newsletter/issues/{id}?saved=moved"),
-    )
-    .await
-}
-
-async fn pause(
-    state: State,
-    req: HttpRequest,
-    id: web::Path<i64>,
-    body: web::Bytes,
-) -> HttpResponse {
-    move_to(
-        state,
-        req,
-        id.into_inner(),
-        body,
-        crate::app::sending::IssueMove::Pause,
-    )
-    .await
-}
-
-async fn resume(
-    state: State,
-    req: HttpRequest,
-    id: web::Path<i64>,
-    body: web::Bytes,
-) -> HttpResponse {
-    move_to(
-        state,
-        req,
-        id.into_inner(),
-        body,
-        crate::app::sending::IssueMove::Resume,
-    )
-    .await
-}
-
-async fn cancel(
-    state: State,
-    req: HttpRequest,
-    id: web::Path<i64>,
-    body: web::Bytes,
-) -> HttpResponse {
-    move_to(
-        state,
-        req,
-        id.into_inner(),
-        body,
-        crate::app::sending::IssueMove::Cancel,
     )
     .await
 }
