@@ -5,7 +5,7 @@
 //! body, and the receiver can drop a repeat.
 
 use crate::clock::SharedClock;
-use crate::db::{Db, channel_accounts};
+use crate::db::Db;
 use crate::error::Result;
 use crate::jobs::outbound::{self, NoAnswer, Outbound};
 use crate::jobs::sealed::Sealer;
