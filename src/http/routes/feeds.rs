@@ -253,8 +253,10 @@ fn respond(req: &HttpRequest, r: &Rendered, cache: &str, refresh_minutes: u32) -
 /// small. The length is known, so the answer keeps its Content-Length.
 struct Slices(actix_web::web::Bytes);
 
-/// Below the HTTP layer's write-buffer limit (32 KiB by default).
-const SLICE_BYTES: usize = 16 * 1024;
+/// A few times the HTTP layer's write-buffer limit (32 KiB by default): each
+/// slice is one more poll and write, and 16 KiB slices cut the 200s to a
+/// quarter of nginx's rate (docs/benchmarks.md).
+const SLICE_BYTES: usize = 96 * 1024;
 
 impl actix_web::body::MessageBody for Slices {
     type Error = std::convert::Infallible;
