@@ -244,27 +244,39 @@ async fn filter_form(
     })
 }
 
-pub async fn agenda(state: State, req: HttpRequest) -> HttpResponse {
-    let Some(who) = signed_in(&req) else {
-        return to_sign_in(&req);
+/// What the agenda, month and week pages start from: the page's chrome,
+/// the viewer's zone, the filters asked for and the plan shown; or the
+/// answer instead (to sign-in, "no plan yet" under the page's `title`, an
+/// error page).
+async fn shown_plan(
+    state: &State,
+    req: &HttpRequest,
+    title: &str,
+) -> Result<(Chrome, Zone, Filters, crate::domain::plan::Plan), HttpResponse> {
+    let Some(who) = signed_in(req) else {
+        return Err(to_sign_in(req));
     };
-    let mut c = chrome(&state, &req, Some(&who), None).await;
+    let mut c = chrome(state, req, Some(&who), None).await;
     let t = c.tr();
-    let zone = format::viewer_zone(&req);
-    let f = Filters::of(&req);
-    let plan = match plans(&state, &req).await {
-        Ok((_, Some(p))) => p,
-        Ok((_, None)) => {
-            return page::message(
-                StatusCode::OK,
-                &mut c,
-                t.t("nav.agenda"),
-                t.t("overview.no_plan"),
-                None,
-            );
-        }
-        Err(e) => return page::error_page(&mut c, &e),
+    match plans(state, req).await {
+        Ok((_, Some(plan))) => Ok((c, format::viewer_zone(req), Filters::of(req), plan)),
+        Ok((_, None)) => Err(page::message(
+            StatusCode::OK,
+            &mut c,
+            t.t(title),
+            t.t("overview.no_plan"),
+            None,
+        )),
+        Err(e) => Err(page::error_page(&mut c, &e)),
+    }
+}
+
+pub async fn agenda(state: State, req: HttpRequest) -> HttpResponse {
+    let (mut c, zone, f, plan) = match shown_plan(&state, &req, "nav.agenda").await {
+        Ok(start) => start,
+        Err(answer) => return answer,
     };
+    let t = c.tr();
     let filter = f.filter(plan.id);
     let found = state
         .db
@@ -433,26 +445,11 @@ fn last_day(first: NaiveDate) -> NaiveDate {
 }
 
 pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
-    let Some(who) = signed_in(&req) else {
-        return to_sign_in(&req);
+    let (mut c, zone, f, plan) = match shown_plan(&state, &req, "nav.calendar").await {
+        Ok(start) => start,
+        Err(answer) => return answer,
     };
-    let mut c = chrome(&state, &req, Some(&who), None).await;
     let t = c.tr();
-    let zone = format::viewer_zone(&req);
-    let f = Filters::of(&req);
-    let plan = match plans(&state, &req).await {
-        Ok((_, Some(p))) => p,
-        Ok((_, None)) => {
-            return page::message(
-                StatusCode::OK,
-                &mut c,
-                t.t("nav.calendar"),
-                t.t("overview.no_plan"),
-                None,
-            );
-        }
-        Err(e) => return page::error_page(&mut c, &e),
-    };
     let today = state.clock.now().date_naive();
     let plan_filter = f.filter(plan.id);
     let asked = query(&req, "month").and_then(|m| parse_month(&m));
@@ -606,26 +603,11 @@ fn monday_of(d: NaiveDate) -> NaiveDate {
 /// date (what a screen reader announces), its items listed at their times;
 /// `?week=` is any day of the week (a date picker sends one).
 pub async fn week(state: State, req: HttpRequest) -> HttpResponse {
-    let Some(who) = signed_in(&req) else {
-        return to_sign_in(&req);
+    let (mut c, zone, f, plan) = match shown_plan(&state, &req, "week.title").await {
+        Ok(start) => start,
+        Err(answer) => return answer,
     };
-    let mut c = chrome(&state, &req, Some(&who), None).await;
     let t = c.tr();
-    let zone = format::viewer_zone(&req);
-    let f = Filters::of(&req);
-    let plan = match plans(&state, &req).await {
-        Ok((_, Some(p))) => p,
-        Ok((_, None)) => {
-            return page::message(
-                StatusCode::OK,
-                &mut c,
-                t.t("week.title"),
-                t.t("overview.no_plan"),
-                None,
-            );
-        }
-        Err(e) => return page::error_page(&mut c, &e),
-    };
     let today = state.clock.now().date_naive();
     let plan_filter = f.filter(plan.id);
     let asked = query(&req, "week").and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok());
