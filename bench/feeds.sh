@@ -11,7 +11,9 @@
 # Usage: bench/feeds.sh [--quick] [--profile DIR]
 #   --quick: shorter runs, under a minute once built;
 #   --profile DIR: also `perf record -g` the server during an extra 304 run and
-#     write DIR/perf-304.data and DIR/perf-304.txt (`perf report --no-children`).
+#     an extra 200 run, and nginx's workers during an extra 200 run: writes
+#     DIR/perf-{304,200,nginx-200}.txt (`perf report --no-children`) and
+#     DIR/perf-*-dso.txt (the same samples by binary: kernel or user space).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -103,7 +105,7 @@ http {
 }
 CONF
 "$NGINX" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
-PIDS+=("$!")
+NGINX_MASTER=$!; PIDS+=("$NGINX_MASTER")
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$NPORT/public.ics" -o /dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$NPORT/public.ics" -o "$WORK/nginx.ics"
 cmp "$WORK/public.ics" "$WORK/nginx.ics"
@@ -124,13 +126,24 @@ nginx_304=$("${WRK[@]}" -H "If-None-Match: $NGINX_ETAG" "http://127.0.0.1:$NPORT
 
 if [ -n "$PROFILE" ]; then
     mkdir -p "$PROFILE"
-    perf record -g -F 999 -p "$SERVER" -o "$PROFILE/perf-304.data" -- sleep "${DURATION%s}" 2>/dev/null &
-    PERF=$!
-    "${WRK[@]}" -H "If-None-Match: $ETAG" "$FEED" >/dev/null
-    wait "$PERF" || true
-    perf report -i "$PROFILE/perf-304.data" --no-children --stdio --percent-limit 0.5 \
-        >"$PROFILE/perf-304.txt" 2>/dev/null || true
-    echo "profile of the 304 run: $PROFILE/perf-304.txt"
+    # profile NAME PIDS HEADER... : perf of those processes during one more wrk run.
+    profile() {
+        local name=$1 pids=$2 url=$3; shift 3
+        perf record -g -F 999 -p "$pids" -o "$PROFILE/perf-$name.data" -- sleep "${DURATION%s}" 2>/dev/null &
+        local perf=$!
+        "${WRK[@]}" "$@" "$url" >/dev/null
+        wait "$perf" || true
+        perf report -i "$PROFILE/perf-$name.data" --no-children --stdio --percent-limit 0.5 \
+            >"$PROFILE/perf-$name.txt" 2>/dev/null || true
+        # The same samples by kernel/user side and the top symbols, one line each.
+        perf report -i "$PROFILE/perf-$name.data" --no-children --stdio --sort dso \
+            >"$PROFILE/perf-$name-dso.txt" 2>/dev/null || true
+        echo "profile of the $name run: $PROFILE/perf-$name.txt"
+    }
+    NGINX_WORKERS=$(pgrep -d, -P "$NGINX_MASTER" || true)
+    profile 304 "$SERVER" "$FEED" -H "If-None-Match: $ETAG"
+    profile 200 "$SERVER" "$FEED"
+    [ -n "$NGINX_WORKERS" ] && profile nginx-200 "$NGINX_WORKERS" "http://127.0.0.1:$NPORT/public.ics"
 fi
 
 echo "200: pregon ${pregon_rps} req/s, nginx ${nginx_rps} req/s ($CONNECTIONS connections, $THREADS wrk threads, $DURATION)"

@@ -218,9 +218,16 @@ pub fn events_for(
                 ExceptionChange::Cancelled => master.exdates.push(id),
                 ExceptionChange::Moved(timing) => {
                     if let Some(time) = exact_time(timing) {
-                        // RFC 5545 §3.8.4.4: the instance says what it changes;
-                        // its own text in the master's language, else the master's.
-                        let own = exception.text.translations.get(&title_lang);
+                        // RFC 5545 §3.8.4.4: the instance says what it changes:
+                        // its own text in the master's language, else in the
+                        // nearest language it has (a change made in one
+                        // language is still the change), else the master's.
+                        let own = exception
+                            .text
+                            .translations
+                            .get(&title_lang)
+                            .map(|t| (title_lang, t))
+                            .or_else(|| pick(&exception.text.translations, lang));
                         let location = match &exception.text.location {
                             Some(name) => location_of(Some(name)),
                             None => master.location.clone(),
@@ -232,11 +239,15 @@ pub fn events_for(
                             recurrence_id: Some(id),
                             time,
                             summary: own
-                                .map_or_else(|| master.summary.clone(), |t| t.title.clone()),
+                                .map_or_else(|| master.summary.clone(), |(_, t)| t.title.clone()),
                             description: match own {
-                                Some(t) => notes_for(&[], t.description.as_ref()),
+                                Some((_, t)) => notes_for(&[], t.description.as_ref()),
                                 None => master.description.clone(),
                             },
+                            language: own
+                                .map_or_else(|| master.language.clone(), |(l, _)| {
+                                    Some(l.as_str().to_owned())
+                                }),
                             location,
                             ..master.clone()
                         });

@@ -230,8 +230,10 @@ async fn the_api_sets_an_occurrences_own_text() {
     for (lang, title) in [
         ("en", "Panel: closing session"),
         ("es", "Panel: sesión de clausura"),
-        // No French text for that date: the series' own.
-        ("fr", "Panel (fr)"),
+        // No French text for that date: the occurrence's change in the
+        // nearest language it has (French falls back to English), not the
+        // series' French title, which that date no longer has.
+        ("fr", "Panel: closing session"),
     ] {
         let res = app
             .get(&format!("/feeds/public.ics?lang={lang}"))
@@ -243,6 +245,13 @@ async fn the_api_sets_an_occurrences_own_text() {
         assert_eq!(got[1].1, title, "{lang}: {ics}");
         assert_eq!(got[0].1, got[2].1, "{lang}");
         assert!(ics.contains("LOCATION:Main hall"), "{ics}");
+        if lang == "fr" {
+            // Labelled with the language it is in (RFC 5545 §3.2.10).
+            assert!(
+                ics.contains("SUMMARY;LANGUAGE=en:Panel: closing session"),
+                "{ics}"
+            );
+        }
     }
 
     // problem+json naming the field at fault.
