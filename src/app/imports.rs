@@ -1109,8 +1109,8 @@ struct MasterText<'a> {
 /// `key`: cancelled, or at its own time with whatever text differs from the
 /// series' (RFC 5545 §3.8.4.4: the instance carries the properties it changes).
 /// Changed SUMMARY or DESCRIPTION become the occurrence's translation in the
-/// partner's language (both, as the instance says them); a changed LOCATION its
-/// place name.
+/// instance's LANGUAGE, else the partner's (both, as the instance says them); a
+/// changed LOCATION its place name.
 fn override_input(
     o: &ImportedEvent,
     key: OccurrenceKey,
@@ -1120,6 +1120,10 @@ fn override_input(
     warn: &mut impl FnMut(String),
 ) -> ExceptionInput {
     let cancelled = o.status == Some(Status::Cancelled);
+    // Its own LANGUAGE when it says one (RFC 5545 §3.2.10): a feed labels an
+    // occurrence's text with the language it is in, which may not be the
+    // series'.
+    let lang = o.language.as_deref().and_then(language_of).unwrap_or(lang);
     let (moved, _) = timing_of(&o.time);
     let same_kind = moved.precision == timing.precision();
     let mut translations = Translations::new();
