@@ -235,87 +235,155 @@ pub enum Outcome {
     },
 }
 
+/// The columns one outcome writes: every outcome is written by the same
+/// statement, whatever its kind.
+struct Written<'a> {
+    id: i64,
+    state: DeliveryState,
+    /// Attempts and unknown outcomes to add (0 or 1).
+    attempts: i32,
+    unknown: i32,
+    /// `Some(code)`: `smtp_code` becomes it (`None` inside: cleared); `None`:
+    /// left as it was (a requeue says nothing about the recipient).
+    code: Option<Option<i32>>,
+    reply: &'a str,
+    sent_at: Option<NaiveDateTime>,
+    next_attempt_at: Option<NaiveDateTime>,
+    first_attempt_at: Option<NaiveDateTime>,
+}
+
+impl<'a> Written<'a> {
+    fn of(id: i64, outcome: &'a Outcome, first: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        let code = |c: Option<u16>| Some(c.map(i32::from));
+        let attempt = |state, code, reply, next: Option<DateTime<Utc>>| Written {
+            id,
+            state,
+            attempts: 1,
+            unknown: 0,
+            code,
+            reply,
+            sent_at: None,
+            next_attempt_at: next.map(|t| t.naive_utc()),
+            first_attempt_at: Some(first.naive_utc()),
+        };
+        match outcome {
+            Outcome::Sent { code: c, reply } => Written {
+                sent_at: Some(now.naive_utc()),
+                ..attempt(DeliveryState::Sent, code(Some(*c)), reply, None)
+            },
+            Outcome::Retry { code: c, reply, at } => {
+                attempt(DeliveryState::Retry, code(*c), reply, Some(*at))
+            }
+            Outcome::Failed { code: c, reply } => {
+                attempt(DeliveryState::Failed, code(*c), reply, None)
+            }
+            Outcome::Unknown { reply, resend_at } => Written {
+                unknown: 1,
+                ..match resend_at {
+                    Some(at) => attempt(DeliveryState::Queued, code(None), reply, Some(*at)),
+                    None => attempt(DeliveryState::Unknown, code(None), reply, Some(now)),
+                }
+            },
+            Outcome::Requeue { reply, at } => Written {
+                attempts: 0,
+                code: None,
+                first_attempt_at: None,
+                ..attempt(DeliveryState::Queued, None, reply, Some(*at))
+            },
+        }
+    }
+}
+
 /// Records outcomes of deliveries this dispatcher was sending, each with
 /// when the delivery was first attempted. A row no longer held by it
 /// (recovered after a long stall) is left alone.
+///
+/// SQLite: one cached statement per row, in process. PostgreSQL: one
+/// statement for the whole group (`unnest` of one array per column), since
+/// there every statement is a round trip made while the commit waits.
 pub fn record(
     conn: &mut DbConnection,
     dispatcher: &str,
     outcomes: &[(i64, Outcome, DateTime<Utc>)],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let now_naive = now.naive_utc();
-    for (id, outcome, first) in outcomes {
-        let first = deliveries::first_attempt_at.eq(Some(first.naive_utc()));
-        let target = deliveries::table
-            .filter(deliveries::id.eq(id))
-            .filter(deliveries::claimed_by.eq(dispatcher))
-            .filter(deliveries::state.eq(DeliveryState::Sending.as_str()));
-        let clear = (
-            deliveries::claimed_by.eq(None::<String>),
-            deliveries::claimed_at.eq(None::<NaiveDateTime>),
-            deliveries::updated_at.eq(now_naive),
-        );
-        let code = |c: Option<u16>| c.map(i32::from);
-        match outcome {
-            Outcome::Sent { code: c, reply } => diesel::update(target)
-                .set((
-                    clear,
-                    first,
-                    deliveries::state.eq(DeliveryState::Sent),
-                    deliveries::attempts.eq(deliveries::attempts + 1),
-                    deliveries::smtp_code.eq(Some(i32::from(*c))),
-                    deliveries::smtp_reply.eq(reply),
-                    deliveries::sent_at.eq(Some(now_naive)),
-                ))
-                .execute(conn)?,
-            Outcome::Retry { code: c, reply, at } => diesel::update(target)
-                .set((
-                    clear,
-                    first,
-                    deliveries::state.eq(DeliveryState::Retry),
-                    deliveries::attempts.eq(deliveries::attempts + 1),
-                    deliveries::smtp_code.eq(code(*c)),
-                    deliveries::smtp_reply.eq(reply),
-                    deliveries::next_attempt_at.eq(at.naive_utc()),
-                ))
-                .execute(conn)?,
-            Outcome::Failed { code: c, reply } => diesel::update(target)
-                .set((
-                    clear,
-                    first,
-                    deliveries::state.eq(DeliveryState::Failed),
-                    deliveries::attempts.eq(deliveries::attempts + 1),
-                    deliveries::smtp_code.eq(code(*c)),
-                    deliveries::smtp_reply.eq(reply),
-                ))
-                .execute(conn)?,
-            Outcome::Unknown { reply, resend_at } => diesel::update(target)
-                .set((
-                    clear,
-                    first,
-                    deliveries::state.eq(if resend_at.is_some() {
-                        "queued"
-                    } else {
-                        "unknown"
-                    }),
-                    deliveries::attempts.eq(deliveries::attempts + 1),
-                    deliveries::unknown_outcomes.eq(deliveries::unknown_outcomes + 1),
-                    deliveries::smtp_code.eq(None::<i32>),
-                    deliveries::smtp_reply.eq(reply),
-                    deliveries::next_attempt_at.eq(resend_at.unwrap_or(now).naive_utc()),
-                ))
-                .execute(conn)?,
-            Outcome::Requeue { reply, at } => diesel::update(target)
-                .set((
-                    clear,
-                    deliveries::state.eq(DeliveryState::Queued),
-                    deliveries::smtp_reply.eq(reply),
-                    deliveries::next_attempt_at.eq(at.naive_utc()),
-                ))
-                .execute(conn)?,
-        };
+    if outcomes.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<Written<'_>> = outcomes
+        .iter()
+        .map(|(id, outcome, first)| Written::of(*id, outcome, *first, now))
+        .collect();
+    let now_naive = now.naive_utc();
+    match conn {
+        DbConnection::Postgres(pg) => record_all(pg, dispatcher, &rows, now_naive),
+        DbConnection::Sqlite(_) => {
+            for row in &rows {
+                diesel::update(
+                    deliveries::table
+                        .filter(deliveries::id.eq(row.id))
+                        .filter(deliveries::claimed_by.eq(dispatcher))
+                        .filter(deliveries::state.eq(DeliveryState::Sending)),
+                )
+                .set((
+                    deliveries::claimed_by.eq(None::<String>),
+                    deliveries::claimed_at.eq(None::<NaiveDateTime>),
+                    deliveries::updated_at.eq(now_naive),
+                    deliveries::state.eq(row.state),
+                    deliveries::attempts.eq(deliveries::attempts + row.attempts),
+                    deliveries::unknown_outcomes.eq(deliveries::unknown_outcomes + row.unknown),
+                    deliveries::smtp_reply.eq(row.reply),
+                    row.code.map(|c| deliveries::smtp_code.eq(c)),
+                    row.sent_at.map(|t| deliveries::sent_at.eq(t)),
+                    row.next_attempt_at
+                        .map(|t| deliveries::next_attempt_at.eq(t)),
+                    row.first_attempt_at
+                        .map(|t| deliveries::first_attempt_at.eq(t)),
+                ))
+                .execute(conn)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn record_all(
+    conn: &mut diesel::PgConnection,
+    dispatcher: &str,
+    rows: &[Written<'_>],
+    now: NaiveDateTime,
+) -> Result<()> {
+    use diesel::sql_types::{Array, Bool};
+    let column = |f: fn(&Written<'_>) -> Option<NaiveDateTime>| -> Vec<Option<NaiveDateTime>> {
+        rows.iter().map(f).collect()
+    };
+    diesel::sql_query(
+        "UPDATE deliveries AS d SET claimed_by = NULL, claimed_at = NULL, updated_at = $1, \
+             state = v.state, attempts = d.attempts + v.attempts, \
+             unknown_outcomes = d.unknown_outcomes + v.unknown, smtp_reply = v.reply, \
+             smtp_code = CASE WHEN v.set_code THEN v.code ELSE d.smtp_code END, \
+             sent_at = COALESCE(v.sent_at, d.sent_at), \
+             next_attempt_at = COALESCE(v.next_attempt_at, d.next_attempt_at), \
+             first_attempt_at = COALESCE(v.first_attempt_at, d.first_attempt_at) \
+         FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             AS v(id, state, attempts, unknown, set_code, code, reply, sent_at, \
+                  next_attempt_at, first_attempt_at) \
+         WHERE d.id = v.id AND d.claimed_by = $12 AND d.state = $13",
+    )
+    .bind::<Timestamp, _>(now)
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.state.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.attempts).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.unknown).collect::<Vec<_>>())
+    .bind::<Array<Bool>, _>(rows.iter().map(|r| r.code.is_some()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Integer>>, _>(rows.iter().map(|r| r.code.flatten()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.reply).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Timestamp>>, _>(column(|r| r.sent_at))
+    .bind::<Array<Nullable<Timestamp>>, _>(column(|r| r.next_attempt_at))
+    .bind::<Array<Nullable<Timestamp>>, _>(column(|r| r.first_attempt_at))
+    .bind::<Text, _>(dispatcher)
+    .bind::<Text, _>(DeliveryState::Sending.as_str())
+    .execute(conn)?;
     Ok(())
 }
 
@@ -403,8 +471,8 @@ pub fn recover(
             .filter(diesel::dsl::not(deliveries::claimed_by.eq_any(live)))
     };
     let next_state = match policy {
-        OutcomeUnknownPolicy::Resend => "queued",
-        OutcomeUnknownPolicy::Hold => "unknown",
+        OutcomeUnknownPolicy::Resend => DeliveryState::Queued,
+        OutcomeUnknownPolicy::Hold => DeliveryState::Unknown,
     };
     let sending = || orphaned().filter(deliveries::state.eq(DeliveryState::Sending));
     diesel::update(sending().filter(deliveries::first_attempt_at.is_null()))

@@ -4,8 +4,8 @@
 //! `concurrency` workers each send one message at a time. Before a message
 //! goes, its row is marked `sending` in a committed write; its outcome is
 //! recorded in a later write of the worker, made while the next messages
-//! are on the wire. One writer task groups the workers' requests into shared
-//! commits. A worker has at most `1 + email.mark_ahead` rows `sending` (the
+//! are on the wire. A writer task groups the workers' requests into shared
+//! commits (one on SQLite; on PostgreSQL several, whose commits overlap). A worker has at most `1 + email.mark_ahead` rows `sending` (the
 //! message on the wire and those marked ahead, 1 on SQLite and 7 on
 //! PostgreSQL by default), so a crash can leave at most that many times
 //! `concurrency` rows whose fate is unknown, and those rows say so;
@@ -342,7 +342,10 @@ impl Dispatcher {
             workers,
         });
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let writer = tokio::spawn(self.clone().writer(rx));
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let writers: Vec<_> = (0..self.writers())
+            .map(|_| tokio::spawn(self.clone().writer(rx.clone())))
+            .collect();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers {
             tasks.spawn(self.clone().worker(run.clone(), tx.clone()));
@@ -363,9 +366,11 @@ impl Dispatcher {
                 Err(e) => failure = Some(Error::Internal(anyhow::anyhow!("worker failed: {e}"))),
             }
         }
-        writer
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("writer failed: {e}")))?;
+        for writer in writers {
+            writer
+                .await
+                .map_err(|e| Error::Internal(anyhow::anyhow!("writer failed: {e}")))?;
+        }
         let rest: Vec<i64> = run
             .queue
             .lock()
@@ -613,20 +618,39 @@ impl Dispatcher {
         }
     }
 
+    /// Writers committing at once. SQLite has one writer at a time. A
+    /// PostgreSQL commit waits for the disk; with several writers, requests
+    /// that arrive during one commit go out in the next without waiting for
+    /// it, and the server flushes commits that overlap together.
+    fn writers(&self) -> usize {
+        match self.db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        }
+    }
+
     /// Group commit: takes every request waiting, writes them in one
-    /// transaction, answers each.
+    /// transaction, answers each. While one writer commits, the next takes
+    /// the requests that arrive meanwhile.
     async fn writer(
         self: Arc<Self>,
-        mut requests: tokio::sync::mpsc::UnboundedReceiver<WriteRequest>,
+        requests: Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<WriteRequest>>>,
     ) {
-        while let Some(first) = requests.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < 512 {
-                match requests.try_recv() {
-                    Ok(more) => batch.push(more),
-                    Err(_) => break,
+        loop {
+            let batch = {
+                let mut requests = requests.lock().await;
+                let Some(first) = requests.recv().await else {
+                    break;
+                };
+                let mut batch = vec![first];
+                while batch.len() < 512 {
+                    match requests.try_recv() {
+                        Ok(more) => batch.push(more),
+                        Err(_) => break,
+                    }
                 }
-            }
+                batch
+            };
             let mut outcomes = Vec::new();
             let mut bounces = Vec::new();
             let mut delivered_to = Vec::new();
