@@ -16,10 +16,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::BoxFuture;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 pub const KIND: &str = "webhook";
 
@@ -192,9 +192,7 @@ impl WebhookHandler {
             return Ok(read.endpoint);
         }
         let endpoints = self.endpoints.clone();
-        self.db
-            .run(move |c| endpoints.read(c, &[id], now))
-            .await?;
+        self.db.run(move |c| endpoints.read(c, &[id], now)).await?;
         Ok(self.endpoints.known(id).and_then(|r| r.endpoint))
     }
 
