@@ -45,6 +45,11 @@ pub struct Runner {
     settings: JobSettings,
     stop: Stop,
     planners: Vec<Arc<dyn Planner>>,
+    /// On SQLite, the runner's own write transactions (claims, results)
+    /// take turns here: waiting in SQLite's busy handler (sleeps of up to
+    /// 100 ms) left the slots idle and could starve a claim past the busy
+    /// timeout. PostgreSQL needs no turns.
+    turns: Option<tokio::sync::Mutex<()>>,
 }
 
 /// A finished attempt on its way to the writer.
@@ -80,7 +85,9 @@ impl Runner {
         }
         let mut kinds: Vec<&'static str> = map.keys().copied().collect();
         kinds.sort();
+        let turns = (db.backend() == Backend::Sqlite).then(|| tokio::sync::Mutex::new(()));
         Ok(Arc::new(Runner {
+            turns,
             me: Identity::new(),
             db,
             clock,
@@ -102,6 +109,19 @@ impl Runner {
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// A write transaction of this runner, taking its turn on SQLite.
+    async fn write_txn<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _turn = match &self.turns {
+            Some(turns) => Some(turns.lock().await),
+            None => None,
+        };
+        self.db.transaction(work).await
     }
 
     fn stale_after(&self) -> TimeDelta {
@@ -152,8 +172,7 @@ impl Runner {
         let me = self.me.clone();
         let now = self.now();
         let lease = self.lease_until(now);
-        self.db
-            .transaction(move |c| db::heartbeat(c, &me.id, &me.host, me.pid, lease, now))
+        self.write_txn(move |c| db::heartbeat(c, &me.id, &me.host, me.pid, lease, now))
             .await
     }
 
@@ -210,8 +229,7 @@ impl Runner {
         let (me, kinds, now) = (self.me.id.clone(), self.kinds.clone(), self.now());
         let lease = self.lease_until(now);
         let rows = self
-            .db
-            .transaction(move |c| db::claim(c, &me, &kinds, limit as i64, lease, now))
+            .write_txn(move |c| db::claim(c, &me, &kinds, limit as i64, lease, now))
             .await?;
         let claimed: Vec<(Row, Job)> = rows
             .into_iter()
@@ -254,8 +272,7 @@ impl Runner {
         let ids: Vec<i64> = waiting.iter().map(|(row, _)| row.id).collect();
         let (me, now) = (self.me.id.clone(), self.now());
         match self
-            .db
-            .transaction(move |c| db::release(c, &me, &ids, now))
+            .write_txn(move |c| db::release(c, &me, &ids, now))
             .await
         {
             Ok(n) => tracing::info!(released = n, "claimed jobs not started put back"),
@@ -395,10 +412,7 @@ impl Runner {
             for round in 0.. {
                 let (this, batch2) = (self.clone(), batch.clone());
                 let now = self.now();
-                let written = self
-                    .db
-                    .transaction(move |c| this.write(c, &batch2, now))
-                    .await;
+                let written = self.write_txn(move |c| this.write(c, &batch2, now)).await;
                 match written {
                     Ok(n) => {
                         done += n;
