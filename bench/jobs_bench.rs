@@ -162,6 +162,14 @@ async fn baseline(settings: &Settings, port: u16, n: usize, arrivals: &Arrivals)
 
 #[tokio::main]
 async fn main() {
+    // Warnings and errors of the runner (a failed claim, a retried write) show.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let url = args.get(1).expect("DATABASE_URL").clone();
     let n: usize = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(10_000);

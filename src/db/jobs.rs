@@ -122,9 +122,13 @@ pub fn claim(
     if kinds.is_empty() || limit <= 0 {
         return Ok(Vec::new());
     }
-    let lock = match conn {
-        DbConnection::Postgres(_) => "FOR UPDATE SKIP LOCKED",
-        DbConnection::Sqlite(_) => "",
+    // On SQLite `+kind` keeps the planner off the (kind, key) index, which
+    // reads every job of these kinds, done ones included, and sorts them:
+    // a claim then cost time in proportion to the whole table. The partial
+    // index of queued jobs by due time is already in claim order.
+    let (lock, kind) = match conn {
+        DbConnection::Postgres(_) => ("FOR UPDATE SKIP LOCKED", "kind"),
+        DbConnection::Sqlite(_) => ("", "+kind"),
     };
     let kinds = kinds
         .iter()
@@ -135,7 +139,7 @@ pub fn claim(
         "UPDATE jobs SET state = 'running', claimed_by = ?, claimed_until = ?, \
              attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? \
          WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND next_attempt_at <= ? \
-             AND kind IN ({kinds}) ORDER BY next_attempt_at, id LIMIT ? {lock}) \
+             AND {kind} IN ({kinds}) ORDER BY next_attempt_at, id LIMIT ? {lock}) \
          RETURNING {COLUMNS}"
     );
     let mut rows: Vec<Row> = raw_sql!(
@@ -203,6 +207,168 @@ pub fn finish(
     }
     insert_attempt(conn, worker, f, now)?;
     Ok(true)
+}
+
+/// Writes the outcomes of many attempts of `worker` in two statements, one
+/// multi-row UPDATE of the jobs and one multi-row INSERT of their attempts
+/// (the batch goes as one JSON parameter, so its size needs no placeholder
+/// per value). A job `worker` no longer holds is skipped, as in `finish`.
+/// Returns the ids of the jobs written.
+pub fn finish_many(
+    conn: &mut DbConnection,
+    worker: &str,
+    batch: &[Finish],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let postgres = matches!(conn, DbConnection::Postgres(_));
+    // The text each backend reads back as the timestamp diesel would bind:
+    // PostgreSQL keeps microseconds (diesel truncates to them), SQLite the
+    // exact text diesel writes.
+    let stamp = |t: DateTime<Utc>| {
+        let t = t.naive_utc();
+        if postgres {
+            t.format("%F %T%.6f").to_string()
+        } else {
+            t.format("%F %T%.f").to_string()
+        }
+    };
+    let updates: Vec<serde_json::Value> = batch
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "job_id": f.job_id,
+                "new_state": f.state.as_str(),
+                "next_at": stamp(f.next_attempt_at.unwrap_or(now)),
+                "add_unknown": i32::from(f.unknown),
+                "result_text": f.result,
+                "rid": f.remote_id,
+                "rurl": f.remote_url,
+                "fin_at": f.state.is_final().then(|| stamp(now)),
+            })
+        })
+        .collect();
+    let sql = if postgres {
+        "UPDATE jobs SET state = new_state, claimed_by = NULL, claimed_until = NULL, \
+             next_attempt_at = next_at::timestamp, unknown_outcomes = unknown_outcomes + add_unknown, \
+             last_result = result_text, remote_id = rid, remote_url = rurl, \
+             finished_at = fin_at::timestamp, updated_at = ? \
+         FROM jsonb_to_recordset(?::jsonb) AS v(job_id bigint, new_state text, next_at text, \
+             add_unknown integer, result_text text, rid text, rurl text, fin_at text) \
+         WHERE jobs.id = v.job_id AND jobs.claimed_by = ? AND jobs.state = ? \
+         RETURNING jobs.id"
+    } else {
+        "UPDATE jobs SET state = new_state, claimed_by = NULL, claimed_until = NULL, \
+             next_attempt_at = next_at, unknown_outcomes = unknown_outcomes + add_unknown, \
+             last_result = result_text, remote_id = rid, remote_url = rurl, \
+             finished_at = fin_at, updated_at = ? \
+         FROM (SELECT json_extract(value, '$.job_id') AS job_id, \
+                 json_extract(value, '$.new_state') AS new_state, \
+                 json_extract(value, '$.next_at') AS next_at, \
+                 json_extract(value, '$.add_unknown') AS add_unknown, \
+                 json_extract(value, '$.result_text') AS result_text, \
+                 json_extract(value, '$.rid') AS rid, json_extract(value, '$.rurl') AS rurl, \
+                 json_extract(value, '$.fin_at') AS fin_at FROM json_each(?)) AS v \
+         WHERE jobs.id = v.job_id AND jobs.claimed_by = ? AND jobs.state = ? \
+         RETURNING id"
+    };
+    let written: Vec<Id> = raw_sql!(
+        conn, sql, load::<Id>;
+        Timestamp => now.naive_utc(),
+        Text => serde_json::Value::Array(updates).to_string(),
+        Text => worker.to_owned(),
+        Text => JobState::Running.as_str().to_owned(),
+    )?;
+    let written: std::collections::HashSet<i64> = written.into_iter().map(|r| r.id).collect();
+    let attempts: Vec<serde_json::Value> = batch
+        .iter()
+        .filter(|f| written.contains(&f.job_id))
+        .map(|f| {
+            serde_json::json!({
+                "job_id": f.job_id,
+                "attempt": f.attempt,
+                "started": stamp(f.started_at),
+                "outcome": f.outcome.as_str(),
+                "request": f.request,
+                "status": f.status,
+                "reply": f.reply,
+                "rid": f.remote_id,
+                "rurl": f.remote_url,
+            })
+        })
+        .collect();
+    if !attempts.is_empty() {
+        let sql = if postgres {
+            "INSERT INTO job_attempts (job_id, attempt, worker, started_at, finished_at, outcome, \
+                 request, status, reply, remote_id, remote_url) \
+             SELECT job_id, attempt, ?, started::timestamp, ?, outcome, request, status, reply, rid, rurl \
+             FROM jsonb_to_recordset(?::jsonb) AS v(job_id bigint, attempt integer, started text, \
+                 outcome text, request text, status integer, reply text, rid text, rurl text) \
+             ORDER BY job_id"
+        } else {
+            "INSERT INTO job_attempts (job_id, attempt, worker, started_at, finished_at, outcome, \
+                 request, status, reply, remote_id, remote_url) \
+             SELECT json_extract(value, '$.job_id'), json_extract(value, '$.attempt'), ?, \
+                 json_extract(value, '$.started'), ?, json_extract(value, '$.outcome'), \
+                 json_extract(value, '$.request'), json_extract(value, '$.status'), \
+                 json_extract(value, '$.reply'), json_extract(value, '$.rid'), \
+                 json_extract(value, '$.rurl') \
+             FROM json_each(?) ORDER BY json_extract(value, '$.job_id')"
+        };
+        raw_sql!(
+            conn, sql, execute;
+            Text => worker.to_owned(),
+            Timestamp => now.naive_utc(),
+            Text => serde_json::Value::Array(attempts).to_string(),
+        )?;
+    }
+    let mut ids: Vec<i64> = written.into_iter().collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Gives back jobs `worker` claimed but never started (it is stopping):
+/// queued again as they were, their attempt not counted, no unknown outcome.
+pub fn release(
+    conn: &mut DbConnection,
+    worker: &str,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let released = diesel::update(
+        jobs::table
+            .filter(jobs::id.eq_any(ids))
+            .filter(jobs::claimed_by.eq(worker))
+            .filter(jobs::state.eq(JobState::Running.as_str())),
+    )
+    .set((
+        jobs::state.eq(JobState::Queued.as_str()),
+        jobs::claimed_by.eq(None::<String>),
+        jobs::claimed_until.eq(None::<NaiveDateTime>),
+        jobs::attempts.eq(jobs::attempts - 1),
+        jobs::updated_at.eq(now.naive_utc()),
+    ))
+    .execute(conn)?;
+    // A job never attempted has no first attempt either.
+    diesel::update(
+        jobs::table
+            .filter(jobs::id.eq_any(ids))
+            .filter(jobs::attempts.eq(0))
+            .filter(jobs::state.eq(JobState::Queued.as_str())),
+    )
+    .set(jobs::first_attempt_at.eq(None::<NaiveDateTime>))
+    .execute(conn)?;
+    Ok(released)
 }
 
 fn insert_attempt(

@@ -202,6 +202,54 @@ pub fn secrets(
         .collect())
 }
 
+/// The endpoints with these ids (those that still exist).
+pub fn rows(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<Row>> {
+    Ok(webhook_endpoints::table
+        .filter(webhook_endpoints::id.eq_any(ids))
+        .select(Row::as_select())
+        .load(conn)?)
+}
+
+/// The secrets that sign now for each of these endpoints, newest first:
+/// (endpoint id, secret).
+pub fn signing_secrets(
+    conn: &mut DbConnection,
+    endpoints: &[i64],
+    now: DateTime<Utc>,
+) -> Result<Vec<(i64, SealedSecret)>> {
+    type SecretRow = (i64, i64, String, NaiveDateTime, Option<NaiveDateTime>);
+    let rows: Vec<SecretRow> = webhook_secrets::table
+        .filter(webhook_secrets::endpoint_id.eq_any(endpoints))
+        .filter(
+            webhook_secrets::expires_at
+                .is_null()
+                .or(webhook_secrets::expires_at.gt(now.naive_utc())),
+        )
+        .order((webhook_secrets::endpoint_id, webhook_secrets::id.desc()))
+        .select((
+            webhook_secrets::endpoint_id,
+            webhook_secrets::id,
+            webhook_secrets::sealed,
+            webhook_secrets::created_at,
+            webhook_secrets::expires_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(endpoint, id, sealed, created, expires)| {
+            (
+                endpoint,
+                SealedSecret {
+                    id,
+                    sealed,
+                    created_at: utc(created),
+                    expires_at: expires.map(utc),
+                },
+            )
+        })
+        .collect())
+}
+
 /// Adds a secret; the ones that signed until now expire at `others_expire`.
 /// Returns the new secret's id (its sealed value is set by `seal_secret`,
 /// since the id is bound into the sealing).

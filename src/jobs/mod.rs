@@ -176,13 +176,27 @@ pub trait Handler: Send + Sync + 'static {
         RetryRules::default()
     }
 
+    /// Called once per claim with the jobs of this kind just claimed, before
+    /// any of them runs, on a connection of its own (after the claim has
+    /// committed, so it sees every change committed before the claim): the
+    /// place to read in one query what their attempts need, instead of one
+    /// read per attempt. An error is logged and the attempts still run, so
+    /// `run` must manage without what `prepare` would have read.
+    fn prepare(&self, _conn: &mut DbConnection, _jobs: &[Job], _now: DateTime<Utc>) -> Result<()> {
+        Ok(())
+    }
+
     /// Makes one attempt. Must not panic; must bound its own time (a
     /// timeout on every request).
     fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Attempt>;
 
     /// Called in the transaction that records an attempt that ended the
     /// job (done, failed, or held as unknown): the place to update the
-    /// record the job was for, and to enqueue what follows from it.
+    /// record the job was for, and to enqueue what follows from it. It
+    /// writes only through `conn`: the results of a batch are recorded
+    /// together and, if one hook fails, rolled back and recorded one by one,
+    /// so a hook may run again for the same outcome (its earlier writes
+    /// undone).
     fn finished(
         &self,
         _conn: &mut DbConnection,

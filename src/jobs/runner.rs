@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::connection::SimpleConnection;
 use futures_util::FutureExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -45,6 +45,11 @@ pub struct Runner {
     settings: JobSettings,
     stop: Stop,
     planners: Vec<Arc<dyn Planner>>,
+    /// On SQLite, the runner's own write transactions (claims, results)
+    /// take turns here: waiting in SQLite's busy handler (sleeps of up to
+    /// 100 ms) left the slots idle and could starve a claim past the busy
+    /// timeout. PostgreSQL needs no turns.
+    turns: Option<tokio::sync::Mutex<()>>,
 }
 
 /// A finished attempt on its way to the writer.
@@ -80,7 +85,9 @@ impl Runner {
         }
         let mut kinds: Vec<&'static str> = map.keys().copied().collect();
         kinds.sort();
+        let turns = (db.backend() == Backend::Sqlite).then(|| tokio::sync::Mutex::new(()));
         Ok(Arc::new(Runner {
+            turns,
             me: Identity::new(),
             db,
             clock,
@@ -102,6 +109,19 @@ impl Runner {
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// A write transaction of this runner, taking its turn on SQLite.
+    async fn write_txn<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _turn = match &self.turns {
+            Some(turns) => Some(turns.lock().await),
+            None => None,
+        };
+        self.db.transaction(work).await
     }
 
     fn stale_after(&self) -> TimeDelta {
@@ -152,8 +172,7 @@ impl Runner {
         let me = self.me.clone();
         let now = self.now();
         let lease = self.lease_until(now);
-        self.db
-            .transaction(move |c| db::heartbeat(c, &me.id, &me.host, me.pid, lease, now))
+        self.write_txn(move |c| db::heartbeat(c, &me.id, &me.host, me.pid, lease, now))
             .await
     }
 
@@ -204,12 +223,62 @@ impl Runner {
         planned
     }
 
-    async fn claim(&self, limit: usize) -> Result<Vec<Row>> {
+    /// Claims up to `limit` due jobs in one statement, then lets each
+    /// handler prepare for its own (one read for the group, not one per job).
+    async fn claim(self: Arc<Self>, limit: usize) -> Result<Vec<(Row, Job)>> {
         let (me, kinds, now) = (self.me.id.clone(), self.kinds.clone(), self.now());
         let lease = self.lease_until(now);
-        self.db
-            .transaction(move |c| db::claim(c, &me, &kinds, limit as i64, lease, now))
+        let rows = self
+            .write_txn(move |c| db::claim(c, &me, &kinds, limit as i64, lease, now))
+            .await?;
+        let claimed: Vec<(Row, Job)> = rows
+            .into_iter()
+            .map(|row| {
+                let job = job_of(&row, now);
+                (row, job)
+            })
+            .collect();
+        if claimed.is_empty() {
+            return Ok(claimed);
+        }
+        let mut groups: HashMap<&'static str, Vec<Job>> = HashMap::new();
+        for (_, job) in &claimed {
+            if let Some((kind, _)) = self.handlers.get_key_value(job.kind.as_str()) {
+                groups.entry(kind).or_default().push(job.clone());
+            }
+        }
+        let this = self.clone();
+        let prepared = self
+            .db
+            .run(move |c| {
+                for (kind, jobs) in &groups {
+                    if let Some(handler) = this.handlers.get(kind)
+                        && let Err(e) = handler.prepare(c, jobs, now)
+                    {
+                        tracing::error!(kind, error = %e, "preparing claimed jobs failed");
+                    }
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = prepared {
+            tracing::error!(error = %e, "preparing claimed jobs failed");
+        }
+        Ok(claimed)
+    }
+
+    /// Puts claimed jobs that never started back in the queue (stopping).
+    async fn release(&self, waiting: Vec<(Row, Job)>) {
+        let ids: Vec<i64> = waiting.iter().map(|(row, _)| row.id).collect();
+        let (me, now) = (self.me.id.clone(), self.now());
+        match self
+            .write_txn(move |c| db::release(c, &me, &ids, now))
             .await
+        {
+            Ok(n) => tracing::info!(released = n, "claimed jobs not started put back"),
+            // Left running under this worker: recovered after it stops.
+            Err(e) => tracing::error!(error = %e, "putting back claimed jobs failed"),
+        }
     }
 
     async fn process(self: &Arc<Self>, step: &mut Step) -> Result<()> {
@@ -217,34 +286,65 @@ impl Runner {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let writer = tokio::spawn(self.clone().writer(rx));
         let mut tasks = tokio::task::JoinSet::new();
+        // Claimed, not yet started, in due order; a claim is under way
+        // while attempts run, so the slots never wait for the database.
+        let mut waiting: VecDeque<(Row, Job)> = VecDeque::new();
+        let mut claims = tokio::task::JoinSet::new();
+        let mut asked = 0;
         let mut exhausted = false;
         let mut failure = None;
         loop {
-            // Claim when half the slots are free, so a claim serves several.
-            let free = concurrency - tasks.len();
-            if !exhausted
-                && !self.stop.is_stopping()
-                && (free * 2 >= concurrency || tasks.is_empty())
+            if self.stop.is_stopping() && !waiting.is_empty() {
+                self.release(waiting.drain(..).collect()).await;
+            }
+            while tasks.len() < concurrency
+                && let Some((row, job)) = waiting.pop_front()
             {
-                match self.claim(free).await {
-                    Ok(rows) => {
-                        exhausted = rows.len() < free;
-                        for row in rows {
-                            step.attempted += 1;
-                            tasks.spawn(self.clone().attempt(row, tx.clone()));
-                        }
-                    }
-                    Err(e) => {
-                        exhausted = true;
-                        failure = Some(e);
-                    }
+                step.attempted += 1;
+                tasks.spawn(self.clone().attempt(row, job, tx.clone()));
+            }
+            // Claim when fewer jobs wait than there are slots, up to three
+            // slots' worth in all: groups of at least `concurrency`.
+            if claims.is_empty()
+                && !exhausted
+                && !self.stop.is_stopping()
+                && waiting.len() < concurrency
+            {
+                asked = (3 * concurrency)
+                    .saturating_sub(tasks.len() + waiting.len())
+                    .min(MAX_CLAIM);
+                if asked > 0 {
+                    claims.spawn(self.clone().claim(asked));
                 }
             }
-            if tasks.is_empty() {
-                break;
+            if tasks.is_empty() && claims.is_empty() {
+                if waiting.is_empty() {
+                    break;
+                }
+                continue;
             }
-            if let Some(Err(e)) = tasks.join_next().await {
-                tracing::error!(error = %e, "job task failed");
+            tokio::select! {
+                Some(claimed) = claims.join_next(), if !claims.is_empty() => {
+                    match claimed {
+                        Ok(Ok(rows)) => {
+                            exhausted = rows.len() < asked;
+                            waiting.extend(rows);
+                        }
+                        Ok(Err(e)) => {
+                            exhausted = true;
+                            failure = Some(e);
+                        }
+                        Err(e) => {
+                            exhausted = true;
+                            failure = Some(Error::Internal(anyhow::anyhow!("job claim failed: {e}")));
+                        }
+                    }
+                }
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Err(e) = joined {
+                        tracing::error!(error = %e, "job task failed");
+                    }
+                }
             }
         }
         drop(tx);
@@ -258,22 +358,10 @@ impl Runner {
     async fn attempt(
         self: Arc<Self>,
         row: Row,
+        job: Job,
         done: tokio::sync::mpsc::UnboundedSender<Completed>,
     ) {
         let started_at = self.now();
-        let job = Job {
-            id: row.id,
-            kind: row.kind.clone(),
-            key: row.idempotency_key.clone(),
-            payload: serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null),
-            attempt: row.attempts,
-            unknown_outcomes: row.unknown_outcomes,
-            first_attempt_at: row
-                .first_attempt_at
-                .map(crate::db::utc)
-                .unwrap_or(started_at),
-            last_result: row.last_result.clone(),
-        };
         let attempt = match self.handlers.get(row.kind.as_str()) {
             None => Attempt::new(
                 Outcome::failed(format!("no handler for {}", row.kind)),
@@ -324,10 +412,7 @@ impl Runner {
             for round in 0.. {
                 let (this, batch2) = (self.clone(), batch.clone());
                 let now = self.now();
-                let written = self
-                    .db
-                    .transaction(move |c| this.write(c, &batch2, now))
-                    .await;
+                let written = self.write_txn(move |c| this.write(c, &batch2, now)).await;
                 match written {
                     Ok(n) => {
                         done += n;
@@ -349,20 +434,80 @@ impl Runner {
         done
     }
 
+    /// Records a batch: all its results together (one UPDATE, one INSERT,
+    /// then the hooks), in a savepoint; if a hook fails, that is undone and
+    /// the batch recorded one by one, each result in its own savepoint, so
+    /// one failing hook costs only its own job a note.
     fn write(
         &self,
         conn: &mut DbConnection,
         batch: &[Completed],
         now: DateTime<Utc>,
     ) -> Result<usize> {
+        let finishes: Vec<Finish> = batch
+            .iter()
+            .map(|completed| {
+                let rules = self
+                    .handlers
+                    .get(completed.row.kind.as_str())
+                    .map(|h| h.retry())
+                    .unwrap_or_default();
+                decide(completed, rules, now)
+            })
+            .collect();
+        conn.batch_execute("SAVEPOINT job_results")?;
+        match self.write_together(conn, batch, &finishes, now) {
+            Ok(done) => {
+                conn.batch_execute("RELEASE SAVEPOINT job_results")?;
+                Ok(done)
+            }
+            Err(e) => {
+                conn.batch_execute("ROLLBACK TO SAVEPOINT job_results")?;
+                conn.batch_execute("RELEASE SAVEPOINT job_results")?;
+                tracing::warn!(error = %e, "recording job results together failed; one by one");
+                self.write_one_by_one(conn, batch, &finishes, now)
+            }
+        }
+    }
+
+    fn write_together(
+        &self,
+        conn: &mut DbConnection,
+        batch: &[Completed],
+        finishes: &[Finish],
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let written = db::finish_many(conn, &self.me.id, finishes, now)?;
         let mut done = 0;
-        for completed in batch {
+        for (completed, finish) in batch.iter().zip(finishes) {
+            if written.binary_search(&finish.job_id).is_err() {
+                continue;
+            }
+            if finish.state.is_final()
+                && let Some(handler) = self.handlers.get(completed.row.kind.as_str())
+            {
+                handler.finished(conn, &completed.job, &completed.attempt.outcome, now)?;
+            }
+            if finish.state == JobState::Done {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    fn write_one_by_one(
+        &self,
+        conn: &mut DbConnection,
+        batch: &[Completed],
+        finishes: &[Finish],
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let mut done = 0;
+        for (completed, finish) in batch.iter().zip(finishes) {
             let handler = self.handlers.get(completed.row.kind.as_str());
-            let rules = handler.map(|h| h.retry()).unwrap_or_default();
-            let finish = decide(completed, rules, now);
             conn.batch_execute("SAVEPOINT job_result")?;
             let hooked = (|| -> Result<bool> {
-                let written = db::finish(conn, &self.me.id, &finish, now)?;
+                let written = db::finish(conn, &self.me.id, finish, now)?;
                 if written
                     && finish.state.is_final()
                     && let Some(handler) = handler
@@ -458,6 +603,23 @@ impl Runner {
         }
         beat.abort();
         self.shut_down().await
+    }
+}
+
+/// The most jobs one claim takes.
+const MAX_CLAIM: usize = 512;
+
+/// A claimed row as its handler sees it.
+fn job_of(row: &Row, now: DateTime<Utc>) -> Job {
+    Job {
+        id: row.id,
+        kind: row.kind.clone(),
+        key: row.idempotency_key.clone(),
+        payload: serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null),
+        attempt: row.attempts,
+        unknown_outcomes: row.unknown_outcomes,
+        first_attempt_at: row.first_attempt_at.map(crate::db::utc).unwrap_or(now),
+        last_result: row.last_result.clone(),
     }
 }
 

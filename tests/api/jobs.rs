@@ -84,6 +84,9 @@ impl Handler for EchoHandler {
         outcome: &Outcome,
         _now: DateTime<Utc>,
     ) -> pregon::Result<()> {
+        if job.payload["hook"] == "fail" {
+            return Err(pregon::Error::Internal(anyhow::anyhow!("the hook broke")));
+        }
         let what = match outcome {
             Outcome::Done { .. } => "done",
             Outcome::Failed { .. } => "failed",
@@ -404,6 +407,179 @@ async fn two_runners_on_one_database_run_each_job_once() {
         // Both took part: SKIP LOCKED let them claim side by side.
         assert!(sa.attempted > 0 && sb.attempted > 0, "{sa:?} {sb:?}");
     }
+}
+
+/// The runner writes a batch's results together: every outcome in one
+/// multi-row UPDATE and one INSERT, a job another worker holds left alone;
+/// claimed jobs never started go back as they were.
+#[tokio::test]
+async fn a_batch_of_mixed_results_is_written_together_and_unstarted_claims_go_back() {
+    use pregon::db::jobs::{Finish, claim, finish_many, release};
+    use pregon::domain::job::AttemptOutcome;
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for key in ["done", "retry", "failed", "unknown", "stolen", "unstarted"] {
+        ids.push(enqueue(&app, key, json!({})).await);
+    }
+    let now = app.clock_now();
+    let later = now + TimeDelta::seconds(90);
+    let lease = now + TimeDelta::seconds(15);
+    let written = app
+        .db
+        .transaction(move |c| {
+            let mine = claim(c, "w", &[KIND], 4, lease, now)?;
+            assert_eq!(mine.len(), 4);
+            let theirs = claim(c, "other", &[KIND], 1, lease, now)?;
+            assert_eq!(theirs.len(), 1);
+            let finish = |id: i64, state, outcome, result: &str| Finish {
+                job_id: id,
+                attempt: 1,
+                state,
+                outcome,
+                next_attempt_at: None,
+                unknown: false,
+                result: result.into(),
+                remote_id: None,
+                remote_url: None,
+                started_at: now,
+                request: Some(format!("POST /{id}")),
+                status: Some(200),
+                reply: Some("ok".into()),
+            };
+            let batch = vec![
+                Finish {
+                    remote_id: Some("r-1".into()),
+                    remote_url: Some("https://example.test/1".into()),
+                    ..finish(mine[0].id, JobState::Done, AttemptOutcome::Done, "done")
+                },
+                Finish {
+                    next_attempt_at: Some(later),
+                    status: Some(503),
+                    ..finish(mine[1].id, JobState::Queued, AttemptOutcome::Retry, "retry")
+                },
+                finish(
+                    mine[2].id,
+                    JobState::Failed,
+                    AttemptOutcome::Failed,
+                    "failed: 422",
+                ),
+                Finish {
+                    unknown: true,
+                    status: None,
+                    reply: None,
+                    ..finish(
+                        mine[3].id,
+                        JobState::Unknown,
+                        AttemptOutcome::Unknown,
+                        "outcome unknown",
+                    )
+                },
+                // Not this worker's: skipped.
+                finish(theirs[0].id, JobState::Done, AttemptOutcome::Done, "done"),
+            ];
+            finish_many(c, "w", &batch, now)
+        })
+        .await
+        .unwrap();
+    assert_eq!(written, ids[..4].to_vec());
+
+    let done = job(&app, ids[0]).await;
+    assert_eq!(done.state().unwrap(), JobState::Done);
+    assert_eq!(done.remote_url.as_deref(), Some("https://example.test/1"));
+    assert_eq!(done.finished_at, Some(now.naive_utc()));
+    assert_eq!(done.claimed_by, None);
+    let retry = job(&app, ids[1]).await;
+    assert_eq!(retry.state().unwrap(), JobState::Queued);
+    assert_eq!(retry.next_attempt_at, later.naive_utc());
+    assert_eq!(retry.finished_at, None);
+    // Due later: not claimed now.
+    let again = app
+        .db
+        .transaction(move |c| claim(c, "w", &[KIND], 10, lease, now))
+        .await
+        .unwrap();
+    assert_eq!(again.iter().map(|r| r.id).collect::<Vec<_>>(), vec![ids[5]]);
+    assert_eq!(job(&app, ids[2]).await.state().unwrap(), JobState::Failed);
+    let unknown = job(&app, ids[3]).await;
+    assert_eq!(unknown.state().unwrap(), JobState::Unknown);
+    assert_eq!(unknown.unknown_outcomes, 1);
+    let stolen = job(&app, ids[4]).await;
+    assert_eq!(stolen.state().unwrap(), JobState::Running);
+    assert_eq!(stolen.claimed_by.as_deref(), Some("other"));
+    for (id, status) in [(ids[0], Some(200)), (ids[1], Some(503)), (ids[3], None)] {
+        let attempts = app
+            .db
+            .run(move |c| pregon::db::jobs::attempts(c, id))
+            .await
+            .unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].worker, "w");
+        assert_eq!(attempts[0].status, status);
+        assert_eq!(attempts[0].started_at, now);
+    }
+    let stolen_id = ids[4];
+    let none = app
+        .db
+        .run(move |c| pregon::db::jobs::attempts(c, stolen_id))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+
+    // Claimed, never started: back in the queue, no attempt counted.
+    let unstarted = ids[5];
+    let released = app
+        .db
+        .transaction(move |c| release(c, "w", &[unstarted], now))
+        .await
+        .unwrap();
+    assert_eq!(released, 1);
+    let back = job(&app, unstarted).await;
+    assert_eq!(back.state().unwrap(), JobState::Queued);
+    assert_eq!((back.attempts, back.unknown_outcomes), (0, 0));
+    assert_eq!((back.claimed_by, back.first_attempt_at), (None, None));
+}
+
+/// A hook that fails costs only its own job a note; the other results of
+/// the same run are recorded with their hooks.
+#[tokio::test]
+async fn a_failing_hook_costs_only_its_own_job_a_note() {
+    let app = spawn_app().await;
+    let echo = Arc::new(Echo::default());
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let hook = if n == 7 { "fail" } else { "ok" };
+        ids.push(
+            enqueue(
+                &app,
+                &format!("h{n}"),
+                json!({"answer": "done", "hook": hook}),
+            )
+            .await,
+        );
+    }
+    let step = runner(&app, &echo).run_once().await.unwrap();
+    assert_eq!((step.attempted, step.done), (20, 20));
+    for (n, id) in ids.iter().enumerate() {
+        let row = job(&app, *id).await;
+        assert_eq!(row.state().unwrap(), JobState::Done);
+        let note = row.last_result.unwrap();
+        assert_eq!(
+            note.contains("recording what follows failed: "),
+            n == 7,
+            "{n}: {note}"
+        );
+    }
+    let mut hooked: Vec<String> = echo
+        .finished
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, _)| k.clone())
+        .collect();
+    hooked.sort();
+    hooked.dedup();
+    assert_eq!(hooked.len(), 19);
+    assert!(!hooked.contains(&"h7".to_owned()));
 }
 
 #[tokio::test]

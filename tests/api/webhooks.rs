@@ -384,6 +384,100 @@ async fn during_a_rotation_both_secrets_sign() {
     assert!(verify(&old, &got[1]).is_err());
 }
 
+/// One runner keeps what it read of an endpoint (and its opened secrets)
+/// between deliveries, but reads it again for every claimed group: a
+/// rotation, a new URL or a disabling committed before the claim is what
+/// the next delivery uses.
+#[tokio::test]
+async fn one_runner_sees_each_change_of_an_endpoint_made_before_its_next_claim() {
+    let app = app_with_webhooks(true).await;
+    let first = Receiver::start(|_| Reply::status(204));
+    let second = Receiver::start(|_| Reply::status(204));
+    let hook = subscribe(
+        &app,
+        &format!("{}/a", first.url),
+        json!(["activity.created"]),
+    )
+    .await;
+    let id = hook["id"].as_i64().unwrap();
+    let old = hook["secret"].as_str().unwrap().to_owned();
+    let f = fixture(&app).await;
+    let mut day = 0;
+    let mut change = || {
+        day += 1;
+        activity(
+            &f,
+            json!({"precision": "days", "start": format!("2020-03-{day:02}"), "end": format!("2020-03-{day:02}")}),
+        )
+    };
+    let runner = runner(&app);
+
+    app.create("/api/v1/activities", change()).await;
+    assert_eq!(runner.run_once().await.unwrap().done, 1);
+    let got = first.requests();
+    assert_eq!(got.len(), 1);
+    verify(&old, &got[0]).unwrap();
+
+    // A rotation: the same runner signs with both secrets now.
+    let rotated: Value = app
+        .client
+        .post(app.url(&format!("/api/v1/webhooks/{id}/rotate-secret")))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    app.create("/api/v1/activities", change()).await;
+    assert_eq!(runner.run_once().await.unwrap().done, 1);
+    let got = first.requests();
+    assert_eq!(got.len(), 2);
+    verify(&new, &got[1]).unwrap();
+    verify(&old, &got[1]).unwrap();
+
+    // A new URL: the next delivery goes there.
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/webhooks/{id}")))
+        .bearer_auth(&app.admin)
+        .json(&json!({"url": format!("{}/b", second.url), "event_types": ["activity.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    app.create("/api/v1/activities", change()).await;
+    assert_eq!(runner.run_once().await.unwrap().done, 1);
+    assert_eq!(first.requests().len(), 2);
+    let got = second.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].path, "/b");
+    verify(&new, &got[0]).unwrap();
+
+    // Disabled while a delivery waits: it is not sent.
+    app.create("/api/v1/activities", change()).await;
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/webhooks/{id}")))
+        .bearer_auth(&app.admin)
+        .json(&json!({"url": format!("{}/b", second.url), "event_types": ["activity.created"], "enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let step = runner.run_once().await.unwrap();
+    assert_eq!((step.attempted, step.done), (1, 0));
+    assert_eq!(second.requests().len(), 1);
+    let waiting = webhook_jobs(&app)[0].clone();
+    assert_eq!(waiting.state().unwrap(), JobState::Failed);
+    assert!(
+        waiting.last_result.as_deref().unwrap().contains("disabled"),
+        "{:?}",
+        waiting.last_result
+    );
+}
+
 #[tokio::test]
 async fn private_targets_are_refused_when_saved_and_when_connecting() {
     let app = app_with_webhooks(false).await;
