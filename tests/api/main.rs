@@ -15,6 +15,7 @@ mod backups;
 mod bluesky;
 mod browser;
 mod browser_newsletter;
+mod channel_accounts;
 mod cli;
 mod contract;
 mod contract_reach;
