@@ -40,6 +40,7 @@ mod newsletter;
 mod occurrence_overrides;
 mod openapi;
 mod organisations;
+mod post_process;
 mod posts;
 mod rate_limits;
 mod rdates;
