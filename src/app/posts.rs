@@ -435,6 +435,7 @@ pub struct VariantView {
     pub channel_id: i64,
     pub lang: Language,
     pub body: String,
+    pub content_warning: Option<String>,
     /// The channel's account, if one is linked (else it is not published).
     pub channel_account_id: Option<i64>,
     pub network: Option<Network>,
@@ -450,9 +451,13 @@ pub struct VariantView {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(examples(json!({"body": "The Smart Cities Study is out: 24 cities on smart governance https://www.uclg.org/ #SmartCities"})))]
+#[schema(examples(json!({"body": "The Smart Cities Study is out: 24 cities on smart governance https://www.uclg.org/ #SmartCities", "content_warning": null})))]
 pub struct VariantInput {
     pub body: crate::domain::text::Text<5000>,
+    /// Mastodon: shown before the text, counted in its length. Refused on
+    /// Bluesky, which has none.
+    #[serde(default)]
+    pub content_warning: Option<crate::domain::text::Text<500>>,
 }
 
 /// Length and limit of `body` on the account's network; `Err` says why it
@@ -461,7 +466,9 @@ fn measure(
     account: Option<&channel_accounts::Row>,
     lang: Language,
     body: &str,
+    content_warning: Option<&str>,
 ) -> Result<Option<(usize, usize)>> {
+    let warning = content_warning.unwrap_or("");
     let Some(account) = account else {
         return Ok(None);
     };
@@ -475,13 +482,24 @@ fn measure(
                     kind: "limits-unknown",
                     message: "the Mastodon instance's limits have not been read yet".into(),
                 })?;
-            mastodon::check_length(limits, body, "")?;
+            mastodon::check_length(limits, body, warning)?;
             Ok(Some((
-                crate::social::text::mastodon_length(body, "", limits.characters_reserved_per_url),
+                crate::social::text::mastodon_length(
+                    body,
+                    warning,
+                    limits.characters_reserved_per_url,
+                ),
                 limits.max_characters,
             )))
         }
         Network::Bluesky => {
+            if !warning.is_empty() {
+                return Err(Error::invalid(
+                    "content_warning",
+                    "Bluesky has no content warnings: put the warning in the text, \
+                     or leave this variant without one",
+                ));
+            }
             bluesky::check_length(body, &[lang.as_str().to_owned()])?;
             Ok(Some((
                 crate::social::text::graphemes(body),
@@ -517,7 +535,12 @@ fn views(conn: &mut DbConnection, activity: &Activity) -> Result<Vec<VariantView
     let mut out = Vec::new();
     for v in &activity.post_variants {
         let account = channel_accounts::for_channel(conn, v.channel_id)?;
-        let (length, max_length, problem) = match measure(account.as_ref(), v.lang, &v.body) {
+        let (length, max_length, problem) = match measure(
+            account.as_ref(),
+            v.lang,
+            &v.body,
+            v.content_warning.as_deref(),
+        ) {
             Ok(Some((l, m))) => (Some(l), Some(m), None),
             Ok(None) => (None, None, None),
             Err(e) => (None, None, Some(e.to_string())),
@@ -538,6 +561,7 @@ fn views(conn: &mut DbConnection, activity: &Activity) -> Result<Vec<VariantView
             channel_id: v.channel_id,
             lang: v.lang,
             body: v.body.clone(),
+            content_warning: v.content_warning.clone(),
             channel_account_id: account.as_ref().map(|a| a.id),
             network: account.as_ref().map(|a| a.network),
             length,
@@ -575,20 +599,31 @@ pub fn put(
         ));
     }
     let body = input.body.as_str().to_owned();
+    let content_warning = input
+        .content_warning
+        .as_ref()
+        .map(|w| w.as_str().trim().to_owned())
+        .filter(|w| !w.is_empty());
     let account = channel_accounts::for_channel(conn, channel_id)?;
-    measure(account.as_ref(), lang, &body)?;
+    measure(account.as_ref(), lang, &body, content_warning.as_deref())?;
     let mut valid = super::imports::as_valid(&activity);
     match valid
         .post_variants
         .iter_mut()
         .find(|v| v.channel_id == channel_id && v.lang == lang)
     {
-        Some(v) if v.body == body => return views(conn, &activity),
-        Some(v) => v.body = body,
+        Some(v) if v.body == body && v.content_warning == content_warning => {
+            return views(conn, &activity);
+        }
+        Some(v) => {
+            v.body = body;
+            v.content_warning = content_warning;
+        }
         None => valid.post_variants.push(PostVariant {
             channel_id,
             lang,
             body,
+            content_warning,
         }),
     }
     let version = activity.version;
@@ -635,9 +670,15 @@ pub fn require_valid(conn: &mut DbConnection, activity_id: i64) -> Result<()> {
     let activity = db::activities::get(conn, activity_id)?;
     for (i, v) in activity.post_variants.iter().enumerate() {
         let account = channel_accounts::for_channel(conn, v.channel_id)?;
-        measure(account.as_ref(), v.lang, &v.body).map_err(|e| match e {
-            Error::Invalid { message, .. } => {
-                Error::invalid(format!("post_variants[{i}].body"), message)
+        measure(
+            account.as_ref(),
+            v.lang,
+            &v.body,
+            v.content_warning.as_deref(),
+        )
+        .map_err(|e| match e {
+            Error::Invalid { field, message } => {
+                Error::invalid(format!("post_variants[{i}].{field}"), message)
             }
             other => other,
         })?;
@@ -759,7 +800,7 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                         revision: revision_of(hash),
                         status: v.body.clone(),
                         language: v.lang.as_str().to_owned(),
-                        spoiler_text: None,
+                        spoiler_text: v.content_warning.clone(),
                     };
                     crate::jobs::enqueue(
                         conn,
@@ -790,6 +831,7 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                         "lang": v.lang,
                         "title": activity.translations.get(&v.lang).map(|t| &t.title),
                         "text": v.body,
+                        "content_warning": v.content_warning,
                         "time": at,
                     });
                     crate::social::cms::enqueue(conn, account.id, &key, data, at, now)?
