@@ -14,6 +14,7 @@ use crate::db::posts::Publication;
 use crate::db::{self, DbConnection, channel_accounts, posts};
 use crate::domain::activity::{Activity, ActivityKind, PostVariant};
 use crate::domain::language::Language;
+use crate::domain::network::{Network, PublicationState};
 use crate::domain::review;
 use crate::domain::timing::Timing;
 use crate::error::{Error, Result};
@@ -33,27 +34,36 @@ pub const MAX_LATE: TimeDelta = TimeDelta::hours(24);
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChannelAccount {
     pub id: i64,
-    /// `mastodon`, `bluesky`, `webhook` or `manual`.
-    pub network: String,
+    pub network: Network,
+    /// A name for people (e.g. "UCLG on Mastodon").
+    pub name: Option<String>,
     pub base_url: String,
     pub handle: Option<String>,
     /// The channel this account publishes for.
     pub channel_id: Option<i64>,
     pub has_credentials: bool,
+    /// Each rotation of the credentials is a new version.
+    pub credentials_version: i32,
+    /// A disabled account publishes nothing: no job is made for it, and a
+    /// job made before is not published.
+    pub disabled: bool,
     /// Mastodon: the instance's limits as last read (cached a day).
     #[schema(value_type = Option<Object>)]
     pub limits: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(examples(json!({"network": "webhook", "base_url": "https://cms.example.org/hooks/pregon", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "channel_id": null})))]
+#[schema(examples(json!({"network": "webhook", "name": "UCLG website", "base_url": "https://cms.example.org/hooks/pregon", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "channel_id": null})))]
 pub struct ChannelAccountInput {
     /// `mastodon`, `bluesky` or `webhook` (a CMS: `base_url` receives each
     /// post signed per Standard Webhooks with `secret`, a `whsec_…`).
-    #[schema(max_length = 20)]
-    pub network: String,
+    pub network: Network,
+    /// A name for people.
+    #[schema(max_length = 100)]
+    pub name: Option<String>,
     /// The Mastodon instance or the Bluesky PDS (e.g. https://bsky.social).
     #[schema(max_length = 2000)]
     pub base_url: String,
@@ -68,57 +78,88 @@ pub struct ChannelAccountInput {
     pub channel_id: Option<i64>,
 }
 
+/// A change to an account; fields left out stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "UCLG website (new CMS)", "secret": "whsec_cm90YXRlZC1zZWNyZXQtMjAyNi0xMi0wMS11Y2xn", "disabled": false})))]
+pub struct ChannelAccountUpdate {
+    /// A new name (empty: none).
+    #[schema(max_length = 100)]
+    pub name: Option<String>,
+    /// A new instance, PDS or CMS address (Mastodon: its limits are read again).
+    #[schema(max_length = 2000)]
+    pub base_url: Option<String>,
+    #[schema(max_length = 300)]
+    pub handle: Option<String>,
+    /// New credentials (a rotation): the old ones no longer open, and a
+    /// Bluesky session made with them is dropped.
+    #[schema(max_length = 2000)]
+    pub secret: Option<String>,
+    /// Stops (true) or resumes (false) publishing through the account.
+    pub disabled: Option<bool>,
+}
+
 fn account_view(row: &channel_accounts::Row) -> ChannelAccount {
     ChannelAccount {
         id: row.id,
-        network: row.network.clone(),
+        network: row.network,
+        name: row.name.clone(),
         base_url: row.base_url.clone(),
         handle: row.handle.clone(),
         channel_id: row.channel_id,
         has_credentials: row.sealed_credentials.is_some(),
+        credentials_version: row.credentials_version,
+        disabled: row.is_disabled(),
         limits: row
             .limits
             .as_deref()
             .and_then(|l| serde_json::from_str(l).ok()),
         created_at: db::utc(row.created_at),
+        updated_at: db::utc(row.updated_at),
     }
 }
 
-pub fn create_account(
-    conn: &mut DbConnection,
-    cx: &Context,
-    sealer: &Sealer,
-    input: &ChannelAccountInput,
-) -> Result<ChannelAccount> {
-    policy::require(&cx.actor, Operation::Administer)?;
-    if !matches!(input.network.as_str(), "mastodon" | "bluesky" | "webhook") {
-        return Err(Error::invalid("network", "mastodon, bluesky or webhook"));
+fn checked_name(name: Option<&str>) -> Result<Option<&str>> {
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > 100) {
+        return Err(Error::invalid("name", "at most 100 characters"));
     }
-    let base_url = input.base_url.trim();
+    Ok(name)
+}
+
+fn checked_base_url(network: Network, base_url: &str) -> Result<&str> {
+    let base_url = base_url.trim();
     if base_url.len() > 2000 {
         return Err(Error::invalid("base_url", "at most 2000 characters"));
     }
-    let handle = input
-        .handle
-        .as_deref()
-        .map(str::trim)
-        .filter(|h| !h.is_empty());
+    url::Url::parse(base_url).map_err(|e| Error::invalid("base_url", e.to_string()))?;
+    if network == Network::Webhook {
+        crate::jobs::outbound::check_url(base_url, true)
+            .map_err(|reason| Error::invalid("base_url", reason))?;
+    }
+    Ok(base_url)
+}
+
+fn checked_handle(network: Network, handle: Option<&str>) -> Result<Option<&str>> {
+    let handle = handle.map(str::trim).filter(|h| !h.is_empty());
     if handle.is_some_and(|h| h.len() > 300) {
         return Err(Error::invalid("handle", "at most 300 characters"));
     }
-    if input.network == "bluesky" && handle.is_none() {
+    if network == Network::Bluesky && handle.is_none() {
         return Err(Error::invalid(
             "handle",
             "a Bluesky account signs in with its handle",
         ));
     }
-    let secret = input.secret.trim();
+    Ok(handle)
+}
+
+fn checked_secret(network: Network, secret: &str) -> Result<&str> {
+    let secret = secret.trim();
     if secret.is_empty() || secret.len() > 2000 {
         return Err(Error::invalid("secret", "1 to 2000 characters"));
     }
-    if input.network == "webhook" {
-        crate::jobs::outbound::check_url(base_url, true)
-            .map_err(|reason| Error::invalid("base_url", reason))?;
+    if network == Network::Webhook {
         let key = secret
             .strip_prefix("whsec_")
             .map(|k| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, k));
@@ -129,6 +170,26 @@ pub fn create_account(
             ));
         }
     }
+    Ok(secret)
+}
+
+pub fn create_account(
+    conn: &mut DbConnection,
+    cx: &Context,
+    sealer: &Sealer,
+    input: &ChannelAccountInput,
+) -> Result<ChannelAccount> {
+    policy::require(&cx.actor, Operation::Administer)?;
+    if input.network == Network::Manual {
+        return Err(Error::invalid(
+            "network",
+            "mastodon, bluesky or webhook (manual accounts are not available yet)",
+        ));
+    }
+    let name = checked_name(input.name.as_deref())?;
+    let base_url = checked_base_url(input.network, &input.base_url)?;
+    let handle = checked_handle(input.network, input.handle.as_deref())?;
+    let secret = checked_secret(input.network, &input.secret)?;
     if let Some(channel) = input.channel_id {
         db::channels::get(conn, channel)
             .map_err(|_| Error::invalid("channel_id", "no such channel"))?;
@@ -143,7 +204,8 @@ pub fn create_account(
         conn,
         cx,
         sealer,
-        &input.network,
+        input.network,
+        name,
         base_url,
         handle,
         secret,
@@ -175,11 +237,191 @@ pub fn list_accounts(conn: &mut DbConnection, cx: &Context) -> Result<Vec<Channe
         .collect())
 }
 
+/// An account not deleted, or 404.
+fn live_account(conn: &mut DbConnection, id: i64) -> Result<channel_accounts::Row> {
+    let row = channel_accounts::get(conn, id)?;
+    if row.is_deleted() {
+        return Err(Error::not_found("channel account", id));
+    }
+    Ok(row)
+}
+
+pub fn get_account(conn: &mut DbConnection, cx: &Context, id: i64) -> Result<ChannelAccount> {
+    policy::require(&cx.actor, Operation::Administer)?;
+    Ok(account_view(&live_account(conn, id)?))
+}
+
+/// The account's history (administrators; also after it was deleted).
+pub fn account_history(
+    conn: &mut DbConnection,
+    cx: &Context,
+    id: i64,
+) -> Result<Vec<crate::domain::history::HistoryEntry>> {
+    policy::require(&cx.actor, Operation::Administer)?;
+    channel_accounts::get(conn, id)?;
+    history::of_record(conn, "channel_account", id)
+}
+
+/// Renames, moves (a new URL or handle), rotates the credentials of,
+/// disables or enables an account; each change in its history, a rotation
+/// as `credentials: rotated` and its version, never the secret.
+pub fn update_account(
+    conn: &mut DbConnection,
+    cx: &Context,
+    sealer: &Sealer,
+    id: i64,
+    input: &ChannelAccountUpdate,
+) -> Result<ChannelAccount> {
+    use crate::social::accounts::change;
+    use serde_json::Value;
+    policy::require(&cx.actor, Operation::Administer)?;
+    let row = live_account(conn, id)?;
+    let name = match &input.name {
+        Some(n) => checked_name(Some(n))?,
+        None => row.name.as_deref(),
+    };
+    let base_url = match &input.base_url {
+        Some(u) => checked_base_url(row.network, u)?,
+        None => row.base_url.as_str(),
+    };
+    let handle = match &input.handle {
+        Some(h) => checked_handle(row.network, Some(h))?,
+        None => row.handle.as_deref(),
+    };
+    let secret = input
+        .secret
+        .as_deref()
+        .map(|s| checked_secret(row.network, s))
+        .transpose()?;
+    let mut changes = Vec::new();
+    if name != row.name.as_deref() {
+        changes.push(change("name", row.name.clone().into(), name.into()));
+    }
+    let url_changed = base_url != row.base_url;
+    if url_changed {
+        changes.push(change(
+            "base_url",
+            row.base_url.clone().into(),
+            base_url.into(),
+        ));
+    }
+    if handle != row.handle.as_deref() {
+        changes.push(change("handle", row.handle.clone().into(), handle.into()));
+    }
+    if !changes.is_empty() {
+        channel_accounts::set_details(conn, id, name, base_url, handle, url_changed, cx.now)?;
+    }
+    if let Some(secret) = secret {
+        let version = crate::social::accounts::rotate(conn, cx, sealer, &row, secret)?;
+        changes.push(change(
+            "credentials",
+            Value::Null,
+            format!("rotated (version {version})").into(),
+        ));
+    }
+    if let Some(disabled) = input.disabled
+        && disabled != row.is_disabled()
+    {
+        channel_accounts::set_disabled(conn, id, disabled.then_some(cx.now), cx.now)?;
+        changes.push(change(
+            "disabled",
+            row.is_disabled().into(),
+            disabled.into(),
+        ));
+    }
+    if !changes.is_empty() {
+        history::record_in(conn, cx, "channel_account", id, Action::Updated, changes)?;
+    }
+    Ok(account_view(&channel_accounts::get(conn, id)?))
+}
+
+/// Deletes an account: refused (409) while an approved variant on its
+/// channel has not gone out yet (not published, or queued, or its outcome
+/// unknown); otherwise its credentials and session are erased and its
+/// channel freed, the row kept for the publications that refer to it.
+pub fn delete_account(conn: &mut DbConnection, cx: &Context, id: i64) -> Result<()> {
+    use crate::social::accounts::change;
+    policy::require(&cx.actor, Operation::Administer)?;
+    let row = live_account(conn, id)?;
+    let waiting = waiting_variants(conn, &row)?;
+    if !waiting.is_empty() {
+        let list = waiting
+            .iter()
+            .map(|(a, lang)| format!("activity {a} ({lang})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(Error::Conflict(format!(
+            "approved variants have not gone out through this account yet: {list}; \
+             publish, edit or delete them first, or disable the account"
+        )));
+    }
+    channel_accounts::mark_deleted(conn, id, cx.now)?;
+    history::record_in(
+        conn,
+        cx,
+        "channel_account",
+        id,
+        Action::Deleted,
+        vec![change(
+            "channel_id",
+            row.channel_id.into(),
+            serde_json::Value::Null,
+        )],
+    )?;
+    Ok(())
+}
+
+/// The approved variants (activity, language) on the account's channel
+/// that have not gone out: no publication yet, or one queued or unknown.
+fn waiting_variants(
+    conn: &mut DbConnection,
+    account: &channel_accounts::Row,
+) -> Result<Vec<(i64, Language)>> {
+    let Some(channel) = account.channel_id else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for activity_id in posts::open_activities_on_channel(conn, channel)? {
+        let activity = db::activities::get(conn, activity_id)?;
+        let review = reviews::get(conn, Subject::Activity(activity_id))?;
+        if review.state != review::ReviewState::Approved {
+            continue;
+        }
+        let Some(approved) = review.approved_hash else {
+            continue;
+        };
+        let current = review::activity_content(&activity);
+        let publications = posts::of_activity(conn, activity_id)?;
+        for v in activity
+            .post_variants
+            .iter()
+            .filter(|v| v.channel_id == channel)
+        {
+            let key = variant_key(v);
+            if approved.get(&key).is_none() || approved.get(&key) != current.get(&key) {
+                continue;
+            }
+            let gone = publications
+                .iter()
+                .find(|p| p.channel_id == channel && p.lang == v.lang.as_str())
+                .is_some_and(|p| {
+                    matches!(
+                        p.state,
+                        PublicationState::Published | PublicationState::Failed
+                    )
+                });
+            if !gone {
+                out.push((activity_id, v.lang));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// What became of a variant.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublicationView {
-    /// `queued`, `published`, `failed` or `unknown`.
-    pub state: String,
+    pub state: PublicationState,
     pub job_id: i64,
     pub remote_id: Option<String>,
     pub url: Option<String>,
@@ -193,9 +435,10 @@ pub struct VariantView {
     pub channel_id: i64,
     pub lang: Language,
     pub body: String,
+    pub content_warning: Option<String>,
     /// The channel's account, if one is linked (else it is not published).
     pub channel_account_id: Option<i64>,
-    pub network: Option<String>,
+    pub network: Option<Network>,
     /// Its length as the network counts it, and the network's limit.
     pub length: Option<usize>,
     pub max_length: Option<usize>,
@@ -208,9 +451,13 @@ pub struct VariantView {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(examples(json!({"body": "The Smart Cities Study is out: 24 cities on smart governance https://www.uclg.org/ #SmartCities"})))]
+#[schema(examples(json!({"body": "The Smart Cities Study is out: 24 cities on smart governance https://www.uclg.org/ #SmartCities", "content_warning": null})))]
 pub struct VariantInput {
     pub body: crate::domain::text::Text<5000>,
+    /// Mastodon: shown before the text, counted in its length. Refused on
+    /// Bluesky, which has none.
+    #[serde(default)]
+    pub content_warning: Option<crate::domain::text::Text<500>>,
 }
 
 /// Length and limit of `body` on the account's network; `Err` says why it
@@ -219,12 +466,14 @@ fn measure(
     account: Option<&channel_accounts::Row>,
     lang: Language,
     body: &str,
+    content_warning: Option<&str>,
 ) -> Result<Option<(usize, usize)>> {
+    let warning = content_warning.unwrap_or("");
     let Some(account) = account else {
         return Ok(None);
     };
-    match account.network.as_str() {
-        "mastodon" => {
+    match account.network {
+        Network::Mastodon => {
             let limits: mastodon::Limits = account
                 .limits
                 .as_deref()
@@ -233,13 +482,24 @@ fn measure(
                     kind: "limits-unknown",
                     message: "the Mastodon instance's limits have not been read yet".into(),
                 })?;
-            mastodon::check_length(limits, body, "")?;
+            mastodon::check_length(limits, body, warning)?;
             Ok(Some((
-                crate::social::text::mastodon_length(body, "", limits.characters_reserved_per_url),
+                crate::social::text::mastodon_length(
+                    body,
+                    warning,
+                    limits.characters_reserved_per_url,
+                ),
                 limits.max_characters,
             )))
         }
-        "bluesky" => {
+        Network::Bluesky => {
+            if !warning.is_empty() {
+                return Err(Error::invalid(
+                    "content_warning",
+                    "Bluesky has no content warnings: put the warning in the text, \
+                     or leave this variant without one",
+                ));
+            }
             bluesky::check_length(body, &[lang.as_str().to_owned()])?;
             Ok(Some((
                 crate::social::text::graphemes(body),
@@ -275,7 +535,12 @@ fn views(conn: &mut DbConnection, activity: &Activity) -> Result<Vec<VariantView
     let mut out = Vec::new();
     for v in &activity.post_variants {
         let account = channel_accounts::for_channel(conn, v.channel_id)?;
-        let (length, max_length, problem) = match measure(account.as_ref(), v.lang, &v.body) {
+        let (length, max_length, problem) = match measure(
+            account.as_ref(),
+            v.lang,
+            &v.body,
+            v.content_warning.as_deref(),
+        ) {
             Ok(Some((l, m))) => (Some(l), Some(m), None),
             Ok(None) => (None, None, None),
             Err(e) => (None, None, Some(e.to_string())),
@@ -285,7 +550,7 @@ fn views(conn: &mut DbConnection, activity: &Activity) -> Result<Vec<VariantView
             .iter()
             .find(|p| p.channel_id == v.channel_id && p.lang == v.lang.as_str())
             .map(|p| PublicationView {
-                state: p.state.clone(),
+                state: p.state,
                 job_id: p.job_id,
                 remote_id: p.remote_id.clone(),
                 url: p.remote_url.clone(),
@@ -296,8 +561,9 @@ fn views(conn: &mut DbConnection, activity: &Activity) -> Result<Vec<VariantView
             channel_id: v.channel_id,
             lang: v.lang,
             body: v.body.clone(),
+            content_warning: v.content_warning.clone(),
             channel_account_id: account.as_ref().map(|a| a.id),
-            network: account.as_ref().map(|a| a.network.clone()),
+            network: account.as_ref().map(|a| a.network),
             length,
             max_length,
             problem,
@@ -333,20 +599,31 @@ pub fn put(
         ));
     }
     let body = input.body.as_str().to_owned();
+    let content_warning = input
+        .content_warning
+        .as_ref()
+        .map(|w| w.as_str().trim().to_owned())
+        .filter(|w| !w.is_empty());
     let account = channel_accounts::for_channel(conn, channel_id)?;
-    measure(account.as_ref(), lang, &body)?;
+    measure(account.as_ref(), lang, &body, content_warning.as_deref())?;
     let mut valid = super::imports::as_valid(&activity);
     match valid
         .post_variants
         .iter_mut()
         .find(|v| v.channel_id == channel_id && v.lang == lang)
     {
-        Some(v) if v.body == body => return views(conn, &activity),
-        Some(v) => v.body = body,
+        Some(v) if v.body == body && v.content_warning == content_warning => {
+            return views(conn, &activity);
+        }
+        Some(v) => {
+            v.body = body;
+            v.content_warning = content_warning;
+        }
         None => valid.post_variants.push(PostVariant {
             channel_id,
             lang,
             body,
+            content_warning,
         }),
     }
     let version = activity.version;
@@ -393,9 +670,15 @@ pub fn require_valid(conn: &mut DbConnection, activity_id: i64) -> Result<()> {
     let activity = db::activities::get(conn, activity_id)?;
     for (i, v) in activity.post_variants.iter().enumerate() {
         let account = channel_accounts::for_channel(conn, v.channel_id)?;
-        measure(account.as_ref(), v.lang, &v.body).map_err(|e| match e {
-            Error::Invalid { message, .. } => {
-                Error::invalid(format!("post_variants[{i}].body"), message)
+        measure(
+            account.as_ref(),
+            v.lang,
+            &v.body,
+            v.content_warning.as_deref(),
+        )
+        .map_err(|e| match e {
+            Error::Invalid { field, message } => {
+                Error::invalid(format!("post_variants[{i}].{field}"), message)
             }
             other => other,
         })?;
@@ -442,7 +725,7 @@ pub async fn warm_limits(
             let mut out = Vec::new();
             for ch in channels {
                 if let Some(a) = channel_accounts::for_channel(c, ch)?
-                    && a.network == "mastodon"
+                    && a.network == Network::Mastodon
                 {
                     out.push(a.id);
                 }
@@ -506,15 +789,18 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
             };
             let variant = format!("activity:{id}:channel:{}:{}", v.channel_id, v.lang.as_str());
             let key = format!("{variant}:{}", hash.get(..16).unwrap_or(hash));
-            let job = match account.network.as_str() {
-                "mastodon" => {
+            if account.is_disabled() {
+                continue;
+            }
+            let job = match account.network {
+                Network::Mastodon => {
                     let post = mastodon::Post {
                         account_id: account.id,
                         variant,
                         revision: revision_of(hash),
                         status: v.body.clone(),
                         language: v.lang.as_str().to_owned(),
-                        spoiler_text: None,
+                        spoiler_text: v.content_warning.clone(),
                     };
                     crate::jobs::enqueue(
                         conn,
@@ -527,7 +813,7 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                         now,
                     )?
                 }
-                "bluesky" => {
+                Network::Bluesky => {
                     let post = bluesky::Post::new(
                         account.id,
                         variant,
@@ -537,7 +823,7 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                     );
                     bluesky::enqueue(conn, &key, &post, at, now)?
                 }
-                "webhook" => {
+                Network::Webhook => {
                     let data = serde_json::json!({
                         "activity_id": id,
                         "activity_uid": activity.uid,
@@ -545,11 +831,12 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                         "lang": v.lang,
                         "title": activity.translations.get(&v.lang).map(|t| &t.title),
                         "text": v.body,
+                        "content_warning": v.content_warning,
                         "time": at,
                     });
                     crate::social::cms::enqueue(conn, account.id, &key, data, at, now)?
                 }
-                _ => continue,
+                Network::Manual => continue,
             };
             posts::insert(
                 conn,
@@ -560,7 +847,7 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                     channel_account_id: account.id,
                     content_hash: hash.clone(),
                     job_id: job.id,
-                    state: "queued".into(),
+                    state: PublicationState::Queued,
                     remote_id: None,
                     remote_url: None,
                     reason: None,

@@ -431,6 +431,7 @@ fn write_children(conn: &mut DbConnection, id: i64, a: &ValidActivity) -> Result
                 post_variants::channel_id.eq(v.channel_id),
                 post_variants::lang.eq(v.lang.as_str()),
                 post_variants::body.eq(&v.body),
+                post_variants::content_warning.eq(v.content_warning.as_deref()),
             ))
             .execute(conn)?;
     }
@@ -673,7 +674,7 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
         });
     }
     let mut variants: HashMap<i64, Vec<PostVariant>> = HashMap::new();
-    for (id, channel_id, lang, body) in post_variants::table
+    for (id, channel_id, lang, body, content_warning) in post_variants::table
         .filter(post_variants::activity_id.eq_any(&ids))
         .order((post_variants::channel_id, post_variants::lang))
         .select((
@@ -681,13 +682,15 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
             post_variants::channel_id,
             post_variants::lang,
             post_variants::body,
+            post_variants::content_warning,
         ))
-        .load::<(i64, i64, String, String)>(conn)?
+        .load::<(i64, i64, String, String, Option<String>)>(conn)?
     {
         variants.entry(id).or_default().push(PostVariant {
             channel_id,
             lang: parse_stored(&lang)?,
             body,
+            content_warning,
         });
     }
     let mut participants: HashMap<i64, Vec<ParticipantView>> = HashMap::new();

@@ -110,6 +110,10 @@ diesel::table! {
         updated_at -> Timestamp,
         channel_id -> Nullable<BigInt>,
         sealed_session -> Nullable<Text>,
+        name -> Nullable<Text>,
+        disabled_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+        credentials_version -> Integer,
     }
 }
 

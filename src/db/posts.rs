@@ -3,6 +3,8 @@
 
 use super::outbound_schema::{bluesky_records, channel_accounts, post_publications};
 use super::{DbConnection, utc};
+use crate::domain::network::PublicationState;
+use crate::domain::{ActivityKind, ActivityStatus};
 use crate::error::Result;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -16,7 +18,7 @@ pub struct Publication {
     pub channel_account_id: i64,
     pub content_hash: String,
     pub job_id: i64,
-    pub state: String,
+    pub state: PublicationState,
     pub remote_id: Option<String>,
     pub remote_url: Option<String>,
     pub reason: Option<String>,
@@ -57,7 +59,7 @@ pub fn by_job(conn: &mut DbConnection, job_id: i64) -> Result<Option<Publication
 pub fn finish(
     conn: &mut DbConnection,
     job_id: i64,
-    state: &str,
+    state: PublicationState,
     remote_id: Option<&str>,
     remote_url: Option<&str>,
     reason: Option<&str>,
@@ -76,6 +78,29 @@ pub fn finish(
     )
 }
 
+/// An activity in one of these states publishes nothing more.
+const CLOSED: [ActivityStatus; 3] = [
+    ActivityStatus::Cancelled,
+    ActivityStatus::Failed,
+    ActivityStatus::Done,
+];
+
+/// Social posts still open (not cancelled, failed or done) with a variant
+/// on `channel_id`.
+pub fn open_activities_on_channel(conn: &mut DbConnection, channel_id: i64) -> Result<Vec<i64>> {
+    use super::schema::{activities, post_variants};
+    let mut ids: Vec<i64> = post_variants::table
+        .inner_join(activities::table.on(activities::id.eq(post_variants::activity_id)))
+        .filter(post_variants::channel_id.eq(channel_id))
+        .filter(activities::kind.eq(ActivityKind::SocialPost))
+        .filter(activities::status.ne_all(CLOSED))
+        .select(activities::id)
+        .load(conn)?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// Activities with a variant on a channel that has an account and no
 /// publication yet: the planner's candidates.
 pub fn unpublished_activities(conn: &mut DbConnection) -> Result<Vec<i64>> {
@@ -88,8 +113,8 @@ pub fn unpublished_activities(conn: &mut DbConnection) -> Result<Vec<i64>> {
         return Ok(Vec::new());
     }
     let open: Vec<i64> = activities::table
-        .filter(activities::kind.eq("social_post"))
-        .filter(activities::status.ne_all(["cancelled", "failed", "done"]))
+        .filter(activities::kind.eq(ActivityKind::SocialPost))
+        .filter(activities::status.ne_all(CLOSED))
         .select(activities::id)
         .load(conn)?;
     if open.is_empty() {

@@ -213,6 +213,7 @@ diesel::table! {
         channel_id -> BigInt,
         lang -> Text,
         body -> Text,
+        content_warning -> Nullable<Text>,
     }
 }
 

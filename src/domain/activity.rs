@@ -196,6 +196,10 @@ pub struct PostVariantInput {
     pub channel_id: i64,
     pub lang: Language,
     pub body: Text<5000>,
+    /// Shown before the text, which stays hidden until opened (Mastodon's
+    /// `spoiler_text`, counted in its length). Bluesky has none: refused there.
+    #[serde(default)]
+    pub content_warning: Option<Text<500>>,
 }
 
 /// An activity that passed every rule that does not need the database.
@@ -286,6 +290,11 @@ impl ActivityInput {
                 channel_id: v.channel_id,
                 lang: v.lang,
                 body: v.body.as_str().to_owned(),
+                content_warning: v
+                    .content_warning
+                    .as_ref()
+                    .map(|w| w.as_str().trim().to_owned())
+                    .filter(|w| !w.is_empty()),
             });
         }
         let place = self
@@ -422,6 +431,10 @@ pub struct PostVariant {
     pub channel_id: i64,
     pub lang: Language,
     pub body: String,
+    /// Left out when there is none (so that the approval hash of a variant
+    /// without one is what it was before warnings existed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_warning: Option<String>,
 }
 
 /// An activity as the API shows it.

@@ -12,6 +12,7 @@ pub mod history;
 pub mod inbound;
 pub mod job;
 pub mod language;
+pub mod network;
 pub mod newsletter;
 pub mod organisation;
 pub mod page;

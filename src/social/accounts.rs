@@ -5,6 +5,7 @@ use crate::app::Context;
 use crate::app::history::{self, Action, FieldChange};
 use crate::app::policy::{self, Operation};
 use crate::db::{DbConnection, channel_accounts};
+use crate::domain::network::Network;
 use crate::error::{Error, Result};
 use crate::jobs::sealed::Sealer;
 
@@ -14,42 +15,55 @@ pub fn create(
     conn: &mut DbConnection,
     cx: &Context,
     sealer: &Sealer,
-    network: &str,
+    network: Network,
+    name: Option<&str>,
     base_url: &str,
     handle: Option<&str>,
     secret: &str,
 ) -> Result<i64> {
     policy::require(&cx.actor, Operation::Administer)?;
-    if !matches!(network, "mastodon" | "bluesky" | "webhook" | "manual") {
-        return Err(Error::invalid(
-            "network",
-            "mastodon, bluesky, webhook or manual",
-        ));
-    }
     url::Url::parse(base_url).map_err(|e| Error::invalid("base_url", e.to_string()))?;
-    let id = channel_accounts::insert(conn, network, base_url, handle, cx.now)?;
-    let sealed = sealer.seal(secret, &channel_accounts::credentials_context(id))?;
+    let id = channel_accounts::insert(conn, network, name, base_url, handle, cx.now)?;
+    let sealed = sealer.seal(secret, &channel_accounts::credentials_context(id, 1))?;
     channel_accounts::set_credentials(conn, id, &sealed, cx.now)?;
-    history::record_in(
-        conn,
-        cx,
-        "channel_account",
-        id,
-        Action::Created,
-        vec![
-            FieldChange {
-                field: "network".into(),
-                before: serde_json::Value::Null,
-                after: network.into(),
-                personal: false,
-            },
-            FieldChange {
-                field: "base_url".into(),
-                before: serde_json::Value::Null,
-                after: base_url.into(),
-                personal: false,
-            },
-        ],
-    )?;
+    let mut changes = vec![
+        change("network", serde_json::Value::Null, network.as_str().into()),
+        change("base_url", serde_json::Value::Null, base_url.into()),
+    ];
+    if let Some(name) = name {
+        changes.push(change("name", serde_json::Value::Null, name.into()));
+    }
+    history::record_in(conn, cx, "channel_account", id, Action::Created, changes)?;
     Ok(id)
+}
+
+/// A change in the account's history (never a secret: a rotation is
+/// recorded as `credentials` → `"rotated"` with its version).
+pub fn change(field: &str, before: serde_json::Value, after: serde_json::Value) -> FieldChange {
+    FieldChange {
+        field: field.into(),
+        before,
+        after,
+        personal: false,
+    }
+}
+
+/// Replaces the account's secret: sealed for the next credentials version,
+/// so the old sealed value no longer opens; a Bluesky session made with the
+/// old app password is dropped. Returns the new version.
+pub fn rotate(
+    conn: &mut DbConnection,
+    cx: &Context,
+    sealer: &Sealer,
+    account: &channel_accounts::Row,
+    secret: &str,
+) -> Result<i32> {
+    policy::require(&cx.actor, Operation::Administer)?;
+    let version = account.credentials_version + 1;
+    let sealed = sealer.seal(
+        secret,
+        &channel_accounts::credentials_context(account.id, version),
+    )?;
+    channel_accounts::rotate_credentials(conn, account.id, &sealed, version, cx.now)?;
+    Ok(version)
 }

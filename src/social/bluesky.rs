@@ -261,7 +261,7 @@ impl BlueskyHandler {
         let password = match account.sealed_credentials.as_deref() {
             Some(sealed) => self
                 .sealer
-                .open(sealed, &channel_accounts::credentials_context(account.id))
+                .open(sealed, &account.credentials_context())
                 .map_err(|e| e.to_string())?,
             None => return Err("the account has no app password".into()),
         };
@@ -540,7 +540,13 @@ impl Handler for BlueskyHandler {
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        super::finished(conn, "bluesky", job, outcome, now)
+        super::finished(
+            conn,
+            crate::domain::network::Network::Bluesky,
+            job,
+            outcome,
+            now,
+        )
     }
 }
 

@@ -175,6 +175,12 @@ impl Handler for CmsHandler {
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        super::finished(conn, "webhook", job, outcome, now)
+        super::finished(
+            conn,
+            crate::domain::network::Network::Webhook,
+            job,
+            outcome,
+            now,
+        )
     }
 }

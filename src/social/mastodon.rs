@@ -371,7 +371,13 @@ impl Handler for MastodonHandler {
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        super::finished(conn, "mastodon", job, outcome, now)
+        super::finished(
+            conn,
+            crate::domain::network::Network::Mastodon,
+            job,
+            outcome,
+            now,
+        )
     }
 }
 

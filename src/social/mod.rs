@@ -11,6 +11,7 @@ pub mod mastodon;
 pub mod text;
 
 use crate::db::{DbConnection, posts};
+use crate::domain::network::{Network, PublicationState};
 use crate::domain::webhook::EventType;
 use crate::error::Result;
 use crate::jobs::{Job, Outcome};
@@ -22,7 +23,7 @@ use serde_json::json;
 /// publication (made by hand) changes nothing.
 pub fn finished(
     conn: &mut DbConnection,
-    network: &str,
+    network: Network,
     job: &Job,
     outcome: &Outcome,
     now: DateTime<Utc>,
@@ -34,18 +35,26 @@ pub fn finished(
         Outcome::Done {
             remote_id,
             remote_url,
-        } => ("published", remote_id.clone(), remote_url.clone(), None),
-        Outcome::Failed { reason } => ("failed", None, None, Some(reason.clone())),
+        } => (
+            PublicationState::Published,
+            remote_id.clone(),
+            remote_url.clone(),
+            None,
+        ),
+        Outcome::Failed { reason } => (PublicationState::Failed, None, None, Some(reason.clone())),
         // Past its attempts a retry is a failure.
         Outcome::RetryAt { reason, .. } => (
-            "failed",
+            PublicationState::Failed,
             None,
             None,
             Some(format!("gave up after {} attempts: {reason}", job.attempt)),
         ),
-        Outcome::Unknown { how_to_check, .. } => {
-            ("unknown", None, None, Some(how_to_check.clone()))
-        }
+        Outcome::Unknown { how_to_check, .. } => (
+            PublicationState::Unknown,
+            None,
+            None,
+            Some(how_to_check.clone()),
+        ),
     };
     posts::finish(
         conn,
@@ -68,10 +77,10 @@ pub fn finished(
         "reason": reason,
     });
     match state {
-        "published" => {
+        PublicationState::Published => {
             crate::app::webhooks::emit(conn, now, EventType::PostPublished, data)?;
         }
-        "failed" => {
+        PublicationState::Failed => {
             crate::app::webhooks::emit(conn, now, EventType::PostFailed, data)?;
         }
         _ => {}
@@ -88,6 +97,13 @@ pub fn withdrawn(conn: &mut DbConnection, job_id: i64) -> Result<Option<String>>
     let Some(publication) = posts::by_job(conn, job_id)? else {
         return Ok(None);
     };
+    let account = crate::db::channel_accounts::get(conn, publication.channel_account_id)?;
+    if account.is_deleted() {
+        return Ok(Some("its channel account was deleted".into()));
+    }
+    if account.is_disabled() {
+        return Ok(Some("its channel account is disabled".into()));
+    }
     let activity = crate::db::activities::get(conn, publication.activity_id)?;
     if activity.status.is_off() {
         return Ok(Some(format!("its activity is {}", activity.status)));
@@ -130,7 +146,7 @@ pub(crate) async fn account_and_secret(
         .map_err(|e| failed(e.to_string()))?;
     let secret = match account.sealed_credentials.as_deref() {
         Some(sealed) => sealer
-            .open(sealed, &channel_accounts::credentials_context(account.id))
+            .open(sealed, &account.credentials_context())
             .map_err(|e| failed(e.to_string()))?,
         None => return Err(failed(format!("the account has no {missing}"))),
     };

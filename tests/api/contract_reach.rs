@@ -425,9 +425,24 @@ async fn every_documented_success_is_reached_with_the_documents_examples() {
         Req::default(),
     )
     .await;
-    w.create("/api/v1/channel-accounts").await;
+    let account = id_of(&w.create("/api/v1/channel-accounts").await);
     w.get("/api/v1/channel-accounts", "/api/v1/channel-accounts")
         .await;
+    let item = "/api/v1/channel-accounts/{id}";
+    let at_account = format!("/api/v1/channel-accounts/{account}");
+    w.get(item, &at_account).await;
+    let change = w.example("patch", item);
+    let req = Req {
+        body: json_body(&change),
+        ..Req::default()
+    };
+    w.ok("patch", item, &at_account, req).await;
+    w.get(
+        "/api/v1/channel-accounts/{id}/history",
+        &format!("{at_account}/history"),
+    )
+    .await;
+    w.ok("delete", item, &at_account, Req::default()).await;
 
     // Review, invitations and a participant's answer.
     w.get("/api/v1/activities/{id}/review", &format!("{at}/review"))

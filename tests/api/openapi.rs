@@ -156,6 +156,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ),
     ("get", "/api/v1/channel-accounts"),
     ("post", "/api/v1/channel-accounts"),
+    ("get", "/api/v1/channel-accounts/{id}"),
+    ("patch", "/api/v1/channel-accounts/{id}"),
+    ("delete", "/api/v1/channel-accounts/{id}"),
+    ("get", "/api/v1/channel-accounts/{id}/history"),
 ];
 
 pub async fn document(app: &TestApp) -> Value {

@@ -493,3 +493,95 @@ async fn a_cms_gets_the_post_signed_with_the_same_event_id_on_every_retry() {
         "{accounts}"
     );
 }
+
+#[tokio::test]
+async fn a_content_warning_counts_on_mastodon_goes_out_as_spoiler_text_and_is_refused_on_bluesky() {
+    let w = world().await;
+    let app = &w.app;
+    let id = w.activity;
+    let masto = format!("/api/v1/activities/{id}/variants/{}/es", w.m);
+    // 100 graphemes of text fit the instance's 120; with a 23-grapheme
+    // warning (Mastodon counts both) they do not.
+    let body = "á".repeat(100);
+    let too_long = app
+        .put(
+            &masto,
+            &json!({"body": body, "content_warning": "Spoiler: los resultados"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(too_long, 422).await;
+    assert_eq!(problem["field"], "body", "{problem}");
+    assert!(problem.to_string().contains("123 characters"), "{problem}");
+    let fits = app
+        .put(
+            &masto,
+            &json!({"body": body, "content_warning": "Resultados 🇪🇸"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fits.status(), 200);
+    let variants: Value = fits.json().await.unwrap();
+    assert_eq!(variants[0]["length"], 112, "100 + 12 graphemes: {variants}");
+    assert_eq!(variants[0]["content_warning"], "Resultados 🇪🇸");
+
+    // Bluesky has no content warnings: refused on its own route…
+    let bsky = format!("/api/v1/activities/{id}/variants/{}/es", w.b);
+    let refused = app
+        .put(
+            &bsky,
+            &json!({"body": "Hola", "content_warning": "Spoiler"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_problem(refused, 422).await["field"],
+        "content_warning"
+    );
+    // …and at approval when written with the activity.
+    let mut activity = app.get_json(&format!("/api/v1/activities/{id}")).await;
+    activity["post_variants"][1]["content_warning"] = json!("Spoiler");
+    let at = (app.clock_now() + TimeDelta::hours(1))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let end = (app.clock_now() + TimeDelta::minutes(90))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let input = json!({
+        "plan_id": activity["plan_id"], "kind": "social_post", "status": "planned",
+        "timing": {"precision": "exact", "start": at, "end": end, "time_zone": "UTC"},
+        "channel_ids": [w.m, w.b],
+        "translations": {"es": {"title": "Lanzamiento"}, "en": {"title": "Launch"}},
+        "post_variants": activity["post_variants"], "version": activity["version"],
+    });
+    let res = app
+        .put(&format!("/api/v1/activities/{id}"), &input)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(review(app, id, &app.editor, "submit").await.status(), 200);
+    let problem = expect_problem(review(app, id, &app.admin, "approve").await, 422).await;
+    assert_eq!(
+        problem["field"], "post_variants[1].content_warning",
+        "{problem}"
+    );
+    let bsky_ok = app
+        .put(&bsky, &json!({"body": "Hola"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bsky_ok.status(), 200);
+    assert_eq!(review(app, id, &app.admin, "approve").await.status(), 200);
+
+    let runner = planning_runner(app);
+    app.clock.advance(TimeDelta::hours(1));
+    runner.run_once().await.unwrap();
+    let statuses = w.mastodon.to("/api/v1/statuses");
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(statuses[0].json()["spoiler_text"], "Resultados 🇪🇸");
+    assert_eq!(statuses[0].json()["status"], body);
+}

@@ -5,13 +5,15 @@
 
 use super::{State, context};
 use crate::app;
-use crate::app::posts::{ChannelAccount, ChannelAccountInput, VariantInput, VariantView};
+use crate::app::posts::{
+    ChannelAccount, ChannelAccountInput, ChannelAccountUpdate, VariantInput, VariantView,
+};
 use crate::domain::language::Language;
 use crate::error::Error;
 use crate::http::auth::{Admin, Editor, Viewer};
 use crate::http::json::Json;
 use crate::http::problem::{ApiResult, Problem};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -19,7 +21,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(put_variant)
         .service(delete_variant)
         .service(accounts)
-        .service(create_account);
+        .service(create_account)
+        .service(account)
+        .service(update_account)
+        .service(delete_account)
+        .service(account_history);
 }
 
 /// The activity's post variants, each with its length as its network counts
@@ -112,11 +118,100 @@ async fn create_account(
     input: Json<ChannelAccountInput>,
 ) -> ApiResult<HttpResponse> {
     let cx = context(&state, &who.0, &req);
-    let sealer = crate::jobs::sealed::Sealer::from_hex(state.settings.credentials.key.expose())
-        .map_err(Error::Internal)?;
+    let sealer = sealer(&state)?;
     let created = state
         .db
         .transaction(move |c| app::posts::create_account(c, &cx, &sealer, &input.0))
         .await?;
     Ok(HttpResponse::Created().json(created))
+}
+
+fn sealer(state: &State) -> Result<crate::jobs::sealed::Sealer, Error> {
+    crate::jobs::sealed::Sealer::from_hex(state.settings.credentials.key.expose())
+        .map_err(Error::Internal)
+}
+
+#[utoipa::path(tag = "posts", params(("id" = i64, Path)), security(("bearer" = ["admin"])),
+    responses((status = 200, body = ChannelAccount), (status = 404, body = Problem)))]
+#[get("/channel-accounts/{id}")]
+async fn account(
+    who: Admin,
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let cx = context(&state, &who.0, &req);
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |c| app::posts::get_account(c, &cx, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// Renames the account, moves it (URL, handle), rotates its credentials
+/// (`secret`: the old one no longer opens, a Bluesky session made with it
+/// is dropped), or disables it (nothing goes out through it) and enables it
+/// again. In its history; the secret never is.
+#[utoipa::path(tag = "posts", params(("id" = i64, Path)), request_body = ChannelAccountUpdate,
+    security(("bearer" = ["admin"])),
+    responses((status = 200, body = ChannelAccount), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+#[patch("/channel-accounts/{id}")]
+async fn update_account(
+    who: Admin,
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    input: Json<ChannelAccountUpdate>,
+) -> ApiResult<HttpResponse> {
+    let cx = context(&state, &who.0, &req);
+    let sealer = sealer(&state)?;
+    let id = id.into_inner();
+    let updated = state
+        .db
+        .transaction(move |c| app::posts::update_account(c, &cx, &sealer, id, &input.0))
+        .await?;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+/// Deletes the account (its credentials erased, its channel freed).
+/// Refused (409) while approved variants on its channel have not gone out.
+#[utoipa::path(tag = "posts", params(("id" = i64, Path)), security(("bearer" = ["admin"])),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[delete("/channel-accounts/{id}")]
+async fn delete_account(
+    who: Admin,
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let cx = context(&state, &who.0, &req);
+    let id = id.into_inner();
+    state
+        .db
+        .transaction(move |c| app::posts::delete_account(c, &cx, id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Every change of the account, oldest first (also after it was deleted):
+/// its network, URL, name, handle, channel, disabling, and each rotation of
+/// its credentials as `rotated` with the new version, never a secret.
+#[utoipa::path(tag = "posts", params(("id" = i64, Path)), security(("bearer" = ["admin"])),
+    responses((status = 200, body = Vec<crate::domain::history::HistoryEntry>)))]
+#[get("/channel-accounts/{id}/history")]
+async fn account_history(
+    who: Admin,
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let cx = context(&state, &who.0, &req);
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |c| app::posts::account_history(c, &cx, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
 }

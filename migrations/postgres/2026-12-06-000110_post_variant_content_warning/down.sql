@@ -1,0 +1,1 @@
+ALTER TABLE post_variants DROP COLUMN content_warning;
