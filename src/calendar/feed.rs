@@ -244,10 +244,10 @@ pub fn events_for(
                                 Some((_, t)) => notes_for(&[], t.description.as_ref()),
                                 None => master.description.clone(),
                             },
-                            language: own
-                                .map_or_else(|| master.language.clone(), |(l, _)| {
-                                    Some(l.as_str().to_owned())
-                                }),
+                            language: own.map_or_else(
+                                || master.language.clone(),
+                                |(l, _)| Some(l.as_str().to_owned()),
+                            ),
                             location,
                             ..master.clone()
                         });
