@@ -64,3 +64,6 @@ mod web_account;
 mod web_issue_controls;
 mod web_upload;
 mod web_week;
+
+// Issue #11: the networks' public counts of published posts.
+mod engagement;
