@@ -154,21 +154,29 @@ impl EngagementHandler {
         let mut tokens: HashMap<i64, std::result::Result<String, String>> = HashMap::new();
         let mut out = Vec::with_capacity(targets.len());
         for t in targets {
-            if !tokens.contains_key(&t.account_id) {
-                let token =
-                    super::account_and_secret(&self.db, &self.sealer, t.account_id, "access token")
-                        .await
-                        .map(|(_, secret)| secret)
-                        .map_err(|attempt| match attempt.outcome {
-                            Outcome::Failed { reason } => reason,
-                            other => format!("{other:?}"),
-                        });
-                tokens.insert(t.account_id, token);
-            }
-            let token = match &tokens[&t.account_id] {
-                Ok(token) => token.clone(),
+            let token = match tokens.get(&t.account_id) {
+                Some(known) => known.clone(),
+                None => {
+                    let opened = super::account_and_secret(
+                        &self.db,
+                        &self.sealer,
+                        t.account_id,
+                        "access token",
+                    )
+                    .await
+                    .map(|(_, secret)| secret)
+                    .map_err(|attempt| match attempt.outcome {
+                        Outcome::Failed { reason } => reason,
+                        other => format!("{other:?}"),
+                    });
+                    tokens.insert(t.account_id, opened.clone());
+                    opened
+                }
+            };
+            let token = match token {
+                Ok(token) => token,
                 Err(e) => {
-                    out.push(Err(e.clone()));
+                    out.push(Err(e));
                     continue;
                 }
             };

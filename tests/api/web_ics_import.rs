@@ -132,7 +132,10 @@ async fn a_dry_run_lists_what_each_event_would_become_and_only_the_confirm_write
         "now it can be confirmed"
     );
     // The file's text is in the box, escaped, for the confirm to send.
-    assert!(html.contains("SUMMARY:World Urban Forum &#60;b&#62;side event&#60;/b&#62;"), "{html}");
+    assert!(
+        html.contains("SUMMARY:World Urban Forum &#60;b&#62;side event&#60;/b&#62;"),
+        "{html}"
+    );
     assert!(!html.contains("<b>side event</b>"));
     assert!(
         external_activities(&app).await.is_empty(),
