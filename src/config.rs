@@ -27,6 +27,35 @@ pub struct Settings {
     pub inbound: InboundSettings,
     #[serde(default)]
     pub reminders: ReminderSettings,
+    #[serde(default)]
+    pub engagement: EngagementSettings,
+}
+
+/// Reading the networks' public counts of published posts: `[engagement]`
+/// (see docs/social.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngagementSettings {
+    /// Off: no counts are read (the report shows the last ones read).
+    pub enabled: bool,
+    /// The counts are read again this often (minutes).
+    pub refresh_minutes: u32,
+    /// Posts published longer ago than this are no longer read (days).
+    pub max_age_days: u32,
+    /// Where Bluesky posts' counts are read (`app.bsky.feed.getPosts`, no
+    /// sign-in needed): the public AppView.
+    pub bluesky_appview: String,
+}
+
+impl Default for EngagementSettings {
+    fn default() -> Self {
+        EngagementSettings {
+            enabled: true,
+            refresh_minutes: 360,
+            max_age_days: 90,
+            bluesky_appview: "https://public.api.bsky.app".into(),
+        }
+    }
 }
 
 /// Reminders and the weekly digest: `[reminders]` (see docs/jobs.md).

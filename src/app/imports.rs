@@ -164,6 +164,32 @@ pub fn apply(
     apply_with(conn, cx, parsed, to, Strictness::Lenient)
 }
 
+/// What [`apply_with`] would do, without writing anything: the same report,
+/// from the same code, in a write transaction that is always rolled back.
+/// The web page's dry run before its "confirm". It opens that transaction
+/// itself: call it with a connection outside one (`Db::run`).
+pub fn preview(
+    conn: &mut DbConnection,
+    cx: &Context,
+    parsed: ParsedCalendar,
+    to: &Destination,
+    strictness: Strictness,
+) -> Result<ImportReport> {
+    let mut previewed = None;
+    let undone = crate::db::write_transaction(conn, |c| {
+        previewed = Some(apply_with(c, cx, parsed, to, strictness)?);
+        // Any error rolls the transaction back; this one only says so.
+        Err::<(), _>(Error::Internal(anyhow::anyhow!("dry run: rolled back")))
+    });
+    match (previewed, undone) {
+        (Some(report), Err(_)) => Ok(report),
+        (None, Err(e)) => Err(e),
+        (_, Ok(())) => Err(Error::Internal(anyhow::anyhow!(
+            "the dry run was not rolled back"
+        ))),
+    }
+}
+
 /// [`apply`]; with [`Strictness::Strict`] an event that cannot be represented
 /// fails the whole import (the caller's transaction writes nothing), naming its
 /// line.

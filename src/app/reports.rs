@@ -76,6 +76,7 @@ pub fn records(
         history: db::activity_history(conn, until)?,
         issue_subjects: db::issue_subjects(conn, &issue_ids)?,
         deliveries: db::delivery_counts(conn, &issue_ids)?,
+        engagement: crate::db::engagement::of_activities(conn, &ids)?,
         issues,
         unsubscribed,
     })

@@ -861,6 +861,21 @@ pub fn all(conn: &mut DbConnection, filter: &ActivityFilter) -> Result<Vec<Activ
     finish(conn, rows, &mut occurrences, filter.lang)
 }
 
+/// The matching activities whose date is to be confirmed, hydrated: what the
+/// month and week pages list apart from their days. Found by precision (the
+/// index on `(plan_id, time_precision)`), so those pages cost their range and
+/// these items, not the whole plan. The filter's dates are not asked (such
+/// an activity has none).
+pub fn to_be_confirmed(conn: &mut DbConnection, filter: &ActivityFilter) -> Result<Vec<Activity>> {
+    let rows: Vec<Row> = in_list_order(
+        narrowed(filter)
+            .filter(activities::time_precision.eq(crate::domain::timing::Precision::Tbc.as_str())),
+    )
+    .select(Row::as_select())
+    .load(conn)?;
+    finish(conn, rows, &mut HashMap::new(), filter.lang)
+}
+
 fn finish(
     conn: &mut DbConnection,
     rows: Vec<Row>,

@@ -9,6 +9,7 @@ pub mod changes;
 pub mod channel_accounts;
 pub mod channels;
 pub mod deliveries;
+pub mod engagement;
 pub mod feeds;
 pub mod history;
 pub mod inbound;

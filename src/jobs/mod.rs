@@ -301,9 +301,16 @@ pub fn standard_handlers(
         )),
         std::sync::Arc::new(crate::social::cms::CmsHandler::new(
             db.clone(),
+            webhooks.clone(),
+            sealer.clone(),
+            clock.clone(),
+        )),
+        std::sync::Arc::new(crate::social::engagement::EngagementHandler::new(
+            db.clone(),
             webhooks,
             sealer,
             clock.clone(),
+            settings.engagement.clone(),
         )),
     ];
     let mut handlers = handlers;
@@ -315,6 +322,9 @@ pub fn standard_handlers(
 pub fn standard_planners(settings: &crate::config::Settings) -> Vec<std::sync::Arc<dyn Planner>> {
     let mut planners = crate::reminders::planners(settings);
     planners.push(std::sync::Arc::new(crate::social::Planner));
+    planners.push(std::sync::Arc::new(
+        crate::social::engagement::Planner::new(settings.engagement.clone()),
+    ));
     planners
 }
 

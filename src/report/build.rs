@@ -41,6 +41,8 @@ pub struct Records {
     pub deliveries: HashMap<i64, DeliveryCounts>,
     /// Unsubscriptions after each issue, by issue id.
     pub unsubscribed: HashMap<i64, i64>,
+    /// Published post variants with their last counts.
+    pub engagement: Vec<crate::db::engagement::Row>,
 }
 
 pub fn activity_link(id: i64) -> String {
@@ -559,6 +561,8 @@ pub fn build(r: &Records, p: &Params) -> Report {
         })
         .collect();
 
+    let (social, social_totals) = social_section(r, &cx, &titles, &selected_ids);
+
     Report {
         lang: p.lang,
         plan: plan
@@ -590,5 +594,80 @@ pub fn build(r: &Records, p: &Params) -> Report {
         changes,
         newsletter,
         events,
+        social,
+        social_totals,
     }
+}
+
+/// The selected items' published posts with their counts, and the sums per
+/// channel.
+fn social_section(
+    r: &Records,
+    cx: &Ctx<'_>,
+    titles: &HashMap<i64, &str>,
+    selected: &std::collections::HashSet<i64>,
+) -> (Vec<PostEngagement>, Vec<ChannelEngagement>) {
+    let posts: Vec<PostEngagement> = r
+        .engagement
+        .iter()
+        .filter(|e| selected.contains(&e.activity_id))
+        .map(|e| PostEngagement {
+            activity_id: e.activity_id,
+            link: activity_link(e.activity_id),
+            title: titles
+                .get(&e.activity_id)
+                .map(|s| (*s).to_owned())
+                .unwrap_or_default(),
+            channel_id: e.channel_id,
+            channel: cx.channels.get(&e.channel_id).map(|c| c.name.clone()),
+            lang: e.lang.clone(),
+            network: e.network.clone(),
+            url: e.url.clone(),
+            replies: e.counts.replies,
+            reposts: e.counts.reposts,
+            likes: e.counts.likes,
+            quotes: e.counts.quotes,
+            read_at: e.read_at,
+            tried_at: e.tried_at,
+            error: e.error.clone(),
+        })
+        .collect();
+    let mut totals: BTreeMap<i64, ChannelEngagement> = BTreeMap::new();
+    for post in &posts {
+        let t = totals
+            .entry(post.channel_id)
+            .or_insert_with(|| ChannelEngagement {
+                channel_id: post.channel_id,
+                channel: post.channel.clone(),
+                network: post.network.clone(),
+                posts: 0,
+                unread: 0,
+                replies: 0,
+                reposts: 0,
+                likes: 0,
+                quotes: None,
+                as_of: None,
+                stale: 0,
+                activity_ids: Vec::new(),
+            });
+        t.posts += 1;
+        if !t.activity_ids.contains(&post.activity_id) {
+            t.activity_ids.push(post.activity_id);
+        }
+        let Some(read_at) = post.read_at else {
+            t.unread += 1;
+            continue;
+        };
+        if post.error.is_some() {
+            t.stale += 1;
+        }
+        t.replies += post.replies.unwrap_or(0);
+        t.reposts += post.reposts.unwrap_or(0);
+        t.likes += post.likes.unwrap_or(0);
+        if let Some(q) = post.quotes {
+            t.quotes = Some(t.quotes.unwrap_or(0) + q);
+        }
+        t.as_of = Some(t.as_of.map_or(read_at, |a| a.min(read_at)));
+    }
+    (posts, totals.into_values().collect())
 }

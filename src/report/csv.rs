@@ -1,5 +1,7 @@
-//! The report as CSV: one row per item (activity) and one per newsletter
-//! issue, with stable columns. Text cells go through the spreadsheet-safe
+//! The report as CSV: one row per item (activity), one per newsletter
+//! issue, one per published social post (`social_post`: its counts and when
+//! they were read) and one per channel's totals (`social_channel`), with
+//! stable columns. Text cells go through the spreadsheet-safe
 //! rule used for every CSV Pregón writes.
 
 use super::model::Report;
@@ -35,7 +37,20 @@ pub const COLUMNS: &[&str] = &[
     "bounced",
     "unsubscribed",
     "activity_id",
+    "channel_id",
+    "lang",
+    "network",
+    "url",
+    "replies",
+    "reposts",
+    "likes",
+    "quotes",
+    "read_at",
+    "read_error",
 ];
+
+/// Where the engagement columns start.
+const SOCIAL: usize = 28;
 
 pub fn render(report: &Report) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -44,7 +59,7 @@ pub fn render(report: &Report) -> Vec<u8> {
     let _ = w.write_record(COLUMNS);
     for i in report.items() {
         let channels: Vec<i64> = i.channels.iter().map(|c| c.id).collect();
-        let row: Vec<String> = vec![
+        let mut row: Vec<String> = vec![
             "activity".into(),
             i.activity_id.to_string(),
             spreadsheet_safe(&i.uid).into_owned(),
@@ -74,6 +89,7 @@ pub fn render(report: &Report) -> Vec<u8> {
             String::new(),
             i.activity_id.to_string(),
         ];
+        row.resize(COLUMNS.len(), String::new());
         let _ = w.write_record(&row);
     }
     for n in &report.newsletter {
@@ -91,6 +107,43 @@ pub fn render(report: &Report) -> Vec<u8> {
         row[25] = n.bounced.to_string();
         row[26] = n.unsubscribed.to_string();
         row[27] = opt(n.activity_id.map(|a| a.to_string()));
+        let _ = w.write_record(&row);
+    }
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        opt(t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+    };
+    let count = |n: Option<i64>| opt(n.map(|n| n.to_string()));
+    for p in &report.social {
+        let mut row = vec![String::new(); COLUMNS.len()];
+        row[0] = "social_post".into();
+        row[1] = p.activity_id.to_string();
+        row[3] = p.link.clone();
+        row[20] = spreadsheet_safe(&p.title).into_owned();
+        row[27] = p.activity_id.to_string();
+        row[SOCIAL] = p.channel_id.to_string();
+        row[SOCIAL + 1] = p.lang.clone();
+        row[SOCIAL + 2] = spreadsheet_safe(&p.network).into_owned();
+        row[SOCIAL + 3] = spreadsheet_safe(p.url.as_deref().unwrap_or("")).into_owned();
+        row[SOCIAL + 4] = count(p.replies);
+        row[SOCIAL + 5] = count(p.reposts);
+        row[SOCIAL + 6] = count(p.likes);
+        row[SOCIAL + 7] = count(p.quotes);
+        row[SOCIAL + 8] = time(p.read_at);
+        row[SOCIAL + 9] = spreadsheet_safe(p.error.as_deref().unwrap_or("")).into_owned();
+        let _ = w.write_record(&row);
+    }
+    for c in &report.social_totals {
+        let mut row = vec![String::new(); COLUMNS.len()];
+        row[0] = "social_channel".into();
+        row[1] = c.channel_id.to_string();
+        row[20] = spreadsheet_safe(c.channel.as_deref().unwrap_or("")).into_owned();
+        row[SOCIAL] = c.channel_id.to_string();
+        row[SOCIAL + 2] = spreadsheet_safe(&c.network).into_owned();
+        row[SOCIAL + 4] = c.replies.to_string();
+        row[SOCIAL + 5] = c.reposts.to_string();
+        row[SOCIAL + 6] = c.likes.to_string();
+        row[SOCIAL + 7] = count(c.quotes);
+        row[SOCIAL + 8] = time(c.as_of);
         let _ = w.write_record(&row);
     }
     w.into_inner().unwrap_or_default()

@@ -21,6 +21,16 @@ fn cell(s: &str) -> String {
     out
 }
 
+/// A table with `header` (catalogue words) and rows of record text.
+fn table(o: &mut String, header: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    let _ = writeln!(o, "| {} |", header.join(" | "));
+    let _ = writeln!(o, "|{}", "---|".repeat(header.len()));
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+        let _ = writeln!(o, "| {} |", cells.join(" | "));
+    }
+}
+
 pub fn render(r: &Report) -> String {
     let t = Catalogue::of(r.lang);
     let index = r.index();
@@ -206,6 +216,24 @@ pub fn render(r: &Report) -> String {
                 n.unsubscribed
             );
         }
+    }
+    let _ = writeln!(o, "\n## {}\n\n{}\n", t.social_title, t.social_note);
+    if r.social.is_empty() {
+        let _ = writeln!(o, "{}\n", t.no_posts);
+    } else {
+        table(
+            &mut o,
+            &super::social::post_header(t),
+            r.social.iter().map(|p| super::social::post_row(p, t)),
+        );
+        let _ = writeln!(o, "\n### {}\n", t.social_totals_title);
+        table(
+            &mut o,
+            &super::social::total_header(t),
+            r.social_totals
+                .iter()
+                .map(|c| super::social::total_row(c, t)),
+        );
     }
     let _ = writeln!(o, "\n## {}\n", t.events_title);
     if r.events.is_empty() {

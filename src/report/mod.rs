@@ -10,6 +10,7 @@ pub mod i18n;
 mod markdown;
 pub mod model;
 mod pdf;
+mod social;
 
 pub use build::{Params, Records, build};
 pub use model::Report;

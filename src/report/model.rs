@@ -38,6 +38,11 @@ pub struct Report {
     pub changes: Vec<Change>,
     pub newsletter: Vec<IssueReach>,
     pub events: Vec<EventAttended>,
+    /// The selected items' published social posts with the networks' public
+    /// counts as last read (engagement, not reach).
+    pub social: Vec<PostEngagement>,
+    /// Those counts added up per channel.
+    pub social_totals: Vec<ChannelEngagement>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -295,6 +300,54 @@ pub struct PartnerRef {
     pub organisation_id: i64,
     pub name: String,
     pub role: String,
+}
+
+/// One published post variant and its public counts, as the network gave
+/// them when last read. A count is `None` when the network gives none
+/// (Mastodon has no quotes) or the post was never read.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PostEngagement {
+    pub activity_id: i64,
+    pub link: String,
+    pub title: String,
+    pub channel_id: i64,
+    pub channel: Option<String>,
+    pub lang: String,
+    pub network: String,
+    /// The post's public URL.
+    pub url: Option<String>,
+    pub replies: Option<i64>,
+    pub reposts: Option<i64>,
+    pub likes: Option<i64>,
+    pub quotes: Option<i64>,
+    /// When the figures were read; `None`: never read yet.
+    pub read_at: Option<DateTime<Utc>>,
+    /// The last attempt to read them, and why it failed if it did (the
+    /// figures are then those read at `read_at`).
+    pub tried_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+/// A channel's posts' counts added up.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChannelEngagement {
+    pub channel_id: i64,
+    pub channel: Option<String>,
+    pub network: String,
+    pub posts: usize,
+    /// Posts whose figures were never read (not in the sums).
+    pub unread: usize,
+    pub replies: i64,
+    pub reposts: i64,
+    pub likes: i64,
+    /// `None` when the network gives no quote counts.
+    pub quotes: Option<i64>,
+    /// The oldest time among the figures added: the totals are as of then
+    /// or later.
+    pub as_of: Option<DateTime<Utc>>,
+    /// Posts whose last read failed (their older figures are in the sums).
+    pub stale: usize,
+    pub activity_ids: Vec<i64>,
 }
 
 impl Report {

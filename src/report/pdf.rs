@@ -652,6 +652,33 @@ fn lay_out(r: &Report, l: &mut Layout<'_>) {
             &rows,
         );
     }
+    l.heading(2, t.social_title);
+    l.para(t.social_note);
+    if r.social.is_empty() {
+        l.para(t.no_posts);
+    } else {
+        let rows: Vec<Vec<String>> = r
+            .social
+            .iter()
+            .map(|p| super::social::post_row(p, t))
+            .collect();
+        l.table(
+            &super::social::post_header(t),
+            &[0.05, 0.25, 0.14, 0.06, 0.08, 0.08, 0.08, 0.08, 0.18],
+            &rows,
+        );
+        l.heading(3, t.social_totals_title);
+        let rows: Vec<Vec<String>> = r
+            .social_totals
+            .iter()
+            .map(|c| super::social::total_row(c, t))
+            .collect();
+        l.table(
+            &super::social::total_header(t),
+            &[0.2, 0.16, 0.1, 0.1, 0.1, 0.1, 0.24],
+            &rows,
+        );
+    }
     l.heading(2, t.events_title);
     if r.events.is_empty() {
         l.para(t.no_events);

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod bluesky;
 pub mod cms;
+pub mod engagement;
 pub mod mastodon;
 pub mod text;
 

@@ -272,6 +272,7 @@ async fn every_page_passes_axe_in_every_language() {
         format!("/app/activities/{recurring}"),
         format!("/app/activities/{id}/edit"),
         "/app/feeds".to_owned(),
+        "/app/imports/calendar".to_owned(),
         "/app/accounts".to_owned(),
         "/app/newsletter".to_owned(),
         format!("/app/newsletter/lists/{list}"),

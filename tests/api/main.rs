@@ -66,3 +66,9 @@ mod web_account;
 mod web_issue_controls;
 mod web_upload;
 mod web_week;
+
+// Issue #9 leftovers: the .ics import page, back to draft.
+mod web_ics_import;
+
+// Issue #11: the networks' public counts of published posts.
+mod engagement;

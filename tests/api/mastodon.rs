@@ -20,6 +20,10 @@ pub struct Instance {
     pub by_key: HashMap<String, usize>,
     /// Answers for the next POSTs, in order (then: create normally).
     pub script: Vec<&'static str>,
+    /// Public counts by status id, merged into `GET /api/v1/statuses/:id`.
+    pub counts: HashMap<String, serde_json::Value>,
+    /// `GET /api/v1/statuses/:id` answers 503.
+    pub reads_down: bool,
 }
 
 pub fn instance(state: Arc<Mutex<Instance>>, port_url: Arc<Mutex<String>>) -> Receiver {
@@ -33,6 +37,29 @@ pub fn instance(state: Arc<Mutex<Instance>>, port_url: Arc<Mutex<String>>) -> Re
             ),
             ("GET", "/api/v1/accounts/verify_credentials") => Reply::json(200, json!({"id": "7"})),
             ("GET", "/api/v1/accounts/7/statuses") => Reply::json(200, json!(s.statuses)),
+            ("GET", path) if path.starts_with("/api/v1/statuses/") => {
+                if req.header("authorization") != Some("Bearer tok-secret") {
+                    return Reply::json(401, json!({"error": "The access token is invalid"}));
+                }
+                if s.reads_down {
+                    return Reply::status(503);
+                }
+                let id = &path["/api/v1/statuses/".len()..];
+                let Some(status) = s.statuses.iter().find(|st| st["id"] == id) else {
+                    return Reply::json(404, json!({"error": "Record not found"}));
+                };
+                let mut status = status.clone();
+                for (k, v) in s
+                    .counts
+                    .get(id)
+                    .and_then(|c| c.as_object())
+                    .into_iter()
+                    .flatten()
+                {
+                    status[k] = v.clone();
+                }
+                Reply::json(200, status)
+            }
             ("POST", "/api/v1/statuses") => {
                 if req.header("authorization") != Some("Bearer tok-secret") {
                     return Reply::json(401, json!({"error": "The access token is invalid"}));
@@ -68,6 +95,9 @@ pub fn instance(state: Arc<Mutex<Instance>>, port_url: Arc<Mutex<String>>) -> Re
                     "content": format!("<p>{}</p>", body["status"].as_str().unwrap()),
                     "language": body["language"],
                     "created_at": chrono::Utc::now().to_rfc3339(),
+                    "replies_count": 0,
+                    "reblogs_count": 0,
+                    "favourites_count": 0,
                 });
                 s.statuses.push(status.clone());
                 let index = s.statuses.len() - 1;

@@ -442,7 +442,7 @@ async fn the_csv_has_one_row_per_item_and_reads_back() {
     assert_eq!(&issue[col("activity_id")], b.newsletter.to_string());
 }
 
-fn pdftotext(pdf: &[u8]) -> String {
+pub fn pdftotext(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.pdf");
     std::fs::write(&path, pdf).unwrap();

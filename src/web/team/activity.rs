@@ -70,6 +70,9 @@ pub struct ActivityPage {
     pub review_state: &'static str,
     pub review_comment: Option<String>,
     pub buttons: Vec<ReviewButton>,
+    /// "Back to draft" is offered (an editor, an open activity not a draft).
+    pub can_draft: bool,
+    pub version: i32,
     pub history: Vec<HistoryRow>,
     pub ics: String,
 }
@@ -273,10 +276,13 @@ pub async fn show(state: State, req: HttpRequest, id: web::Path<i64>) -> HttpRes
         Some("1") => Some(t.t("activity.saved")),
         Some("created") => Some(t.t("create.done")),
         Some("review") => Some(t.t("review.done")),
+        Some("draft") => Some(t.t("activity.drafted")),
         _ => None,
     };
     c.set_title(a.title.clone());
     let page = ActivityPage {
+        can_draft: c.can_edit() && can_go_back_to_draft(a.status),
+        version: a.version,
         id: a.id,
         title: a.title.clone(),
         notice,
@@ -779,6 +785,84 @@ pub async fn save(
             let page = edit_page(c, Target::Edit(&a), values, errors, Some(e.to_string()));
             render(StatusCode::CONFLICT, &page.c, &page)
         }
+    }
+}
+
+/// Open activities can go back to draft; a draft is one, and what is done,
+/// cancelled or failed is history.
+fn can_go_back_to_draft(status: ActivityStatus) -> bool {
+    matches!(
+        status,
+        ActivityStatus::Planned | ActivityStatus::Tentative | ActivityStatus::Confirmed
+    )
+}
+
+/// "Back to draft": the activity's status set to draft, as `PUT
+/// /api/v1/activities/{id}` with `"status": "draft"` does, through the same
+/// `app::records::update` (editors; the history records it with the reason
+/// given). The version posted is the one the page showed: a change in
+/// between is a conflict, nothing written.
+pub async fn to_draft(
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
+    };
+    let id = id.into_inner();
+    let mut c = chrome(&state, &req, Some(&who), None).await;
+    let t = c.tr();
+    let found = state
+        .db
+        .run(move |conn| crate::db::activities::get(conn, id))
+        .await;
+    let a = match found {
+        Ok(a) => a,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    if !can_go_back_to_draft(a.status) {
+        return page::message(
+            StatusCode::CONFLICT,
+            &mut c,
+            t.t("error.not_now"),
+            t.t("activity.cannot_draft"),
+            None,
+        );
+    }
+    let mut input = input_of(&a);
+    input["status"] = json!(ActivityStatus::Draft);
+    let input: crate::domain::activity::ActivityInput = match serde_json::from_value(input) {
+        Ok(i) => i,
+        Err(e) => return page::error_page(&mut c, &Error::Internal(anyhow::anyhow!("{e}"))),
+    };
+    let version = form
+        .get("version")
+        .and_then(|v| v.parse::<i32>().ok())
+        .unwrap_or(a.version);
+    let cx =
+        crate::app::Context::new(who.actor(), state.clock.now()).with_reason(form.text("reason"));
+    let result = state
+        .db
+        .transaction(move |conn| {
+            crate::app::records::update::<crate::app::entities::Activities>(
+                conn, &cx, id, version, &input,
+            )
+        })
+        .await;
+    match result {
+        Ok(_) => see_other(&format!("/app/activities/{id}?saved=draft")),
+        Err(Error::VersionMismatch { .. }) => page::message(
+            StatusCode::CONFLICT,
+            &mut c,
+            t.t("error.conflict"),
+            t.t("activity.conflict"),
+            None,
+        ),
+        Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
+        Err(e) => page::error_page(&mut c, &e),
     }
 }
 

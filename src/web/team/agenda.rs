@@ -474,7 +474,7 @@ pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
         .run(move |conn| {
             Ok((
                 crate::db::activities::all(conn, &in_range)?,
-                crate::db::activities::all(conn, &undated)?,
+                crate::db::activities::to_be_confirmed(conn, &undated)?,
             ))
         })
         .await;
@@ -630,7 +630,7 @@ pub async fn week(state: State, req: HttpRequest) -> HttpResponse {
         .run(move |conn| {
             Ok((
                 crate::db::activities::all(conn, &in_range)?,
-                crate::db::activities::all(conn, &undated)?,
+                crate::db::activities::to_be_confirmed(conn, &undated)?,
             ))
         })
         .await;

@@ -4,6 +4,7 @@
 mod activity;
 mod admin;
 mod agenda;
+mod calendar_import;
 mod me;
 mod newsletter;
 mod newsletter_issue;
@@ -43,6 +44,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/app/activities/{id}/review",
             web::post().to(activity::review),
         )
+        .route(
+            "/app/activities/{id}/draft",
+            web::post().to(activity::to_draft),
+        )
         .route("/app/feeds", web::get().to(admin::feeds))
         .route("/app/feeds/{id}/rotate", web::post().to(admin::rotate_feed))
         .route("/app/feeds/{id}/revoke", web::post().to(admin::revoke_feed))
@@ -50,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/reports", web::get().to(reports::page));
     newsletter::configure(cfg);
     me::configure(cfg);
+    calendar_import::configure(cfg);
 }
 
 /// Every plan, oldest first, and the one a page is about (`?plan=`, else the first).
