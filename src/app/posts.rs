@@ -204,11 +204,13 @@ pub fn create_account(
         conn,
         cx,
         sealer,
-        input.network,
-        name,
-        base_url,
-        handle,
-        secret,
+        crate::social::accounts::NewAccount {
+            network: input.network,
+            name,
+            base_url,
+            handle,
+            secret,
+        },
     )?;
     if let Some(channel) = input.channel_id {
         channel_accounts::set_channel(conn, id, Some(channel), cx.now)?;
@@ -398,7 +400,7 @@ fn waiting_variants(
             .filter(|v| v.channel_id == channel)
         {
             let key = variant_key(v);
-            if approved.get(&key).is_none() || approved.get(&key) != current.get(&key) {
+            if !approved.contains_key(&key) || approved.get(&key) != current.get(&key) {
                 continue;
             }
             let gone = publications

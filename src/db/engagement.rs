@@ -3,6 +3,7 @@
 
 use super::outbound_schema::{channel_accounts, post_publications};
 use super::{DbConnection, utc};
+use crate::domain::network::{Network, PublicationState};
 use crate::error::Result;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -24,7 +25,7 @@ diesel::table! {
 
 /// The publication state whose variants have counts to read (the column's
 /// CHECK-constrained value for "published").
-const PUBLISHED: &str = "published";
+const PUBLISHED: PublicationState = PublicationState::Published;
 
 /// A published variant whose counts can be read: where it is and through
 /// which account.
@@ -34,7 +35,7 @@ pub struct Target {
     pub channel_id: i64,
     pub lang: String,
     pub account_id: i64,
-    pub network: String,
+    pub network: Network,
     pub base_url: String,
     /// Mastodon: the status id; Bluesky: the record's at:// URI.
     pub remote_id: String,
@@ -48,7 +49,7 @@ pub fn targets(conn: &mut DbConnection, since: DateTime<Utc>) -> Result<Vec<Targ
         .inner_join(channel_accounts::table)
         .filter(post_publications::state.eq(PUBLISHED))
         .filter(post_publications::remote_id.is_not_null())
-        .filter(channel_accounts::network.eq_any(["mastodon", "bluesky"]))
+        .filter(channel_accounts::network.eq_any([Network::Mastodon, Network::Bluesky]))
         .filter(post_publications::updated_at.ge(since.naive_utc()))
         .order((
             post_publications::activity_id,
@@ -76,7 +77,7 @@ pub fn any_target(conn: &mut DbConnection, since: DateTime<Utc>) -> Result<bool>
             .inner_join(channel_accounts::table)
             .filter(post_publications::state.eq(PUBLISHED))
             .filter(post_publications::remote_id.is_not_null())
-            .filter(channel_accounts::network.eq_any(["mastodon", "bluesky"]))
+            .filter(channel_accounts::network.eq_any([Network::Mastodon, Network::Bluesky]))
             .filter(post_publications::updated_at.ge(since.naive_utc())),
     ))
     .get_result(conn)?)
@@ -167,7 +168,7 @@ pub struct Row {
     pub activity_id: i64,
     pub channel_id: i64,
     pub lang: String,
-    pub network: String,
+    pub network: Network,
     pub url: Option<String>,
     pub counts: Counts,
     pub read_at: Option<DateTime<Utc>>,
@@ -175,7 +176,7 @@ pub struct Row {
     pub error: Option<String>,
 }
 
-type PublicationRow = (i64, i64, String, String, Option<String>);
+type PublicationRow = (i64, i64, String, Network, Option<String>);
 type EngagementRow = (
     i64,
     i64,

@@ -621,7 +621,7 @@ fn social_section(
             channel_id: e.channel_id,
             channel: cx.channels.get(&e.channel_id).map(|c| c.name.clone()),
             lang: e.lang.clone(),
-            network: e.network.clone(),
+            network: e.network.as_str().to_owned(),
             url: e.url.clone(),
             replies: e.counts.replies,
             reposts: e.counts.reposts,
@@ -639,7 +639,7 @@ fn social_section(
             .or_insert_with(|| ChannelEngagement {
                 channel_id: post.channel_id,
                 channel: post.channel.clone(),
-                network: post.network.clone(),
+                network: post.network.as_str().to_owned(),
                 posts: 0,
                 unread: 0,
                 replies: 0,

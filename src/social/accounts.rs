@@ -9,18 +9,30 @@ use crate::domain::network::Network;
 use crate::error::{Error, Result};
 use crate::jobs::sealed::Sealer;
 
-/// Adds an account; `secret` is the access token (Mastodon) or app password
-/// (Bluesky), stored sealed.
+/// A new channel account, as `create` takes it.
+pub struct NewAccount<'a> {
+    pub network: Network,
+    pub name: Option<&'a str>,
+    pub base_url: &'a str,
+    pub handle: Option<&'a str>,
+    /// The access token (Mastodon) or app password (Bluesky), stored sealed.
+    pub secret: &'a str,
+}
+
+/// Adds an account, its secret sealed.
 pub fn create(
     conn: &mut DbConnection,
     cx: &Context,
     sealer: &Sealer,
-    network: Network,
-    name: Option<&str>,
-    base_url: &str,
-    handle: Option<&str>,
-    secret: &str,
+    account: NewAccount<'_>,
 ) -> Result<i64> {
+    let NewAccount {
+        network,
+        name,
+        base_url,
+        handle,
+        secret,
+    } = account;
     policy::require(&cx.actor, Operation::Administer)?;
     url::Url::parse(base_url).map_err(|e| Error::invalid("base_url", e.to_string()))?;
     let id = channel_accounts::insert(conn, network, name, base_url, handle, cx.now)?;

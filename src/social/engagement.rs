@@ -19,6 +19,7 @@ use crate::clock::SharedClock;
 use crate::config::EngagementSettings;
 use crate::db::engagement::{self, Counts, Target};
 use crate::db::{Db, DbConnection};
+use crate::domain::network::Network;
 use crate::error::Result;
 use crate::jobs::outbound::Outbound;
 use crate::jobs::sealed::Sealer;
@@ -266,7 +267,7 @@ impl EngagementHandler {
             }
         };
         let (mastodon, bluesky): (Vec<&Target>, Vec<&Target>) =
-            targets.iter().partition(|t| t.network == "mastodon");
+            targets.iter().partition(|t| t.network == Network::Mastodon);
         let mut reads: Vec<(&Target, Read)> = Vec::with_capacity(targets.len());
         reads.extend(mastodon.iter().copied().zip(self.mastodon(&mastodon).await));
         reads.extend(bluesky.iter().copied().zip(self.bluesky(&bluesky).await));

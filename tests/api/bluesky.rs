@@ -171,11 +171,13 @@ pub async fn setup(script: Vec<&'static str>) -> Setup {
                 c,
                 &cx,
                 &sealer,
-                pregon::domain::network::Network::Bluesky,
-                None,
-                &base,
-                Some(HANDLE),
-                PASSWORD,
+                pregon::social::accounts::NewAccount {
+                    network: pregon::domain::network::Network::Bluesky,
+                    name: None,
+                    base_url: &base,
+                    handle: Some(HANDLE),
+                    secret: PASSWORD,
+                },
             )
         })
         .await

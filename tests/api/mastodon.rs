@@ -142,11 +142,13 @@ async fn setup(script: Vec<&'static str>) -> Setup {
                 c,
                 &cx,
                 &sealer,
-                pregon::domain::network::Network::Mastodon,
-                None,
-                &base,
-                Some("@pregon"),
-                "tok-secret",
+                pregon::social::accounts::NewAccount {
+                    network: pregon::domain::network::Network::Mastodon,
+                    name: None,
+                    base_url: &base,
+                    handle: Some("@pregon"),
+                    secret: "tok-secret",
+                },
             )
         })
         .await

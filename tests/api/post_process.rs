@@ -122,9 +122,10 @@ async fn sigkill_mid_publish_then_restart_makes_exactly_one_status() {
         .await
         .unwrap();
     assert!(status.success(), "the restarted runner exits when idle");
-    let s = state.lock().unwrap();
-    assert_eq!(s.statuses.len(), 1, "exactly one status: {:?}", s.statuses);
-    drop(s);
+    {
+        let s = state.lock().unwrap();
+        assert_eq!(s.statuses.len(), 1, "exactly one status: {:?}", s.statuses);
+    }
     let posts = server.to("/api/v1/statuses");
     assert_eq!(
         posts.len(),
