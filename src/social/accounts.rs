@@ -36,8 +36,11 @@ pub fn create(
     policy::require(&cx.actor, Operation::Administer)?;
     url::Url::parse(base_url).map_err(|e| Error::invalid("base_url", e.to_string()))?;
     let id = channel_accounts::insert(conn, network, name, base_url, handle, cx.now)?;
-    let sealed = sealer.seal(secret, &channel_accounts::credentials_context(id, 1))?;
-    channel_accounts::set_credentials(conn, id, &sealed, cx.now)?;
+    // A manual account has no credentials: nothing to seal.
+    if network != Network::Manual {
+        let sealed = sealer.seal(secret, &channel_accounts::credentials_context(id, 1))?;
+        channel_accounts::set_credentials(conn, id, &sealed, cx.now)?;
+    }
     let mut changes = vec![
         change("network", serde_json::Value::Null, network.as_str().into()),
         change("base_url", serde_json::Value::Null, base_url.into()),
