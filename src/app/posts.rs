@@ -417,12 +417,6 @@ fn waiting_variants(
     for activity_id in posts::open_activities_on_channel(conn, channel)? {
         let activity = db::activities::get(conn, activity_id)?;
         let review = reviews::get(conn, Subject::Activity(activity_id))?;
-        if review.state != review::ReviewState::Approved {
-            continue;
-        }
-        let Some(approved) = review.approved_hash else {
-            continue;
-        };
         let current = review::activity_content(&activity);
         let publications = posts::of_activity(conn, activity_id)?;
         for v in activity
@@ -430,8 +424,7 @@ fn waiting_variants(
             .iter()
             .filter(|v| v.channel_id == channel)
         {
-            let key = variant_key(v);
-            if !approved.contains_key(&key) || approved.get(&key) != current.get(&key) {
+            if !review.covers_variant(&current, &variant_key(v)) {
                 continue;
             }
             let gone = publications
@@ -563,9 +556,6 @@ pub fn list(conn: &mut DbConnection, cx: &Context, activity_id: i64) -> Result<V
 fn views(conn: &mut DbConnection, activity: &Activity) -> Result<Vec<VariantView>> {
     let review = reviews::get(conn, Subject::Activity(activity.id))?;
     let current = review::activity_content(activity);
-    let approved = review
-        .approved_hash
-        .filter(|_| review.state == crate::domain::review::ReviewState::Approved);
     let publications = posts::of_activity(conn, activity.id)?;
     let mut out = Vec::new();
     for v in &activity.post_variants {
@@ -602,9 +592,7 @@ fn views(conn: &mut DbConnection, activity: &Activity) -> Result<Vec<VariantView
             length,
             max_length,
             problem,
-            approved: approved
-                .as_ref()
-                .is_some_and(|a| a.get(&key).is_some() && a.get(&key) == current.get(&key)),
+            approved: review.covers_variant(&current, &key),
             publication,
         });
     }
@@ -804,9 +792,12 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
         if at > now || now - at > MAX_LATE {
             continue;
         }
-        if reviews::require_approved(conn, Subject::Activity(id)).is_err() {
-            continue;
-        }
+        // Per variant: an edit of some variants leaves the others approved.
+        let review = match reviews::get(conn, Subject::Activity(id)) {
+            Ok(review) => review,
+            Err(Error::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        };
         let hashes = review::activity_content(&activity);
         let done = posts::of_activity(conn, id)?;
         for v in &activity.post_variants {
@@ -819,6 +810,9 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
             let Some(account) = channel_accounts::for_channel(conn, v.channel_id)? else {
                 continue;
             };
+            if !review.covers_variant(&hashes, &variant_key(v)) {
+                continue;
+            }
             let Some(hash) = hashes.get(&variant_key(v)) else {
                 continue;
             };

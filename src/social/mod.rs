@@ -147,10 +147,12 @@ pub fn withdrawn(conn: &mut DbConnection, job_id: i64) -> Result<Option<String>>
         crate::app::reviews::Subject::Activity(publication.activity_id),
     )?;
     let key = format!("variant:{}:{}", publication.channel_id, publication.lang);
-    let approved = review.state == crate::domain::review::ReviewState::Approved
+    // Per variant: approved as it stands (the approval, or what still stands
+    // of it after an edit of other variants), with the text the job carries.
+    let current = crate::domain::review::activity_content(&activity);
+    let approved = review.covers_variant(&current, &key)
         && review
-            .approved_hash
-            .as_ref()
+            .standing()
             .and_then(|h| h.get(&key))
             .is_some_and(|h| *h == publication.content_hash);
     if !approved {
