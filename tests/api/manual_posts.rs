@@ -452,3 +452,113 @@ async fn an_expired_link_writes_nothing_a_4xx_is_retried_and_the_api_marks_it_do
     let (status, _) = visitor.get(app, &path).await;
     assert_eq!(status, 410);
 }
+
+#[tokio::test]
+async fn a_5xx_fails_the_post_no_one_to_write_to_fails_it_and_the_link_page_is_rate_limited() {
+    let mail = spawn_mail_app_with(|s| {
+        s.webhooks.allow_private = true;
+        s.webhooks.timeout_secs = 2;
+        s.credentials.key = pregon::email::Secret::new(crate::webhooks::KEY);
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
+        s.rate_limits.links_per_minute = 3;
+    })
+    .await;
+    let app = &mail.app;
+    let f = fixture(app).await;
+    let refused = social_channel(app, f.org, "refused").await;
+    let nobody = social_channel(app, f.org, "nobody").await;
+    manual_account(
+        app,
+        json!({"network": "manual", "base_url": "mailto:gone@uclg.example", "channel_id": refused}),
+    )
+    .await;
+    // No address of its own, and the activity has no owner.
+    manual_account(app, json!({"network": "manual", "channel_id": nobody})).await;
+    let hooks = Receiver::start(|_| Reply::status(204));
+    let res = app
+        .client
+        .post(app.url("/api/v1/webhooks"))
+        .bearer_auth(&app.admin)
+        .json(&json!({"url": format!("{}/hook", hooks.url), "event_types": ["post.failed"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    mail.smtp.on_rcpt(
+        "gone@uclg.example",
+        Script::always("550 5.1.1 no such user"),
+    );
+    let one = post(
+        app,
+        f.plan,
+        refused,
+        None,
+        json!([{"channel_id": refused, "lang": "fr", "body": "L'étude est là"}]),
+    )
+    .await;
+    let two = post(
+        app,
+        f.plan,
+        nobody,
+        None,
+        json!([{"channel_id": nobody, "lang": "fr", "body": "L'étude est là"}]),
+    )
+    .await;
+    let runner = runner(app);
+    app.clock.advance(TimeDelta::hours(1));
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    assert!(mail.smtp.messages().is_empty());
+    let first = variant_state(app, one).await;
+    assert_eq!(first["state"], "failed", "5xx: no retry: {first}");
+    assert!(first["reason"].as_str().unwrap().contains("550"), "{first}");
+    let second = variant_state(app, two).await;
+    assert_eq!(second["state"], "failed", "{second}");
+    assert!(
+        second["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no owner with an email address"),
+        "{second}"
+    );
+    app.clock.advance(TimeDelta::minutes(30));
+    runner.run_once().await.unwrap();
+    assert_eq!(
+        mail.smtp.command_count("RCPT"),
+        1,
+        "the 550 was not retried"
+    );
+    let events: Vec<Value> = hooks.to("/hook").iter().map(|r| r.json()).collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|e| e["type"] == "post.failed"));
+
+    // A failed one can still be marked posted by an editor (the owner may
+    // have posted anyway).
+    let res = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/activities/{two}/variants/{nobody}/fr/done"
+        )))
+        .bearer_auth(&app.editor)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let publication = variant_state(app, two).await;
+    assert_eq!(publication["state"], "published");
+    assert!(publication["url"].is_null());
+
+    // The link page is rate-limited with the newsletter's links.
+    let get = |client: &'static str| {
+        app.client
+            .get(app.url("/p/done/pgn_unknown"))
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(get("198.51.100.9").await.unwrap().status(), 404);
+    }
+    assert_eq!(get("198.51.100.9").await.unwrap().status(), 429);
+    assert_eq!(get("198.51.100.10").await.unwrap().status(), 404);
+}

@@ -642,6 +642,17 @@ async fn an_edit_of_one_variant_sends_only_that_variant_back_to_review() {
     assert_eq!(w.mastodon.to("/api/v1/statuses").len(), 1);
     assert!(w.pds_state.lock().unwrap().records.is_empty());
 
+    // Only a manual channel's variants are marked posted by hand.
+    let res = app
+        .client
+        .post(app.url(&format!("{masto}/done")))
+        .bearer_auth(&app.editor)
+        .json(&json!({"url": "https://mastodon.example/@x/1"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 409).await;
+
     // Approved again: the edited one goes out too, the other not again.
     assert_eq!(review(app, id, &app.admin, "approve").await.status(), 200);
     let state = app
