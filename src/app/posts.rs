@@ -332,8 +332,8 @@ pub fn update_account(
     }
     let url_changed = base_url != row.base_url;
     if url_changed {
-        changes.push(change(
-            "base_url",
+        changes.push(crate::social::accounts::base_url_change(
+            row.network,
             row.base_url.clone().into(),
             base_url.into(),
         ));

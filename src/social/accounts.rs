@@ -43,7 +43,7 @@ pub fn create(
     }
     let mut changes = vec![
         change("network", serde_json::Value::Null, network.as_str().into()),
-        change("base_url", serde_json::Value::Null, base_url.into()),
+        base_url_change(network, serde_json::Value::Null, base_url.into()),
     ];
     if let Some(name) = name {
         changes.push(change("name", serde_json::Value::Null, name.into()));
@@ -61,6 +61,24 @@ pub fn change(field: &str, before: serde_json::Value, after: serde_json::Value) 
         after,
         personal: false,
     }
+}
+
+/// A change of `base_url` in the history: a manual account's is an email
+/// address (personal data: recorded as changed, without its values).
+pub fn base_url_change(
+    network: Network,
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> FieldChange {
+    if network == Network::Manual {
+        return FieldChange {
+            field: "base_url".into(),
+            before: serde_json::Value::Null,
+            after: serde_json::Value::Null,
+            personal: true,
+        };
+    }
+    change("base_url", before, after)
 }
 
 /// Replaces the account's secret: sealed for the next credentials version,

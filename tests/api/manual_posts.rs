@@ -366,6 +366,31 @@ async fn an_expired_link_writes_nothing_a_4xx_is_retried_and_the_api_marks_it_do
         json!({"network": "manual", "base_url": "mailto:team@uclg.example", "channel_id": ch}),
     )
     .await;
+    // The address is personal data: the account's history says it was set,
+    // never what it is.
+    let accounts = app
+        .client
+        .get(app.url("/api/v1/channel-accounts"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let account = accounts[0]["id"].as_i64().unwrap();
+    let history = app
+        .client
+        .get(app.url(&format!("/api/v1/channel-accounts/{account}/history")))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(history.contains("base_url"), "{history}");
+    assert!(!history.contains("team@uclg.example"), "{history}");
     mail.smtp
         .on_rcpt("team@uclg.example", Script::first(1, "451 4.7.1 try later"));
     let id = post(
