@@ -587,3 +587,70 @@ async fn a_5xx_fails_the_post_no_one_to_write_to_fails_it_and_the_link_page_is_r
     assert_eq!(get("198.51.100.9").await.unwrap().status(), 429);
     assert_eq!(get("198.51.100.10").await.unwrap().status(), 404);
 }
+
+/// The link's page, its error and its answers, with no WCAG 2.2 A/AA
+/// violation, in each language.
+#[tokio::test]
+async fn the_link_pages_pass_axe_in_every_language() {
+    use crate::webdriver::Browser;
+    let mail = mail_app().await;
+    let app = &mail.app;
+    let f = fixture(app).await;
+    let ch = social_channel(app, f.org, "axe").await;
+    manual_account(
+        app,
+        json!({"network": "manual", "base_url": "mailto:team@uclg.example", "channel_id": ch}),
+    )
+    .await;
+    let id = post(
+        app,
+        f.plan,
+        ch,
+        None,
+        json!([{"channel_id": ch, "lang": "en", "body": BODY}]),
+    )
+    .await;
+    let runner = runner(app);
+    app.clock.advance(TimeDelta::hours(1));
+    runner.run_once().await.unwrap();
+    let (_, text) = parsed(&mail.smtp.wait_for_messages(1).await[0].data);
+    let path = link_path(&text);
+    let b = Browser::start().await;
+    let accessible = |what: String| {
+        let b = &b;
+        async move {
+            let violations = b.axe_violations().await;
+            assert!(
+                violations.is_empty(),
+                "axe found WCAG 2.2 A/AA violations on {what}:\n{}",
+                serde_json::to_string_pretty(&violations).unwrap()
+            );
+        }
+    };
+    for lang in ["es", "en", "fr"] {
+        b.goto(&app.url(&format!("{path}?lang={lang}"))).await;
+        b.find("#url").await;
+        accessible(format!("the link's page ({lang})")).await;
+    }
+    b.goto(&app.url(&path)).await;
+    b.type_into("#url", "ftp://files.example/post").await;
+    b.click_css("form[action^='/p/done/'] button[type=submit]")
+        .await;
+    b.find("#err-url").await;
+    accessible("the link's page with an error".into()).await;
+    let field = b.find("#url").await;
+    b.clear(&field).await;
+    b.type_into("#url", "https://www.linkedin.com/posts/uclg-1")
+        .await;
+    b.click_css("form[action^='/p/done/'] button[type=submit]")
+        .await;
+    b.find("main h1").await;
+    accessible("the page after marking".into()).await;
+    b.goto(&app.url(&path)).await;
+    b.find("main h1").await;
+    accessible("a used link's page".into()).await;
+    b.goto(&app.url("/p/done/pgn_unknown")).await;
+    b.find("main h1").await;
+    accessible("an unknown link's page".into()).await;
+    assert_eq!(variant_state(app, id).await["state"], "published");
+}
