@@ -29,6 +29,23 @@ pub struct Settings {
     pub reminders: ReminderSettings,
     #[serde(default)]
     pub engagement: EngagementSettings,
+    #[serde(default)]
+    pub manual: ManualSettings,
+}
+
+/// The manual channel: `[manual]` (see docs/social.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManualSettings {
+    /// The emailed "it is posted" link works until this many days after the
+    /// post's due time.
+    pub link_days: u32,
+}
+
+impl Default for ManualSettings {
+    fn default() -> Self {
+        ManualSettings { link_days: 7 }
+    }
 }
 
 /// Reading the networks' public counts of published posts: `[engagement]`

@@ -58,20 +58,26 @@ pub struct ChannelAccount {
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({"network": "webhook", "name": "UCLG website", "base_url": "https://cms.example.org/hooks/pregon", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "channel_id": null})))]
 pub struct ChannelAccountInput {
-    /// `mastodon`, `bluesky` or `webhook` (a CMS: `base_url` receives each
-    /// post signed per Standard Webhooks with `secret`, a `whsec_…`).
+    /// `mastodon`, `bluesky`, `webhook` (a CMS: `base_url` receives each
+    /// post signed per Standard Webhooks with `secret`, a `whsec_…`) or
+    /// `manual` (nobody's credentials: at due time the owner is emailed the
+    /// text and a one-time link to say where it was posted).
     pub network: Network,
     /// A name for people.
     #[schema(max_length = 100)]
     pub name: Option<String>,
-    /// The Mastodon instance or the Bluesky PDS (e.g. https://bsky.social).
+    /// The Mastodon instance or the Bluesky PDS (e.g. https://bsky.social);
+    /// manual: `mailto:` and the one address to write to, or left out to
+    /// write to each activity's owner.
+    #[serde(default)]
     #[schema(max_length = 2000)]
     pub base_url: String,
     /// Bluesky: the handle (or DID) to sign in with.
     #[schema(max_length = 300)]
     pub handle: Option<String>,
     /// The access token (Mastodon) or app password (Bluesky); stored
-    /// encrypted, never shown again.
+    /// encrypted, never shown again. None for a manual account.
+    #[serde(default)]
     #[schema(max_length = 2000)]
     pub secret: String,
     /// The channel (kind social) it publishes for.
@@ -129,6 +135,9 @@ fn checked_name(name: Option<&str>) -> Result<Option<&str>> {
 
 fn checked_base_url(network: Network, base_url: &str) -> Result<&str> {
     let base_url = base_url.trim();
+    if network == Network::Manual {
+        return checked_manual_address(base_url);
+    }
     if base_url.len() > 2000 {
         return Err(Error::invalid("base_url", "at most 2000 characters"));
     }
@@ -136,6 +145,24 @@ fn checked_base_url(network: Network, base_url: &str) -> Result<&str> {
     if network == Network::Webhook {
         crate::jobs::outbound::check_url(base_url, true)
             .map_err(|reason| Error::invalid("base_url", reason))?;
+    }
+    Ok(base_url)
+}
+
+/// A manual account's `base_url`: empty or `mailto:` alone (write to each
+/// activity's owner), or `mailto:` and one valid address.
+fn checked_manual_address(base_url: &str) -> Result<&str> {
+    if base_url.is_empty() || base_url == "mailto:" {
+        return Ok("mailto:");
+    }
+    let address = base_url.strip_prefix("mailto:").ok_or_else(|| {
+        Error::invalid(
+            "base_url",
+            "a manual account's base_url is mailto: and one address, or left out",
+        )
+    })?;
+    if address.len() > 254 || address.parse::<lettre::Address>().is_err() {
+        return Err(Error::invalid("base_url", "not a valid email address"));
     }
     Ok(base_url)
 }
@@ -156,6 +183,15 @@ fn checked_handle(network: Network, handle: Option<&str>) -> Result<Option<&str>
 
 fn checked_secret(network: Network, secret: &str) -> Result<&str> {
     let secret = secret.trim();
+    if network == Network::Manual {
+        if !secret.is_empty() {
+            return Err(Error::invalid(
+                "secret",
+                "a manual account has no credentials",
+            ));
+        }
+        return Ok(secret);
+    }
     if secret.is_empty() || secret.len() > 2000 {
         return Err(Error::invalid("secret", "1 to 2000 characters"));
     }
@@ -180,12 +216,6 @@ pub fn create_account(
     input: &ChannelAccountInput,
 ) -> Result<ChannelAccount> {
     policy::require(&cx.actor, Operation::Administer)?;
-    if input.network == Network::Manual {
-        return Err(Error::invalid(
-            "network",
-            "mastodon, bluesky or webhook (manual accounts are not available yet)",
-        ));
-    }
     let name = checked_name(input.name.as_deref())?;
     let base_url = checked_base_url(input.network, &input.base_url)?;
     let handle = checked_handle(input.network, input.handle.as_deref())?;
@@ -294,15 +324,16 @@ pub fn update_account(
         .secret
         .as_deref()
         .map(|s| checked_secret(row.network, s))
-        .transpose()?;
+        .transpose()?
+        .filter(|s| !s.is_empty());
     let mut changes = Vec::new();
     if name != row.name.as_deref() {
         changes.push(change("name", row.name.clone().into(), name.into()));
     }
     let url_changed = base_url != row.base_url;
     if url_changed {
-        changes.push(change(
-            "base_url",
+        changes.push(crate::social::accounts::base_url_change(
+            row.network,
             row.base_url.clone().into(),
             base_url.into(),
         ));
@@ -386,12 +417,6 @@ fn waiting_variants(
     for activity_id in posts::open_activities_on_channel(conn, channel)? {
         let activity = db::activities::get(conn, activity_id)?;
         let review = reviews::get(conn, Subject::Activity(activity_id))?;
-        if review.state != review::ReviewState::Approved {
-            continue;
-        }
-        let Some(approved) = review.approved_hash else {
-            continue;
-        };
         let current = review::activity_content(&activity);
         let publications = posts::of_activity(conn, activity_id)?;
         for v in activity
@@ -399,8 +424,7 @@ fn waiting_variants(
             .iter()
             .filter(|v| v.channel_id == channel)
         {
-            let key = variant_key(v);
-            if !approved.contains_key(&key) || approved.get(&key) != current.get(&key) {
+            if !review.covers_variant(&current, &variant_key(v)) {
                 continue;
             }
             let gone = publications
@@ -409,7 +433,9 @@ fn waiting_variants(
                 .is_some_and(|p| {
                     matches!(
                         p.state,
-                        PublicationState::Published | PublicationState::Failed
+                        PublicationState::Published
+                            | PublicationState::Failed
+                            | PublicationState::AwaitingOwner
                     )
                 });
             if !gone {
@@ -530,9 +556,6 @@ pub fn list(conn: &mut DbConnection, cx: &Context, activity_id: i64) -> Result<V
 fn views(conn: &mut DbConnection, activity: &Activity) -> Result<Vec<VariantView>> {
     let review = reviews::get(conn, Subject::Activity(activity.id))?;
     let current = review::activity_content(activity);
-    let approved = review
-        .approved_hash
-        .filter(|_| review.state == crate::domain::review::ReviewState::Approved);
     let publications = posts::of_activity(conn, activity.id)?;
     let mut out = Vec::new();
     for v in &activity.post_variants {
@@ -569,9 +592,7 @@ fn views(conn: &mut DbConnection, activity: &Activity) -> Result<Vec<VariantView
             length,
             max_length,
             problem,
-            approved: approved
-                .as_ref()
-                .is_some_and(|a| a.get(&key).is_some() && a.get(&key) == current.get(&key)),
+            approved: review.covers_variant(&current, &key),
             publication,
         });
     }
@@ -771,9 +792,12 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
         if at > now || now - at > MAX_LATE {
             continue;
         }
-        if reviews::require_approved(conn, Subject::Activity(id)).is_err() {
-            continue;
-        }
+        // Per variant: an edit of some variants leaves the others approved.
+        let review = match reviews::get(conn, Subject::Activity(id)) {
+            Ok(review) => review,
+            Err(Error::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        };
         let hashes = review::activity_content(&activity);
         let done = posts::of_activity(conn, id)?;
         for v in &activity.post_variants {
@@ -786,6 +810,9 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
             let Some(account) = channel_accounts::for_channel(conn, v.channel_id)? else {
                 continue;
             };
+            if !review.covers_variant(&hashes, &variant_key(v)) {
+                continue;
+            }
             let Some(hash) = hashes.get(&variant_key(v)) else {
                 continue;
             };
@@ -838,7 +865,18 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                     });
                     crate::social::cms::enqueue(conn, account.id, &key, data, at, now)?
                 }
-                Network::Manual => continue,
+                Network::Manual => {
+                    let post = crate::social::manual::Post {
+                        account_id: account.id,
+                        activity_id: id,
+                        channel_id: v.channel_id,
+                        lang: v.lang,
+                        text: v.body.clone(),
+                        content_warning: v.content_warning.clone(),
+                        due_at: at,
+                    };
+                    crate::social::manual::enqueue(conn, &key, &post, now)?
+                }
             };
             posts::insert(
                 conn,
@@ -861,6 +899,225 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
         }
     }
     Ok(created)
+}
+
+/// Where a manual variant was posted, as the owner or an editor says: empty
+/// for "it is posted, no address to give".
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({"url": "https://www.linkedin.com/feed/update/urn:li:activity:7270000000000000000/"})))]
+pub struct DoneInput {
+    /// The post's address (http or https), if there is one to give.
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub url: Option<String>,
+}
+
+/// A post's address as given: trimmed, empty as none, else http(s).
+pub fn checked_post_url(url: Option<&str>) -> Result<Option<String>> {
+    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed = url::Url::parse(url).map_err(|e| Error::invalid("url", e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(Error::invalid("url", "an http:// or https:// address"));
+    }
+    if url.len() > 2000 {
+        return Err(Error::invalid("url", "at most 2000 characters"));
+    }
+    Ok(Some(url.to_owned()))
+}
+
+/// Marks a manual channel's variant published where it was posted (`url`,
+/// checked): the publication becomes `published` with the URL, every
+/// emailed link of its job is used up, the activity's history says so
+/// (who: `cx`, how: `how`), and `post.published` goes to the webhook
+/// subscribers as for the other networks. Refused (409) for a variant of
+/// another network, one not planned yet or whose email has not gone out,
+/// and one published already.
+fn mark_posted(
+    conn: &mut DbConnection,
+    cx: &Context,
+    publication: &Publication,
+    url: Option<&str>,
+    how: &str,
+) -> Result<()> {
+    let url = checked_post_url(url)?;
+    let account = channel_accounts::get(conn, publication.channel_account_id)?;
+    if account.network != Network::Manual {
+        return Err(Error::Conflict(format!(
+            "this variant goes out through {}: only a manual channel's variants are marked \
+             posted by hand",
+            account.network
+        )));
+    }
+    match publication.state {
+        PublicationState::Published => {
+            return Err(Error::Conflict(
+                "this variant is marked published already".into(),
+            ));
+        }
+        PublicationState::Queued => {
+            return Err(Error::Conflict(
+                "the owner's email about this variant has not gone out yet".into(),
+            ));
+        }
+        _ => {}
+    }
+    if !posts::mark_posted(conn, publication.job_id, url.as_deref(), cx.now)? {
+        return Err(Error::Conflict(
+            "this variant is marked published already".into(),
+        ));
+    }
+    posts::use_done_links(conn, publication.job_id, cx.now)?;
+    history::record_in(
+        conn,
+        cx,
+        "activity",
+        publication.activity_id,
+        Action::Updated,
+        vec![FieldChange {
+            field: format!(
+                "post_publications.{}.{}",
+                publication.channel_id, publication.lang
+            ),
+            before: serde_json::json!({"state": publication.state}),
+            after: serde_json::json!({
+                "state": PublicationState::Published,
+                "url": url,
+                "marked_by": how,
+            }),
+            personal: false,
+        }],
+    )?;
+    crate::social::tell(
+        conn,
+        publication,
+        Network::Manual,
+        PublicationState::Published,
+        None,
+        url.as_deref(),
+        None,
+        cx.now,
+    )
+}
+
+/// Marks a manual variant posted through the API (editors).
+pub fn mark_done(
+    conn: &mut DbConnection,
+    cx: &Context,
+    activity_id: i64,
+    channel_id: i64,
+    lang: &str,
+    input: &DoneInput,
+) -> Result<Vec<VariantView>> {
+    policy::require(&cx.actor, Operation::Write)?;
+    let activity = db::activities::get(conn, activity_id)?;
+    let lang = language(lang)?;
+    if !activity
+        .post_variants
+        .iter()
+        .any(|v| v.channel_id == channel_id && v.lang == lang)
+    {
+        return Err(Error::not_found(
+            "post variant",
+            format!("{channel_id}/{lang}"),
+        ));
+    }
+    let Some(publication) = posts::of_variant(conn, activity_id, channel_id, lang.as_str())? else {
+        return Err(Error::Conflict(
+            "this variant has not been planned for publication yet (it is not due, or not \
+             approved)"
+                .into(),
+        ));
+    };
+    mark_posted(conn, cx, &publication, input.url.as_deref(), "api")?;
+    views(conn, &activity)
+}
+
+/// What an emailed "it is posted" link finds.
+#[derive(Debug, Clone)]
+pub enum DoneLink {
+    /// No such link.
+    Unknown,
+    /// Past its time (nothing was written).
+    Expired { lang: Language },
+    /// Used already, or its variant is published already.
+    Used { lang: Language },
+    /// Works: what the page shows.
+    Open {
+        lang: Language,
+        title: String,
+        channel: String,
+        variant_lang: Language,
+        text: String,
+    },
+}
+
+/// Looks an emailed link up by its token (only its hash is stored).
+pub fn done_link(conn: &mut DbConnection, token: &str, now: DateTime<Utc>) -> Result<DoneLink> {
+    let Some((link, publication)) = find_link(conn, token)? else {
+        return Ok(DoneLink::Unknown);
+    };
+    let lang = link.lang.parse().unwrap_or(Language::En);
+    if link.used_at.is_some() || publication.state == PublicationState::Published {
+        return Ok(DoneLink::Used { lang });
+    }
+    if db::utc(link.expires_at) <= now {
+        return Ok(DoneLink::Expired { lang });
+    }
+    let activity = db::activities::get(conn, publication.activity_id)?;
+    let variant_lang = language(&publication.lang)?;
+    let text = activity
+        .post_variants
+        .iter()
+        .find(|v| v.channel_id == publication.channel_id && v.lang == variant_lang)
+        .map(|v| v.body.clone())
+        .unwrap_or_default();
+    Ok(DoneLink::Open {
+        lang,
+        title: crate::reminders::title_in(&activity, lang),
+        channel: db::channels::get(conn, publication.channel_id)?.name,
+        variant_lang,
+        text,
+    })
+}
+
+fn find_link(
+    conn: &mut DbConnection,
+    token: &str,
+) -> Result<Option<(posts::DoneLink, Publication)>> {
+    if token.len() > 200 {
+        return Ok(None);
+    }
+    let hash = crate::domain::token::hash(token);
+    let Some(link) = posts::done_link(conn, &hash)? else {
+        return Ok(None);
+    };
+    Ok(posts::by_job(conn, link.job_id)?.map(|p| (link, p)))
+}
+
+/// The owner, through the emailed link, says the variant is posted (and
+/// where). Answers what the link found; `Open` means it is now marked.
+/// Bad input (`url`) is an error and nothing is written.
+pub fn mark_done_by_link(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    token: &str,
+    url: Option<&str>,
+) -> Result<DoneLink> {
+    let found = done_link(conn, token, now)?;
+    if !matches!(found, DoneLink::Open { .. }) {
+        return Ok(found);
+    }
+    let Some((_, publication)) = find_link(conn, token)? else {
+        return Ok(DoneLink::Unknown);
+    };
+    let cx = Context::new(super::Actor::System, now).with_reason(Some(
+        "marked posted by the owner through the one-time link of the manual post's email".into(),
+    ));
+    mark_posted(conn, &cx, &publication, url, "owner_link")?;
+    Ok(found)
 }
 
 #[cfg(test)]

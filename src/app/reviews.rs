@@ -103,6 +103,19 @@ fn record_change(
             .unwrap_or_default(),
     );
     field("comment", json!(before.comment), json!(after.comment));
+    field(
+        "standing_hash",
+        before
+            .standing_hash
+            .as_deref()
+            .map(hash_json)
+            .unwrap_or_default(),
+        after
+            .standing_hash
+            .as_deref()
+            .map(hash_json)
+            .unwrap_or_default(),
+    );
     history::record(
         conn,
         &cx.actor,
@@ -150,12 +163,16 @@ pub fn opened(
         approved_at: approved.then(|| cx.now.naive_utc()),
         comment: None,
         updated_at: cx.now.naive_utc(),
+        standing_hash: None,
     };
     db::insert(conn, &row)
 }
 
 /// After an edit: if what goes out changed, the editor becomes the last editor
-/// and a standing approval is superseded (the work goes back to review).
+/// and a standing approval is superseded (the work goes back to review). Of
+/// a social post whose edit changed only some variants, the approval of the
+/// others still stands (`standing_hash`): they go out at their time, the
+/// edited ones wait for the next approval.
 pub fn edited(
     conn: &mut DbConnection,
     cx: &Context,
@@ -175,6 +192,17 @@ pub fn edited(
     after.updated_at = cx.now.naive_utc();
     let state = state_of(&before)?;
     let superseded = state == ReviewState::Approved;
+    let was_standing = if superseded {
+        before.approved_hash.as_deref()
+    } else {
+        before.standing_hash.as_deref()
+    };
+    after.standing_hash = match was_standing {
+        Some(text) => review::still_standing(&decode(text)?, content)
+            .as_ref()
+            .map(encode),
+        None => None,
+    };
     if superseded {
         after.state = state.after(ReviewAction::Supersede)?.as_str().into();
         after.approved_hash = None;
@@ -184,14 +212,12 @@ pub fn edited(
     }
     db::save(conn, &after)?;
     if superseded {
-        record_change(
-            conn,
-            cx,
-            subject,
-            &before,
-            &after,
-            Some("approval superseded by an edit"),
-        )?;
+        let reason = if after.standing_hash.is_some() {
+            "approval superseded by an edit of some post variants; the others stay approved"
+        } else {
+            "approval superseded by an edit"
+        };
+        record_change(conn, cx, subject, &before, &after, Some(reason))?;
     }
     Ok(())
 }
@@ -243,6 +269,7 @@ pub fn act(
     after.updated_at = cx.now.naive_utc();
     match action {
         ReviewAction::Approve => {
+            after.standing_hash = None;
             after.approved_hash = Some(hash);
             after.approved_by_account_id = cx.actor.account_id();
             after.approved_by_kind = Some(actor_kind(&cx.actor).as_str().into());
@@ -316,6 +343,7 @@ fn view(row: &Row) -> Result<Review> {
         approved_by_account_id: row.approved_by_account_id,
         approved_at: row.approved_at.map(|t| t.and_utc()),
         comment: row.comment.clone(),
+        standing_hash: row.standing_hash.as_deref().map(decode).transpose()?,
     })
 }
 
@@ -350,6 +378,7 @@ pub fn backfill(conn: &mut DbConnection, cx: &Context) -> Result<usize> {
                 approved_at: Some(cx.now.naive_utc()),
                 comment: None,
                 updated_at: cx.now.naive_utc(),
+                standing_hash: None,
             },
         )?;
     }

@@ -143,6 +143,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    manual_done_links (token_hash) {
+        token_hash -> Text,
+        job_id -> BigInt,
+        lang -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(post_publications -> channel_accounts (channel_account_id));
 diesel::allow_tables_to_appear_in_same_query!(post_publications, channel_accounts, jobs);
 

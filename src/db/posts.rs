@@ -1,7 +1,9 @@
 //! Queries on what became of post variants (`post_publications`) and on the
 //! Bluesky records stored before their first attempt.
 
-use super::outbound_schema::{bluesky_records, channel_accounts, post_publications};
+use super::outbound_schema::{
+    bluesky_records, channel_accounts, manual_done_links, post_publications,
+};
 use super::{DbConnection, utc};
 use crate::domain::network::PublicationState;
 use crate::domain::{ActivityKind, ActivityStatus};
@@ -76,6 +78,96 @@ pub fn finish(
             ))
             .execute(conn)?,
     )
+}
+
+/// The publication of one variant, if it was planned.
+pub fn of_variant(
+    conn: &mut DbConnection,
+    activity_id: i64,
+    channel_id: i64,
+    lang: &str,
+) -> Result<Option<Publication>> {
+    Ok(post_publications::table
+        .find((activity_id, channel_id, lang))
+        .select(Publication::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Marks a manual variant published where its owner says it was posted,
+/// unless it is published already; returns whether it changed.
+pub fn mark_posted(
+    conn: &mut DbConnection,
+    job_id: i64,
+    url: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    Ok(diesel::update(
+        post_publications::table
+            .filter(post_publications::job_id.eq(job_id))
+            .filter(post_publications::state.ne(PublicationState::Published)),
+    )
+    .set((
+        post_publications::state.eq(PublicationState::Published),
+        post_publications::remote_url.eq(url),
+        post_publications::reason.eq(None::<String>),
+        post_publications::updated_at.eq(now.naive_utc()),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// A one-time "it is posted" link of a manual post's email (its token only
+/// as a hash).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = manual_done_links)]
+pub struct DoneLink {
+    pub token_hash: String,
+    pub job_id: i64,
+    pub lang: String,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_done_link(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    job_id: i64,
+    lang: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::insert_into(manual_done_links::table)
+        .values((
+            manual_done_links::token_hash.eq(token_hash),
+            manual_done_links::job_id.eq(job_id),
+            manual_done_links::lang.eq(lang),
+            manual_done_links::expires_at.eq(expires_at.naive_utc()),
+            manual_done_links::created_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn done_link(conn: &mut DbConnection, token_hash: &str) -> Result<Option<DoneLink>> {
+    Ok(manual_done_links::table
+        .find(token_hash)
+        .select(DoneLink::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Uses up every link of the job (all its emails' links work once in all);
+/// returns how many were still unused.
+pub fn use_done_links(conn: &mut DbConnection, job_id: i64, now: DateTime<Utc>) -> Result<usize> {
+    Ok(diesel::update(
+        manual_done_links::table
+            .filter(manual_done_links::job_id.eq(job_id))
+            .filter(manual_done_links::used_at.is_null()),
+    )
+    .set(manual_done_links::used_at.eq(Some(now.naive_utc())))
+    .execute(conn)?)
 }
 
 /// An activity in one of these states publishes nothing more.

@@ -21,6 +21,9 @@ pub struct Row {
     pub approved_at: Option<NaiveDateTime>,
     pub comment: Option<String>,
     pub updated_at: NaiveDateTime,
+    /// After an edit of some variants of an approved social post: the
+    /// approved hashes that still stand (the variants left as they were).
+    pub standing_hash: Option<String>,
 }
 
 pub fn find(conn: &mut DbConnection, entity: &str, entity_id: i64) -> Result<Option<Row>> {

@@ -499,6 +499,7 @@ diesel::table! {
         approved_at -> Nullable<Timestamp>,
         comment -> Nullable<Text>,
         updated_at -> Timestamp,
+        standing_hash -> Nullable<Text>,
     }
 }
 

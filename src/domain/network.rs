@@ -17,11 +17,14 @@ text_enum!(
 text_enum!(
     /// What became of a post variant: its job is `queued` (or running),
     /// then it is `published` (with its URL), `failed` (with the reason) or
-    /// its outcome is `unknown` (with how to check).
+    /// its outcome is `unknown` (with how to check). A manual channel's
+    /// variant is `awaiting_owner` once its email was accepted, until the
+    /// owner says where it was posted (then `published`).
     PublicationState {
         Queued => "queued",
         Published => "published",
         Failed => "failed",
         Unknown => "unknown",
+        AwaitingOwner => "awaiting_owner",
     }
 );

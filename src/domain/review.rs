@@ -99,6 +99,45 @@ pub fn activity_content(a: &Activity) -> ContentHash {
     out
 }
 
+fn is_variant(key: &str) -> bool {
+    key.starts_with("variant:")
+}
+
+/// Whether `approved` covers the variant `key` as the content stands: its
+/// own hash, and every hash that is not a variant's (the activity's texts
+/// and shared fields: time, place…), are the ones approved.
+pub fn covers(approved: &ContentHash, current: &ContentHash, key: &str) -> bool {
+    let same = |k: &str| approved.get(k).is_some() && approved.get(k) == current.get(k);
+    same(key)
+        && current.keys().filter(|k| !is_variant(k)).all(|k| same(k))
+        && approved
+            .keys()
+            .filter(|k| !is_variant(k))
+            .all(|k| current.contains_key(k))
+}
+
+/// What of an approval still stands after an edit (per variant): when
+/// nothing but variants changed, the approved hashes of the variants left
+/// as they were, with the activity's own hashes; `None` when the edit
+/// touched the activity itself (everything goes back to review) or no
+/// variant is left approved.
+pub fn still_standing(approved: &ContentHash, current: &ContentHash) -> Option<ContentHash> {
+    let activity_same = current
+        .iter()
+        .chain(approved.iter())
+        .filter(|(k, _)| !is_variant(k))
+        .all(|(k, _)| approved.get(k).is_some() && approved.get(k) == current.get(k));
+    if !activity_same {
+        return None;
+    }
+    let standing: ContentHash = approved
+        .iter()
+        .filter(|(k, v)| current.get(*k) == Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    standing.keys().any(|k| is_variant(k)).then_some(standing)
+}
+
 pub fn issue_content(i: &Issue) -> ContentHash {
     i.translations
         .iter()
@@ -130,6 +169,30 @@ pub struct Review {
     pub approved_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The reviewer's note when changes were requested.
     pub comment: Option<String>,
+    /// While a social post is back in review after an edit of some of its
+    /// variants only: the approved hashes that still stand (the activity's
+    /// own and those of the variants left as they were). Those variants are
+    /// still published at their time; the edited ones wait for an approval.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub standing_hash: Option<ContentHash>,
+}
+
+impl Review {
+    /// The hashes approved as of now: the approval's while it stands, else
+    /// what still stands of it after an edit of some variants.
+    pub fn standing(&self) -> Option<&ContentHash> {
+        if self.state == ReviewState::Approved {
+            self.approved_hash.as_ref()
+        } else {
+            self.standing_hash.as_ref()
+        }
+    }
+
+    /// Whether the variant `key` may go out as the content stands (`current`).
+    pub fn covers_variant(&self, current: &ContentHash, key: &str) -> bool {
+        self.standing()
+            .is_some_and(|approved| covers(approved, current, key))
+    }
 }
 
 #[cfg(test)]
@@ -158,5 +221,31 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(S::Approved.after(A::Approve).is_err());
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> ContentHash {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn an_edit_of_one_variant_leaves_the_others_approved() {
+        let approved = map(&[("es", "1"), ("variant:7:es", "a"), ("variant:8:es", "b")]);
+        let edited = map(&[("es", "1"), ("variant:7:es", "a"), ("variant:8:es", "B")]);
+        let standing = still_standing(&approved, &edited).unwrap();
+        assert!(covers(&standing, &edited, "variant:7:es"));
+        assert!(!covers(&standing, &edited, "variant:8:es"));
+        // The activity's own text changed: nothing stands.
+        let moved = map(&[("es", "2"), ("variant:7:es", "a"), ("variant:8:es", "b")]);
+        assert_eq!(still_standing(&approved, &moved), None);
+        assert!(!covers(&approved, &moved, "variant:7:es"));
+        // A language added is the activity's change too.
+        let added = map(&[("es", "1"), ("en", "3"), ("variant:7:es", "a")]);
+        assert!(!covers(&approved, &added, "variant:7:es"));
+        // Every variant edited: none left approved.
+        let all = map(&[("es", "1"), ("variant:7:es", "x"), ("variant:8:es", "y")]);
+        assert_eq!(still_standing(&approved, &all), None);
     }
 }

@@ -314,6 +314,9 @@ pub fn standard_handlers(
         )),
     ];
     let mut handlers = handlers;
+    handlers.push(std::sync::Arc::new(
+        crate::social::manual::ManualHandler::new(settings, db.clone(), clock.clone())?,
+    ));
     handlers.extend(crate::reminders::handlers(settings, db)?);
     Ok(handlers)
 }

@@ -419,14 +419,16 @@ fn plan_digests(
 
 // ---------------------------------------------------------------- sending
 
+/// Sends one job's email through the configured transport (shared by the
+/// reminder, digest, report and manual-post handlers).
 #[derive(Clone)]
-struct Mailer {
+pub(crate) struct Mailer {
     transport: Arc<dyn MailTransport>,
     email: crate::config::EmailSettings,
 }
 
 /// What a handler found to send, or why not.
-enum Prepared {
+pub(crate) enum Prepared {
     Send {
         to: String,
         name: String,
@@ -450,7 +452,14 @@ fn unsent(why: std::result::Result<String, Error>) -> Attempt {
 }
 
 impl Mailer {
-    async fn send(&self, job: &Job, prepared: Result<Prepared>) -> Attempt {
+    pub(crate) fn from_settings(settings: &Settings) -> anyhow::Result<Mailer> {
+        Ok(Mailer {
+            transport: crate::dispatch::transport_from_settings(&settings.email)?,
+            email: settings.email.clone(),
+        })
+    }
+
+    pub(crate) async fn send(&self, job: &Job, prepared: Result<Prepared>) -> Attempt {
         let (to, name, subject, text) = match prepared {
             Ok(Prepared::Send {
                 to,
@@ -538,7 +547,7 @@ impl Mailer {
 
 /// The language to write to someone in: their account's, else the one
 /// recorded on the person, else English.
-fn language_for(
+pub(crate) fn language_for(
     conn: &mut DbConnection,
     email: &str,
     person: Option<Language>,
@@ -551,14 +560,14 @@ fn language_for(
         .unwrap_or(Language::En))
 }
 
-fn title_in(a: &Activity, lang: Language) -> String {
+pub(crate) fn title_in(a: &Activity, lang: Language) -> String {
     pick(&a.translations, lang)
         .map(|(_, t)| t.title.clone())
         .unwrap_or_else(|| a.title.clone())
 }
 
 /// The wall-clock time of `at` in the activity's zone (exact timings), or the day.
-fn when_text(a: &Activity, at: DateTime<Utc>) -> String {
+pub(crate) fn when_text(a: &Activity, at: DateTime<Utc>) -> String {
     match a.timing.zone() {
         Some(zone) => format!(
             "{} ({})",

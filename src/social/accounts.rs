@@ -36,11 +36,14 @@ pub fn create(
     policy::require(&cx.actor, Operation::Administer)?;
     url::Url::parse(base_url).map_err(|e| Error::invalid("base_url", e.to_string()))?;
     let id = channel_accounts::insert(conn, network, name, base_url, handle, cx.now)?;
-    let sealed = sealer.seal(secret, &channel_accounts::credentials_context(id, 1))?;
-    channel_accounts::set_credentials(conn, id, &sealed, cx.now)?;
+    // A manual account has no credentials: nothing to seal.
+    if network != Network::Manual {
+        let sealed = sealer.seal(secret, &channel_accounts::credentials_context(id, 1))?;
+        channel_accounts::set_credentials(conn, id, &sealed, cx.now)?;
+    }
     let mut changes = vec![
         change("network", serde_json::Value::Null, network.as_str().into()),
-        change("base_url", serde_json::Value::Null, base_url.into()),
+        base_url_change(network, serde_json::Value::Null, base_url.into()),
     ];
     if let Some(name) = name {
         changes.push(change("name", serde_json::Value::Null, name.into()));
@@ -58,6 +61,24 @@ pub fn change(field: &str, before: serde_json::Value, after: serde_json::Value) 
         after,
         personal: false,
     }
+}
+
+/// A change of `base_url` in the history: a manual account's is an email
+/// address (personal data: recorded as changed, without its values).
+pub fn base_url_change(
+    network: Network,
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> FieldChange {
+    if network == Network::Manual {
+        return FieldChange {
+            field: "base_url".into(),
+            before: serde_json::Value::Null,
+            after: serde_json::Value::Null,
+            personal: true,
+        };
+    }
+    change("base_url", before, after)
 }
 
 /// Replaces the account's secret: sealed for the next credentials version,

@@ -1,6 +1,7 @@
 //! Social posts: how each network counts a post's length, and publishing
-//! through the job mechanism exactly once (Mastodon, Bluesky, and a CMS
-//! through a signed webhook). Which
+//! through the job mechanism exactly once (Mastodon, Bluesky, a CMS
+//! through a signed webhook, and the manual channel: an email to the owner
+//! with a one-time link to say where it was posted). Which
 //! variant goes out when is decided in `app::posts`; `Planner` asks it at
 //! every runner step.
 
@@ -8,6 +9,7 @@ pub mod accounts;
 pub mod bluesky;
 pub mod cms;
 pub mod engagement;
+pub mod manual;
 pub mod mastodon;
 pub mod text;
 
@@ -21,7 +23,9 @@ use serde_json::json;
 
 /// Records how a post job ended on its variant's publication, and tells
 /// webhook subscribers (`post.published`, `post.failed`). A job with no
-/// publication (made by hand) changes nothing.
+/// publication (made by hand) changes nothing. A manual channel's job that
+/// is done sent the owner's email: the variant is then `awaiting_owner`,
+/// and `post.published` waits until the owner says where it was posted.
 pub fn finished(
     conn: &mut DbConnection,
     network: Network,
@@ -33,6 +37,9 @@ pub fn finished(
         return Ok(());
     };
     let (state, remote_id, remote_url, reason) = match outcome {
+        Outcome::Done { .. } if network == Network::Manual => {
+            (PublicationState::AwaitingOwner, None, None, None)
+        }
         Outcome::Done {
             remote_id,
             remote_url,
@@ -66,12 +73,38 @@ pub fn finished(
         reason.as_deref(),
         now,
     )?;
+    tell(
+        conn,
+        &publication,
+        network,
+        state,
+        remote_id.as_deref(),
+        remote_url.as_deref(),
+        reason.as_deref(),
+        now,
+    )
+}
+
+/// Tells webhook subscribers what became of a variant: `post.published`
+/// (with the URL) or `post.failed` (with the reason); other states tell
+/// nothing.
+#[allow(clippy::too_many_arguments)]
+pub fn tell(
+    conn: &mut DbConnection,
+    publication: &posts::Publication,
+    network: Network,
+    state: PublicationState,
+    remote_id: Option<&str>,
+    remote_url: Option<&str>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let data = json!({
         "activity_id": publication.activity_id,
         "channel_id": publication.channel_id,
         "lang": publication.lang,
         "network": network,
-        "job_id": job.id,
+        "job_id": publication.job_id,
         "state": state,
         "remote_id": remote_id,
         "url": remote_url,
@@ -114,10 +147,12 @@ pub fn withdrawn(conn: &mut DbConnection, job_id: i64) -> Result<Option<String>>
         crate::app::reviews::Subject::Activity(publication.activity_id),
     )?;
     let key = format!("variant:{}:{}", publication.channel_id, publication.lang);
-    let approved = review.state == crate::domain::review::ReviewState::Approved
+    // Per variant: approved as it stands (the approval, or what still stands
+    // of it after an edit of other variants), with the text the job carries.
+    let current = crate::domain::review::activity_content(&activity);
+    let approved = review.covers_variant(&current, &key)
         && review
-            .approved_hash
-            .as_ref()
+            .standing()
             .and_then(|h| h.get(&key))
             .is_some_and(|h| *h == publication.content_hash);
     if !approved {

@@ -10,6 +10,7 @@ pub mod assets;
 pub mod csrf;
 pub mod format;
 pub mod i18n;
+pub mod manual;
 pub mod multipart;
 pub mod page;
 pub mod public;
@@ -24,4 +25,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     assets::configure(cfg);
     team::configure(cfg);
     public::configure(cfg);
+    manual::configure(cfg);
 }

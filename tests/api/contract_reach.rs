@@ -955,6 +955,70 @@ async fn every_documented_success_is_reached_with_the_documents_examples() {
     w.ok("delete", "/api/v1/webhooks/{id}", &hook, Req::default())
         .await;
 
+    // A manual channel's variant: at its time its owner is emailed (only the
+    // manual handler runs: nothing else queued goes out), then an editor
+    // marks it posted through the API.
+    {
+        let app = w.app();
+        let channel = w.ids["channel"];
+        let res = app
+            .client
+            .post(app.url("/api/v1/channel-accounts"))
+            .bearer_auth(&app.admin)
+            .json(&json!({"network": "manual", "base_url": "mailto:owner@pregon.test", "channel_id": channel}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        let start = (app.clock_now() - chrono::TimeDelta::minutes(10)).format("%Y-%m-%dT%H:%M");
+        let end = (app.clock_now() + chrono::TimeDelta::minutes(20)).format("%Y-%m-%dT%H:%M");
+        let post = app
+            .create(
+                "/api/v1/activities",
+                json!({
+                    "plan_id": w.ids["plan"], "kind": "social_post", "status": "planned",
+                    "timing": {"precision": "exact", "start": start.to_string(), "end": end.to_string(), "time_zone": "UTC"},
+                    "channel_ids": [channel],
+                    "translations": {"en": {"title": "Posted by hand"}},
+                    "post_variants": [{"channel_id": channel, "lang": "en", "body": "Posted by hand"}],
+                }),
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        app.approve(&format!("/api/v1/activities/{post}")).await;
+        let clock: pregon::clock::SharedClock = std::sync::Arc::new(app.clock.clone());
+        let manual = pregon::social::manual::ManualHandler::new(
+            &app.settings,
+            app.db.clone(),
+            clock.clone(),
+        )
+        .unwrap();
+        let runner = pregon::jobs::Runner::with_planners(
+            app.db.clone(),
+            clock,
+            app.settings.jobs.clone(),
+            vec![std::sync::Arc::new(manual)],
+            vec![std::sync::Arc::new(pregon::social::Planner)],
+        )
+        .unwrap();
+        runner.run_once().await.unwrap();
+        let template = "/api/v1/activities/{id}/variants/{channel_id}/{lang}/done";
+        let example = w.example("post", template);
+        let req = Req {
+            token: Some(&app.editor),
+            body: json_body(&example),
+            ..Req::default()
+        };
+        w.ok(
+            "post",
+            template,
+            &format!("/api/v1/activities/{post}/variants/{channel}/en/done"),
+            req,
+        )
+        .await;
+    }
+
     // What the walk did not reach.
     let doc = w.doc.clone();
     for (method, path) in operations(&doc) {

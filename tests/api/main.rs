@@ -34,6 +34,7 @@ mod invitation_replies;
 mod invitations;
 mod jobs;
 mod logs;
+mod manual_posts;
 mod mastodon;
 mod migrations;
 mod newsletter;

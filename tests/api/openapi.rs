@@ -154,6 +154,10 @@ pub const ROUTES: &[(&str, &str)] = &[
         "delete",
         "/api/v1/activities/{id}/variants/{channel_id}/{lang}",
     ),
+    (
+        "post",
+        "/api/v1/activities/{id}/variants/{channel_id}/{lang}/done",
+    ),
     ("get", "/api/v1/channel-accounts"),
     ("post", "/api/v1/channel-accounts"),
     ("get", "/api/v1/channel-accounts/{id}"),

@@ -585,3 +585,112 @@ async fn a_content_warning_counts_on_mastodon_goes_out_as_spoiler_text_and_is_re
     assert_eq!(statuses[0].json()["spoiler_text"], "Resultados 🇪🇸");
     assert_eq!(statuses[0].json()["status"], body);
 }
+
+#[tokio::test]
+async fn an_edit_of_one_variant_sends_only_that_variant_back_to_review() {
+    let w = world().await;
+    let app = &w.app;
+    let id = w.activity;
+    let masto = format!("/api/v1/activities/{id}/variants/{}/es", w.m);
+    let bsky = format!("/api/v1/activities/{id}/variants/{}/es", w.b);
+    let res = app
+        .put(&masto, &json!({"body": "Corto"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(review(app, id, &app.editor, "submit").await.status(), 200);
+    assert_eq!(review(app, id, &app.admin, "approve").await.status(), 200);
+
+    // The Bluesky variant edited: back in review, the Mastodon one still approved.
+    let res = app
+        .put(&bsky, &json!({"body": "Otro texto"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let variants: Value = res.json().await.unwrap();
+    assert_eq!(variants[0]["approved"], true, "{variants}");
+    assert_eq!(variants[1]["approved"], false, "{variants}");
+    let state = app
+        .get_json(&format!("/api/v1/activities/{id}/review"))
+        .await;
+    assert_eq!(state["state"], "in_review", "{state}");
+    assert!(state["approved_hash"].is_null());
+    let standing = state["standing_hash"].as_object().unwrap();
+    assert!(
+        standing.contains_key(&format!("variant:{}:es", w.m)),
+        "{state}"
+    );
+    assert!(
+        !standing.contains_key(&format!("variant:{}:es", w.b)),
+        "{state}"
+    );
+    let history = app
+        .get_json(&format!("/api/v1/activities/{id}/history"))
+        .await;
+    assert!(
+        history.to_string().contains("the others stay approved"),
+        "{history}"
+    );
+
+    // At its time only the approved variant goes out.
+    let runner = planning_runner(app);
+    app.clock.advance(TimeDelta::hours(1));
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    assert_eq!(w.mastodon.to("/api/v1/statuses").len(), 1);
+    assert!(w.pds_state.lock().unwrap().records.is_empty());
+
+    // Only a manual channel's variants are marked posted by hand.
+    let res = app
+        .client
+        .post(app.url(&format!("{masto}/done")))
+        .bearer_auth(&app.editor)
+        .json(&json!({"url": "https://mastodon.example/@x/1"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 409).await;
+
+    // Approved again: the edited one goes out too, the other not again.
+    assert_eq!(review(app, id, &app.admin, "approve").await.status(), 200);
+    let state = app
+        .get_json(&format!("/api/v1/activities/{id}/review"))
+        .await;
+    assert!(state["standing_hash"].is_null(), "{state}");
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    assert_eq!(w.mastodon.to("/api/v1/statuses").len(), 1);
+    let records = w.pds_state.lock().unwrap().records.clone();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records.values().next().unwrap()["text"], "Otro texto");
+
+    // An edit of the activity itself (its title) sends everything back.
+    let mut activity = app.get_json(&format!("/api/v1/activities/{id}")).await;
+    activity["translations"]["es"]["title"] = json!("Lanzamiento (nuevo)");
+    let timing = &activity["timing"];
+    let timing = json!({"precision": timing["precision"], "start": timing["start"],
+                        "end": timing["end"], "time_zone": timing["time_zone"]});
+    let input = json!({
+        "plan_id": activity["plan_id"], "kind": "social_post", "status": "planned",
+        "timing": timing, "channel_ids": [w.m, w.b],
+        "translations": activity["translations"],
+        "post_variants": activity["post_variants"], "version": activity["version"],
+    });
+    let res = app
+        .put(&format!("/api/v1/activities/{id}"), &input)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let state = app
+        .get_json(&format!("/api/v1/activities/{id}/review"))
+        .await;
+    assert!(state["standing_hash"].is_null(), "{state}");
+    let variants = app
+        .get_json(&format!("/api/v1/activities/{id}/variants"))
+        .await;
+    assert_eq!(variants[0]["approved"], false);
+    assert_eq!(variants[1]["approved"], false);
+}

@@ -6,7 +6,7 @@
 use super::{State, context};
 use crate::app;
 use crate::app::posts::{
-    ChannelAccount, ChannelAccountInput, ChannelAccountUpdate, VariantInput, VariantView,
+    ChannelAccount, ChannelAccountInput, ChannelAccountUpdate, DoneInput, VariantInput, VariantView,
 };
 use crate::domain::language::Language;
 use crate::error::Error;
@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(variants)
         .service(put_variant)
         .service(delete_variant)
+        .service(mark_done)
         .service(accounts)
         .service(create_account)
         .service(account)
@@ -94,6 +95,32 @@ async fn delete_variant(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Marks a manual channel's variant published where it was posted (the
+/// same as the owner's emailed link): `post.published` goes out with the
+/// URL. Refused (409) for other networks, before the owner's email went
+/// out, and when it is published already.
+#[utoipa::path(tag = "posts",
+    params(("id" = i64, Path), ("channel_id" = i64, Path), ("lang" = Language, Path)),
+    request_body = DoneInput, security(("bearer" = ["editor"])),
+    responses((status = 200, body = Vec<VariantView>), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/activities/{id}/variants/{channel_id}/{lang}/done")]
+async fn mark_done(
+    who: Editor,
+    state: State,
+    req: HttpRequest,
+    path: web::Path<(i64, i64, String)>,
+    input: Json<DoneInput>,
+) -> ApiResult<HttpResponse> {
+    let cx = context(&state, &who.0, &req);
+    let (id, channel, lang) = path.into_inner();
+    let list = state
+        .db
+        .transaction(move |c| app::posts::mark_done(c, &cx, id, channel, &lang, &input.0))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
 #[utoipa::path(tag = "posts", security(("bearer" = ["admin"])),
     responses((status = 200, body = Vec<ChannelAccount>), (status = 403, body = Problem)))]
 #[get("/channel-accounts")]
@@ -106,8 +133,9 @@ async fn accounts(who: Admin, state: State, req: HttpRequest) -> ApiResult<HttpR
     Ok(HttpResponse::Ok().json(list))
 }
 
-/// Adds a Mastodon or Bluesky account, optionally for a channel; its token
-/// or app password is stored encrypted and never shown again.
+/// Adds a Mastodon, Bluesky, webhook (CMS) or manual account, optionally
+/// for a channel; its token or app password is stored encrypted and never
+/// shown again (a manual account has none).
 #[utoipa::path(tag = "posts", request_body = ChannelAccountInput, security(("bearer" = ["admin"])),
     responses((status = 201, body = ChannelAccount), (status = 422, body = Problem)))]
 #[post("/channel-accounts")]
