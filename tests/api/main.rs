@@ -69,6 +69,7 @@ mod web_week;
 
 // Issue #9 leftovers: the .ics import page, back to draft.
 mod web_ics_import;
+mod web_social;
 
 // Issue #11: the networks' public counts of published posts.
 mod engagement;

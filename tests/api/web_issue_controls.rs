@@ -33,7 +33,9 @@ async fn controls(mail: &Mail, ane: &mut WebUser, issue: i64) -> (Vec<String>, S
             let rest = &html[at + prefix.len()..];
             rest[..rest.find('"').unwrap()].to_owned()
         })
-        .filter(|a| ["pause", "resume", "cancel", "unschedule", "retry-failed"].contains(&a.as_str()))
+        .filter(|a| {
+            ["pause", "resume", "cancel", "unschedule", "retry-failed"].contains(&a.as_str())
+        })
         .collect();
     found.sort();
     (found, csrf_of(&html))

@@ -22,10 +22,7 @@ use std::collections::HashMap;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/app/channel-accounts", web::get().to(list))
         .route("/app/channel-accounts", web::post().to(create))
-        .route(
-            "/app/channel-accounts/{id}/history",
-            web::get().to(history),
-        )
+        .route("/app/channel-accounts/{id}/history", web::get().to(history))
         .route(
             "/app/channel-accounts/{id}/{action:rename|rotate|disable|enable|delete}",
             web::post().to(change),
@@ -253,7 +250,10 @@ pub async fn create(state: State, req: HttpRequest, body: web::Bytes) -> HttpRes
     let network = match form.get("network").unwrap_or_default().parse::<Network>() {
         Ok(n) => n,
         Err(_) => {
-            errors.insert("network".to_owned(), c.tr().t("chacc.choose_network").into());
+            errors.insert(
+                "network".to_owned(),
+                c.tr().t("chacc.choose_network").into(),
+            );
             return page_with(
                 &state,
                 &who,
@@ -355,12 +355,15 @@ pub async fn change(
             },
         };
         match sealer(&state) {
-            Ok(sealer) => state
-                .db
-                .transaction(move |conn| {
-                    crate::app::posts::update_account(conn, &cx, &sealer, id, &update).map(|_| ())
-                })
-                .await,
+            Ok(sealer) => {
+                state
+                    .db
+                    .transaction(move |conn| {
+                        crate::app::posts::update_account(conn, &cx, &sealer, id, &update)
+                            .map(|_| ())
+                    })
+                    .await
+            }
             Err(e) => Err(e),
         }
     };

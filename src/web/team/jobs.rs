@@ -16,10 +16,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/app/jobs", web::get().to(list)).route(
-        "/app/jobs/{id}/{action:retry|cancel}",
-        web::post().to(act),
-    );
+    cfg.route("/app/jobs", web::get().to(list))
+        .route("/app/jobs/{id}/{action:retry|cancel}", web::post().to(act));
 }
 
 const PER_PAGE: i64 = 50;

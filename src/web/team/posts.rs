@@ -112,7 +112,10 @@ fn row(t: &Tr, activity_id: i64, names: &[(i64, String)], v: &VariantView) -> Va
         lang_name: format::lang_name(t, v.lang),
         body: v.body.clone(),
         content_warning: v.content_warning.clone(),
-        length: v.length.zip(v.max_length).map(|(l, m)| format!("{l} / {m}")),
+        length: v
+            .length
+            .zip(v.max_length)
+            .map(|(l, m)| format!("{l} / {m}")),
         fits: v.problem.is_none(),
         problem: v.problem.clone(),
         approved: v.approved,
@@ -141,7 +144,16 @@ pub async fn section(
         return Ok(None);
     }
     let id = activity.id;
-    let cx = crate::app::Context::new(who.actor(), state.clock.now());
+    let now = state.clock.now();
+    // The Mastodon instances' limits, read once a day (as a variant's PUT
+    // does): without them no length can be given. A failure only means the
+    // section says the limits are not known yet.
+    if let Ok(outbound) = crate::app::posts::outbound(&state.settings)
+        && let Err(e) = crate::app::posts::warm_limits(&state.db, &outbound, id, None, now).await
+    {
+        tracing::warn!(error = %e, activity = id, "could not read the instances' limits");
+    }
+    let cx = crate::app::Context::new(who.actor(), now);
     let views = state
         .db
         .run(move |c| crate::app::posts::list(c, &cx, id))
@@ -287,7 +299,10 @@ pub async fn edit_variant(
         body: v.body.clone(),
         content_warning: v.content_warning.clone().unwrap_or_default(),
     };
-    let length = v.length.zip(v.max_length).map(|(l, m)| format!("{l} / {m}"));
+    let length = v
+        .length
+        .zip(v.max_length)
+        .map(|(l, m)| format!("{l} / {m}"));
     let mut errors = HashMap::new();
     if let Some(p) = &v.problem {
         errors.insert("body".to_owned(), p.clone());
@@ -347,10 +362,7 @@ pub async fn save_variant(
     let input: crate::app::posts::VariantInput = match serde_path_to_error::deserialize(input) {
         Ok(i) => i,
         Err(e) => {
-            errors.insert(
-                field_of(&e.path().to_string()),
-                e.into_inner().to_string(),
-            );
+            errors.insert(field_of(&e.path().to_string()), e.into_inner().to_string());
             let page = form_page(c, &a, &channels, &values, None, errors, None);
             return render(StatusCode::UNPROCESSABLE_ENTITY, &page.c, &page);
         }

@@ -6,7 +6,9 @@
 //! `app::webhooks` only, as the API's `/api/v1/webhooks`.
 
 use super::super::format;
-use super::super::page::{self, Chrome, Form, Refused, State, chrome, render, see_other, signed_in};
+use super::super::page::{
+    self, Chrome, Form, Refused, State, chrome, render, see_other, signed_in,
+};
 use crate::app::webhooks::Rules;
 use crate::domain::Role;
 use crate::domain::job::JobState;
@@ -248,7 +250,16 @@ pub async fn list(state: State, req: HttpRequest) -> HttpResponse {
         Some("delete") => Some(c.tr().t("hooks.deleted")),
         _ => None,
     };
-    list_page(&state, &who, c, StatusCode::OK, notice, None, HookForm::empty()).await
+    list_page(
+        &state,
+        &who,
+        c,
+        StatusCode::OK,
+        notice,
+        None,
+        HookForm::empty(),
+    )
+    .await
 }
 
 fn put_error(form: &mut HookForm, e: Error) -> Result<StatusCode, Error> {
@@ -488,9 +499,7 @@ pub async fn act(
         "rotate" => {
             let result = state
                 .db
-                .transaction(move |conn| {
-                    crate::app::webhooks::rotate_secret(conn, &cx, &rules, id)
-                })
+                .transaction(move |conn| crate::app::webhooks::rotate_secret(conn, &cx, &rules, id))
                 .await;
             match result {
                 Ok(rotated) => {
