@@ -188,3 +188,92 @@ async fn an_editor_writes_a_post_variant_and_the_social_pages_pass_axe() {
     b.find("#edit-hook").await;
     assert_accessible(&b, "a subscription's page").await;
 }
+
+#[tokio::test]
+async fn untrusted_text_on_the_social_pages_never_runs() {
+    let app = app_with_webhooks(true).await;
+    let f = fixture(&app).await;
+    let evil = [
+        "<script>window.__xss=1</script>",
+        "\"><img src=x onerror=\"window.__xss=1\">",
+    ];
+    person(&app, "ada@example.org", evil[0], "admin", "en", PASSWORD).await;
+    let ch = app
+        .create(
+            "/api/v1/channels",
+            json!({"slug": "evil", "kind": "social", "name": evil[1], "organisation_id": f.org}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/v1/channel-accounts"))
+        .bearer_auth(&app.admin)
+        .json(&json!({"network": "webhook", "name": evil[0], "base_url": "https://cms.example.org/hook",
+                      "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "channel_id": ch}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let account: serde_json::Value = res.json().await.unwrap();
+    let post = app
+        .create(
+            "/api/v1/activities",
+            json!({
+                "plan_id": f.plan, "kind": "social_post", "status": "planned",
+                "timing": {"precision": "days", "start": "2030-03-10", "end": "2030-03-10"},
+                "channel_ids": [ch],
+                "translations": {"en": {"title": evil[1]}},
+                "post_variants": [{"channel_id": ch, "lang": "en", "body": evil[0], "content_warning": evil[1]}],
+            }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let hook = app
+        .client
+        .post(app.url("/api/v1/webhooks"))
+        .bearer_auth(&app.admin)
+        .json(&json!({"url": "http://127.0.0.1:9/hook", "description": evil[1], "event_types": ["activity.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), 201);
+    let hook: serde_json::Value = hook.json().await.unwrap();
+    let b = Browser::start().await;
+    sign_in(&b, &app, "ada@example.org", "en").await;
+    let pages = [
+        format!("/app/activities/{post}"),
+        format!("/app/activities/{post}/variants/{ch}/en"),
+        "/app/channel-accounts".to_owned(),
+        format!("/app/channel-accounts/{}/history", account["id"]),
+        "/app/webhooks".to_owned(),
+        format!("/app/webhooks/{}", hook["id"]),
+        "/app/jobs".to_owned(),
+    ];
+    for lang in ["es", "en", "fr"] {
+        for p in &pages {
+            b.goto(&app.url(&format!("{p}?lang={lang}"))).await;
+            b.find("main").await;
+            let ran = b
+                .script(
+                    "return window.__xss === undefined ? null : window.__xss",
+                    json!([]),
+                )
+                .await;
+            assert_eq!(ran, serde_json::Value::Null, "a text ran as script on {p}");
+            let injected = b
+                .script(
+                    "return document.querySelectorAll('img[src=x], main script').length",
+                    json!([]),
+                )
+                .await;
+            assert_eq!(injected, json!(0), "markup was injected on {p}");
+        }
+    }
+    // The text is there, as text.
+    b.goto(&app.url(&format!("/app/activities/{post}?lang=en")))
+        .await;
+    assert_eq!(b.text(".post-body").await, evil[0]);
+}
