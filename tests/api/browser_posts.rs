@@ -277,3 +277,92 @@ async fn untrusted_text_on_the_social_pages_never_runs() {
         .await;
     assert_eq!(b.text(".post-body").await, evil[0]);
 }
+
+/// Tab from the top of the page reaches every control once, in document
+/// order, each with a visible focus.
+async fn tab_walk(b: &Browser, what: &str) {
+    let count = "return Array.from(document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea'))\
+                   .filter(e => e.tabIndex >= 0 && e.offsetParent !== null).length";
+    let n = b.script(count, json!([])).await.as_u64().unwrap();
+    assert!(n > 10, "only {n} controls on {what}");
+    let mark = "const all = Array.from(document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea'))\
+                 .filter(e => e.tabIndex >= 0 && e.offsetParent !== null);\
+                 const i = all.indexOf(document.activeElement);\
+                 const s = getComputedStyle(document.activeElement);\
+                 return [i, s.outlineStyle !== 'none' && s.outlineWidth !== '0px'];";
+    b.script(
+        "document.activeElement && document.activeElement.blur(); window.scrollTo(0,0);",
+        json!([]),
+    )
+    .await;
+    let mut reached: Vec<serde_json::Value> = Vec::new();
+    for _ in 0..n * 2 {
+        b.key("\u{E004}").await;
+        let r = b.script(mark, json!([])).await;
+        assert_eq!(
+            r[1],
+            json!(true),
+            "element {} on {what} has no visible focus: {}",
+            r[0],
+            b.script("return document.activeElement.outerHTML", json!([]))
+                .await
+        );
+        if reached.last() != Some(&r[0]) {
+            reached.push(r[0].clone());
+        }
+        if r[0] == json!(n - 1) {
+            break;
+        }
+    }
+    let expected: Vec<serde_json::Value> = (0..n).map(|i| json!(i)).collect();
+    assert_eq!(
+        reached, expected,
+        "Tab order skipped or repeated controls on {what}"
+    );
+}
+
+#[tokio::test]
+async fn the_variant_forms_are_reached_with_the_keyboard_in_document_order() {
+    let app = app_with_webhooks(true).await;
+    let f = fixture(&app).await;
+    let ch = app
+        .create(
+            "/api/v1/channels",
+            json!({"slug": "site", "kind": "social", "name": "Website", "organisation_id": f.org}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let post = app
+        .create(
+            "/api/v1/activities",
+            json!({
+                "plan_id": f.plan, "kind": "social_post", "status": "planned",
+                "timing": {"precision": "days", "start": "2030-03-10", "end": "2030-03-10"},
+                "channel_ids": [ch],
+                "translations": {"en": {"title": "Launch"}},
+                "post_variants": [{"channel_id": ch, "lang": "en", "body": "Out now"}],
+            }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    person(
+        &app,
+        "ada@example.org",
+        "Ada Admin",
+        "admin",
+        "en",
+        PASSWORD,
+    )
+    .await;
+    let b = Browser::start().await;
+    sign_in(&b, &app, "ada@example.org", "en").await;
+    b.goto(&app.url(&format!("/app/activities/{post}"))).await;
+    b.find("#posts").await;
+    tab_walk(&b, "the activity page with its variants").await;
+    b.goto(&app.url(&format!("/app/activities/{post}/variants/{ch}/en")))
+        .await;
+    b.find("#variant-body").await;
+    tab_walk(&b, "the variant form").await;
+}
