@@ -378,6 +378,36 @@ async fn published_posts_counts_are_read_on_schedule_and_a_failed_read_keeps_the
     );
     assert!(flat.contains("Totaux par canal"), "{text}");
     assert!(flat.contains(&as_of), "{text}");
+    // And the team's report page (issue 11): per post and per channel.
+    crate::web::person(
+        &app,
+        "vic@example.org",
+        "Vic",
+        "viewer",
+        "en",
+        crate::web::PASSWORD,
+    )
+    .await;
+    let mut vic = crate::web::web_sign_in(&app, "vic@example.org", crate::web::PASSWORD).await;
+    let (status, page) = vic
+        .get(&app, "/app/reports?period=2026-01-01..2027-12-31&lang=en")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let at = page
+        .find("<h2 id=\"engagement-title\">Engagement of published posts</h2>")
+        .expect("the engagement section");
+    let section = &page[at..];
+    assert!(
+        section.contains(&format!("href=\"{}/@pregon/{status_id}\"", mastodon.url)),
+        "{section}"
+    );
+    assert!(
+        section.contains(&format!("href=\"/app/activities/{id}\"")),
+        "{section}"
+    );
+    assert!(section.contains("<td>7</td>"), "{section}");
+    assert!(section.contains("last read failed"), "{section}");
+    assert!(section.contains("id=\"engagement-totals\""), "{section}");
 
     // Back up at the next slot: new figures, no error.
     masto_state.lock().unwrap().reads_down = false;

@@ -69,7 +69,9 @@ mod web_upload;
 mod web_week;
 
 // Issue #9 leftovers: the .ics import page, back to draft.
+mod browser_posts;
 mod web_ics_import;
+mod web_social;
 
 // Issue #11: the networks' public counts of published posts.
 mod engagement;

@@ -1,6 +1,6 @@
 //! The newsletter issue page's sending controls over plain HTTP, against the
 //! SMTP test server on loopback and the dispatcher stepped by hand: pause,
-//! resume and cancel as the issue's state allows them, "send the failed ones
+//! resume, cancel and back to draft as the issue's state allows them, "send the failed ones
 //! again" once some failed; a move the state does not allow shown on the
 //! page with nothing changed. CSRF and the viewer's 403 on each are in
 //! `web_newsletter.rs` (`newsletter_forms_refuse_a_missing_token_and_a_viewer`).
@@ -33,7 +33,9 @@ async fn controls(mail: &Mail, ane: &mut WebUser, issue: i64) -> (Vec<String>, S
             let rest = &html[at + prefix.len()..];
             rest[..rest.find('"').unwrap()].to_owned()
         })
-        .filter(|a| ["pause", "resume", "cancel", "retry-failed"].contains(&a.as_str()))
+        .filter(|a| {
+            ["pause", "resume", "cancel", "unschedule", "retry-failed"].contains(&a.as_str())
+        })
         .collect();
     found.sort();
     (found, csrf_of(&html))
@@ -182,4 +184,52 @@ async fn a_cancelled_issue_sends_what_is_still_queued_to_nobody() {
         )
         .await;
     assert!(html.contains("state was changed."), "{html}");
+}
+
+#[tokio::test]
+async fn a_scheduled_issue_goes_back_to_draft_from_its_page_and_is_not_sent() {
+    let mail = spawn_mail_app().await;
+    person(
+        &mail.app,
+        "ane@example.org",
+        "Ane",
+        "editor",
+        "en",
+        PASSWORD,
+    )
+    .await;
+    let mut ane = web_sign_in(&mail.app, "ane@example.org", PASSWORD).await;
+    let list = mail.list("members").await;
+    mail.confirmed(list, "ana@example.org", "Ana", "es").await;
+    let issue = mail.issue(&[list], None).await;
+    let (buttons, csrf) = controls(&mail, &mut ane, issue).await;
+    assert!(buttons.is_empty(), "{buttons:?}");
+    let at = (mail.app.clock_now() + chrono::TimeDelta::days(2))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let res = ane
+        .post(
+            &mail.app,
+            &format!("/app/newsletter/issues/{issue}/schedule"),
+            &[("csrf", &csrf), ("at", &at), ("time_zone", "UTC")],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(issue_state(&mail, issue).await, "scheduled");
+    // Scheduled: back to draft is offered beside cancel.
+    let (buttons, csrf) = controls(&mail, &mut ane, issue).await;
+    assert_eq!(buttons, ["cancel", "unschedule"]);
+    assert_eq!(post(&mail, &mut ane, issue, "unschedule", &csrf).await, 303);
+    let got = mail.app.get_json(&format!("/api/v1/issues/{issue}")).await;
+    assert_eq!(got["state"], "draft", "{got}");
+    assert!(got["scheduled_at"].is_null(), "{got}");
+    let (buttons, _) = controls(&mail, &mut ane, issue).await;
+    assert!(buttons.is_empty(), "{buttons:?}");
+    // Its time comes: nothing goes out.
+    mail.app.clock.advance(chrono::TimeDelta::days(3));
+    mail.run().await;
+    assert!(mail.smtp.messages().is_empty());
+    // A draft cannot be unscheduled: 409 on the page, still a draft.
+    assert_eq!(post(&mail, &mut ane, issue, "unschedule", &csrf).await, 409);
+    assert_eq!(issue_state(&mail, issue).await, "draft");
 }

@@ -203,6 +203,7 @@ async fn newsletter_forms_refuse_a_missing_token_and_a_viewer() {
         format!("/app/newsletter/issues/{issue}/pause"),
         format!("/app/newsletter/issues/{issue}/resume"),
         format!("/app/newsletter/issues/{issue}/cancel"),
+        format!("/app/newsletter/issues/{issue}/unschedule"),
         format!("/app/newsletter/issues/{issue}/retry-failed"),
         format!("/app/newsletter/lists/{l}/import"),
     ];
@@ -239,6 +240,7 @@ async fn newsletter_forms_refuse_a_missing_token_and_a_viewer() {
             "/pause\"",
             "/resume\"",
             "/cancel\"",
+            "/unschedule\"",
             "/retry-failed\"",
             "/import\"",
         ] {

@@ -75,6 +75,8 @@ pub struct ActivityPage {
     pub version: i32,
     pub history: Vec<HistoryRow>,
     pub ics: String,
+    /// A social post's variants and their forms (`posts.rs`).
+    pub posts: Option<super::posts::PostsSection>,
 }
 
 fn partner_role(t: &Tr, r: PartnerRole) -> &'static str {
@@ -277,7 +279,13 @@ pub async fn show(state: State, req: HttpRequest, id: web::Path<i64>) -> HttpRes
         Some("created") => Some(t.t("create.done")),
         Some("review") => Some(t.t("review.done")),
         Some("draft") => Some(t.t("activity.drafted")),
+        Some("variant") => Some(t.t("posts.saved")),
+        Some("variant_deleted") => Some(t.t("posts.deleted")),
         _ => None,
+    };
+    let posts = match super::posts::section(&state, &who, &t, a, &loaded.channels).await {
+        Ok(p) => p,
+        Err(e) => return page::error_page(&mut c, &e),
     };
     c.set_title(a.title.clone());
     let page = ActivityPage {
@@ -332,6 +340,7 @@ pub async fn show(state: State, req: HttpRequest, id: web::Path<i64>) -> HttpRes
         buttons,
         history,
         ics: format!("/api/v1/activities/{}/ics", a.id),
+        posts,
         c,
     };
     render(StatusCode::OK, &page.c, &page)

@@ -5,11 +5,15 @@ mod activity;
 mod admin;
 mod agenda;
 mod calendar_import;
+mod channel_accounts;
+mod jobs;
 mod me;
 mod newsletter;
 mod newsletter_issue;
+mod posts;
 mod reports;
 mod sign_in;
+mod webhooks;
 
 use super::format;
 use super::i18n::Tr;
@@ -56,6 +60,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     newsletter::configure(cfg);
     me::configure(cfg);
     calendar_import::configure(cfg);
+    posts::configure(cfg);
+    channel_accounts::configure(cfg);
+    webhooks::configure(cfg);
+    jobs::configure(cfg);
 }
 
 /// Every plan, oldest first, and the one a page is about (`?plan=`, else the first).

@@ -43,7 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/app/newsletter/issues/{id}/send", web::post().to(send_now))
         .route(
-            "/app/newsletter/issues/{id}/{move:pause|resume|cancel}",
+            "/app/newsletter/issues/{id}/{move:pause|resume|cancel|unschedule}",
             web::post().to(move_to),
         )
         .route(
@@ -611,7 +611,10 @@ fn moves_of(t: &Tr, state: IssueState) -> Vec<MoveButton> {
             button("resume", "nl_actions.resume", true),
             button("cancel", "nl_actions.cancel", false),
         ],
-        IssueState::Scheduled => vec![button("cancel", "nl_actions.cancel", false)],
+        IssueState::Scheduled => vec![
+            button("unschedule", "nl_actions.unschedule", true),
+            button("cancel", "nl_actions.cancel", false),
+        ],
         _ => Vec::new(),
     }
 }
@@ -1034,8 +1037,9 @@ async fn send_now(
     .await
 }
 
-/// Pause, resume or cancel, through `app::sending::move_issue` (as the
-/// API's `…/pause`, `…/resume`, `…/cancel`); a move the state does not allow
+/// Back to draft, pause, resume or cancel, through
+/// `app::sending::move_issue` (as the API's `…/unschedule`, `…/pause`,
+/// `…/resume`, `…/cancel`); a move the state does not allow
 /// is the issue page again saying why.
 async fn move_to(
     state: State,
@@ -1045,10 +1049,11 @@ async fn move_to(
 ) -> HttpResponse {
     use crate::app::sending::IssueMove;
     let (id, to) = path.into_inner();
-    // The route admits only these three.
+    // The route admits only these four.
     let to = match to.as_str() {
         "pause" => IssueMove::Pause,
         "resume" => IssueMove::Resume,
+        "unschedule" => IssueMove::Unschedule,
         _ => IssueMove::Cancel,
     };
     let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {

@@ -47,6 +47,38 @@ pub struct ReportsPage {
     /// The chart, built here with every text escaped.
     pub svg: String,
     pub series: Vec<&'static str>,
+    /// The published posts' public counts as last read (issue 11).
+    pub posts: Vec<PostRow>,
+    pub channel_totals: Vec<ChannelRow>,
+}
+
+/// A published post's engagement, as the report reads it.
+pub struct PostRow {
+    pub activity_id: i64,
+    pub title: String,
+    pub channel: String,
+    pub lang: String,
+    pub url: Option<String>,
+    pub replies: String,
+    pub reposts: String,
+    pub likes: String,
+    pub quotes: String,
+    pub as_of: String,
+}
+
+/// A channel's posts' counts added up.
+pub struct ChannelRow {
+    pub channel: String,
+    pub posts: usize,
+    pub replies: i64,
+    pub reposts: i64,
+    pub likes: i64,
+    pub quotes: String,
+    pub as_of: String,
+}
+
+fn count(n: Option<i64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_else(|| "—".to_owned())
 }
 
 fn row(name: String, c: &Counts) -> Row {
@@ -164,6 +196,8 @@ pub async fn page(state: State, req: HttpRequest) -> HttpResponse {
         totals: None,
         svg: String::new(),
         series: series.clone(),
+        posts: Vec::new(),
+        channel_totals: Vec::new(),
         c,
     };
     let Some(plan) = chosen else {
@@ -208,6 +242,47 @@ pub async fn page(state: State, req: HttpRequest) -> HttpResponse {
         .collect();
     page.totals = Some(row(t.t("reports_page.total").to_owned(), &report.totals));
     page.svg = chart(&page.rows, &page.heading, &series);
+    let zone = super::super::format::viewer_zone(&req);
+    let when = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map(|at| super::super::format::datetime(&t, at, zone))
+            .unwrap_or_else(|| t.t("reports_social.never_read").to_owned())
+    };
+    page.posts = report
+        .social
+        .iter()
+        .map(|p| PostRow {
+            activity_id: p.activity_id,
+            title: p.title.clone(),
+            channel: format!("{} ({})", p.channel.as_deref().unwrap_or(""), p.network),
+            lang: p.lang.clone(),
+            url: p.url.clone(),
+            replies: count(p.replies),
+            reposts: count(p.reposts),
+            likes: count(p.likes),
+            quotes: count(p.quotes),
+            as_of: match &p.error {
+                Some(e) => format!(
+                    "{} ({}: {e})",
+                    when(p.read_at),
+                    t.t("reports_social.read_failed")
+                ),
+                None => when(p.read_at),
+            },
+        })
+        .collect();
+    page.channel_totals = report
+        .social_totals
+        .iter()
+        .map(|c| ChannelRow {
+            channel: format!("{} ({})", c.channel.as_deref().unwrap_or(""), c.network),
+            posts: c.posts,
+            replies: c.replies,
+            reposts: c.reposts,
+            likes: c.likes,
+            quotes: count(c.quotes),
+            as_of: when(c.as_of),
+        })
+        .collect();
     render(StatusCode::OK, &page.c, &page)
 }
 

@@ -1,0 +1,429 @@
+//! A social post's variants on its activity page (per channel × language:
+//! the text, the content warning, the length as the network counts it
+//! against its limit, whether the approval covers it, and what became of
+//! it, with the public URL once published), and the forms that add, change
+//! and delete one. Writes go through `app::posts::put` / `delete` only, as
+//! the API's `PUT` / `DELETE /api/v1/activities/{id}/variants/{channel}/{lang}`.
+
+use super::super::format;
+use super::super::i18n::Tr;
+use super::super::page::{self, Chrome, Refused, State, chrome, render, see_other, signed_in};
+use crate::app::posts::VariantView;
+use crate::domain::activity::{Activity, ActivityKind};
+use crate::domain::network::{Network, PublicationState};
+use crate::domain::{Language, Role};
+use crate::error::Error;
+use crate::http::auth::Principal;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use std::collections::HashMap;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/app/activities/{id}/variants",
+        web::post().to(save_variant),
+    )
+    .route(
+        "/app/activities/{id}/variants/delete",
+        web::post().to(delete_variant),
+    )
+    .route(
+        "/app/activities/{id}/variants/{channel}/{lang}",
+        web::get().to(edit_variant),
+    );
+}
+
+/// One variant as the activity page lists it.
+pub struct VariantRow {
+    pub channel_id: i64,
+    pub channel: String,
+    pub network: &'static str,
+    pub lang: &'static str,
+    pub lang_name: &'static str,
+    pub body: String,
+    pub content_warning: Option<String>,
+    /// "87 / 120", when the channel's network counts it.
+    pub length: Option<String>,
+    pub fits: bool,
+    /// Why it cannot be approved as it stands.
+    pub problem: Option<String>,
+    pub approved: bool,
+    pub publication: Option<&'static str>,
+    pub publication_class: &'static str,
+    pub url: Option<String>,
+    pub reason: Option<String>,
+    pub edit: String,
+}
+
+/// The section of the activity page (social posts only).
+pub struct PostsSection {
+    pub activity_id: i64,
+    pub variants: Vec<VariantRow>,
+    /// The activity's channels a variant may be written for.
+    pub channels: Vec<(i64, String)>,
+    pub langs: Vec<(&'static str, &'static str)>,
+    pub can_edit: bool,
+    pub can_delete: bool,
+}
+
+pub fn network_label(t: &Tr, n: Option<Network>) -> &'static str {
+    match n {
+        Some(Network::Mastodon) => "Mastodon",
+        Some(Network::Bluesky) => "Bluesky",
+        Some(Network::Webhook) => t.t("posts.network_webhook"),
+        Some(Network::Manual) => t.t("posts.network_manual"),
+        None => t.t("posts.no_account"),
+    }
+}
+
+fn publication_label(t: &Tr, s: PublicationState) -> (&'static str, &'static str) {
+    match s {
+        PublicationState::Queued => (t.t("posts.state_queued"), "tentative"),
+        PublicationState::Published => (t.t("posts.state_published"), "confirmed"),
+        PublicationState::Failed => (t.t("posts.state_failed"), "failed"),
+        PublicationState::Unknown => (t.t("posts.state_unknown"), "failed"),
+        PublicationState::AwaitingOwner => (t.t("posts.state_awaiting_owner"), "tentative"),
+    }
+}
+
+fn langs(t: &Tr) -> Vec<(&'static str, &'static str)> {
+    Language::ALL
+        .iter()
+        .map(|l| (l.as_str(), format::lang_name(t, *l)))
+        .collect()
+}
+
+fn row(t: &Tr, activity_id: i64, names: &[(i64, String)], v: &VariantView) -> VariantRow {
+    let (publication, publication_class) = match &v.publication {
+        Some(p) => {
+            let (label, class) = publication_label(t, p.state);
+            (Some(label), class)
+        }
+        None => (None, ""),
+    };
+    VariantRow {
+        channel_id: v.channel_id,
+        channel: names
+            .iter()
+            .find(|(id, _)| *id == v.channel_id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| format!("#{}", v.channel_id)),
+        network: network_label(t, v.network),
+        lang: v.lang.as_str(),
+        lang_name: format::lang_name(t, v.lang),
+        body: v.body.clone(),
+        content_warning: v.content_warning.clone(),
+        length: v
+            .length
+            .zip(v.max_length)
+            .map(|(l, m)| format!("{l} / {m}")),
+        fits: v.problem.is_none(),
+        problem: v.problem.clone(),
+        approved: v.approved,
+        publication,
+        publication_class,
+        url: v.publication.as_ref().and_then(|p| p.url.clone()),
+        reason: v.publication.as_ref().and_then(|p| p.reason.clone()),
+        edit: format!(
+            "/app/activities/{activity_id}/variants/{}/{}",
+            v.channel_id,
+            v.lang.as_str()
+        ),
+    }
+}
+
+/// The activity page's section for a social post (None for other kinds):
+/// its variants through `app::posts::list`, as the API's `GET …/variants`.
+pub async fn section(
+    state: &State,
+    who: &Principal,
+    t: &Tr,
+    activity: &Activity,
+    channel_names: &[String],
+) -> crate::Result<Option<PostsSection>> {
+    if activity.kind != ActivityKind::SocialPost {
+        return Ok(None);
+    }
+    let id = activity.id;
+    let now = state.clock.now();
+    // The Mastodon instances' limits, read once a day (as a variant's PUT
+    // does): without them no length can be given. A failure only means the
+    // section says the limits are not known yet.
+    if let Ok(outbound) = crate::app::posts::outbound(&state.settings)
+        && let Err(e) = crate::app::posts::warm_limits(&state.db, &outbound, id, None, now).await
+    {
+        tracing::warn!(error = %e, activity = id, "could not read the instances' limits");
+    }
+    let cx = crate::app::Context::new(who.actor(), now);
+    let views = state
+        .db
+        .run(move |c| crate::app::posts::list(c, &cx, id))
+        .await?;
+    let channels: Vec<(i64, String)> = activity
+        .channel_ids
+        .iter()
+        .copied()
+        .zip(channel_names.iter().cloned())
+        .collect();
+    Ok(Some(PostsSection {
+        activity_id: id,
+        variants: views.iter().map(|v| row(t, id, &channels, v)).collect(),
+        channels,
+        langs: langs(t),
+        can_edit: who.role.includes(Role::Editor),
+        can_delete: who.role.includes(Role::Admin),
+    }))
+}
+
+/// The variant form on its own page: to change one, or a posted one again
+/// with its error beside the field.
+#[derive(askama::Template)]
+#[template(path = "team/variant_form.html")]
+pub struct VariantForm {
+    pub c: Chrome,
+    pub activity_id: i64,
+    pub activity_title: String,
+    pub channels: Vec<(i64, String, bool)>,
+    pub langs: Vec<(&'static str, &'static str, bool)>,
+    pub body: String,
+    pub content_warning: String,
+    /// The limit of the variant's network as last measured ("87 / 120").
+    pub length: Option<String>,
+    pub errors: HashMap<String, String>,
+    pub general_error: Option<String>,
+}
+
+impl VariantForm {
+    pub fn err(&self, name: &str) -> Option<&str> {
+        self.errors.get(name).map(|s| s.as_str())
+    }
+}
+
+struct Values {
+    channel_id: Option<i64>,
+    lang: String,
+    body: String,
+    content_warning: String,
+}
+
+async fn activity_and_channels(
+    state: &State,
+    id: i64,
+    lang: Language,
+) -> crate::Result<(Activity, Vec<(i64, String)>)> {
+    state
+        .db
+        .run(move |conn| {
+            let mut a = crate::db::activities::get(conn, id)?;
+            a.localise(lang);
+            let mut channels = Vec::new();
+            for ch in &a.channel_ids {
+                channels.push((*ch, crate::db::channels::get(conn, *ch)?.name));
+            }
+            Ok((a, channels))
+        })
+        .await
+}
+
+#[allow(clippy::too_many_arguments)]
+fn form_page(
+    mut c: Chrome,
+    a: &Activity,
+    channels: &[(i64, String)],
+    v: &Values,
+    length: Option<String>,
+    errors: HashMap<String, String>,
+    general_error: Option<String>,
+) -> VariantForm {
+    let t = c.tr();
+    c.set_title(format!("{} · {}", t.t("posts.edit_title"), a.title));
+    VariantForm {
+        activity_id: a.id,
+        activity_title: a.title.clone(),
+        channels: channels
+            .iter()
+            .map(|(id, n)| (*id, n.clone(), Some(*id) == v.channel_id))
+            .collect(),
+        langs: langs(&t)
+            .into_iter()
+            .map(|(code, name)| (code, name, code == v.lang))
+            .collect(),
+        body: v.body.clone(),
+        content_warning: v.content_warning.clone(),
+        length,
+        errors,
+        general_error,
+        c,
+    }
+}
+
+/// `GET /app/activities/{id}/variants/{channel}/{lang}`: the form to change
+/// a variant (editors), its text as stored.
+pub async fn edit_variant(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<(i64, i64, String)>,
+) -> HttpResponse {
+    let Some(who) = signed_in(&req) else {
+        return page::to_sign_in(&req);
+    };
+    if !who.role.includes(Role::Editor) {
+        return page::refused(&state, &req, Refused::Forbidden).await;
+    }
+    let (id, channel, lang) = path.into_inner();
+    let mut c = chrome(&state, &req, Some(&who), None).await;
+    let (a, channels) = match activity_and_channels(&state, id, c.lang).await {
+        Ok(found) => found,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let cx = crate::app::Context::new(who.actor(), state.clock.now());
+    let views = match state
+        .db
+        .run(move |conn| crate::app::posts::list(conn, &cx, id))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let Some(v) = views
+        .iter()
+        .find(|v| v.channel_id == channel && v.lang.as_str() == lang)
+    else {
+        return page::error_page(
+            &mut c,
+            &Error::not_found("post variant", format!("{channel}/{lang}")),
+        );
+    };
+    let values = Values {
+        channel_id: Some(channel),
+        lang: lang.clone(),
+        body: v.body.clone(),
+        content_warning: v.content_warning.clone().unwrap_or_default(),
+    };
+    let length = v
+        .length
+        .zip(v.max_length)
+        .map(|(l, m)| format!("{l} / {m}"));
+    let mut errors = HashMap::new();
+    if let Some(p) = &v.problem {
+        errors.insert("body".to_owned(), p.clone());
+    }
+    let page = form_page(c, &a, &channels, &values, length, errors, None);
+    render(StatusCode::OK, &page.c, &page)
+}
+
+/// The field of the form an error of `app::posts::put` is about.
+fn field_of(field: &str) -> String {
+    match field.trim_start_matches('.') {
+        "channel_id" | "activity" => "channel_id".to_owned(),
+        f if f.starts_with("content_warning") => "content_warning".to_owned(),
+        f if f.starts_with("lang") => "lang".to_owned(),
+        _ => "body".to_owned(),
+    }
+}
+
+/// `POST /app/activities/{id}/variants` (editors): writes the variant for
+/// the channel and language posted through `app::posts::put`, after reading
+/// the Mastodon instance's limits as the API does; too long (or anything
+/// else invalid) is the form again with the message beside its field and
+/// nothing written.
+pub async fn save_variant(
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
+    };
+    let id = id.into_inner();
+    let mut c = chrome(&state, &req, Some(&who), None).await;
+    let t = c.tr();
+    let (a, channels) = match activity_and_channels(&state, id, c.lang).await {
+        Ok(found) => found,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let values = Values {
+        channel_id: form.get("channel_id").and_then(|v| v.parse().ok()),
+        lang: form.get("lang").unwrap_or_default().to_owned(),
+        body: form.get("body").unwrap_or_default().to_owned(),
+        content_warning: form.get("content_warning").unwrap_or_default().to_owned(),
+    };
+    let mut errors = HashMap::new();
+    let Some(channel) = values.channel_id else {
+        errors.insert("channel_id".to_owned(), t.t("posts.choose_channel").into());
+        let page = form_page(c, &a, &channels, &values, None, errors, None);
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &page.c, &page);
+    };
+    let input = serde_json::json!({
+        "body": values.body,
+        "content_warning": Some(values.content_warning.trim()).filter(|w| !w.is_empty()),
+    });
+    let input: crate::app::posts::VariantInput = match serde_path_to_error::deserialize(input) {
+        Ok(i) => i,
+        Err(e) => {
+            errors.insert(field_of(&e.path().to_string()), e.into_inner().to_string());
+            let page = form_page(c, &a, &channels, &values, None, errors, None);
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page.c, &page);
+        }
+    };
+    let now = state.clock.now();
+    let result = async {
+        let outbound = crate::app::posts::outbound(&state.settings)?;
+        crate::app::posts::warm_limits(&state.db, &outbound, id, Some(channel), now).await?;
+        let cx = crate::app::Context::new(who.actor(), now);
+        let lang = values.lang.clone();
+        state
+            .db
+            .transaction(move |conn| crate::app::posts::put(conn, &cx, id, channel, &lang, &input))
+            .await
+    }
+    .await;
+    match result {
+        Ok(_) => see_other(&format!("/app/activities/{id}?saved=variant#posts")),
+        Err(Error::Invalid { field, message }) => {
+            errors.insert(field_of(&field), message);
+            let page = form_page(c, &a, &channels, &values, None, errors, None);
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page.c, &page)
+        }
+        Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
+        Err(Error::NotFound { .. }) => page::error_page(&mut c, &Error::not_found("activity", id)),
+        Err(e @ (Error::Blocked { .. } | Error::Conflict(_) | Error::VersionMismatch { .. })) => {
+            let page = form_page(c, &a, &channels, &values, None, errors, Some(e.to_string()));
+            render(StatusCode::CONFLICT, &page.c, &page)
+        }
+        Err(e) => page::error_page(&mut c, &e),
+    }
+}
+
+/// `POST /app/activities/{id}/variants/delete` (administrators, as the
+/// API's `DELETE`): removes the variant posted (`channel_id`, `lang`).
+pub async fn delete_variant(
+    state: State,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Admin).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
+    };
+    let id = id.into_inner();
+    let mut c = chrome(&state, &req, Some(&who), None).await;
+    let channel = form
+        .get("channel_id")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or_default();
+    let lang = form.get("lang").unwrap_or_default().to_owned();
+    let cx = crate::app::Context::new(who.actor(), state.clock.now());
+    let result = state
+        .db
+        .transaction(move |conn| crate::app::posts::delete(conn, &cx, id, channel, &lang))
+        .await;
+    match result {
+        Ok(()) => see_other(&format!("/app/activities/{id}?saved=variant_deleted#posts")),
+        Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
+        Err(e) => page::error_page(&mut c, &e),
+    }
+}
