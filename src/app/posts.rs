@@ -429,6 +429,25 @@ pub struct PublicationView {
     pub url: Option<String>,
     pub reason: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// A thread's parts that went out, in order (part 1 is `remote_id`/`url`);
+    /// empty for a single post published before threads were recorded.
+    pub parts: Vec<PartView>,
+}
+
+/// A part of a published thread.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PartView {
+    /// 1 is the post itself, 2 replies to it, and so on.
+    pub part: i32,
+    pub remote_id: Option<String>,
+    pub url: Option<String>,
+}
+
+/// A thread's part after the first, with its length as the network counts it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ThreadPartView {
+    pub body: String,
+    pub length: Option<usize>,
 }
 
 /// A variant with its length as its network counts it.
@@ -438,13 +457,16 @@ pub struct VariantView {
     pub lang: Language,
     pub body: String,
     pub content_warning: Option<String>,
+    /// A thread's parts after `body`, in order (empty: a single post).
+    pub thread: Vec<ThreadPartView>,
     /// The channel's account, if one is linked (else it is not published).
     pub channel_account_id: Option<i64>,
     pub network: Option<Network>,
-    /// Its length as the network counts it, and the network's limit.
+    /// Its length (of `body`, part 1) as the network counts it, and the
+    /// network's limit (for every part).
     pub length: Option<usize>,
     pub max_length: Option<usize>,
-    /// Why it cannot be approved as it stands (too long, limits unknown).
+    /// Why it cannot be approved as it stands (a part too long, limits unknown).
     pub problem: Option<String>,
     /// Whether the activity's current approval covers exactly this text.
     pub approved: bool,
@@ -460,6 +482,39 @@ pub struct VariantInput {
     /// Bluesky, which has none.
     #[serde(default)]
     pub content_warning: Option<crate::domain::text::Text<500>>,
+    /// The parts after `body` of a thread, in order (part 2 replies to part
+    /// 1, ...). Left out: the variant's thread stays as it is; `[]`: a
+    /// single post. On Mastodon the content warning goes on every part.
+    #[serde(default)]
+    #[schema(max_items = 24)]
+    pub thread: Option<Vec<crate::domain::activity::ThreadPartInput>>,
+}
+
+/// Lengths of every part of a variant and the network's limit; `Err` names
+/// the first part that does not fit (`body`, `thread[j].body`) or the
+/// content warning. `None`: the channel has no account.
+fn measure_parts(
+    account: Option<&channel_accounts::Row>,
+    lang: Language,
+    body: &str,
+    content_warning: Option<&str>,
+    thread: &[crate::domain::activity::ThreadPart],
+) -> Result<Option<(Vec<usize>, usize)>> {
+    let Some((first, max)) = measure(account, lang, body, content_warning)? else {
+        return Ok(None);
+    };
+    let mut lengths = vec![first];
+    for (j, part) in thread.iter().enumerate() {
+        let measured =
+            measure(account, lang, &part.body, content_warning).map_err(|e| match e {
+                Error::Invalid { field, message } if field == "body" => {
+                    Error::invalid(format!("thread[{j}].body"), message)
+                }
+                other => other,
+            })?;
+        lengths.push(measured.map_or(0, |(l, _)| l));
+    }
+    Ok(Some((lengths, max)))
 }
 
 /// Length and limit of `body` on the account's network; `Err` says why it
@@ -537,36 +592,58 @@ fn views(conn: &mut DbConnection, activity: &Activity) -> Result<Vec<VariantView
     let mut out = Vec::new();
     for v in &activity.post_variants {
         let account = channel_accounts::for_channel(conn, v.channel_id)?;
-        let (length, max_length, problem) = match measure(
+        let (lengths, max_length, problem) = match measure_parts(
             account.as_ref(),
             v.lang,
             &v.body,
             v.content_warning.as_deref(),
+            &v.thread,
         ) {
-            Ok(Some((l, m))) => (Some(l), Some(m), None),
-            Ok(None) => (None, None, None),
-            Err(e) => (None, None, Some(e.to_string())),
+            Ok(Some((l, m))) => (l, Some(m), None),
+            Ok(None) => (Vec::new(), None, None),
+            Err(e) => (Vec::new(), None, Some(e.to_string())),
         };
         let key = variant_key(v);
         let publication = publications
             .iter()
             .find(|p| p.channel_id == v.channel_id && p.lang == v.lang.as_str())
-            .map(|p| PublicationView {
-                state: p.state,
-                job_id: p.job_id,
-                remote_id: p.remote_id.clone(),
-                url: p.remote_url.clone(),
-                reason: p.reason.clone(),
-                updated_at: p.updated(),
-            });
+            .map(|p| {
+                Ok::<_, Error>(PublicationView {
+                    state: p.state,
+                    job_id: p.job_id,
+                    remote_id: p.remote_id.clone(),
+                    url: p.remote_url.clone(),
+                    reason: p.reason.clone(),
+                    updated_at: p.updated(),
+                    parts: posts::parts(conn, p.job_id)?
+                        .into_iter()
+                        .filter(|part| part.remote_id.is_some())
+                        .map(|part| PartView {
+                            part: part.part + 1,
+                            remote_id: part.remote_id,
+                            url: part.remote_url,
+                        })
+                        .collect(),
+                })
+            })
+            .transpose()?;
         out.push(VariantView {
             channel_id: v.channel_id,
             lang: v.lang,
             body: v.body.clone(),
             content_warning: v.content_warning.clone(),
+            thread: v
+                .thread
+                .iter()
+                .enumerate()
+                .map(|(j, p)| ThreadPartView {
+                    body: p.body.clone(),
+                    length: lengths.get(j + 1).copied(),
+                })
+                .collect(),
             channel_account_id: account.as_ref().map(|a| a.id),
             network: account.as_ref().map(|a| a.network),
-            length,
+            length: lengths.first().copied(),
             max_length,
             problem,
             approved: approved
@@ -606,26 +683,41 @@ pub fn put(
         .as_ref()
         .map(|w| w.as_str().trim().to_owned())
         .filter(|w| !w.is_empty());
-    let account = channel_accounts::for_channel(conn, channel_id)?;
-    measure(account.as_ref(), lang, &body, content_warning.as_deref())?;
     let mut valid = super::imports::as_valid(&activity);
-    match valid
+    let existing = valid
         .post_variants
-        .iter_mut()
-        .find(|v| v.channel_id == channel_id && v.lang == lang)
-    {
-        Some(v) if v.body == body && v.content_warning == content_warning => {
+        .iter()
+        .position(|v| v.channel_id == channel_id && v.lang == lang);
+    // Left out: the thread stays as it is.
+    let thread = match &input.thread {
+        Some(parts) => crate::domain::activity::thread_parts(parts, "thread")?,
+        None => existing
+            .map(|i| valid.post_variants[i].thread.clone())
+            .unwrap_or_default(),
+    };
+    let account = channel_accounts::for_channel(conn, channel_id)?;
+    measure_parts(
+        account.as_ref(),
+        lang,
+        &body,
+        content_warning.as_deref(),
+        &thread,
+    )?;
+    match existing.map(|i| &mut valid.post_variants[i]) {
+        Some(v) if v.body == body && v.content_warning == content_warning && v.thread == thread => {
             return views(conn, &activity);
         }
         Some(v) => {
             v.body = body;
             v.content_warning = content_warning;
+            v.thread = thread;
         }
         None => valid.post_variants.push(PostVariant {
             channel_id,
             lang,
             body,
             content_warning,
+            thread,
         }),
     }
     let version = activity.version;
@@ -672,11 +764,12 @@ pub fn require_valid(conn: &mut DbConnection, activity_id: i64) -> Result<()> {
     let activity = db::activities::get(conn, activity_id)?;
     for (i, v) in activity.post_variants.iter().enumerate() {
         let account = channel_accounts::for_channel(conn, v.channel_id)?;
-        measure(
+        measure_parts(
             account.as_ref(),
             v.lang,
             &v.body,
             v.content_warning.as_deref(),
+            &v.thread,
         )
         .map_err(|e| match e {
             Error::Invalid { field, message } => {
@@ -803,6 +896,7 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                         status: v.body.clone(),
                         language: v.lang.as_str().to_owned(),
                         spoiler_text: v.content_warning.clone(),
+                        thread: v.thread.iter().map(|p| p.body.clone()).collect(),
                     };
                     crate::jobs::enqueue(
                         conn,
@@ -822,11 +916,12 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                         v.body.clone(),
                         vec![v.lang.as_str().to_owned()],
                         now,
-                    );
+                    )
+                    .with_thread(v.thread.iter().map(|p| p.body.clone()).collect(), now);
                     bluesky::enqueue(conn, &key, &post, at, now)?
                 }
                 Network::Webhook => {
-                    let data = serde_json::json!({
+                    let mut data = serde_json::json!({
                         "activity_id": id,
                         "activity_uid": activity.uid,
                         "channel_id": v.channel_id,
@@ -836,6 +931,10 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                         "content_warning": v.content_warning,
                         "time": at,
                     });
+                    if !v.thread.is_empty() {
+                        data["thread"] =
+                            serde_json::json!(v.thread.iter().map(|p| &p.body).collect::<Vec<_>>());
+                    }
                     crate::social::cms::enqueue(conn, account.id, &key, data, at, now)?
                 }
                 Network::Manual => continue,

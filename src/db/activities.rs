@@ -432,6 +432,7 @@ fn write_children(conn: &mut DbConnection, id: i64, a: &ValidActivity) -> Result
                 post_variants::lang.eq(v.lang.as_str()),
                 post_variants::body.eq(&v.body),
                 post_variants::content_warning.eq(v.content_warning.as_deref()),
+                post_variants::thread.eq(thread_json(&v.thread)),
             ))
             .execute(conn)?;
     }
@@ -674,23 +675,33 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
         });
     }
     let mut variants: HashMap<i64, Vec<PostVariant>> = HashMap::new();
-    for (id, channel_id, lang, body, content_warning) in post_variants::table
-        .filter(post_variants::activity_id.eq_any(&ids))
-        .order((post_variants::channel_id, post_variants::lang))
-        .select((
-            post_variants::activity_id,
-            post_variants::channel_id,
-            post_variants::lang,
-            post_variants::body,
-            post_variants::content_warning,
-        ))
-        .load::<(i64, i64, String, String, Option<String>)>(conn)?
-    {
+    #[allow(clippy::type_complexity)]
+    let variant_rows: Vec<(i64, i64, String, String, Option<String>, Option<String>)> =
+        post_variants::table
+            .filter(post_variants::activity_id.eq_any(&ids))
+            .order((post_variants::channel_id, post_variants::lang))
+            .select((
+                post_variants::activity_id,
+                post_variants::channel_id,
+                post_variants::lang,
+                post_variants::body,
+                post_variants::content_warning,
+                post_variants::thread,
+            ))
+            .load(conn)?;
+    for (id, channel_id, lang, body, content_warning, thread) in variant_rows {
+        let thread = match thread {
+            Some(text) => serde_json::from_str(&text).map_err(|e| {
+                crate::error::Error::Internal(anyhow::anyhow!("a stored thread does not read: {e}"))
+            })?,
+            None => Vec::new(),
+        };
         variants.entry(id).or_default().push(PostVariant {
             channel_id,
             lang: parse_stored(&lang)?,
             body,
             content_warning,
+            thread,
         });
     }
     let mut participants: HashMap<i64, Vec<ParticipantView>> = HashMap::new();
@@ -1272,4 +1283,9 @@ pub fn set_import_fingerprint(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// A thread's parts after the first as stored (`None`: a single post).
+fn thread_json(thread: &[crate::domain::activity::ThreadPart]) -> Option<String> {
+    (!thread.is_empty()).then(|| serde_json::to_string(thread).unwrap_or_default())
 }

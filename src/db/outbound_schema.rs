@@ -143,6 +143,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    post_parts (job_id, part) {
+        job_id -> BigInt,
+        part -> Integer,
+        rkey -> Nullable<Text>,
+        record -> Nullable<Text>,
+        remote_id -> Nullable<Text>,
+        cid -> Nullable<Text>,
+        remote_url -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(post_publications -> channel_accounts (channel_account_id));
 diesel::allow_tables_to_appear_in_same_query!(post_publications, channel_accounts, jobs);
 

@@ -1,7 +1,8 @@
 //! Queries on what became of post variants (`post_publications`) and on the
-//! Bluesky records stored before their first attempt.
+//! Bluesky records stored before their first attempt, and on the parts of
+//! a thread (`post_parts`).
 
-use super::outbound_schema::{bluesky_records, channel_accounts, post_publications};
+use super::outbound_schema::{bluesky_records, channel_accounts, post_parts, post_publications};
 use super::{DbConnection, utc};
 use crate::domain::network::PublicationState;
 use crate::domain::{ActivityKind, ActivityStatus};
@@ -185,4 +186,112 @@ pub fn store_bluesky_record(
         ))
         .execute(conn)?;
     Ok((rkey.to_owned(), record.to_owned()))
+}
+
+/// A part of a post job, as stored (`part` 0 is the post itself).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = post_parts)]
+pub struct Part {
+    pub job_id: i64,
+    pub part: i32,
+    pub rkey: Option<String>,
+    pub record: Option<String>,
+    pub remote_id: Option<String>,
+    pub cid: Option<String>,
+    pub remote_url: Option<String>,
+}
+
+/// The stored parts of a job, in order.
+pub fn parts(conn: &mut DbConnection, job_id: i64) -> Result<Vec<Part>> {
+    Ok(post_parts::table
+        .filter(post_parts::job_id.eq(job_id))
+        .order(post_parts::part)
+        .select(Part::as_select())
+        .load(conn)?)
+}
+
+fn part(conn: &mut DbConnection, job_id: i64, part: i32) -> Result<Option<Part>> {
+    Ok(post_parts::table
+        .find((job_id, part))
+        .select(Part::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Stores a Bluesky part's key and exact record unless one is stored for
+/// it already; returns the stored (rkey, record) either way, and whether it
+/// was stored now (then it has never been sent).
+pub fn store_part_record(
+    conn: &mut DbConnection,
+    job_id: i64,
+    index: i32,
+    rkey: &str,
+    record: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, String, bool)> {
+    match part(conn, job_id, index)? {
+        Some(Part {
+            rkey: Some(rkey),
+            record: Some(record),
+            ..
+        }) => return Ok((rkey, record, false)),
+        Some(_) => {
+            diesel::update(post_parts::table.find((job_id, index)))
+                .set((
+                    post_parts::rkey.eq(rkey),
+                    post_parts::record.eq(record),
+                    post_parts::updated_at.eq(now.naive_utc()),
+                ))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(post_parts::table)
+                .values((
+                    post_parts::job_id.eq(job_id),
+                    post_parts::part.eq(index),
+                    post_parts::rkey.eq(rkey),
+                    post_parts::record.eq(record),
+                    post_parts::created_at.eq(now.naive_utc()),
+                    post_parts::updated_at.eq(now.naive_utc()),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok((rkey.to_owned(), record.to_owned(), true))
+}
+
+/// Records that a part went out (its remote id, CID, URL): a retry of the
+/// job resumes after it.
+pub fn part_done(
+    conn: &mut DbConnection,
+    job_id: i64,
+    index: i32,
+    remote_id: Option<&str>,
+    cid: Option<&str>,
+    remote_url: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if part(conn, job_id, index)?.is_some() {
+        diesel::update(post_parts::table.find((job_id, index)))
+            .set((
+                post_parts::remote_id.eq(remote_id),
+                post_parts::cid.eq(cid),
+                post_parts::remote_url.eq(remote_url),
+                post_parts::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(post_parts::table)
+            .values((
+                post_parts::job_id.eq(job_id),
+                post_parts::part.eq(index),
+                post_parts::remote_id.eq(remote_id),
+                post_parts::cid.eq(cid),
+                post_parts::remote_url.eq(remote_url),
+                post_parts::created_at.eq(now.naive_utc()),
+                post_parts::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }

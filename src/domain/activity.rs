@@ -200,6 +200,48 @@ pub struct PostVariantInput {
     /// `spoiler_text`, counted in its length). Bluesky has none: refused there.
     #[serde(default)]
     pub content_warning: Option<Text<500>>,
+    /// A thread: the parts after `body`, in order (part 2 replies to part 1,
+    /// and so on). Left out or empty: a single post.
+    #[serde(default)]
+    #[schema(max_items = 24)]
+    pub thread: Vec<ThreadPartInput>,
+}
+
+/// The most parts after the first a thread may have.
+pub const MAX_THREAD_PARTS: usize = 24;
+
+/// One part of a thread after the first.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadPartInput {
+    pub body: Text<5000>,
+}
+
+/// The parts after the first, checked: at most `MAX_THREAD_PARTS`, none
+/// empty (`field` names the list, e.g. `post_variants[0].thread`).
+pub fn thread_parts(input: &[ThreadPartInput], field: &str) -> Result<Vec<ThreadPart>> {
+    if input.len() > MAX_THREAD_PARTS {
+        return Err(Error::invalid(
+            field,
+            format!("at most {MAX_THREAD_PARTS} parts after the first"),
+        ));
+    }
+    input
+        .iter()
+        .enumerate()
+        .map(|(j, p)| {
+            let body = p.body.as_str().trim();
+            if body.is_empty() {
+                return Err(Error::invalid(
+                    format!("{field}[{j}].body"),
+                    "must not be empty",
+                ));
+            }
+            Ok(ThreadPart {
+                body: body.to_owned(),
+            })
+        })
+        .collect()
 }
 
 /// An activity that passed every rule that does not need the database.
@@ -295,6 +337,7 @@ impl ActivityInput {
                     .as_ref()
                     .map(|w| w.as_str().trim().to_owned())
                     .filter(|w| !w.is_empty()),
+                thread: thread_parts(&v.thread, &format!("post_variants[{i}].thread"))?,
             });
         }
         let place = self
@@ -435,6 +478,23 @@ pub struct PostVariant {
     /// without one is what it was before warnings existed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_warning: Option<String>,
+    /// A thread's parts after `body`, in order; left out when there are none
+    /// (so a single post's approval hash is what it was before threads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thread: Vec<ThreadPart>,
+}
+
+impl PostVariant {
+    /// Every part's text in order: `body`, then the thread's.
+    pub fn parts(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.body.as_str()).chain(self.thread.iter().map(|p| p.body.as_str()))
+    }
+}
+
+/// A part of a thread after the first: it replies to the part before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ThreadPart {
+    pub body: String,
 }
 
 /// An activity as the API shows it.

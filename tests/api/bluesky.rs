@@ -132,7 +132,7 @@ pub fn pds(state: Arc<Mutex<Pds>>) -> Receiver {
                 s.records.insert(rkey.clone(), body["record"].clone());
                 let reply = Reply::json(
                     200,
-                    json!({"uri": format!("at://{DID}/app.bsky.feed.post/{rkey}"), "cid": "bafyreib2rxk3rh6kzwq"}),
+                    json!({"uri": format!("at://{DID}/app.bsky.feed.post/{rkey}"), "cid": format!("bafyrei{rkey}")}),
                 );
                 // Written, but the answer comes too late.
                 if step == "slow" {

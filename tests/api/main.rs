@@ -53,6 +53,7 @@ mod seed;
 mod sign_in;
 mod slow_clients;
 mod subscriber_view;
+mod threads;
 mod web;
 mod web_compression;
 mod web_newsletter;

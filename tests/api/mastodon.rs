@@ -174,6 +174,7 @@ async fn schedule(s: &Setup, text: &str) -> i64 {
         status: text.into(),
         language: "es".into(),
         spoiler_text: None,
+        thread: Vec::new(),
     };
     let now = s.app.clock_now();
     s.app
