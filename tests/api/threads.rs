@@ -308,3 +308,138 @@ async fn a_thread_goes_out_in_order_and_a_retry_after_part_2_failed_resumes_at_p
     assert_eq!(w.mastodon.to("/api/v1/statuses").len(), 4);
     assert_eq!(w.pds_state.lock().unwrap().records.len(), 3);
 }
+
+#[tokio::test]
+async fn an_unseen_outcome_at_part_2_is_retried_with_its_own_key_and_part_2_exists_once() {
+    let w = world().await;
+    let app = &w.app;
+    let id = w.activity;
+    for channel in [w.m, w.b] {
+        let res = app
+            .put(
+                &variant_url(id, channel),
+                &json!({"body": "Uno", "content_warning": if channel == w.m { json!("Aviso") } else { Value::Null },
+                        "thread": [{"body": "Dos"}, {"body": "Tres"}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+    assert_eq!(review(app, id, &app.editor, "submit").await.status(), 200);
+    assert_eq!(review(app, id, &app.admin, "approve").await.status(), 200);
+    // Part 2 is created (written) but its answer comes too late.
+    w.masto_state.lock().unwrap().script = vec!["create", "slow"];
+    w.pds_state.lock().unwrap().script = vec!["write", "slow"];
+    let runner = planning_runner(app);
+    app.clock.advance(TimeDelta::hours(1));
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    let jobs = pregon::db::jobs::list(&mut app.db.get().unwrap(), None, None, 100, 0).unwrap();
+    let social: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.kind.starts_with("social."))
+        .collect();
+    assert_eq!(social.len(), 2);
+    assert!(
+        social.iter().all(|j| j.unknown_outcomes == 1),
+        "{:?}",
+        social.iter().map(|j| &j.last_result).collect::<Vec<_>>()
+    );
+    app.clock.advance(TimeDelta::minutes(10));
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+
+    let sent = w.mastodon.to("/api/v1/statuses");
+    let texts: Vec<String> = sent
+        .iter()
+        .map(|r| r.json()["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts, ["Uno", "Dos", "Dos", "Tres"]);
+    assert_eq!(
+        sent[1].header("idempotency-key"),
+        sent[2].header("idempotency-key")
+    );
+    assert!(
+        sent.iter().all(|r| r.json()["spoiler_text"] == "Aviso"),
+        "the warning on every part"
+    );
+    assert_eq!(
+        w.masto_state.lock().unwrap().statuses.len(),
+        3,
+        "the repeated key answered with part 2 as created"
+    );
+    assert_eq!(sent[3].json()["in_reply_to_id"], "2");
+    let methods: Vec<String> = w
+        .pds
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/xrpc/com.atproto.repo."))
+        .map(|r| {
+            r.path
+                .trim_start_matches("/xrpc/com.atproto.repo.")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        methods,
+        ["createRecord", "createRecord", "putRecord", "createRecord"]
+    );
+    assert_eq!(w.pds_state.lock().unwrap().records.len(), 3);
+    let variants = app
+        .get_json(&format!("/api/v1/activities/{id}/variants"))
+        .await;
+    for v in variants.as_array().unwrap() {
+        assert_eq!(v["publication"]["state"], "published", "{v}");
+        assert_eq!(v["publication"]["parts"].as_array().unwrap().len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn a_cms_gets_the_parts_after_the_first_as_data_thread() {
+    let app = crate::webhooks::app_with_webhooks(true).await;
+    let f = crate::activities::fixture(&app).await;
+    let cms = crate::receiver::Receiver::start(|_| crate::receiver::Reply::status(204));
+    let res = app
+        .client
+        .post(app.url("/api/v1/channel-accounts"))
+        .bearer_auth(&app.admin)
+        .json(
+            &json!({"network": "webhook", "base_url": format!("{}/in", cms.url),
+                      "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "channel_id": f.channel}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let at = (app.clock_now() - TimeDelta::minutes(10))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let end = app.clock_now().format("%Y-%m-%dT%H:%M").to_string();
+    let id = app
+        .create(
+            "/api/v1/activities",
+            json!({
+                "plan_id": f.plan,
+                "kind": "social_post",
+                "status": "planned",
+                "timing": {"precision": "exact", "start": at, "end": end, "time_zone": "UTC"},
+                "channel_ids": [f.channel],
+                "translations": {"es": {"title": "Lanzamiento"}},
+                "post_variants": [{"channel_id": f.channel, "lang": "es", "body": "Uno",
+                                   "thread": [{"body": "Dos"}, {"body": "Tres"}]}],
+            }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    app.approve(&format!("/api/v1/activities/{id}")).await;
+    let runner = planning_runner(&app);
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    let sent = cms.to("/in");
+    assert_eq!(sent.len(), 1);
+    let data = &sent[0].json()["data"];
+    assert_eq!(data["text"], "Uno");
+    assert_eq!(data["thread"], json!(["Dos", "Tres"]));
+}
