@@ -429,8 +429,8 @@ pub struct PublicationView {
     pub url: Option<String>,
     pub reason: Option<String>,
     pub updated_at: DateTime<Utc>,
-    /// A thread's parts that went out, in order (part 1 is `remote_id`/`url`);
-    /// empty for a single post published before threads were recorded.
+    /// A thread's parts that went out so far, in order (part 1 is also
+    /// `remote_id`/`url`); empty for a single post.
     pub parts: Vec<PartView>,
 }
 
