@@ -436,6 +436,12 @@ fn write_children(conn: &mut DbConnection, id: i64, a: &ValidActivity) -> Result
             ))
             .execute(conn)?;
     }
+    let keep: Vec<(i64, &str)> = a
+        .post_variants
+        .iter()
+        .map(|v| (v.channel_id, v.lang.as_str()))
+        .collect();
+    super::posts::prune_media(conn, id, &keep)?;
     diesel::delete(activity_partners::table.filter(activity_partners::activity_id.eq(id)))
         .execute(conn)?;
     for p in &a.partners {
@@ -553,6 +559,7 @@ pub fn delete(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<()
         return Err(Error::not_found("activity", id));
     }
     super::references::ensure_unreferenced(conn, "activities", "activity", id)?;
+    super::posts::prune_media(conn, id, &[])?;
     let deleted = diesel::delete(activities::table.find(id)).execute(conn)?;
     if deleted == 0 {
         return Err(Error::not_found("activity", id));
@@ -702,7 +709,16 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
             body,
             content_warning,
             thread,
+            media: Vec::new(),
         });
+    }
+    for m in super::posts::media_of(conn, &ids)? {
+        if let Some(v) = variants.get_mut(&m.activity_id).and_then(|vs| {
+            vs.iter_mut()
+                .find(|v| v.channel_id == m.channel_id && v.lang.as_str() == m.lang)
+        }) {
+            v.media.push(m.reference());
+        }
     }
     let mut participants: HashMap<i64, Vec<ParticipantView>> = HashMap::new();
     #[allow(clippy::type_complexity)]

@@ -338,6 +338,7 @@ impl ActivityInput {
                     .map(|w| w.as_str().trim().to_owned())
                     .filter(|w| !w.is_empty()),
                 thread: thread_parts(&v.thread, &format!("post_variants[{i}].thread"))?,
+                media: Vec::new(),
             });
         }
         let place = self
@@ -482,7 +483,35 @@ pub struct PostVariant {
     /// (so a single post's approval hash is what it was before threads).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thread: Vec<ThreadPart>,
+    /// Images attached, in order (their bytes stay in `post_media`): the
+    /// approval hash covers each one's hash and alt text. Left out when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<MediaRef>,
 }
+
+/// An image attached to a variant, as the approval hash and the API see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MediaRef {
+    /// The part it goes with: 1 is the post itself, 2 the first reply, …
+    pub part: i32,
+    pub mime_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256 of the bytes, in hex.
+    pub sha256: String,
+    /// What the image shows, for people who cannot see it (required).
+    pub alt: String,
+}
+
+/// Image types every network here accepts.
+pub const MEDIA_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// The most images a post (or a part of a thread) may carry, on Mastodon
+/// and on Bluesky (`app.bsky.embed.images`: maxLength 4).
+pub const MAX_MEDIA_PER_PART: usize = 4;
+
+/// The longest alt text taken (Mastodon's `description` limit).
+pub const MAX_ALT: usize = 1500;
 
 impl PostVariant {
     /// Every part's text in order: `body`, then the thread's.

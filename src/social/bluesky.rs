@@ -95,6 +95,10 @@ pub struct Post {
     /// A thread's parts after the first, in order (empty: a single post).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thread: Vec<Part>,
+    /// Images, each uploaded (`uploadBlob`) before its part's record is
+    /// built and stored, then in its `embed` (`app.bsky.embed.images`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<super::MediaItem>,
 }
 
 /// A part of a thread after the first, its key and `createdAt` fixed when
@@ -123,7 +127,14 @@ impl Post {
             rkey: tid(now, rand::random_range(0..1024)),
             created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             thread: Vec::new(),
+            media: Vec::new(),
         }
+    }
+
+    /// The same post with these images.
+    pub fn with_media(mut self, media: Vec<super::MediaItem>) -> Post {
+        self.media = media;
+        self
     }
 
     /// The same post as the first part of a thread whose following parts
@@ -386,6 +397,8 @@ impl BlueskyHandler {
         job: &Job,
         post: &Post,
         base: &str,
+        account: &channel_accounts::Row,
+        session: &mut Option<Session>,
     ) -> std::result::Result<(String, Value), String> {
         let job_id = job.id;
         let stored = self
@@ -397,8 +410,9 @@ impl BlueskyHandler {
             let record = serde_json::from_str(&record).map_err(|e| e.to_string())?;
             return Ok((rkey, record));
         }
+        let images = self.blobs(job, account, base, session, post, 0).await?;
         let record = self
-            .build_record(&post.text, &post.created_at, &post.langs, base)
+            .build_record(&post.text, &post.created_at, &post.langs, base, images)
             .await;
         let text = record.to_string();
         let rkey = post.rkey.clone();
@@ -417,6 +431,7 @@ impl BlueskyHandler {
     /// The record of a thread's part `index` (1 and on): the stored one, or
     /// built replying to `root` and `parent` (URI, CID) and stored now,
     /// before its first attempt; `true` when stored now (never sent).
+    #[allow(clippy::too_many_arguments)]
     async fn part_record(
         &self,
         job: &Job,
@@ -425,6 +440,8 @@ impl BlueskyHandler {
         base: &str,
         root: &(String, String),
         parent: &(String, String),
+        account: &channel_accounts::Row,
+        session: &mut Option<Session>,
     ) -> std::result::Result<(String, Value, bool), String> {
         let part = post
             .thread
@@ -446,8 +463,9 @@ impl BlueskyHandler {
             let record = serde_json::from_str(&record).map_err(|e| e.to_string())?;
             return Ok((rkey, record, false));
         }
+        let images = self.blobs(job, account, base, session, post, index).await?;
         let mut record = self
-            .build_record(&part.text, &part.created_at, &post.langs, base)
+            .build_record(&part.text, &part.created_at, &post.langs, base, images)
             .await;
         record["reply"] = json!({
             "root": {"uri": root.0, "cid": root.1},
@@ -476,6 +494,7 @@ impl BlueskyHandler {
         created_at: &str,
         langs: &[String],
         base: &str,
+        images: Vec<Value>,
     ) -> Value {
         let mut facets = Vec::new();
         for facet in text::bluesky_facets(text_) {
@@ -502,7 +521,90 @@ impl BlueskyHandler {
         if !facets.is_empty() {
             record["facets"] = Value::Array(facets);
         }
+        if !images.is_empty() {
+            record["embed"] = json!({"$type": "app.bsky.embed.images", "images": images});
+        }
         record
+    }
+
+    /// The `app.bsky.embed.images` entries of part `index`: each image's
+    /// blob as this job uploaded it before, or uploaded now
+    /// (`com.atproto.repo.uploadBlob`), with its alt text.
+    async fn blobs(
+        &self,
+        job: &Job,
+        account: &channel_accounts::Row,
+        base: &str,
+        session: &mut Option<Session>,
+        post: &Post,
+        index: usize,
+    ) -> std::result::Result<Vec<Value>, String> {
+        let mut images = Vec::new();
+        for item in post.media.iter().filter(|m| m.part == index) {
+            let blob: Value = match super::stored_upload(&self.db, job.id, item.id).await? {
+                Some(stored) => serde_json::from_str(&stored).map_err(|e| e.to_string())?,
+                None => {
+                    let blob: Value = self.upload_blob(account, base, session, item).await?;
+                    let stored = super::store_upload(
+                        &self.db,
+                        job.id,
+                        item.id,
+                        blob.to_string(),
+                        self.clock.now(),
+                    )
+                    .await?;
+                    serde_json::from_str(&stored).map_err(|e| e.to_string())?
+                }
+            };
+            images.push(json!({"alt": item.alt, "image": blob}));
+        }
+        Ok(images)
+    }
+
+    async fn upload_blob(
+        &self,
+        account: &channel_accounts::Row,
+        base: &str,
+        session: &mut Option<Session>,
+        item: &super::MediaItem,
+    ) -> std::result::Result<Value, String> {
+        let data = super::media_bytes(&self.db, item.id).await?;
+        let url = self
+            .outbound
+            .check(&format!("{base}/xrpc/com.atproto.repo.uploadBlob"))?;
+        let mut current = match session.take() {
+            Some(s) => s,
+            None => self.session(account.id, base).await?,
+        };
+        let mut refreshed = false;
+        loop {
+            let response = self
+                .outbound
+                .client()
+                .post(url.clone())
+                .bearer_auth(&current.access_jwt)
+                .header(reqwest::header::CONTENT_TYPE, &item.mime_type)
+                .body(data.clone())
+                .send()
+                .await
+                .map_err(|e| format!("uploadBlob: {e}"))?;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if status == 400 && body["error"] == "ExpiredToken" && !refreshed {
+                refreshed = true;
+                current = self.refresh(account.id, base, &current).await?;
+                continue;
+            }
+            *session = Some(current);
+            if status == 200 && body["blob"].is_object() {
+                return Ok(body["blob"].clone());
+            }
+            return Err(format!(
+                "uploadBlob of image {} answered {status}: {}",
+                item.id,
+                body["message"].as_str().unwrap_or("(no message)")
+            ));
+        }
     }
 
     async fn resolve(&self, base: &str, handle: &str) -> Option<String> {
@@ -548,7 +650,8 @@ impl BlueskyHandler {
         let mut session = None;
         if post.thread.is_empty() {
             let exchange = self.exchange(&base, first, &post.rkey, &post, None);
-            let (rkey, record) = match self.record(job, &post, &base).await {
+            let (rkey, record) = match self.record(job, &post, &base, &account, &mut session).await
+            {
                 Ok(r) => r,
                 Err(e) => return Attempt::new(Outcome::retry(None, e), exchange),
             };
@@ -602,7 +705,7 @@ impl BlueskyHandler {
             let written = match (index, &root, &parent) {
                 (0, _, _) => {
                     let exchange = self.exchange(&base, first, key, &post, Some(index));
-                    match self.record(job, &post, &base).await {
+                    match self.record(job, &post, &base, &account, &mut session).await {
                         Ok((rkey, record)) => {
                             self.write(
                                 &account,
@@ -620,7 +723,16 @@ impl BlueskyHandler {
                 }
                 (_, Some(root), Some(parent)) => {
                     match self
-                        .part_record(job, &post, index, &base, root, parent)
+                        .part_record(
+                            job,
+                            &post,
+                            index,
+                            &base,
+                            root,
+                            parent,
+                            &account,
+                            &mut session,
+                        )
                         .await
                     {
                         Ok((rkey, record, fresh)) => {

@@ -36,6 +36,10 @@ pub const LIMITS_TTL: TimeDelta = TimeDelta::hours(24);
 pub struct Limits {
     pub max_characters: usize,
     pub characters_reserved_per_url: usize,
+    /// `configuration.media_attachments.image_size_limit` (bytes), when the
+    /// instance says (limits cached before it was read have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size_limit: Option<u64>,
 }
 
 /// The instance's limits, cached on the account for `LIMITS_TTL`.
@@ -81,6 +85,7 @@ pub async fn limits(
         characters_reserved_per_url: statuses["characters_reserved_per_url"]
             .as_u64()
             .unwrap_or(23) as usize,
+        image_size_limit: body["configuration"]["media_attachments"]["image_size_limit"].as_u64(),
     };
     let text = serde_json::to_string(&limits).unwrap_or_default();
     db.transaction(move |c| channel_accounts::set_limits(c, account_id, &text, now))
@@ -140,6 +145,10 @@ pub struct Post {
     /// A thread's parts after `status`, in order (empty: a single post).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thread: Vec<String>,
+    /// Images, each uploaded (`POST /api/v2/media` with its alt text as
+    /// `description`) before the part it goes with, then in its `media_ids`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<super::MediaItem>,
 }
 
 impl Post {
@@ -357,6 +366,94 @@ impl MastodonHandler {
         Attempt::new(Outcome::done(first.0, first.1), last)
     }
 
+    /// The instance's id of an image: the one this job uploaded before, or
+    /// uploaded now (`POST /api/v2/media`, multipart, `description` = alt).
+    async fn upload(
+        &self,
+        job: &Job,
+        base: &str,
+        token: &str,
+        item: &super::MediaItem,
+    ) -> std::result::Result<String, Attempt> {
+        let url = format!("{base}/api/v2/media");
+        let exchange = || Exchange {
+            request: Some(format!("POST {url} image={} ({})", item.id, item.mime_type)),
+            ..Exchange::default()
+        };
+        let retry = |why: String| Attempt::new(Outcome::retry(None, why), exchange());
+        if let Some(id) = super::stored_upload(&self.db, job.id, item.id)
+            .await
+            .map_err(retry)?
+        {
+            return Ok(id);
+        }
+        let data = super::media_bytes(&self.db, item.id)
+            .await
+            .map_err(|e| Attempt::new(Outcome::failed(e), exchange()))?;
+        let checked = self
+            .outbound
+            .check(&url)
+            .map_err(|e| Attempt::new(Outcome::failed(e), exchange()))?;
+        let boundary = format!("pregon-{}", hex::encode(rand::random::<[u8; 12]>()));
+        let mut form = Vec::with_capacity(data.len() + 512);
+        form.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n{}\r\n\
+                 --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"image\"\r\n\
+                 Content-Type: {}\r\n\r\n",
+                item.alt, item.mime_type
+            )
+            .as_bytes(),
+        );
+        form.extend_from_slice(&data);
+        form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let sent = self
+            .outbound
+            .client()
+            .post(checked)
+            .bearer_auth(token)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(form)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            // An upload seen or not is harmless to repeat: an unused
+            // upload is dropped by the instance.
+            Err(e) => return Err(retry(format!("uploading image {}: {e}", item.id))),
+        };
+        let status = response.status();
+        let at = outbound::retry_after(response.headers(), self.clock.now());
+        let reply: Value = response.json().await.unwrap_or(Value::Null);
+        let mut exchange = exchange();
+        exchange.status = Some(status.as_u16());
+        exchange.reply = Some(reply.to_string().chars().take(2000).collect());
+        match reply["id"].as_str() {
+            Some(id) if status.is_success() => {
+                super::store_upload(&self.db, job.id, item.id, id.to_owned(), self.clock.now())
+                    .await
+                    .map_err(|e| Attempt::new(Outcome::retry(None, e), exchange))
+            }
+            _ if status.as_u16() == 429 || status.is_server_error() || status.is_success() => {
+                Err(Attempt::new(
+                    Outcome::retry(at, format!("Mastodon answered {status} to the upload")),
+                    exchange,
+                ))
+            }
+            _ => Err(Attempt::new(
+                Outcome::failed(format!(
+                    "Mastodon refused image {}: {status}: {}",
+                    item.id,
+                    reply["error"].as_str().unwrap_or("(no message)")
+                )),
+                exchange,
+            )),
+        }
+    }
+
     /// Posts one part (0: the post itself), replying to `parent` if given.
     #[allow(clippy::too_many_arguments)]
     async fn post_part(
@@ -419,6 +516,16 @@ impl MastodonHandler {
         }
         if let Some(parent) = parent {
             body["in_reply_to_id"] = json!(parent);
+        }
+        let mut media_ids = Vec::new();
+        for item in post.media.iter().filter(|m| m.part == index) {
+            match self.upload(job, base, token, item).await {
+                Ok(id) => media_ids.push(id),
+                Err(attempt) => return attempt,
+            }
+        }
+        if !media_ids.is_empty() {
+            body["media_ids"] = json!(media_ids);
         }
         let url = match self.outbound.check(&format!("{base}/api/v1/statuses")) {
             Ok(url) => url,

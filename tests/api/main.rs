@@ -35,6 +35,7 @@ mod invitations;
 mod jobs;
 mod logs;
 mod mastodon;
+mod media;
 mod migrations;
 mod newsletter;
 mod occurrence_overrides;
