@@ -506,12 +506,16 @@ pub struct MediaInput {
     #[serde(default)]
     pub part: Option<i32>,
     /// image/jpeg, image/png, image/gif or image/webp.
+    #[schema(max_length = 100)]
     pub mime_type: String,
-    /// The image's bytes, in base64.
+    /// The image's bytes, in base64 (at most 16 MiB of bytes; the request
+    /// must also fit the server's body limit).
+    #[schema(max_length = 22369624)]
     pub data: String,
     /// What the image shows (required; Mastodon's `description`, Bluesky's
     /// `alt`), at most 1,500 characters.
     #[serde(default)]
+    #[schema(max_length = 1500)]
     pub alt: Option<String>,
 }
 
@@ -550,6 +554,9 @@ fn checked_media(
                 field("alt"),
                 format!("at most {MAX_ALT} characters"),
             ));
+        }
+        if m.data.len() > 22_369_624 {
+            return Err(Error::invalid(field("data"), "at most 16 MiB"));
         }
         let data =
             base64::Engine::decode(&base64::engine::general_purpose::STANDARD, m.data.trim())
