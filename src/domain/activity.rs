@@ -205,6 +205,12 @@ pub struct PostVariantInput {
     #[serde(default)]
     #[schema(max_items = 24)]
     pub thread: Vec<ThreadPartInput>,
+    /// The variant's images as a read activity shows them: ignored here
+    /// (images are written with the variant's own route, and kept), taken
+    /// so that an activity read can be sent back as it is.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub media: Option<Vec<serde_json::Value>>,
 }
 
 /// The most parts after the first a thread may have.
