@@ -455,6 +455,25 @@ pub struct PublicationView {
     pub url: Option<String>,
     pub reason: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// A thread's parts that went out so far, in order (part 1 is also
+    /// `remote_id`/`url`); empty for a single post.
+    pub parts: Vec<PartView>,
+}
+
+/// A part of a published thread.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PartView {
+    /// 1 is the post itself, 2 replies to it, and so on.
+    pub part: i32,
+    pub remote_id: Option<String>,
+    pub url: Option<String>,
+}
+
+/// A thread's part after the first, with its length as the network counts it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ThreadPartView {
+    pub body: String,
+    pub length: Option<usize>,
 }
 
 /// A variant with its length as its network counts it.
@@ -464,13 +483,18 @@ pub struct VariantView {
     pub lang: Language,
     pub body: String,
     pub content_warning: Option<String>,
+    /// A thread's parts after `body`, in order (empty: a single post).
+    pub thread: Vec<ThreadPartView>,
+    /// Its images (their bytes are not shown).
+    pub media: Vec<crate::domain::activity::MediaRef>,
     /// The channel's account, if one is linked (else it is not published).
     pub channel_account_id: Option<i64>,
     pub network: Option<Network>,
-    /// Its length as the network counts it, and the network's limit.
+    /// Its length (of `body`, part 1) as the network counts it, and the
+    /// network's limit (for every part).
     pub length: Option<usize>,
     pub max_length: Option<usize>,
-    /// Why it cannot be approved as it stands (too long, limits unknown).
+    /// Why it cannot be approved as it stands (a part too long, limits unknown).
     pub problem: Option<String>,
     /// Whether the activity's current approval covers exactly this text.
     pub approved: bool,
@@ -486,6 +510,188 @@ pub struct VariantInput {
     /// Bluesky, which has none.
     #[serde(default)]
     pub content_warning: Option<crate::domain::text::Text<500>>,
+    /// The parts after `body` of a thread, in order (part 2 replies to part
+    /// 1, ...). Left out: the variant's thread stays as it is; `[]`: a
+    /// single post. On Mastodon the content warning goes on every part.
+    #[serde(default)]
+    #[schema(max_items = 24)]
+    pub thread: Option<Vec<crate::domain::activity::ThreadPartInput>>,
+    /// Images, each with its part and REQUIRED alt text. Left out: the
+    /// variant's images stay as they are; `[]`: none. Given: they replace
+    /// the variant's images.
+    #[serde(default)]
+    pub media: Option<Vec<MediaInput>>,
+}
+
+/// An image to attach, its bytes in base64.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MediaInput {
+    /// The part it goes with: 1 (the default) is the post itself, 2 the
+    /// thread's first reply, …
+    #[serde(default)]
+    pub part: Option<i32>,
+    /// image/jpeg, image/png, image/gif or image/webp.
+    #[schema(max_length = 100)]
+    pub mime_type: String,
+    /// The image's bytes, in base64 (at most 16 MiB of bytes; the request
+    /// must also fit the server's body limit).
+    #[schema(max_length = 22369624)]
+    pub data: String,
+    /// What the image shows (required; Mastodon's `description`, Bluesky's
+    /// `alt`), at most 1,500 characters.
+    #[serde(default)]
+    #[schema(max_length = 1500)]
+    pub alt: Option<String>,
+}
+
+/// The images as given, checked: a known type, bytes that decode, an alt
+/// text, a part that exists (`parts`: how many the variant has).
+fn checked_media(
+    input: &[MediaInput],
+    parts: usize,
+) -> Result<(Vec<posts::NewMedia>, Vec<crate::domain::activity::MediaRef>)> {
+    use crate::domain::activity::{MAX_ALT, MEDIA_TYPES, MediaRef};
+    use sha2::{Digest, Sha256};
+    let mut new = Vec::new();
+    let mut refs = Vec::new();
+    for (k, m) in input.iter().enumerate() {
+        let field = |name: &str| format!("media[{k}].{name}");
+        let part = m.part.unwrap_or(1);
+        if part < 1 || part as usize > parts {
+            return Err(Error::invalid(
+                field("part"),
+                format!("1 to {parts} (the variant's parts)"),
+            ));
+        }
+        let mime_type = m.mime_type.trim().to_ascii_lowercase();
+        if !MEDIA_TYPES.contains(&mime_type.as_str()) {
+            return Err(Error::invalid(field("mime_type"), MEDIA_TYPES.join(", ")));
+        }
+        let alt = m.alt.as_deref().map(str::trim).unwrap_or("");
+        if alt.is_empty() {
+            return Err(Error::invalid(
+                field("alt"),
+                "required: say what the image shows, for people who cannot see it",
+            ));
+        }
+        if alt.chars().count() > MAX_ALT {
+            return Err(Error::invalid(
+                field("alt"),
+                format!("at most {MAX_ALT} characters"),
+            ));
+        }
+        if m.data.len() > 22_369_624 {
+            return Err(Error::invalid(field("data"), "at most 16 MiB"));
+        }
+        let data =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, m.data.trim())
+                .map_err(|e| Error::invalid(field("data"), format!("not base64: {e}")))?;
+        if data.is_empty() {
+            return Err(Error::invalid(field("data"), "an image has bytes"));
+        }
+        let sha256 = hex::encode(Sha256::digest(&data));
+        refs.push(MediaRef {
+            part,
+            mime_type: mime_type.clone(),
+            size: i64::try_from(data.len()).unwrap_or(i64::MAX),
+            sha256: sha256.clone(),
+            alt: alt.to_owned(),
+        });
+        new.push(posts::NewMedia {
+            part: part - 1,
+            mime_type,
+            sha256,
+            alt: alt.to_owned(),
+            data,
+        });
+    }
+    Ok((new, refs))
+}
+
+/// Mastodon takes images up to this when the instance does not say.
+pub const MASTODON_DEFAULT_IMAGE_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Bluesky's `app.bsky.embed.images`: each image's blob at most 1,000,000 bytes.
+pub const BLUESKY_IMAGE_LIMIT: u64 = 1_000_000;
+
+/// The images against the network's limits: at most 4 per part, each
+/// within the size the network takes, each on a part that exists.
+fn check_media(
+    account: Option<&channel_accounts::Row>,
+    media: &[crate::domain::activity::MediaRef],
+    parts: usize,
+) -> Result<()> {
+    use crate::domain::activity::MAX_MEDIA_PER_PART;
+    let Some(account) = account else {
+        return Ok(());
+    };
+    let limit = match account.network {
+        Network::Mastodon => account
+            .limits
+            .as_deref()
+            .and_then(|l| serde_json::from_str::<mastodon::Limits>(l).ok())
+            .and_then(|l| l.image_size_limit)
+            .unwrap_or(MASTODON_DEFAULT_IMAGE_LIMIT),
+        Network::Bluesky => BLUESKY_IMAGE_LIMIT,
+        _ => return Ok(()),
+    };
+    for part in 1..=parts {
+        let count = media.iter().filter(|m| m.part as usize == part).count();
+        if count > MAX_MEDIA_PER_PART {
+            return Err(Error::invalid(
+                "media",
+                format!("part {part} has {count} images; at most {MAX_MEDIA_PER_PART}"),
+            ));
+        }
+    }
+    for (k, m) in media.iter().enumerate() {
+        if m.part < 1 || m.part as usize > parts {
+            return Err(Error::invalid(
+                format!("media[{k}].part"),
+                format!("the variant has no part {}", m.part),
+            ));
+        }
+        if m.size as u64 > limit {
+            return Err(Error::invalid(
+                format!("media[{k}].data"),
+                format!(
+                    "{} bytes; {} takes images up to {limit} bytes",
+                    m.size, account.network
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Lengths of every part of a variant and the network's limit; `Err` names
+/// the first part that does not fit (`body`, `thread[j].body`) or the
+/// content warning. `None`: the channel has no account.
+fn measure_parts(
+    account: Option<&channel_accounts::Row>,
+    lang: Language,
+    body: &str,
+    content_warning: Option<&str>,
+    thread: &[crate::domain::activity::ThreadPart],
+    media: &[crate::domain::activity::MediaRef],
+) -> Result<Option<(Vec<usize>, usize)>> {
+    let Some((first, max)) = measure(account, lang, body, content_warning)? else {
+        return Ok(None);
+    };
+    check_media(account, media, thread.len() + 1)?;
+    let mut lengths = vec![first];
+    for (j, part) in thread.iter().enumerate() {
+        let measured =
+            measure(account, lang, &part.body, content_warning).map_err(|e| match e {
+                Error::Invalid { field, message } if field == "body" => {
+                    Error::invalid(format!("thread[{j}].body"), message)
+                }
+                other => other,
+            })?;
+        lengths.push(measured.map_or(0, |(l, _)| l));
+    }
+    Ok(Some((lengths, max)))
 }
 
 /// Length and limit of `body` on the account's network; `Err` says why it
@@ -560,36 +766,60 @@ fn views(conn: &mut DbConnection, activity: &Activity) -> Result<Vec<VariantView
     let mut out = Vec::new();
     for v in &activity.post_variants {
         let account = channel_accounts::for_channel(conn, v.channel_id)?;
-        let (length, max_length, problem) = match measure(
+        let (lengths, max_length, problem) = match measure_parts(
             account.as_ref(),
             v.lang,
             &v.body,
             v.content_warning.as_deref(),
+            &v.thread,
+            &v.media,
         ) {
-            Ok(Some((l, m))) => (Some(l), Some(m), None),
-            Ok(None) => (None, None, None),
-            Err(e) => (None, None, Some(e.to_string())),
+            Ok(Some((l, m))) => (l, Some(m), None),
+            Ok(None) => (Vec::new(), None, None),
+            Err(e) => (Vec::new(), None, Some(e.to_string())),
         };
         let key = variant_key(v);
         let publication = publications
             .iter()
             .find(|p| p.channel_id == v.channel_id && p.lang == v.lang.as_str())
-            .map(|p| PublicationView {
-                state: p.state,
-                job_id: p.job_id,
-                remote_id: p.remote_id.clone(),
-                url: p.remote_url.clone(),
-                reason: p.reason.clone(),
-                updated_at: p.updated(),
-            });
+            .map(|p| {
+                Ok::<_, Error>(PublicationView {
+                    state: p.state,
+                    job_id: p.job_id,
+                    remote_id: p.remote_id.clone(),
+                    url: p.remote_url.clone(),
+                    reason: p.reason.clone(),
+                    updated_at: p.updated(),
+                    parts: posts::parts(conn, p.job_id)?
+                        .into_iter()
+                        .filter(|part| part.remote_id.is_some())
+                        .map(|part| PartView {
+                            part: part.part + 1,
+                            remote_id: part.remote_id,
+                            url: part.remote_url,
+                        })
+                        .collect(),
+                })
+            })
+            .transpose()?;
         out.push(VariantView {
             channel_id: v.channel_id,
             lang: v.lang,
             body: v.body.clone(),
             content_warning: v.content_warning.clone(),
+            thread: v
+                .thread
+                .iter()
+                .enumerate()
+                .map(|(j, p)| ThreadPartView {
+                    body: p.body.clone(),
+                    length: lengths.get(j + 1).copied(),
+                })
+                .collect(),
+            media: v.media.clone(),
             channel_account_id: account.as_ref().map(|a| a.id),
             network: account.as_ref().map(|a| a.network),
-            length,
+            length: lengths.first().copied(),
             max_length,
             problem,
             approved: review.covers_variant(&current, &key),
@@ -627,30 +857,69 @@ pub fn put(
         .as_ref()
         .map(|w| w.as_str().trim().to_owned())
         .filter(|w| !w.is_empty());
-    let account = channel_accounts::for_channel(conn, channel_id)?;
-    measure(account.as_ref(), lang, &body, content_warning.as_deref())?;
     let mut valid = super::imports::as_valid(&activity);
-    match valid
+    let existing = valid
         .post_variants
-        .iter_mut()
-        .find(|v| v.channel_id == channel_id && v.lang == lang)
-    {
-        Some(v) if v.body == body && v.content_warning == content_warning => {
+        .iter()
+        .position(|v| v.channel_id == channel_id && v.lang == lang);
+    // Left out: the thread stays as it is.
+    let thread = match &input.thread {
+        Some(parts) => crate::domain::activity::thread_parts(parts, "thread")?,
+        None => existing
+            .map(|i| valid.post_variants[i].thread.clone())
+            .unwrap_or_default(),
+    };
+    // Left out: the images stay as they are.
+    let (new_media, media) = match &input.media {
+        Some(given) => {
+            let (new, refs) = checked_media(given, thread.len() + 1)?;
+            (Some(new), refs)
+        }
+        None => (
+            None,
+            existing
+                .map(|i| valid.post_variants[i].media.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let account = channel_accounts::for_channel(conn, channel_id)?;
+    measure_parts(
+        account.as_ref(),
+        lang,
+        &body,
+        content_warning.as_deref(),
+        &thread,
+        &media,
+    )?;
+    match existing.map(|i| &mut valid.post_variants[i]) {
+        Some(v)
+            if v.body == body
+                && v.content_warning == content_warning
+                && v.thread == thread
+                && v.media == media =>
+        {
             return views(conn, &activity);
         }
         Some(v) => {
             v.body = body;
             v.content_warning = content_warning;
+            v.thread = thread;
+            v.media = media;
         }
         None => valid.post_variants.push(PostVariant {
             channel_id,
             lang,
             body,
             content_warning,
+            thread,
+            media,
         }),
     }
     let version = activity.version;
     let after = records::update_by::<Activities>(conn, cx, activity_id, |c| {
+        if let Some(new) = &new_media {
+            posts::replace_media(c, activity_id, channel_id, lang.as_str(), new, cx.now)?;
+        }
         db::activities::update(c, activity_id, version, &valid, cx.now)
     })?;
     views(conn, &after)
@@ -693,11 +962,13 @@ pub fn require_valid(conn: &mut DbConnection, activity_id: i64) -> Result<()> {
     let activity = db::activities::get(conn, activity_id)?;
     for (i, v) in activity.post_variants.iter().enumerate() {
         let account = channel_accounts::for_channel(conn, v.channel_id)?;
-        measure(
+        measure_parts(
             account.as_ref(),
             v.lang,
             &v.body,
             v.content_warning.as_deref(),
+            &v.thread,
+            &v.media,
         )
         .map_err(|e| match e {
             Error::Invalid { field, message } => {
@@ -821,6 +1092,16 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
             if account.is_disabled() {
                 continue;
             }
+            let media: Vec<crate::social::MediaItem> =
+                posts::variant_media(conn, id, v.channel_id, v.lang.as_str())?
+                    .into_iter()
+                    .map(|m| crate::social::MediaItem {
+                        id: m.id,
+                        part: usize::try_from(m.part).unwrap_or(0),
+                        mime_type: m.mime_type,
+                        alt: m.alt,
+                    })
+                    .collect();
             let job = match account.network {
                 Network::Mastodon => {
                     let post = mastodon::Post {
@@ -830,6 +1111,8 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                         status: v.body.clone(),
                         language: v.lang.as_str().to_owned(),
                         spoiler_text: v.content_warning.clone(),
+                        thread: v.thread.iter().map(|p| p.body.clone()).collect(),
+                        media,
                     };
                     crate::jobs::enqueue(
                         conn,
@@ -849,11 +1132,13 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                         v.body.clone(),
                         vec![v.lang.as_str().to_owned()],
                         now,
-                    );
+                    )
+                    .with_thread(v.thread.iter().map(|p| p.body.clone()).collect(), now)
+                    .with_media(media);
                     bluesky::enqueue(conn, &key, &post, at, now)?
                 }
                 Network::Webhook => {
-                    let data = serde_json::json!({
+                    let mut data = serde_json::json!({
                         "activity_id": id,
                         "activity_uid": activity.uid,
                         "channel_id": v.channel_id,
@@ -863,6 +1148,10 @@ pub fn schedule_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize
                         "content_warning": v.content_warning,
                         "time": at,
                     });
+                    if !v.thread.is_empty() {
+                        data["thread"] =
+                            serde_json::json!(v.thread.iter().map(|p| &p.body).collect::<Vec<_>>());
+                    }
                     crate::social::cms::enqueue(conn, account.id, &key, data, at, now)?
                 }
                 Network::Manual => {

@@ -432,9 +432,16 @@ fn write_children(conn: &mut DbConnection, id: i64, a: &ValidActivity) -> Result
                 post_variants::lang.eq(v.lang.as_str()),
                 post_variants::body.eq(&v.body),
                 post_variants::content_warning.eq(v.content_warning.as_deref()),
+                post_variants::thread.eq(thread_json(&v.thread)),
             ))
             .execute(conn)?;
     }
+    let keep: Vec<(i64, &str)> = a
+        .post_variants
+        .iter()
+        .map(|v| (v.channel_id, v.lang.as_str()))
+        .collect();
+    super::posts::prune_media(conn, id, &keep)?;
     diesel::delete(activity_partners::table.filter(activity_partners::activity_id.eq(id)))
         .execute(conn)?;
     for p in &a.partners {
@@ -552,6 +559,7 @@ pub fn delete(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<()
         return Err(Error::not_found("activity", id));
     }
     super::references::ensure_unreferenced(conn, "activities", "activity", id)?;
+    super::posts::prune_media(conn, id, &[])?;
     let deleted = diesel::delete(activities::table.find(id)).execute(conn)?;
     if deleted == 0 {
         return Err(Error::not_found("activity", id));
@@ -674,24 +682,43 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
         });
     }
     let mut variants: HashMap<i64, Vec<PostVariant>> = HashMap::new();
-    for (id, channel_id, lang, body, content_warning) in post_variants::table
-        .filter(post_variants::activity_id.eq_any(&ids))
-        .order((post_variants::channel_id, post_variants::lang))
-        .select((
-            post_variants::activity_id,
-            post_variants::channel_id,
-            post_variants::lang,
-            post_variants::body,
-            post_variants::content_warning,
-        ))
-        .load::<(i64, i64, String, String, Option<String>)>(conn)?
-    {
+    #[allow(clippy::type_complexity)]
+    let variant_rows: Vec<(i64, i64, String, String, Option<String>, Option<String>)> =
+        post_variants::table
+            .filter(post_variants::activity_id.eq_any(&ids))
+            .order((post_variants::channel_id, post_variants::lang))
+            .select((
+                post_variants::activity_id,
+                post_variants::channel_id,
+                post_variants::lang,
+                post_variants::body,
+                post_variants::content_warning,
+                post_variants::thread,
+            ))
+            .load(conn)?;
+    for (id, channel_id, lang, body, content_warning, thread) in variant_rows {
+        let thread = match thread {
+            Some(text) => serde_json::from_str(&text).map_err(|e| {
+                crate::error::Error::Internal(anyhow::anyhow!("a stored thread does not read: {e}"))
+            })?,
+            None => Vec::new(),
+        };
         variants.entry(id).or_default().push(PostVariant {
             channel_id,
             lang: parse_stored(&lang)?,
             body,
             content_warning,
+            thread,
+            media: Vec::new(),
         });
+    }
+    for m in super::posts::media_of(conn, &ids)? {
+        if let Some(v) = variants.get_mut(&m.activity_id).and_then(|vs| {
+            vs.iter_mut()
+                .find(|v| v.channel_id == m.channel_id && v.lang.as_str() == m.lang)
+        }) {
+            v.media.push(m.reference());
+        }
     }
     let mut participants: HashMap<i64, Vec<ParticipantView>> = HashMap::new();
     #[allow(clippy::type_complexity)]
@@ -1272,4 +1299,9 @@ pub fn set_import_fingerprint(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// A thread's parts after the first as stored (`None`: a single post).
+fn thread_json(thread: &[crate::domain::activity::ThreadPart]) -> Option<String> {
+    (!thread.is_empty()).then(|| serde_json::to_string(thread).unwrap_or_default())
 }

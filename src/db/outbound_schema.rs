@@ -154,6 +154,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    post_parts (job_id, part) {
+        job_id -> BigInt,
+        part -> Integer,
+        rkey -> Nullable<Text>,
+        record -> Nullable<Text>,
+        remote_id -> Nullable<Text>,
+        cid -> Nullable<Text>,
+        remote_url -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    post_media (id) {
+        id -> BigInt,
+        activity_id -> BigInt,
+        channel_id -> BigInt,
+        lang -> Text,
+        part -> Integer,
+        position -> Integer,
+        mime_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        alt -> Text,
+        data -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    post_media_uploads (job_id, media_id) {
+        job_id -> BigInt,
+        media_id -> BigInt,
+        remote -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(post_publications -> channel_accounts (channel_account_id));
 diesel::allow_tables_to_appear_in_same_query!(post_publications, channel_accounts, jobs);
 

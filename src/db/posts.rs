@@ -1,8 +1,10 @@
 //! Queries on what became of post variants (`post_publications`) and on the
-//! Bluesky records stored before their first attempt.
+//! Bluesky records stored before their first attempt, and on the parts of
+//! a thread (`post_parts`).
 
 use super::outbound_schema::{
-    bluesky_records, channel_accounts, manual_done_links, post_publications,
+    bluesky_records, channel_accounts, manual_done_links, post_media, post_media_uploads,
+    post_parts, post_publications,
 };
 use super::{DbConnection, utc};
 use crate::domain::network::PublicationState;
@@ -277,4 +279,269 @@ pub fn store_bluesky_record(
         ))
         .execute(conn)?;
     Ok((rkey.to_owned(), record.to_owned()))
+}
+
+/// A part of a post job, as stored (`part` 0 is the post itself).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = post_parts)]
+pub struct Part {
+    pub job_id: i64,
+    pub part: i32,
+    pub rkey: Option<String>,
+    pub record: Option<String>,
+    pub remote_id: Option<String>,
+    pub cid: Option<String>,
+    pub remote_url: Option<String>,
+}
+
+/// The stored parts of a job, in order.
+pub fn parts(conn: &mut DbConnection, job_id: i64) -> Result<Vec<Part>> {
+    Ok(post_parts::table
+        .filter(post_parts::job_id.eq(job_id))
+        .order(post_parts::part)
+        .select(Part::as_select())
+        .load(conn)?)
+}
+
+fn part(conn: &mut DbConnection, job_id: i64, part: i32) -> Result<Option<Part>> {
+    Ok(post_parts::table
+        .find((job_id, part))
+        .select(Part::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Stores a Bluesky part's key and exact record unless one is stored for
+/// it already; returns the stored (rkey, record) either way, and whether it
+/// was stored now (then it has never been sent).
+pub fn store_part_record(
+    conn: &mut DbConnection,
+    job_id: i64,
+    index: i32,
+    rkey: &str,
+    record: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, String, bool)> {
+    match part(conn, job_id, index)? {
+        Some(Part {
+            rkey: Some(rkey),
+            record: Some(record),
+            ..
+        }) => return Ok((rkey, record, false)),
+        Some(_) => {
+            diesel::update(post_parts::table.find((job_id, index)))
+                .set((
+                    post_parts::rkey.eq(rkey),
+                    post_parts::record.eq(record),
+                    post_parts::updated_at.eq(now.naive_utc()),
+                ))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(post_parts::table)
+                .values((
+                    post_parts::job_id.eq(job_id),
+                    post_parts::part.eq(index),
+                    post_parts::rkey.eq(rkey),
+                    post_parts::record.eq(record),
+                    post_parts::created_at.eq(now.naive_utc()),
+                    post_parts::updated_at.eq(now.naive_utc()),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok((rkey.to_owned(), record.to_owned(), true))
+}
+
+/// Records that a part went out (its remote id, CID, URL): a retry of the
+/// job resumes after it.
+pub fn part_done(
+    conn: &mut DbConnection,
+    job_id: i64,
+    index: i32,
+    remote_id: Option<&str>,
+    cid: Option<&str>,
+    remote_url: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if part(conn, job_id, index)?.is_some() {
+        diesel::update(post_parts::table.find((job_id, index)))
+            .set((
+                post_parts::remote_id.eq(remote_id),
+                post_parts::cid.eq(cid),
+                post_parts::remote_url.eq(remote_url),
+                post_parts::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(post_parts::table)
+            .values((
+                post_parts::job_id.eq(job_id),
+                post_parts::part.eq(index),
+                post_parts::remote_id.eq(remote_id),
+                post_parts::cid.eq(cid),
+                post_parts::remote_url.eq(remote_url),
+                post_parts::created_at.eq(now.naive_utc()),
+                post_parts::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// An image attached to a variant, without its bytes.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = post_media)]
+pub struct Media {
+    pub id: i64,
+    pub activity_id: i64,
+    pub channel_id: i64,
+    pub lang: String,
+    /// 0: the post itself, 1: the first reply, …
+    pub part: i32,
+    pub position: i32,
+    pub mime_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub alt: String,
+}
+
+impl Media {
+    pub fn reference(&self) -> crate::domain::activity::MediaRef {
+        crate::domain::activity::MediaRef {
+            part: self.part + 1,
+            mime_type: self.mime_type.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+            alt: self.alt.clone(),
+        }
+    }
+}
+
+/// An image to attach: its part (0: the post), type, bytes and alt text.
+pub struct NewMedia {
+    pub part: i32,
+    pub mime_type: String,
+    pub sha256: String,
+    pub alt: String,
+    pub data: Vec<u8>,
+}
+
+/// The images of these activities' variants, in order of part and position.
+pub fn media_of(conn: &mut DbConnection, activity_ids: &[i64]) -> Result<Vec<Media>> {
+    Ok(post_media::table
+        .filter(post_media::activity_id.eq_any(activity_ids))
+        .order((post_media::part, post_media::position, post_media::id))
+        .select(Media::as_select())
+        .load(conn)?)
+}
+
+/// The images of one variant.
+pub fn variant_media(
+    conn: &mut DbConnection,
+    activity_id: i64,
+    channel_id: i64,
+    lang: &str,
+) -> Result<Vec<Media>> {
+    Ok(post_media::table
+        .filter(post_media::activity_id.eq(activity_id))
+        .filter(post_media::channel_id.eq(channel_id))
+        .filter(post_media::lang.eq(lang))
+        .order((post_media::part, post_media::position, post_media::id))
+        .select(Media::as_select())
+        .load(conn)?)
+}
+
+/// Replaces a variant's images with `media`, in their order.
+pub fn replace_media(
+    conn: &mut DbConnection,
+    activity_id: i64,
+    channel_id: i64,
+    lang: &str,
+    media: &[NewMedia],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::delete(
+        post_media::table
+            .filter(post_media::activity_id.eq(activity_id))
+            .filter(post_media::channel_id.eq(channel_id))
+            .filter(post_media::lang.eq(lang)),
+    )
+    .execute(conn)?;
+    for (position, m) in media.iter().enumerate() {
+        diesel::insert_into(post_media::table)
+            .values((
+                post_media::activity_id.eq(activity_id),
+                post_media::channel_id.eq(channel_id),
+                post_media::lang.eq(lang),
+                post_media::part.eq(m.part),
+                post_media::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
+                post_media::mime_type.eq(&m.mime_type),
+                post_media::size.eq(i64::try_from(m.data.len()).unwrap_or(i64::MAX)),
+                post_media::sha256.eq(&m.sha256),
+                post_media::alt.eq(&m.alt),
+                post_media::data.eq(&m.data),
+                post_media::created_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// An image's bytes, if it still exists.
+pub fn media_data(conn: &mut DbConnection, id: i64) -> Result<Option<Vec<u8>>> {
+    Ok(post_media::table
+        .find(id)
+        .select(post_media::data)
+        .first(conn)
+        .optional()?)
+}
+
+/// What a job's upload of an image became, if it was uploaded.
+pub fn upload(conn: &mut DbConnection, job_id: i64, media_id: i64) -> Result<Option<String>> {
+    Ok(post_media_uploads::table
+        .find((job_id, media_id))
+        .select(post_media_uploads::remote)
+        .first(conn)
+        .optional()?)
+}
+
+/// Records an upload (the first one stays if two raced).
+pub fn store_upload(
+    conn: &mut DbConnection,
+    job_id: i64,
+    media_id: i64,
+    remote: &str,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    if let Some(stored) = upload(conn, job_id, media_id)? {
+        return Ok(stored);
+    }
+    diesel::insert_into(post_media_uploads::table)
+        .values((
+            post_media_uploads::job_id.eq(job_id),
+            post_media_uploads::media_id.eq(media_id),
+            post_media_uploads::remote.eq(remote),
+            post_media_uploads::created_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(remote.to_owned())
+}
+
+/// Drops the images of the activity's variants that are gone (all of them
+/// with `keep` empty), so a variant made again later starts without them.
+pub fn prune_media(conn: &mut DbConnection, activity_id: i64, keep: &[(i64, &str)]) -> Result<()> {
+    let stored: Vec<(i64, i64, String)> = post_media::table
+        .filter(post_media::activity_id.eq(activity_id))
+        .select((post_media::id, post_media::channel_id, post_media::lang))
+        .load(conn)?;
+    let gone: Vec<i64> = stored
+        .into_iter()
+        .filter(|(_, channel, lang)| !keep.iter().any(|(c, l)| c == channel && l == lang))
+        .map(|(id, _, _)| id)
+        .collect();
+    if !gone.is_empty() {
+        diesel::delete(post_media::table.filter(post_media::id.eq_any(&gone))).execute(conn)?;
+    }
+    Ok(())
 }

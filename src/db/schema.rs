@@ -214,6 +214,7 @@ diesel::table! {
         lang -> Text,
         body -> Text,
         content_warning -> Nullable<Text>,
+        thread -> Nullable<Text>,
     }
 }
 

@@ -200,6 +200,54 @@ pub struct PostVariantInput {
     /// `spoiler_text`, counted in its length). Bluesky has none: refused there.
     #[serde(default)]
     pub content_warning: Option<Text<500>>,
+    /// A thread: the parts after `body`, in order (part 2 replies to part 1,
+    /// and so on). Left out or empty: a single post.
+    #[serde(default)]
+    #[schema(max_items = 24)]
+    pub thread: Vec<ThreadPartInput>,
+    /// The variant's images as a read activity shows them: ignored here
+    /// (images are written with the variant's own route, and kept), taken
+    /// so that an activity read can be sent back as it is.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub media: Option<Vec<serde_json::Value>>,
+}
+
+/// The most parts after the first a thread may have.
+pub const MAX_THREAD_PARTS: usize = 24;
+
+/// One part of a thread after the first.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadPartInput {
+    pub body: Text<5000>,
+}
+
+/// The parts after the first, checked: at most `MAX_THREAD_PARTS`, none
+/// empty (`field` names the list, e.g. `post_variants[0].thread`).
+pub fn thread_parts(input: &[ThreadPartInput], field: &str) -> Result<Vec<ThreadPart>> {
+    if input.len() > MAX_THREAD_PARTS {
+        return Err(Error::invalid(
+            field,
+            format!("at most {MAX_THREAD_PARTS} parts after the first"),
+        ));
+    }
+    input
+        .iter()
+        .enumerate()
+        .map(|(j, p)| {
+            let body = p.body.as_str().trim();
+            if body.is_empty() {
+                return Err(Error::invalid(
+                    format!("{field}[{j}].body"),
+                    "must not be empty",
+                ));
+            }
+            Ok(ThreadPart {
+                body: body.to_owned(),
+            })
+        })
+        .collect()
 }
 
 /// An activity that passed every rule that does not need the database.
@@ -295,6 +343,8 @@ impl ActivityInput {
                     .as_ref()
                     .map(|w| w.as_str().trim().to_owned())
                     .filter(|w| !w.is_empty()),
+                thread: thread_parts(&v.thread, &format!("post_variants[{i}].thread"))?,
+                media: Vec::new(),
             });
         }
         let place = self
@@ -435,6 +485,51 @@ pub struct PostVariant {
     /// without one is what it was before warnings existed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_warning: Option<String>,
+    /// A thread's parts after `body`, in order; left out when there are none
+    /// (so a single post's approval hash is what it was before threads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thread: Vec<ThreadPart>,
+    /// Images attached, in order (their bytes stay in `post_media`): the
+    /// approval hash covers each one's hash and alt text. Left out when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<MediaRef>,
+}
+
+/// An image attached to a variant, as the approval hash and the API see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MediaRef {
+    /// The part it goes with: 1 is the post itself, 2 the first reply, …
+    pub part: i32,
+    pub mime_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256 of the bytes, in hex.
+    pub sha256: String,
+    /// What the image shows, for people who cannot see it (required).
+    pub alt: String,
+}
+
+/// Image types every network here accepts.
+pub const MEDIA_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// The most images a post (or a part of a thread) may carry, on Mastodon
+/// and on Bluesky (`app.bsky.embed.images`: maxLength 4).
+pub const MAX_MEDIA_PER_PART: usize = 4;
+
+/// The longest alt text taken (Mastodon's `description` limit).
+pub const MAX_ALT: usize = 1500;
+
+impl PostVariant {
+    /// Every part's text in order: `body`, then the thread's.
+    pub fn parts(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.body.as_str()).chain(self.thread.iter().map(|p| p.body.as_str()))
+    }
+}
+
+/// A part of a thread after the first: it replies to the part before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ThreadPart {
+    pub body: String,
 }
 
 /// An activity as the API shows it.

@@ -12,6 +12,13 @@
 //! called only when there is no session or refreshing it fails. An expired
 //! access token answers 400 `ExpiredToken` (not 401): `refreshSession`, then
 //! the same request again.
+//!
+//! A thread is one job that walks its parts in order. Every part's key and
+//! `createdAt` are fixed when the job is created; part n+1's record carries
+//! `reply: {root, parent}` (URIs and CIDs of part 1 and part n), so it is
+//! built and stored (`post_parts`) once part n is out, before its own first
+//! attempt, then created, and put again on a retry. Each part's URI and CID
+//! is stored as it goes out, so a retry resumes at the first part not out.
 
 use crate::clock::SharedClock;
 use crate::db::{Db, channel_accounts, posts};
@@ -85,6 +92,22 @@ pub struct Post {
     pub rkey: String,
     /// The record's `createdAt`, fixed when the job is created.
     pub created_at: String,
+    /// A thread's parts after the first, in order (empty: a single post).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thread: Vec<Part>,
+    /// Images, each uploaded (`uploadBlob`) before its part's record is
+    /// built and stored, then in its `embed` (`app.bsky.embed.images`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<super::MediaItem>,
+}
+
+/// A part of a thread after the first, its key and `createdAt` fixed when
+/// the job is created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Part {
+    pub text: String,
+    pub rkey: String,
+    pub created_at: String,
 }
 
 impl Post {
@@ -103,7 +126,35 @@ impl Post {
             langs,
             rkey: tid(now, rand::random_range(0..1024)),
             created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            thread: Vec::new(),
+            media: Vec::new(),
         }
+    }
+
+    /// The same post with these images.
+    pub fn with_media(mut self, media: Vec<super::MediaItem>) -> Post {
+        self.media = media;
+        self
+    }
+
+    /// The same post as the first part of a thread whose following parts
+    /// are `texts`: part n's key and `createdAt` are n milliseconds after
+    /// the first's, so the parts sort in their order.
+    pub fn with_thread(mut self, texts: Vec<String>, now: DateTime<Utc>) -> Post {
+        let clock = rand::random_range(0..1024);
+        self.thread = texts
+            .into_iter()
+            .enumerate()
+            .map(|(j, text)| {
+                let at = now + chrono::TimeDelta::milliseconds(j as i64 + 1);
+                Part {
+                    text,
+                    rkey: tid(at, clock),
+                    created_at: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                }
+            })
+            .collect();
+        self
     }
 }
 
@@ -117,6 +168,9 @@ pub fn enqueue(
     now: DateTime<Utc>,
 ) -> Result<crate::jobs::Enqueued> {
     check_length(&post.text, &post.langs)?;
+    for part in &post.thread {
+        check_length(&part.text, &post.langs)?;
+    }
     crate::jobs::enqueue(
         conn,
         &NewJob {
@@ -343,6 +397,8 @@ impl BlueskyHandler {
         job: &Job,
         post: &Post,
         base: &str,
+        account: &channel_accounts::Row,
+        session: &mut Option<Session>,
     ) -> std::result::Result<(String, Value), String> {
         let job_id = job.id;
         let stored = self
@@ -354,8 +410,94 @@ impl BlueskyHandler {
             let record = serde_json::from_str(&record).map_err(|e| e.to_string())?;
             return Ok((rkey, record));
         }
+        let images = self.blobs(job, account, base, session, post, 0).await?;
+        let record = self
+            .build_record(&post.text, &post.created_at, &post.langs, base, images)
+            .await;
+        let text = record.to_string();
+        let rkey = post.rkey.clone();
+        let now = self.clock.now();
+        let (rkey, text) = self
+            .db
+            .transaction(move |c| posts::store_bluesky_record(c, job_id, &rkey, &text, now))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((
+            rkey,
+            serde_json::from_str(&text).map_err(|e| e.to_string())?,
+        ))
+    }
+
+    /// The record of a thread's part `index` (1 and on): the stored one, or
+    /// built replying to `root` and `parent` (URI, CID) and stored now,
+    /// before its first attempt; `true` when stored now (never sent).
+    #[allow(clippy::too_many_arguments)]
+    async fn part_record(
+        &self,
+        job: &Job,
+        post: &Post,
+        index: usize,
+        base: &str,
+        root: &(String, String),
+        parent: &(String, String),
+        account: &channel_accounts::Row,
+        session: &mut Option<Session>,
+    ) -> std::result::Result<(String, Value, bool), String> {
+        let part = post
+            .thread
+            .get(index - 1)
+            .ok_or_else(|| format!("the job has no part {}", index + 1))?;
+        let job_id = job.id;
+        let number = i32::try_from(index).unwrap_or(i32::MAX);
+        let stored = self
+            .db
+            .run(move |c| posts::parts(c, job_id))
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(posts::Part {
+            rkey: Some(rkey),
+            record: Some(record),
+            ..
+        }) = stored.into_iter().find(|p| p.part == number)
+        {
+            let record = serde_json::from_str(&record).map_err(|e| e.to_string())?;
+            return Ok((rkey, record, false));
+        }
+        let images = self.blobs(job, account, base, session, post, index).await?;
+        let mut record = self
+            .build_record(&part.text, &part.created_at, &post.langs, base, images)
+            .await;
+        record["reply"] = json!({
+            "root": {"uri": root.0, "cid": root.1},
+            "parent": {"uri": parent.0, "cid": parent.1},
+        });
+        let text = record.to_string();
+        let rkey = part.rkey.clone();
+        let now = self.clock.now();
+        let (rkey, text, fresh) = self
+            .db
+            .transaction(move |c| posts::store_part_record(c, job_id, number, &rkey, &text, now))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((
+            rkey,
+            serde_json::from_str(&text).map_err(|e| e.to_string())?,
+            fresh,
+        ))
+    }
+
+    /// A post record: text, `createdAt`, langs, facets (mentions resolved
+    /// to DIDs; an unknown handle stays text).
+    async fn build_record(
+        &self,
+        text_: &str,
+        created_at: &str,
+        langs: &[String],
+        base: &str,
+        images: Vec<Value>,
+    ) -> Value {
         let mut facets = Vec::new();
-        for facet in text::bluesky_facets(&post.text) {
+        for facet in text::bluesky_facets(text_) {
             let feature = match &facet.feature {
                 Feature::Link(uri) => json!({"$type": "app.bsky.richtext.facet#link", "uri": uri}),
                 Feature::Tag(tag) => json!({"$type": "app.bsky.richtext.facet#tag", "tag": tag}),
@@ -372,25 +514,97 @@ impl BlueskyHandler {
         }
         let mut record = json!({
             "$type": "app.bsky.feed.post",
-            "text": post.text,
-            "createdAt": post.created_at,
-            "langs": post.langs,
+            "text": text_,
+            "createdAt": created_at,
+            "langs": langs,
         });
         if !facets.is_empty() {
             record["facets"] = Value::Array(facets);
         }
-        let text = record.to_string();
-        let rkey = post.rkey.clone();
-        let now = self.clock.now();
-        let (rkey, text) = self
-            .db
-            .transaction(move |c| posts::store_bluesky_record(c, job_id, &rkey, &text, now))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok((
-            rkey,
-            serde_json::from_str(&text).map_err(|e| e.to_string())?,
-        ))
+        if !images.is_empty() {
+            record["embed"] = json!({"$type": "app.bsky.embed.images", "images": images});
+        }
+        record
+    }
+
+    /// The `app.bsky.embed.images` entries of part `index`: each image's
+    /// blob as this job uploaded it before, or uploaded now
+    /// (`com.atproto.repo.uploadBlob`), with its alt text.
+    async fn blobs(
+        &self,
+        job: &Job,
+        account: &channel_accounts::Row,
+        base: &str,
+        session: &mut Option<Session>,
+        post: &Post,
+        index: usize,
+    ) -> std::result::Result<Vec<Value>, String> {
+        let mut images = Vec::new();
+        for item in post.media.iter().filter(|m| m.part == index) {
+            let blob: Value = match super::stored_upload(&self.db, job.id, item.id).await? {
+                Some(stored) => serde_json::from_str(&stored).map_err(|e| e.to_string())?,
+                None => {
+                    let blob: Value = self.upload_blob(account, base, session, item).await?;
+                    let stored = super::store_upload(
+                        &self.db,
+                        job.id,
+                        item.id,
+                        blob.to_string(),
+                        self.clock.now(),
+                    )
+                    .await?;
+                    serde_json::from_str(&stored).map_err(|e| e.to_string())?
+                }
+            };
+            images.push(json!({"alt": item.alt, "image": blob}));
+        }
+        Ok(images)
+    }
+
+    async fn upload_blob(
+        &self,
+        account: &channel_accounts::Row,
+        base: &str,
+        session: &mut Option<Session>,
+        item: &super::MediaItem,
+    ) -> std::result::Result<Value, String> {
+        let data = super::media_bytes(&self.db, item.id).await?;
+        let url = self
+            .outbound
+            .check(&format!("{base}/xrpc/com.atproto.repo.uploadBlob"))?;
+        let mut current = match session.take() {
+            Some(s) => s,
+            None => self.session(account.id, base).await?,
+        };
+        let mut refreshed = false;
+        loop {
+            let response = self
+                .outbound
+                .client()
+                .post(url.clone())
+                .bearer_auth(&current.access_jwt)
+                .header(reqwest::header::CONTENT_TYPE, &item.mime_type)
+                .body(data.clone())
+                .send()
+                .await
+                .map_err(|e| format!("uploadBlob: {e}"))?;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if status == 400 && body["error"] == "ExpiredToken" && !refreshed {
+                refreshed = true;
+                current = self.refresh(account.id, base, &current).await?;
+                continue;
+            }
+            *session = Some(current);
+            if status == 200 && body["blob"].is_object() {
+                return Ok(body["blob"].clone());
+            }
+            return Err(format!(
+                "uploadBlob of image {} answered {status}: {}",
+                item.id,
+                body["message"].as_str().unwrap_or("(no message)")
+            ));
+        }
     }
 
     async fn resolve(&self, base: &str, handle: &str) -> Option<String> {
@@ -430,41 +644,245 @@ impl BlueskyHandler {
             Err(e) => return Attempt::new(Outcome::failed(e), Exchange::default()),
         };
         let base = account.base_url.trim_end_matches('/').to_owned();
-        let now = self.clock.now();
         // The first attempt creates; every later one (after an error, a
         // timeout or a dead worker) puts the same record to the same key.
         let first = job.attempt <= 1 && job.unknown_outcomes == 0;
-        let method = if first { "createRecord" } else { "putRecord" };
-        let url = format!("{base}/xrpc/com.atproto.repo.{method}");
-        let mut exchange = Exchange {
+        let mut session = None;
+        if post.thread.is_empty() {
+            let exchange = self.exchange(&base, first, &post.rkey, &post, None);
+            let (rkey, record) = match self.record(job, &post, &base, &account, &mut session).await
+            {
+                Ok(r) => r,
+                Err(e) => return Attempt::new(Outcome::retry(None, e), exchange),
+            };
+            return self
+                .write(
+                    &account,
+                    &base,
+                    &mut session,
+                    first,
+                    &rkey,
+                    &record,
+                    exchange,
+                )
+                .await
+                .0;
+        }
+        // A thread: the parts already out are skipped, the rest written in
+        // order, each replying to the one before and to the first.
+        let job_id = job.id;
+        let stored = match self.db.run(move |c| posts::parts(c, job_id)).await {
+            Ok(parts) => parts,
+            Err(e) => {
+                return Attempt::new(Outcome::retry(None, e.to_string()), Exchange::default());
+            }
+        };
+        let mut root: Option<(String, String)> = None;
+        let mut parent: Option<(String, String)> = None;
+        let mut first_url = None;
+        let mut requests = Vec::new();
+        let mut last = Exchange::default();
+        for index in 0..=post.thread.len() {
+            let number = i32::try_from(index).unwrap_or(i32::MAX);
+            if let Some(posts::Part {
+                remote_id: Some(uri),
+                cid: Some(cid),
+                remote_url,
+                ..
+            }) = stored.iter().find(|p| p.part == number)
+            {
+                if index == 0 {
+                    root = Some((uri.clone(), cid.clone()));
+                    first_url = remote_url.clone();
+                }
+                parent = Some((uri.clone(), cid.clone()));
+                continue;
+            }
+            let key = post
+                .thread
+                .get(index.wrapping_sub(1))
+                .map_or(&post.rkey, |p| &p.rkey);
+            let written = match (index, &root, &parent) {
+                (0, _, _) => {
+                    let exchange = self.exchange(&base, first, key, &post, Some(index));
+                    match self.record(job, &post, &base, &account, &mut session).await {
+                        Ok((rkey, record)) => {
+                            self.write(
+                                &account,
+                                &base,
+                                &mut session,
+                                first,
+                                &rkey,
+                                &record,
+                                exchange,
+                            )
+                            .await
+                        }
+                        Err(e) => (Attempt::new(Outcome::retry(None, e), exchange), None),
+                    }
+                }
+                (_, Some(root), Some(parent)) => {
+                    match self
+                        .part_record(
+                            job,
+                            &post,
+                            index,
+                            &base,
+                            root,
+                            parent,
+                            &account,
+                            &mut session,
+                        )
+                        .await
+                    {
+                        Ok((rkey, record, fresh)) => {
+                            let exchange = self.exchange(&base, fresh, &rkey, &post, Some(index));
+                            self.write(
+                                &account,
+                                &base,
+                                &mut session,
+                                fresh,
+                                &rkey,
+                                &record,
+                                exchange,
+                            )
+                            .await
+                        }
+                        Err(e) => (
+                            Attempt::new(
+                                Outcome::retry(None, e),
+                                self.exchange(&base, false, key, &post, Some(index)),
+                            ),
+                            None,
+                        ),
+                    }
+                }
+                _ => (
+                    Attempt::new(
+                        Outcome::failed("a part before this one has no URI and CID".to_owned()),
+                        Exchange::default(),
+                    ),
+                    None,
+                ),
+            };
+            let (attempt, cid) = written;
+            requests.extend(attempt.exchange.request.clone());
+            let (
+                Outcome::Done {
+                    remote_id: Some(uri),
+                    remote_url,
+                },
+                Some(cid),
+            ) = (&attempt.outcome, cid)
+            else {
+                let mut attempt = attempt;
+                if matches!(attempt.outcome, Outcome::Done { .. }) {
+                    attempt.outcome = Outcome::failed(format!(
+                        "part {}: the PDS answered without a URI and CID",
+                        index + 1
+                    ));
+                }
+                attempt.exchange.request = Some(requests.join("\n"));
+                return attempt;
+            };
+            let now = self.clock.now();
+            let (u, c, url) = (uri.clone(), cid.clone(), remote_url.clone());
+            let recorded = self
+                .db
+                .transaction(move |conn| {
+                    posts::part_done(
+                        conn,
+                        job_id,
+                        number,
+                        Some(&u),
+                        Some(&c),
+                        url.as_deref(),
+                        now,
+                    )
+                })
+                .await;
+            if let Err(e) = recorded {
+                return Attempt::new(
+                    Outcome::Unknown {
+                        how_to_check: format!(
+                            "part {} went out but could not be recorded ({e}); the retry puts \
+                             the same record to the same key",
+                            index + 1
+                        ),
+                        check_at: Some(now),
+                    },
+                    attempt.exchange,
+                );
+            }
+            if index == 0 {
+                root = Some((uri.clone(), cid.clone()));
+                first_url = remote_url.clone();
+            }
+            parent = Some((uri.clone(), cid));
+            last = attempt.exchange;
+        }
+        last.request = Some(requests.join("\n"));
+        Attempt::new(Outcome::done(root.map(|r| r.0), first_url), last)
+    }
+
+    /// How a write is shown in the job's attempts.
+    fn exchange(
+        &self,
+        base: &str,
+        create: bool,
+        rkey: &str,
+        post: &Post,
+        part: Option<usize>,
+    ) -> Exchange {
+        let method = if create { "createRecord" } else { "putRecord" };
+        Exchange {
             request: Some(format!(
-                "POST {url} rkey={} langs={}",
-                post.rkey,
-                post.langs.join(",")
+                "POST {base}/xrpc/com.atproto.repo.{method} rkey={rkey} langs={}{}",
+                post.langs.join(","),
+                part.map(|p| format!(" part={}", p + 1)).unwrap_or_default()
             )),
             ..Exchange::default()
-        };
-        if let Err(e) = self.outbound.check(&url) {
-            return Attempt::new(Outcome::failed(e), exchange);
         }
-        let (rkey, record) = match self.record(job, &post, &base).await {
-            Ok(r) => r,
-            Err(e) => return Attempt::new(Outcome::retry(None, e), exchange),
-        };
-        let mut session = match self.session(account.id, &base).await {
-            Ok(s) => s,
-            Err(e) => return Attempt::new(Outcome::retry(None, e), exchange),
+    }
+
+    /// Writes one record to its key: `createRecord` when `create`, else
+    /// `putRecord`; the session taken (or made) once per attempt and
+    /// refreshed once on `ExpiredToken`. The attempt, and the record's CID
+    /// when it was written.
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        &self,
+        account: &channel_accounts::Row,
+        base: &str,
+        session: &mut Option<Session>,
+        create: bool,
+        rkey: &str,
+        record: &Value,
+        mut exchange: Exchange,
+    ) -> (Attempt, Option<String>) {
+        let now = self.clock.now();
+        let method = if create { "createRecord" } else { "putRecord" };
+        let url = format!("{base}/xrpc/com.atproto.repo.{method}");
+        if let Err(e) = self.outbound.check(&url) {
+            return (Attempt::new(Outcome::failed(e), exchange), None);
+        }
+        let mut current = match session.take() {
+            Some(s) => s,
+            None => match self.session(account.id, base).await {
+                Ok(s) => s,
+                Err(e) => return (Attempt::new(Outcome::retry(None, e), exchange), None),
+            },
         };
         let mut refreshed = false;
         let reply = loop {
             let body = json!({
-                "repo": session.did,
+                "repo": current.did,
                 "collection": "app.bsky.feed.post",
                 "rkey": rkey,
                 "record": record,
             });
             let reply = match self
-                .post_json(&url, Some(&session.access_jwt), Some(&body))
+                .post_json(&url, Some(&current.access_jwt), Some(&body))
                 .await
             {
                 Ok(reply) => reply,
@@ -476,34 +894,36 @@ impl BlueskyHandler {
                             how_to_check: format!(
                                 "{reason}; the record may exist: the retry puts the same record \
                                  to the same key (at://{}/app.bsky.feed.post/{rkey})",
-                                session.did
+                                current.did
                             ),
                             check_at: Some(now),
                         },
                     };
-                    return Attempt::new(outcome, exchange);
+                    return (Attempt::new(outcome, exchange), None);
                 }
             };
             if reply.status == 400 && reply.error() == "ExpiredToken" && !refreshed {
                 refreshed = true;
-                match self.refresh(account.id, &base, &session).await {
+                match self.refresh(account.id, base, &current).await {
                     Ok(s) => {
-                        session = s;
+                        current = s;
                         continue;
                     }
-                    Err(e) => return Attempt::new(Outcome::retry(None, e), exchange),
+                    Err(e) => return (Attempt::new(Outcome::retry(None, e), exchange), None),
                 }
             }
             break reply;
         };
         exchange.status = Some(reply.status);
         exchange.reply = Some(reply.body.to_string().chars().take(2000).collect());
+        let mut cid = None;
         let outcome = if (200..300).contains(&reply.status) {
             let handle = account
                 .handle
                 .as_deref()
-                .unwrap_or(&session.did)
+                .unwrap_or(&current.did)
                 .trim_start_matches('@');
+            cid = reply.body["cid"].as_str().map(str::to_owned);
             Outcome::done(
                 reply.body["uri"].as_str().map(str::to_owned),
                 Some(format!("https://bsky.app/profile/{handle}/post/{rkey}")),
@@ -520,7 +940,8 @@ impl BlueskyHandler {
                 reply.message()
             ))
         };
-        Attempt::new(outcome, exchange)
+        *session = Some(current);
+        (Attempt::new(outcome, exchange), cid)
     }
 }
 

@@ -5,9 +5,14 @@
 //! An outcome nobody saw (a timeout after the request went out) is checked
 //! by posting again with that key inside the hour, and after it by reading
 //! the account's recent statuses before posting again.
+//!
+//! A thread is one job that walks its parts in order: part n+1 is a status
+//! `in_reply_to_id` part n, each with its own Idempotency-Key (variant,
+//! revision and part index). Each part's id and URL is stored as it goes out
+//! (`post_parts`), so a retry resumes at the first part not yet published.
 
 use crate::clock::SharedClock;
-use crate::db::{Db, channel_accounts};
+use crate::db::{Db, channel_accounts, posts};
 use crate::error::{Error, Result};
 use crate::jobs::outbound::{self, NoAnswer, Outbound};
 use crate::jobs::sealed::Sealer;
@@ -31,6 +36,10 @@ pub const LIMITS_TTL: TimeDelta = TimeDelta::hours(24);
 pub struct Limits {
     pub max_characters: usize,
     pub characters_reserved_per_url: usize,
+    /// `configuration.media_attachments.image_size_limit` (bytes), when the
+    /// instance says (limits cached before it was read have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size_limit: Option<u64>,
 }
 
 /// The instance's limits, cached on the account for `LIMITS_TTL`.
@@ -76,6 +85,7 @@ pub async fn limits(
         characters_reserved_per_url: statuses["characters_reserved_per_url"]
             .as_u64()
             .unwrap_or(23) as usize,
+        image_size_limit: body["configuration"]["media_attachments"]["image_size_limit"].as_u64(),
     };
     let text = serde_json::to_string(&limits).unwrap_or_default();
     db.transaction(move |c| channel_accounts::set_limits(c, account_id, &text, now))
@@ -109,6 +119,16 @@ pub fn idempotency_key(variant: &str, revision: i64) -> String {
     hex::encode(&digest[..16])
 }
 
+/// The key of one part of a thread (0: the post itself, whose key is the
+/// variant's as before threads).
+pub fn part_key(variant: &str, revision: i64, part: usize) -> String {
+    if part == 0 {
+        idempotency_key(variant, revision)
+    } else {
+        idempotency_key(&format!("{variant}:part:{part}"), revision)
+    }
+}
+
 /// What a Mastodon post job carries (no credentials: those stay sealed on
 /// the account).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,7 +140,22 @@ pub struct Post {
     pub revision: i64,
     pub status: String,
     pub language: String,
+    /// Sent with every part of a thread.
     pub spoiler_text: Option<String>,
+    /// A thread's parts after `status`, in order (empty: a single post).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thread: Vec<String>,
+    /// Images, each uploaded (`POST /api/v2/media` with its alt text as
+    /// `description`) before the part it goes with, then in its `media_ids`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<super::MediaItem>,
+}
+
+impl Post {
+    /// Every part's text in order.
+    pub fn parts(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.status.as_str()).chain(self.thread.iter().map(String::as_str))
+    }
 }
 
 /// The job that publishes `post` at `due_at`, created with the caller's
@@ -132,11 +167,9 @@ pub fn enqueue(
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<crate::jobs::Enqueued> {
-    check_length(
-        limits,
-        &post.status,
-        post.spoiler_text.as_deref().unwrap_or(""),
-    )?;
+    for part in post.parts() {
+        check_length(limits, part, post.spoiler_text.as_deref().unwrap_or(""))?;
+    }
     crate::jobs::enqueue(
         conn,
         &NewJob {
@@ -193,7 +226,7 @@ impl MastodonHandler {
         &self,
         base: &str,
         token: &str,
-        post: &Post,
+        text: &str,
         since: DateTime<Utc>,
     ) -> std::result::Result<Option<(String, Option<String>)>, String> {
         let client = self.outbound.client();
@@ -216,7 +249,7 @@ impl MastodonHandler {
             .json()
             .await
             .map_err(|e| e.to_string())?;
-        let wanted = plain(&post.status);
+        let wanted = plain(text);
         Ok(statuses
             .iter()
             .find(|s| {
@@ -260,19 +293,197 @@ impl MastodonHandler {
             Err(attempt) => return attempt,
         };
         let base = account.base_url.trim_end_matches('/').to_owned();
+        if post.thread.is_empty() {
+            return self
+                .post_part(job, &post, &base, &token, 0, &post.status, None)
+                .await;
+        }
+        // A thread: the parts already out are skipped, the rest posted in
+        // order, each replying to the one before.
+        let job_id = job.id;
+        let stored = match self.db.run(move |c| posts::parts(c, job_id)).await {
+            Ok(parts) => parts,
+            Err(e) => {
+                return Attempt::new(Outcome::retry(None, e.to_string()), Exchange::default());
+            }
+        };
+        let mut parent: Option<String> = None;
+        let mut first: (Option<String>, Option<String>) = (None, None);
+        let mut requests = Vec::new();
+        let mut last = Exchange::default();
+        for (index, text) in post.parts().enumerate() {
+            let part = i32::try_from(index).unwrap_or(i32::MAX);
+            if let Some(done) = stored
+                .iter()
+                .find(|p| p.part == part && p.remote_id.is_some())
+            {
+                parent = done.remote_id.clone();
+                if index == 0 {
+                    first = (done.remote_id.clone(), done.remote_url.clone());
+                }
+                continue;
+            }
+            let attempt = self
+                .post_part(job, &post, &base, &token, index, text, parent.as_deref())
+                .await;
+            requests.extend(attempt.exchange.request.clone());
+            let Outcome::Done {
+                remote_id,
+                remote_url,
+            } = &attempt.outcome
+            else {
+                let mut attempt = attempt;
+                attempt.exchange.request = Some(requests.join("\n"));
+                return attempt;
+            };
+            let (id, url, now) = (remote_id.clone(), remote_url.clone(), self.clock.now());
+            let stored = self
+                .db
+                .transaction(move |c| {
+                    posts::part_done(c, job_id, part, id.as_deref(), None, url.as_deref(), now)
+                })
+                .await;
+            if let Err(e) = stored {
+                return Attempt::new(
+                    Outcome::Unknown {
+                        how_to_check: format!(
+                            "part {} went out but could not be recorded ({e}); the retry posts it \
+                             again with the same Idempotency-Key",
+                            index + 1
+                        ),
+                        check_at: Some(now),
+                    },
+                    attempt.exchange,
+                );
+            }
+            if index == 0 {
+                first = (remote_id.clone(), remote_url.clone());
+            }
+            parent = remote_id.clone();
+            last = attempt.exchange;
+        }
+        last.request = Some(requests.join("\n"));
+        Attempt::new(Outcome::done(first.0, first.1), last)
+    }
+
+    /// The instance's id of an image: the one this job uploaded before, or
+    /// uploaded now (`POST /api/v2/media`, multipart, `description` = alt).
+    async fn upload(
+        &self,
+        job: &Job,
+        base: &str,
+        token: &str,
+        item: &super::MediaItem,
+    ) -> std::result::Result<String, Attempt> {
+        let url = format!("{base}/api/v2/media");
+        let exchange = || Exchange {
+            request: Some(format!("POST {url} image={} ({})", item.id, item.mime_type)),
+            ..Exchange::default()
+        };
+        let retry = |why: String| Attempt::new(Outcome::retry(None, why), exchange());
+        if let Some(id) = super::stored_upload(&self.db, job.id, item.id)
+            .await
+            .map_err(retry)?
+        {
+            return Ok(id);
+        }
+        let data = super::media_bytes(&self.db, item.id)
+            .await
+            .map_err(|e| Attempt::new(Outcome::failed(e), exchange()))?;
+        let checked = self
+            .outbound
+            .check(&url)
+            .map_err(|e| Attempt::new(Outcome::failed(e), exchange()))?;
+        let boundary = format!("pregon-{}", hex::encode(rand::random::<[u8; 12]>()));
+        let mut form = Vec::with_capacity(data.len() + 512);
+        form.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n{}\r\n\
+                 --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"image\"\r\n\
+                 Content-Type: {}\r\n\r\n",
+                item.alt, item.mime_type
+            )
+            .as_bytes(),
+        );
+        form.extend_from_slice(&data);
+        form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let sent = self
+            .outbound
+            .client()
+            .post(checked)
+            .bearer_auth(token)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(form)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            // An upload seen or not is harmless to repeat: an unused
+            // upload is dropped by the instance.
+            Err(e) => return Err(retry(format!("uploading image {}: {e}", item.id))),
+        };
+        let status = response.status();
+        let at = outbound::retry_after(response.headers(), self.clock.now());
+        let reply: Value = response.json().await.unwrap_or(Value::Null);
+        let mut exchange = exchange();
+        exchange.status = Some(status.as_u16());
+        exchange.reply = Some(reply.to_string().chars().take(2000).collect());
+        match reply["id"].as_str() {
+            Some(id) if status.is_success() => {
+                super::store_upload(&self.db, job.id, item.id, id.to_owned(), self.clock.now())
+                    .await
+                    .map_err(|e| Attempt::new(Outcome::retry(None, e), exchange))
+            }
+            _ if status.as_u16() == 429 || status.is_server_error() || status.is_success() => {
+                Err(Attempt::new(
+                    Outcome::retry(at, format!("Mastodon answered {status} to the upload")),
+                    exchange,
+                ))
+            }
+            _ => Err(Attempt::new(
+                Outcome::failed(format!(
+                    "Mastodon refused image {}: {status}: {}",
+                    item.id,
+                    reply["error"].as_str().unwrap_or("(no message)")
+                )),
+                exchange,
+            )),
+        }
+    }
+
+    /// Posts one part (0: the post itself), replying to `parent` if given.
+    #[allow(clippy::too_many_arguments)]
+    async fn post_part(
+        &self,
+        job: &Job,
+        post: &Post,
+        base: &str,
+        token: &str,
+        index: usize,
+        text: &str,
+        parent: Option<&str>,
+    ) -> Attempt {
         let now = self.clock.now();
-        let key = idempotency_key(&post.variant, post.revision);
+        let key = part_key(&post.variant, post.revision, index);
         let mut exchange = Exchange {
             request: Some(format!(
-                "POST {base}/api/v1/statuses language={} Idempotency-Key={key}",
-                post.language
+                "POST {base}/api/v1/statuses language={} Idempotency-Key={key}{}",
+                post.language,
+                if post.thread.is_empty() {
+                    String::new()
+                } else {
+                    format!(" part={}", index + 1)
+                }
             )),
             ..Exchange::default()
         };
         // Past the key's hour, an earlier unseen outcome is read back first.
         if job.unknown_outcomes > 0 && now - job.first_attempt_at >= KEY_WINDOW {
             match self
-                .find_recent(&base, &token, &post, job.first_attempt_at)
+                .find_recent(base, token, text, job.first_attempt_at)
                 .await
             {
                 Ok(Some((id, url))) => {
@@ -296,12 +507,25 @@ impl MastodonHandler {
             }
         }
         let mut body = json!({
-            "status": post.status,
+            "status": text,
             "language": post.language,
             "visibility": "public",
         });
         if let Some(cw) = &post.spoiler_text {
             body["spoiler_text"] = json!(cw);
+        }
+        if let Some(parent) = parent {
+            body["in_reply_to_id"] = json!(parent);
+        }
+        let mut media_ids = Vec::new();
+        for item in post.media.iter().filter(|m| m.part == index) {
+            match self.upload(job, base, token, item).await {
+                Ok(id) => media_ids.push(id),
+                Err(attempt) => return attempt,
+            }
+        }
+        if !media_ids.is_empty() {
+            body["media_ids"] = json!(media_ids);
         }
         let url = match self.outbound.check(&format!("{base}/api/v1/statuses")) {
             Ok(url) => url,
@@ -311,7 +535,7 @@ impl MastodonHandler {
             .outbound
             .client()
             .post(url)
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .header("Idempotency-Key", &key)
             .json(&body)
             .send()

@@ -19,7 +19,55 @@ use crate::domain::webhook::EventType;
 use crate::error::Result;
 use crate::jobs::{Job, Outcome};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+/// An image a post job uploads before the part it goes with (its bytes are
+/// read from `post_media` when uploaded; what the upload became is kept in
+/// `post_media_uploads`, so a retry reuses it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MediaItem {
+    pub id: i64,
+    /// 0: the post itself, 1: the first reply, …
+    pub part: usize,
+    pub mime_type: String,
+    pub alt: String,
+}
+
+/// Reads an image's bytes, or why it cannot be uploaded.
+pub(crate) async fn media_bytes(
+    db: &crate::db::Db,
+    id: i64,
+) -> std::result::Result<Vec<u8>, String> {
+    db.run(move |c| posts::media_data(c, id))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("image {id} no longer exists"))
+}
+
+/// What a job's upload of an image became, if it was uploaded.
+pub(crate) async fn stored_upload(
+    db: &crate::db::Db,
+    job_id: i64,
+    media_id: i64,
+) -> std::result::Result<Option<String>, String> {
+    db.run(move |c| posts::upload(c, job_id, media_id))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Records what an upload became.
+pub(crate) async fn store_upload(
+    db: &crate::db::Db,
+    job_id: i64,
+    media_id: i64,
+    remote: String,
+    now: DateTime<Utc>,
+) -> std::result::Result<String, String> {
+    db.transaction(move |c| posts::store_upload(c, job_id, media_id, &remote, now))
+        .await
+        .map_err(|e| e.to_string())
+}
 
 /// Records how a post job ended on its variant's publication, and tells
 /// webhook subscribers (`post.published`, `post.failed`). A job with no

@@ -31,6 +31,8 @@ pub struct Pds {
     pub records: BTreeMap<String, Value>,
     /// Answers for the next record writes, in order (then: write normally).
     pub script: Vec<&'static str>,
+    /// Blobs uploaded: (content type, bytes).
+    pub blobs: Vec<(String, Vec<u8>)>,
 }
 
 impl Pds {
@@ -78,6 +80,21 @@ pub fn pds(state: Arc<Mutex<Pds>>) -> Receiver {
                 }
                 s.refreshed += 1;
                 Reply::json(200, s.issue())
+            }
+            ("POST", "/xrpc/com.atproto.repo.uploadBlob") => {
+                if s.access.is_empty() || bearer(req) != s.access {
+                    return Reply::json(
+                        400,
+                        json!({"error": "ExpiredToken", "message": "Token has expired"}),
+                    );
+                }
+                let content_type = req.header("content-type").unwrap_or("").to_owned();
+                s.blobs.push((content_type.clone(), req.body.clone()));
+                Reply::json(
+                    200,
+                    json!({"blob": {"$type": "blob", "ref": {"$link": format!("bafkreiblob{}", s.blobs.len())},
+                                    "mimeType": content_type, "size": req.body.len()}}),
+                )
             }
             ("GET", "/xrpc/com.atproto.identity.resolveHandle") => {
                 if req.query == "handle=ana.bsky.social" {
@@ -132,7 +149,7 @@ pub fn pds(state: Arc<Mutex<Pds>>) -> Receiver {
                 s.records.insert(rkey.clone(), body["record"].clone());
                 let reply = Reply::json(
                     200,
-                    json!({"uri": format!("at://{DID}/app.bsky.feed.post/{rkey}"), "cid": "bafyreib2rxk3rh6kzwq"}),
+                    json!({"uri": format!("at://{DID}/app.bsky.feed.post/{rkey}"), "cid": format!("bafyrei{rkey}")}),
                 );
                 // Written, but the answer comes too late.
                 if step == "slow" {

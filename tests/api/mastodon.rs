@@ -24,6 +24,41 @@ pub struct Instance {
     pub counts: HashMap<String, serde_json::Value>,
     /// `GET /api/v1/statuses/:id` answers 503.
     pub reads_down: bool,
+    /// Images uploaded (`POST /api/v2/media`): (description, content type, bytes).
+    pub media: Vec<(String, String, Vec<u8>)>,
+}
+
+/// The named field of a multipart/form-data body: (its content type, its bytes).
+pub fn form_field(req: &crate::receiver::Request, name: &str) -> Option<(String, Vec<u8>)> {
+    let boundary = req
+        .header("content-type")?
+        .split("boundary=")
+        .nth(1)?
+        .to_owned();
+    let delimiter = format!("--{boundary}");
+    let body = &req.body;
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        hay[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
+    };
+    let mut at = find(body, delimiter.as_bytes(), 0)?;
+    loop {
+        let start = at + delimiter.len() + 2;
+        let head_end = find(body, b"\r\n\r\n", start)?;
+        let head = String::from_utf8_lossy(&body[start..head_end]).to_string();
+        let next = find(body, delimiter.as_bytes(), head_end)?;
+        if head.contains(&format!("name=\"{name}\"")) {
+            let content_type = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Type: "))
+                .unwrap_or("text/plain")
+                .to_owned();
+            return Some((content_type, body[head_end + 4..next - 2].to_vec()));
+        }
+        at = next;
+    }
 }
 
 pub fn instance(state: Arc<Mutex<Instance>>, port_url: Arc<Mutex<String>>) -> Receiver {
@@ -33,8 +68,28 @@ pub fn instance(state: Arc<Mutex<Instance>>, port_url: Arc<Mutex<String>>) -> Re
         match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/api/v2/instance") => Reply::json(
                 200,
-                json!({"configuration": {"statuses": {"max_characters": 120, "characters_reserved_per_url": 23}}}),
+                json!({"configuration": {"statuses": {"max_characters": 120, "characters_reserved_per_url": 23},
+                                         "media_attachments": {"image_size_limit": 4096}}}),
             ),
+            ("POST", "/api/v2/media") => {
+                if req.header("authorization") != Some("Bearer tok-secret") {
+                    return Reply::json(401, json!({"error": "The access token is invalid"}));
+                }
+                let (Some((_, description)), Some((content_type, file))) =
+                    (form_field(req, "description"), form_field(req, "file"))
+                else {
+                    return Reply::json(
+                        422,
+                        json!({"error": "Validation failed: File can't be blank"}),
+                    );
+                };
+                s.media
+                    .push((String::from_utf8(description).unwrap(), content_type, file));
+                Reply::json(
+                    200,
+                    json!({"id": format!("m{}", s.media.len()), "type": "image"}),
+                )
+            }
             ("GET", "/api/v1/accounts/verify_credentials") => Reply::json(200, json!({"id": "7"})),
             ("GET", "/api/v1/accounts/7/statuses") => Reply::json(200, json!(s.statuses)),
             ("GET", path) if path.starts_with("/api/v1/statuses/") => {
@@ -174,6 +229,8 @@ async fn schedule(s: &Setup, text: &str) -> i64 {
         status: text.into(),
         language: "es".into(),
         spoiler_text: None,
+        thread: Vec::new(),
+        media: Vec::new(),
     };
     let now = s.app.clock_now();
     s.app

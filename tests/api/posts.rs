@@ -15,18 +15,18 @@ use pregon::jobs::{self, Runner};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
-struct World {
-    app: TestApp,
-    mastodon: Receiver,
-    masto_state: Arc<Mutex<Instance>>,
-    pds: Receiver,
-    pds_state: Arc<Mutex<Pds>>,
-    activity: i64,
-    m: i64,
-    b: i64,
+pub(crate) struct World {
+    pub app: TestApp,
+    pub mastodon: Receiver,
+    pub masto_state: Arc<Mutex<Instance>>,
+    pub pds: Receiver,
+    pub pds_state: Arc<Mutex<Pds>>,
+    pub activity: i64,
+    pub m: i64,
+    pub b: i64,
 }
 
-fn planning_runner(app: &TestApp) -> Arc<Runner> {
+pub(crate) fn planning_runner(app: &TestApp) -> Arc<Runner> {
     let clock: pregon::clock::SharedClock = Arc::new(app.clock.clone());
     let handlers = jobs::standard_handlers(&app.settings, &app.db, &clock).unwrap();
     Runner::with_planners(
@@ -70,7 +70,7 @@ async fn add_account(app: &TestApp, body: Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-async fn review(app: &TestApp, id: i64, token: &str, action: &str) -> reqwest::Response {
+pub(crate) async fn review(app: &TestApp, id: i64, token: &str, action: &str) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/api/v1/activities/{id}/review")))
         .bearer_auth(token)
@@ -82,7 +82,7 @@ async fn review(app: &TestApp, id: i64, token: &str, action: &str) -> reqwest::R
 
 /// A social post due in an hour with an ES variant on Mastodon (too long
 /// for its 120) and an ES variant on Bluesky.
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let app = app_with_webhooks(true).await;
     let f = fixture(&app).await;
     let masto_state = Arc::new(Mutex::new(Instance::default()));

@@ -1,0 +1,2 @@
+DROP TABLE post_parts;
+ALTER TABLE post_variants DROP COLUMN thread;

@@ -1,0 +1,2 @@
+DROP TABLE post_media_uploads;
+DROP TABLE post_media;
