@@ -10,6 +10,7 @@
 //! by one dispatcher's concurrency, because only that many are marked
 //! `sending` at a time.
 
+use super::cached::cached_statement;
 use super::schema::{deliveries, dispatchers, newsletter_issues};
 use super::{DbConnection, Page, PageRequest, parse_stored, raw_sql, utc};
 use crate::config::OutcomeUnknownPolicy;
@@ -18,7 +19,7 @@ use crate::domain::newsletter::{DeliveryKind, DeliveryState, DeliveryView, Issue
 use crate::error::Result;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
 
 /// A claimed delivery: everything needed to build its message.
 #[derive(Debug, Clone, QueryableByName)]
@@ -117,28 +118,58 @@ pub fn mark_sending(
     ids: &[i64],
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>> {
-    // One statement for the whole group: diesel prepares every UPDATE anew,
-    // so fewer statements is what makes this cheap.
-    let sending_issues = newsletter_issues::table
-        .filter(newsletter_issues::state.eq(IssueState::Sending))
-        .select(newsletter_issues::id.nullable());
-    let marked: Vec<i64> = diesel::update(
-        deliveries::table
-            .filter(deliveries::id.eq_any(ids))
-            .filter(deliveries::claimed_by.eq(dispatcher))
-            .filter(deliveries::state.eq_any([DeliveryState::Queued, DeliveryState::Retry]))
-            .filter(
-                deliveries::issue_id
-                    .is_null()
-                    .or(deliveries::issue_id.eq_any(sending_issues)),
-            ),
-    )
-    .set((
-        deliveries::state.eq(DeliveryState::Sending.as_str()),
-        deliveries::updated_at.eq(now.naive_utc()),
-    ))
-    .returning(deliveries::id)
-    .get_results(conn)?;
+    let marked: Vec<i64> = match conn {
+        // One statement prepared once, per row.
+        DbConnection::Sqlite(sqlite) => {
+            let mut marked = Vec::with_capacity(ids.len());
+            let states = (
+                DeliveryState::Sending.as_str(),
+                DeliveryState::Queued.as_str(),
+                DeliveryState::Retry.as_str(),
+                IssueState::Sending.as_str(),
+            );
+            let now = now.naive_utc();
+            for id in ids {
+                let changed = MarkOne {
+                    sending: &states.0,
+                    now: &now,
+                    id,
+                    dispatcher: &dispatcher,
+                    queued: &states.1,
+                    retry: &states.2,
+                    issue_sending: &states.3,
+                }
+                .execute(sqlite)?;
+                if changed == 1 {
+                    marked.push(*id);
+                }
+            }
+            marked
+        }
+        // One statement for the whole group.
+        DbConnection::Postgres(_) => {
+            let sending_issues = newsletter_issues::table
+                .filter(newsletter_issues::state.eq(IssueState::Sending))
+                .select(newsletter_issues::id.nullable());
+            diesel::update(
+                deliveries::table
+                    .filter(deliveries::id.eq_any(ids))
+                    .filter(deliveries::claimed_by.eq(dispatcher))
+                    .filter(deliveries::state.eq_any([DeliveryState::Queued, DeliveryState::Retry]))
+                    .filter(
+                        deliveries::issue_id
+                            .is_null()
+                            .or(deliveries::issue_id.eq_any(sending_issues)),
+                    ),
+            )
+            .set((
+                deliveries::state.eq(DeliveryState::Sending.as_str()),
+                deliveries::updated_at.eq(now.naive_utc()),
+            ))
+            .returning(deliveries::id)
+            .get_results(conn)?
+        }
+    };
     let skipped: Vec<i64> = ids
         .iter()
         .copied()
@@ -146,6 +177,23 @@ pub fn mark_sending(
         .collect();
     release(conn, dispatcher, &skipped)?;
     Ok(marked)
+}
+
+cached_statement! {
+    /// One delivery marked `sending` on SQLite, if it may still go.
+    struct MarkOne<'a> {
+        sending: &'a &'a str,
+        now: &'a NaiveDateTime,
+        id: &'a i64,
+        dispatcher: &'a &'a str,
+        queued: &'a &'a str,
+        retry: &'a &'a str,
+        issue_sending: &'a &'a str,
+    }
+    "UPDATE deliveries SET state = " (sending as Text) ", updated_at = " (now as Timestamp)
+    " WHERE id = " (id as BigInt) " AND claimed_by = " (dispatcher as Text)
+    " AND state IN (" (queued as Text) ", " (retry as Text) ") AND (issue_id IS NULL OR issue_id IN \
+     (SELECT id FROM newsletter_issues WHERE state = " (issue_sending as Text) "))"
 }
 
 /// Gives back deliveries marked `sending` that were never sent (the
@@ -317,34 +365,61 @@ pub fn record(
     let now_naive = now.naive_utc();
     match conn {
         DbConnection::Postgres(pg) => record_all(pg, dispatcher, &rows, now_naive),
-        DbConnection::Sqlite(_) => {
+        DbConnection::Sqlite(sqlite) => {
+            let (sending, now) = (DeliveryState::Sending.as_str(), &now_naive);
             for row in &rows {
-                diesel::update(
-                    deliveries::table
-                        .filter(deliveries::id.eq(row.id))
-                        .filter(deliveries::claimed_by.eq(dispatcher))
-                        .filter(deliveries::state.eq(DeliveryState::Sending)),
-                )
-                .set((
-                    deliveries::claimed_by.eq(None::<String>),
-                    deliveries::claimed_at.eq(None::<NaiveDateTime>),
-                    deliveries::updated_at.eq(now_naive),
-                    deliveries::state.eq(row.state),
-                    deliveries::attempts.eq(deliveries::attempts + row.attempts),
-                    deliveries::unknown_outcomes.eq(deliveries::unknown_outcomes + row.unknown),
-                    deliveries::smtp_reply.eq(row.reply),
-                    row.code.map(|c| deliveries::smtp_code.eq(c)),
-                    row.sent_at.map(|t| deliveries::sent_at.eq(t)),
-                    row.next_attempt_at
-                        .map(|t| deliveries::next_attempt_at.eq(t)),
-                    row.first_attempt_at
-                        .map(|t| deliveries::first_attempt_at.eq(t)),
-                ))
-                .execute(conn)?;
+                RecordOne {
+                    now,
+                    state: &row.state.as_str(),
+                    attempts: &row.attempts,
+                    unknown: &row.unknown,
+                    set_code: &row.code.is_some(),
+                    code: &row.code.flatten(),
+                    reply: &row.reply,
+                    sent_at: &row.sent_at,
+                    next_attempt_at: &row.next_attempt_at,
+                    first_attempt_at: &row.first_attempt_at,
+                    id: &row.id,
+                    dispatcher: &dispatcher,
+                    sending: &sending,
+                }
+                .execute(sqlite)?;
             }
             Ok(())
         }
     }
+}
+
+cached_statement! {
+    /// One outcome on SQLite: the statement `record_all` runs for a whole
+    /// group on PostgreSQL, for one row.
+    struct RecordOne<'a> {
+        now: &'a NaiveDateTime,
+        state: &'a &'a str,
+        attempts: &'a i32,
+        unknown: &'a i32,
+        set_code: &'a bool,
+        code: &'a Option<i32>,
+        reply: &'a &'a str,
+        sent_at: &'a Option<NaiveDateTime>,
+        next_attempt_at: &'a Option<NaiveDateTime>,
+        first_attempt_at: &'a Option<NaiveDateTime>,
+        id: &'a i64,
+        dispatcher: &'a &'a str,
+        sending: &'a &'a str,
+    }
+    "UPDATE deliveries SET claimed_by = NULL, claimed_at = NULL, updated_at = " (now as Timestamp)
+    ", state = " (state as Text)
+    ", attempts = attempts + " (attempts as Integer)
+    ", unknown_outcomes = unknown_outcomes + " (unknown as Integer)
+    ", smtp_code = CASE WHEN " (set_code as Bool) " THEN " (code as Nullable<Integer>)
+    " ELSE smtp_code END, smtp_reply = " (reply as Text)
+    ", sent_at = COALESCE(" (sent_at as Nullable<Timestamp>)
+    ", sent_at), next_attempt_at = COALESCE(" (next_attempt_at as Nullable<Timestamp>)
+    ", next_attempt_at), first_attempt_at = COALESCE(" (first_attempt_at as Nullable<Timestamp>)
+    ", first_attempt_at) WHERE id = " (id as BigInt)
+    " AND claimed_by = " (dispatcher as Text)
+    " AND state = " (sending as Text)
 }
 
 fn record_all(
@@ -353,7 +428,7 @@ fn record_all(
     rows: &[Written<'_>],
     now: NaiveDateTime,
 ) -> Result<()> {
-    use diesel::sql_types::{Array, Bool};
+    use diesel::sql_types::Array;
     let column = |f: fn(&Written<'_>) -> Option<NaiveDateTime>| -> Vec<Option<NaiveDateTime>> {
         rows.iter().map(f).collect()
     };

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod activities;
+pub(crate) mod cached;
 pub mod campaigns;
 pub mod changes;
 pub mod channel_accounts;

@@ -818,6 +818,13 @@ pub fn record_bounce(
 
 /// A delivered message resets the soft-bounce streak.
 pub fn reset_soft_bounces(conn: &mut DbConnection, subscriber_ids: &[i64]) -> Result<()> {
+    if let DbConnection::Sqlite(sqlite) = conn {
+        // After every delivery: a statement prepared once, per row.
+        for id in subscriber_ids {
+            ResetSoftBounces { id }.execute(sqlite)?;
+        }
+        return Ok(());
+    }
     diesel::update(
         subscribers::table
             .filter(subscribers::id.eq_any(subscriber_ids))
@@ -826,6 +833,14 @@ pub fn reset_soft_bounces(conn: &mut DbConnection, subscriber_ids: &[i64]) -> Re
     .set(subscribers::soft_bounces.eq(0))
     .execute(conn)?;
     Ok(())
+}
+
+super::cached::cached_statement! {
+    /// One subscriber's soft bounces cleared on SQLite (nothing written when
+    /// there were none).
+    struct ResetSoftBounces<'a> { id: &'a i64 }
+    "UPDATE subscribers SET soft_bounces = 0 WHERE id = " (id as diesel::sql_types::BigInt)
+    " AND soft_bounces > 0"
 }
 
 // ---------------------------------------------------------------- secrets

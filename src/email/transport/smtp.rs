@@ -645,7 +645,7 @@ fn dot_stuffed(text: &str) -> String {
         out.push('.');
     }
     let mut copied = 0;
-    for (at, _) in text.match_indices("\r\n.") {
+    for at in memchr::memmem::find_iter(text.as_bytes(), b"\r\n.") {
         out.push_str(&text[copied..at + 2]);
         out.push('.');
         copied = at + 2;
