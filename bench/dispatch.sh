@@ -162,6 +162,9 @@ run_pregon() { # N [sqlite|postgres] [dispatchers]
         PREGON_SECONDS=$(echo "$end - $start" | bc -l)
     fi
     PEAK_KIB=$(grep -h 'Maximum resident set size' "$dir"/time-*.log | awk '{print $NF}' | sort -n | tail -1)
+    # CPU time (user + system) of the dispatcher(s) per message: unlike the
+    # rate, it hardly moves when other work shares the machine.
+    CPU_US=$(awk -v n="$n" '/User time|System time/ { s += $NF } END { printf "%.1f", s * 1000000 / n }' "$dir"/time-*.log)
 }
 
 sent_count() { # backend dir
@@ -195,8 +198,8 @@ for n in "${SIZES[@]}"; do
     RATE_PREGON[$n]=$(echo "$n / $PREGON_SECONDS" | bc -l)
     RATE_SOURCE[$n]=$(echo "$n / $SOURCE_SECONDS" | bc -l)
     PEAK_MIB[$n]=$(echo "$PEAK_KIB / 1024" | bc -l)
-    printf '%7d recipients, %d-byte messages: pregon %.0f msg/s (%.1f s, peak RSS %.1f MiB), smtp-source %.0f msg/s (%.1f s)\n' \
-        "$n" "$MESSAGE_BYTES" "${RATE_PREGON[$n]}" "$PREGON_SECONDS" "${PEAK_MIB[$n]}" "${RATE_SOURCE[$n]}" "$SOURCE_SECONDS"
+    printf '%7d recipients, %d-byte messages: pregon %.0f msg/s (%.1f s, %s µs CPU/msg, peak RSS %.1f MiB), smtp-source %.0f msg/s (%.1f s)\n' \
+        "$n" "$MESSAGE_BYTES" "${RATE_PREGON[$n]}" "$PREGON_SECONDS" "$CPU_US" "${PEAK_MIB[$n]}" "${RATE_SOURCE[$n]}" "$SOURCE_SECONDS"
 done
 
 if [[ $QUICK == 1 ]]; then
@@ -213,8 +216,8 @@ if [[ "${BENCH_POSTGRES:-1}" != 0 ]]; then
     for d in 1 2; do
         run_pregon "$big" postgres "$d"
         RATE_PG[$d]=$(echo "$big / $PREGON_SECONDS" | bc -l)
-        printf '%7d recipients on PostgreSQL, %d dispatcher(s): pregon %.0f msg/s (%.1f s, peak RSS %.1f MiB per process)\n' \
-            "$big" "$d" "${RATE_PG[$d]}" "$PREGON_SECONDS" "$(echo "$PEAK_KIB / 1024" | bc -l)"
+        printf '%7d recipients on PostgreSQL, %d dispatcher(s): pregon %.0f msg/s (%.1f s, %s µs CPU/msg, peak RSS %.1f MiB per process)\n' \
+            "$big" "$d" "${RATE_PG[$d]}" "$PREGON_SECONDS" "$CPU_US" "$(echo "$PEAK_KIB / 1024" | bc -l)"
     done
     # The sink's limit measured again, next to these runs.
     run_source "$big" "$MESSAGE_BYTES"
