@@ -25,10 +25,9 @@ use crate::db::{Db, channel_accounts, posts};
 use crate::error::{Error, Result};
 use crate::jobs::outbound::{self, NoAnswer, Outbound};
 use crate::jobs::sealed::Sealer;
-use crate::jobs::{Attempt, Exchange, Handler, Job, NewJob, Outcome};
+use crate::jobs::{Attempt, Exchange, Job, NewJob, Outcome};
 use crate::social::text::{self, Feature};
 use chrono::{DateTime, Utc};
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -945,31 +944,11 @@ impl BlueskyHandler {
     }
 }
 
-impl Handler for BlueskyHandler {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Attempt> {
-        Box::pin(self.publish(job))
-    }
-
-    fn finished(
-        &self,
-        conn: &mut crate::db::DbConnection,
-        job: &Job,
-        outcome: &Outcome,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        super::finished(
-            conn,
-            crate::domain::network::Network::Bluesky,
-            job,
-            outcome,
-            now,
-        )
-    }
-}
+publisher_handler!(
+    BlueskyHandler,
+    crate::domain::network::Network::Bluesky,
+    publish
+);
 
 #[cfg(test)]
 mod tests {

@@ -9,9 +9,8 @@ use crate::db::Db;
 use crate::error::Result;
 use crate::jobs::outbound::{self, NoAnswer, Outbound};
 use crate::jobs::sealed::Sealer;
-use crate::jobs::{Attempt, Exchange, Handler, Job, NewJob, Outcome};
+use crate::jobs::{Attempt, Exchange, Job, NewJob, Outcome};
 use chrono::{DateTime, Utc};
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -159,28 +158,4 @@ impl CmsHandler {
     }
 }
 
-impl Handler for CmsHandler {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Attempt> {
-        Box::pin(self.send(job))
-    }
-
-    fn finished(
-        &self,
-        conn: &mut crate::db::DbConnection,
-        job: &Job,
-        outcome: &Outcome,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        super::finished(
-            conn,
-            crate::domain::network::Network::Webhook,
-            job,
-            outcome,
-            now,
-        )
-    }
-}
+publisher_handler!(CmsHandler, crate::domain::network::Network::Webhook, send);

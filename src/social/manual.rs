@@ -20,11 +20,10 @@ use crate::db::{Db, DbConnection, channel_accounts, posts};
 use crate::domain::Language;
 use crate::domain::network::Network;
 use crate::error::{Error, Result};
-use crate::jobs::{Attempt, Exchange, Handler, Job, NewJob, Outcome};
+use crate::jobs::{Attempt, Exchange, Job, NewJob, Outcome};
 use crate::reminders::{Mailer, Prepared};
 use crate::web::i18n::Tr;
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub const KIND: &str = "social.manual";
@@ -232,25 +231,7 @@ fn prepare(
     }))
 }
 
-impl Handler for ManualHandler {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Attempt> {
-        Box::pin(self.send(job))
-    }
-
-    fn finished(
-        &self,
-        conn: &mut DbConnection,
-        job: &Job,
-        outcome: &Outcome,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        super::finished(conn, Network::Manual, job, outcome, now)
-    }
-}
+publisher_handler!(ManualHandler, Network::Manual, send);
 
 #[cfg(test)]
 mod tests {

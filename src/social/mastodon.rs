@@ -16,9 +16,8 @@ use crate::db::{Db, channel_accounts, posts};
 use crate::error::{Error, Result};
 use crate::jobs::outbound::{self, NoAnswer, Outbound};
 use crate::jobs::sealed::Sealer;
-use crate::jobs::{Attempt, Exchange, Handler, Job, NewJob, Outcome};
+use crate::jobs::{Attempt, Exchange, Job, NewJob, Outcome};
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -579,31 +578,11 @@ impl MastodonHandler {
     }
 }
 
-impl Handler for MastodonHandler {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Attempt> {
-        Box::pin(self.publish(job))
-    }
-
-    fn finished(
-        &self,
-        conn: &mut crate::db::DbConnection,
-        job: &Job,
-        outcome: &Outcome,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        super::finished(
-            conn,
-            crate::domain::network::Network::Mastodon,
-            job,
-            outcome,
-            now,
-        )
-    }
-}
+publisher_handler!(
+    MastodonHandler,
+    crate::domain::network::Network::Mastodon,
+    publish
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,37 @@
 //! variant goes out when is decided in `app::posts`; `Planner` asks it at
 //! every runner step.
 
+/// The job handler of one network's publisher: its job kind (`KIND` of the
+/// module), one attempt (the handler's method `$attempt`), and the ending
+/// every network shares (`social::finished`: the publication, the
+/// activity, the `post.*` event).
+macro_rules! publisher_handler {
+    ($handler:ty, $network:expr, $attempt:ident) => {
+        impl crate::jobs::Handler for $handler {
+            fn kind(&self) -> &'static str {
+                KIND
+            }
+
+            fn run<'a>(
+                &'a self,
+                job: &'a crate::jobs::Job,
+            ) -> futures_util::future::BoxFuture<'a, crate::jobs::Attempt> {
+                Box::pin(self.$attempt(job))
+            }
+
+            fn finished(
+                &self,
+                conn: &mut crate::db::DbConnection,
+                job: &crate::jobs::Job,
+                outcome: &crate::jobs::Outcome,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> crate::error::Result<()> {
+                super::finished(conn, $network, job, outcome, now)
+            }
+        }
+    };
+}
+
 pub mod accounts;
 pub mod bluesky;
 pub mod cms;
