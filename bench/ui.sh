@@ -174,7 +174,7 @@ for c in "${CASES[@]}"; do
         summary="status=$code bytes=$bytes"
     else
     # The answer is checked once (status, size, total), then loaded.
-    summary=$(curl -sf -H "$auth" "$url" | python3 -c 'import json,sys; p=json.load(sys.stdin); print(f"items={len(p[\"items\"])} total={p[\"total\"]}")')
+    summary=$(curl -sf -H "$auth" "$url" | python3 -c 'import json,sys; p=json.load(sys.stdin); print("items=%d total=%d" % (len(p["items"]), p["total"]))')
     fi
     wrk -t"$THREADS" -c"$CONNECTIONS" -d1s -H "$auth" "$url" >/dev/null
     stats=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "$auth" -s "$WORK/report.lua" "$url" | grep '^STATS' | cut -d' ' -f2-)
