@@ -15,8 +15,17 @@
 #   NAME SERVER PATH   — SERVER is one of the servers started in SERVERS.
 # Every case prints `RESULT NAME rps=… p50_ms=… p95_ms=…`; ratios come after.
 #
-# Usage: bench/ui.sh [--quick] [BASELINE_COMMIT]
+# Usage: [PREGON_BIN=path [FEED_DATA_BIN=path]] [BASELINE_DIR=dir] bench/ui.sh [--quick] [BASELINE_COMMIT]
 #   default baseline: 6778da5, the last commit before range queries used stored spans.
+#   PREGON_BIN: a binary already built (e.g. a release build made elsewhere) instead of
+#   building the checkout; FEED_DATA_BIN is the matching `feed_data` example (default:
+#   examples/feed_data beside PREGON_BIN, else target/debug/examples/feed_data; it only
+#   fills the databases, so a debug build of it does not change what is measured).
+#   With PREGON_BIN the baseline is not built: it is measured only if its binaries
+#   are in BASELINE_DIR (default: the per-commit cache below); otherwise its cases and
+#   the ratios that need them are skipped and say so.
+#   UI_DATA_DIR: keep each server's freshly filled database there (NAME.db) and reuse it
+#   on the next run instead of filling it again (delete the directory after a schema change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,16 +56,30 @@ echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/10485
 echo "== after = $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '+changes'), before = $BASE"
 
 # Binaries: the checkout, and the baseline (kept per commit, so a re-run does not rebuild it).
-cargo build --release --quiet --bin pregon --example feed_data
 mkdir -p "$WORK/after"
-cp "$CARGO_TARGET_DIR/release/pregon" "$CARGO_TARGET_DIR/release/examples/feed_data" "$WORK/after/"
+if [ -n "${PREGON_BIN:-}" ]; then
+    FEED_DATA_BIN=${FEED_DATA_BIN:-$(dirname "$PREGON_BIN")/examples/feed_data}
+    [ -x "$FEED_DATA_BIN" ] || FEED_DATA_BIN=target/debug/examples/feed_data
+    [ -x "$FEED_DATA_BIN" ] || { echo "no feed_data binary: set FEED_DATA_BIN" >&2; exit 1; }
+    echo "== after binary: $PREGON_BIN (feed_data: $FEED_DATA_BIN)"
+    cp "$PREGON_BIN" "$WORK/after/pregon"; cp "$FEED_DATA_BIN" "$WORK/after/feed_data"
+else
+    cargo build --release --quiet --bin pregon --example feed_data
+    cp "$CARGO_TARGET_DIR/release/pregon" "$CARGO_TARGET_DIR/release/examples/feed_data" "$WORK/after/"
+fi
 BASE_SHA=$(git rev-parse "$BASE")
-BASE_BIN="$CARGO_TARGET_DIR/ui-baseline/$BASE_SHA"
+BASE_BIN="${BASELINE_DIR:-$CARGO_TARGET_DIR/ui-baseline/$BASE_SHA}"
+HAVE_BASE=yes
 if [ ! -x "$BASE_BIN/pregon" ] || [ ! -x "$BASE_BIN/feed_data" ]; then
+  if [ -n "${PREGON_BIN:-}" ]; then
+    HAVE_BASE=no
+    echo "== baseline $BASE: no binaries in $BASE_BIN, not built with PREGON_BIN: its cases are skipped"
+  else
     git worktree add --quiet --detach "$WORK/base" "$BASE_SHA"
     (cd "$WORK/base" && cargo build --release --quiet --bin pregon --example feed_data)
     mkdir -p "$BASE_BIN"
     cp "$CARGO_TARGET_DIR/release/pregon" "$CARGO_TARGET_DIR/release/examples/feed_data" "$BASE_BIN/"
+  fi
 fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -67,7 +90,12 @@ start() {
     local name=$1 dir=$2 events=$3 port db token started
     db="sqlite://$WORK/$name.db"
     started=$(date +%s)
-    "$dir/feed_data" --database "$db" --events "$events"
+    if [ -n "${UI_DATA_DIR:-}" ] && [ -f "$UI_DATA_DIR/$name.db" ]; then
+        cp "$UI_DATA_DIR/$name.db" "$WORK/$name.db"
+    else
+        "$dir/feed_data" --database "$db" --events "$events"
+        if [ -n "${UI_DATA_DIR:-}" ]; then mkdir -p "$UI_DATA_DIR"; cp "$WORK/$name.db" "$UI_DATA_DIR/$name.db"; fi
+    fi
     token=$(PREGON__DATABASE__URL="$db" RUST_LOG=error "$dir/pregon" token create --role viewer --name bench |
         grep -o 'pgn_[A-Za-z0-9_-]*' | head -1)
     # A person's one-time sign-in link, for the web pages' session (a binary
@@ -98,6 +126,7 @@ SERVERS=(
     "after_100k $WORK/after 100000"
 )
 for s in "${SERVERS[@]}"; do
+    [ "$HAVE_BASE" = no ] && [[ $s == before_* ]] && continue
     # shellcheck disable=SC2086
     start $s
 done
@@ -132,6 +161,7 @@ LUA
 declare -A RESULT
 for c in "${CASES[@]}"; do
     read -r name server path <<<"$c"
+    if [ "$HAVE_BASE" = no ] && [[ $server == before_* ]]; then echo "SKIPPED $name (no baseline binary)"; continue; fi
     port_var="PORT_$server"; token_var="TOKEN_$server"
     url="http://127.0.0.1:${!port_var}$path"
     auth="Authorization: Bearer ${!token_var}"
@@ -144,7 +174,7 @@ for c in "${CASES[@]}"; do
         summary="status=$code bytes=$bytes"
     else
     # The answer is checked once (status, size, total), then loaded.
-    summary=$(curl -sf -H "$auth" "$url" | python3 -c 'import json,sys; p=json.load(sys.stdin); print(f"items={len(p[\"items\"])} total={p[\"total\"]}")')
+    summary=$(curl -sf -H "$auth" "$url" | python3 -c 'import json,sys; p=json.load(sys.stdin); print("items=%d total=%d" % (len(p["items"]), p["total"]))')
     fi
     wrk -t"$THREADS" -c"$CONNECTIONS" -d1s -H "$auth" "$url" >/dev/null
     stats=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "$auth" -s "$WORK/report.lua" "$url" | grep '^STATS' | cut -d' ' -f2-)
@@ -153,7 +183,10 @@ for c in "${CASES[@]}"; do
 done
 
 val() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"${RESULT[$2]}"; }
-ratio() { awk -v a="$(val "$1" "$2")" -v b="$(val "$1" "$3")" 'BEGIN {printf "%.2f", a / b}'; }
+ratio() {
+    if [ -z "${RESULT[$2]:-}" ] || [ -z "${RESULT[$3]:-}" ]; then printf 'n/a'; return; fi
+    awk -v a="$(val "$1" "$2")" -v b="$(val "$1" "$3")" 'BEGIN {printf "%.2f", a / b}'
+}
 echo "RATIOS month_10k_rps_after_vs_before=$(ratio rps month_after_10k month_before_10k)" \
     "month_p95_100k_vs_10k=$(ratio p95_ms month_after_100k month_after_10k)" \
     "day_p95_100k_vs_10k=$(ratio p95_ms day_after_100k day_after_10k)" \
