@@ -21,7 +21,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[template(path = "public/manual_done.html")]
 pub struct DonePage {
     pub c: Chrome,
-    pub token: String,
+    /// Where the form posts: the emailed link itself, or the team page's
+    /// `/app/activities/{id}/variants/{channel}/{lang}/done`.
+    pub action: String,
     pub intro: String,
     pub text: String,
     pub url: String,
@@ -73,7 +75,7 @@ async fn answer(
             t.t(&format!("lang.{}", variant_lang.as_str())),
         );
     let page = DonePage {
-        token: token.to_owned(),
+        action: format!("/p/done/{token}"),
         intro,
         text: post,
         url: url.to_owned(),

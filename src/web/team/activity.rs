@@ -281,6 +281,7 @@ pub async fn show(state: State, req: HttpRequest, id: web::Path<i64>) -> HttpRes
         Some("draft") => Some(t.t("activity.drafted")),
         Some("variant") => Some(t.t("posts.saved")),
         Some("variant_deleted") => Some(t.t("posts.deleted")),
+        Some("variant_posted") => Some(t.t("posts.posted")),
         _ => None,
     };
     let posts = match super::posts::section(&state, &who, &t, a, &loaded.channels).await {

@@ -30,6 +30,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/app/activities/{id}/variants/{channel}/{lang}",
         web::get().to(edit_variant),
+    )
+    .route(
+        "/app/activities/{id}/variants/{channel}/{lang}/done",
+        web::get().to(done_form),
+    )
+    .route(
+        "/app/activities/{id}/variants/{channel}/{lang}/done",
+        web::post().to(mark_done),
     );
 }
 
@@ -53,6 +61,9 @@ pub struct VariantRow {
     pub url: Option<String>,
     pub reason: Option<String>,
     pub edit: String,
+    /// A manual variant waiting for its owner: the page to say where it was
+    /// posted (as the emailed link does).
+    pub mark_done: Option<String>,
 }
 
 /// The section of the activity page (social posts only).
@@ -129,6 +140,17 @@ fn row(t: &Tr, activity_id: i64, names: &[(i64, String)], v: &VariantView) -> Va
             v.channel_id,
             v.lang.as_str()
         ),
+        mark_done: v
+            .publication
+            .as_ref()
+            .filter(|p| p.state == PublicationState::AwaitingOwner)
+            .map(|_| {
+                format!(
+                    "/app/activities/{activity_id}/variants/{}/{}/done",
+                    v.channel_id,
+                    v.lang.as_str()
+                )
+            }),
     }
 }
 
@@ -425,5 +447,128 @@ pub async fn delete_variant(
         Ok(()) => see_other(&format!("/app/activities/{id}?saved=variant_deleted#posts")),
         Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
         Err(e) => page::error_page(&mut c, &e),
+    }
+}
+
+/// The "where was it posted" form of a manual variant waiting for its owner,
+/// for a team member (the same page as the emailed link's, in the team's
+/// chrome); `error`: the address was refused, shown beside it.
+async fn done_page(
+    state: &State,
+    req: &HttpRequest,
+    who: &Principal,
+    (id, channel, lang): (i64, i64, &str),
+    url: &str,
+    error: bool,
+) -> HttpResponse {
+    let mut c = chrome(state, req, Some(who), None).await;
+    let (a, channels) = match activity_and_channels(state, id, c.lang).await {
+        Ok(found) => found,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let cx = crate::app::Context::new(who.actor(), state.clock.now());
+    let views = match state
+        .db
+        .run(move |conn| crate::app::posts::list(conn, &cx, id))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return page::error_page(&mut c, &e),
+    };
+    let Some(v) = views.into_iter().find(|v| {
+        v.channel_id == channel
+            && v.lang.as_str() == lang
+            && v.publication
+                .as_ref()
+                .is_some_and(|p| p.state == PublicationState::AwaitingOwner)
+    }) else {
+        return page::error_page(
+            &mut c,
+            &Error::not_found(
+                "post variant awaiting its owner",
+                format!("{channel}/{lang}"),
+            ),
+        );
+    };
+    let t = c.tr();
+    c.set_title(format!("{} · {}", t.t("manual.page_title"), a.title));
+    let channel_name = channels
+        .iter()
+        .find(|(ch, _)| *ch == channel)
+        .map(|(_, n)| n.clone())
+        .unwrap_or_default();
+    let intro = t
+        .t("manual.page_intro")
+        .replace("{title}", &a.title)
+        .replace("{channel}", &channel_name)
+        .replace("{language}", format::lang_name(&t, v.lang));
+    let page = super::super::manual::DonePage {
+        action: format!("/app/activities/{id}/variants/{channel}/{lang}/done"),
+        intro,
+        text: v.body,
+        url: url.to_owned(),
+        error: error.then(|| t.t("manual.error_url").to_owned()),
+        c,
+    };
+    let status = if error {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(status, &page.c, &page)
+}
+
+/// `GET /app/activities/{id}/variants/{channel}/{lang}/done` (editors).
+pub async fn done_form(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<(i64, i64, String)>,
+) -> HttpResponse {
+    let Some(who) = signed_in(&req) else {
+        return page::to_sign_in(&req);
+    };
+    if !who.role.includes(Role::Editor) {
+        return page::refused(&state, &req, Refused::Forbidden).await;
+    }
+    let (id, channel, lang) = path.into_inner();
+    done_page(&state, &req, &who, (id, channel, &lang), "", false).await
+}
+
+/// `POST /app/activities/{id}/variants/{channel}/{lang}/done` (editors):
+/// `app::posts::mark_done`, as the API's `…/done`; an address that is not
+/// http(s) is the form again with the message beside it, nothing written.
+pub async fn mark_done(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<(i64, i64, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
+    };
+    let (id, channel, lang) = path.into_inner();
+    let url = form.get("url").unwrap_or_default().trim().to_owned();
+    let input = crate::app::posts::DoneInput {
+        url: (!url.is_empty()).then(|| url.clone()),
+    };
+    let cx = crate::app::Context::new(who.actor(), state.clock.now());
+    let variant_lang = lang.clone();
+    let result = state
+        .db
+        .transaction(move |conn| {
+            crate::app::posts::mark_done(conn, &cx, id, channel, &variant_lang, &input)
+        })
+        .await;
+    match result {
+        Ok(_) => see_other(&format!("/app/activities/{id}?saved=variant_posted#posts")),
+        Err(Error::Invalid { .. }) => {
+            done_page(&state, &req, &who, (id, channel, &lang), &url, true).await
+        }
+        Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
+        Err(e) => {
+            let mut c = chrome(&state, &req, Some(&who), None).await;
+            page::error_page(&mut c, &e)
+        }
     }
 }
