@@ -10,29 +10,16 @@
 use crate::activities::fixture;
 use crate::helpers::*;
 use crate::mastodon::{Instance, instance};
+use crate::posts::planning_runner;
 use crate::receiver::{Receiver, Reply};
 use crate::web::{PASSWORD, WebUser, csrf_of, person, web_sign_in};
 use crate::webhooks::app_with_webhooks;
 use chrono::TimeDelta;
-use pregon::jobs::{self, Runner};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const WHSEC_NEW: &str = "whsec_cm90YXRlZC1zZWNyZXQtMjAyNi0xMi0wMS11Y2xn";
-
-fn planning_runner(app: &TestApp) -> Arc<Runner> {
-    let clock: pregon::clock::SharedClock = Arc::new(app.clock.clone());
-    let handlers = jobs::standard_handlers(&app.settings, &app.db, &clock).unwrap();
-    Runner::with_planners(
-        app.db.clone(),
-        clock,
-        app.settings.jobs.clone(),
-        handlers,
-        vec![Arc::new(pregon::social::Planner)],
-    )
-    .unwrap()
-}
 
 struct People {
     ada: WebUser,
@@ -127,12 +114,7 @@ async fn post_variants_are_written_on_the_activity_page_and_too_long_is_shown_be
         Some(json!({"network": "mastodon", "base_url": mastodon.url, "secret": "tok-secret", "channel_id": m})),
     )
     .await;
-    let at = (app.clock_now() + TimeDelta::hours(1))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let end = (app.clock_now() + TimeDelta::minutes(90))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
+    let (at, end) = an_hour_from_now(&app);
     let id = app
         .create(
             "/api/v1/activities",
