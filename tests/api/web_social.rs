@@ -81,6 +81,19 @@ async fn variants(app: &TestApp, id: i64) -> Vec<Value> {
         .clone()
 }
 
+/// The job's state, read over the API.
+async fn job_state(app: &TestApp, job: i64) -> Value {
+    admin_get(app, &format!("/api/v1/jobs/{job}")).await["state"].clone()
+}
+
+/// `user` runs `action` (retry or cancel) on the jobs page; the answer's status.
+async fn job_action(app: &TestApp, user: &mut WebUser, job: i64, action: &str, csrf: &str) -> u16 {
+    user.post(app, &format!("/app/jobs/{job}/{action}"), &[("csrf", csrf)])
+        .await
+        .status()
+        .as_u16()
+}
+
 /// The value of the `value` attribute of the input with this id.
 fn input_value(html: &str, id: &str) -> String {
     let at = html
@@ -823,41 +836,23 @@ async fn the_jobs_page_puts_held_jobs_first_and_runs_them_again_or_cancels_them(
             403
         );
     }
-    assert_eq!(
-        admin_get(&app, &format!("/api/v1/jobs/{job}")).await["state"],
-        "unknown"
-    );
+    assert_eq!(job_state(&app, job).await, "unknown");
     // Cancelled; cancelling again is refused (409), nothing changed.
-    let res = p
-        .ada
-        .post(&app, &format!("/app/jobs/{job}/cancel"), &[("csrf", &csrf)])
-        .await;
-    assert_eq!(res.status(), 303);
     assert_eq!(
-        admin_get(&app, &format!("/api/v1/jobs/{job}")).await["state"],
-        "cancelled"
+        job_action(&app, &mut p.ada, job, "cancel", &csrf).await,
+        303
     );
-    let res = p
-        .ada
-        .post(&app, &format!("/app/jobs/{job}/cancel"), &[("csrf", &csrf)])
-        .await;
-    assert_eq!(res.status(), 409);
+    assert_eq!(job_state(&app, job).await, "cancelled");
     assert_eq!(
-        admin_get(&app, &format!("/api/v1/jobs/{job}")).await["state"],
-        "cancelled"
+        job_action(&app, &mut p.ada, job, "cancel", &csrf).await,
+        409
     );
+    assert_eq!(job_state(&app, job).await, "cancelled");
     let (_, html) = p.ada.get(&app, "/app/jobs?lang=en").await;
     assert!(html.contains("No job waits for a person."), "{html}");
     // Run again: delivered.
-    let res = p
-        .ada
-        .post(&app, &format!("/app/jobs/{job}/retry"), &[("csrf", &csrf)])
-        .await;
-    assert_eq!(res.status(), 303);
+    assert_eq!(job_action(&app, &mut p.ada, job, "retry", &csrf).await, 303);
     crate::webhooks::runner(&app).run_once().await.unwrap();
     assert_eq!(hooks.requests().len(), 1);
-    assert_eq!(
-        admin_get(&app, &format!("/api/v1/jobs/{job}")).await["state"],
-        "done"
-    );
+    assert_eq!(job_state(&app, job).await, "done");
 }
