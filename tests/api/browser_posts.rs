@@ -9,22 +9,18 @@
 
 use crate::activities::fixture;
 use crate::helpers::*;
-use crate::mastodon::{Instance, instance};
+use crate::mastodon::start_instance;
 use crate::web::{PASSWORD, person};
 use crate::webdriver::{Browser, assert_accessible, sign_in};
 use crate::webhooks::app_with_webhooks;
 use chrono::TimeDelta;
 use serde_json::json;
-use std::sync::{Arc, Mutex};
 
 #[tokio::test]
 async fn an_editor_writes_a_post_variant_and_the_social_pages_pass_axe() {
     let app = app_with_webhooks(true).await;
     let f = fixture(&app).await;
-    let masto_state = Arc::new(Mutex::new(Instance::default()));
-    let url = Arc::new(Mutex::new(String::new()));
-    let mastodon = instance(masto_state.clone(), url.clone());
-    *url.lock().unwrap() = mastodon.url.clone();
+    let (mastodon, _) = start_instance();
     let m = app
         .create(
             "/api/v1/channels",

@@ -7,7 +7,7 @@
 use crate::activities::fixture;
 use crate::bluesky::{self, HANDLE, PASSWORD, Pds};
 use crate::helpers::*;
-use crate::mastodon::{Instance, instance};
+use crate::mastodon::{Instance, start_instance};
 use crate::receiver::{Receiver, Reply};
 use crate::webhooks::app_with_webhooks;
 use chrono::TimeDelta;
@@ -106,10 +106,7 @@ pub(crate) async fn review(app: &TestApp, id: i64, token: &str, action: &str) ->
 pub(crate) async fn world() -> World {
     let app = app_with_webhooks(true).await;
     let f = fixture(&app).await;
-    let masto_state = Arc::new(Mutex::new(Instance::default()));
-    let url = Arc::new(Mutex::new(String::new()));
-    let mastodon = instance(masto_state.clone(), url.clone());
-    *url.lock().unwrap() = mastodon.url.clone();
+    let (mastodon, masto_state) = start_instance();
     let pds_state = Arc::new(Mutex::new(Pds::default()));
     let pds = bluesky::pds(pds_state.clone());
     let m = channel(&app, f.org, "mastodon").await;

@@ -9,14 +9,13 @@
 
 use crate::activities::fixture;
 use crate::helpers::*;
-use crate::mastodon::{Instance, instance};
+use crate::mastodon::start_instance;
 use crate::posts::planning_runner;
 use crate::receiver::{Receiver, Reply};
 use crate::web::{PASSWORD, WebUser, csrf_of, person, web_sign_in};
 use crate::webhooks::app_with_webhooks;
 use chrono::TimeDelta;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const WHSEC_NEW: &str = "whsec_cm90YXRlZC1zZWNyZXQtMjAyNi0xMi0wMS11Y2xn";
@@ -108,10 +107,7 @@ fn input_value(html: &str, id: &str) -> String {
 async fn post_variants_are_written_on_the_activity_page_and_too_long_is_shown_beside_the_text() {
     let app = app_with_webhooks(true).await;
     let f = fixture(&app).await;
-    let masto_state = Arc::new(Mutex::new(Instance::default()));
-    let url = Arc::new(Mutex::new(String::new()));
-    let mastodon = instance(masto_state.clone(), url.clone());
-    *url.lock().unwrap() = mastodon.url.clone();
+    let (mastodon, _) = start_instance();
     let m = app
         .create(
             "/api/v1/channels",
