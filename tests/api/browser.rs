@@ -6,34 +6,15 @@
 use crate::helpers::*;
 use crate::mail::spawn_mail_app_with;
 use crate::web::{PASSWORD, malaga_id, person};
-use crate::webdriver::Browser;
+use crate::webdriver::{Browser, assert_accessible, sign_in};
 use serde_json::{Value, json};
 
 const TAB: &str = "\u{E004}";
 const ENTER: &str = "\u{E007}";
 
-async fn sign_in(b: &Browser, app: &TestApp, email: &str, lang: &str) {
-    b.goto(&app.url(&format!("/app/sign-in?lang={lang}"))).await;
-    b.type_into("#email", email).await;
-    b.type_into("#password", PASSWORD).await;
-    b.click_css("form[action='/app/sign-in'] button[type=submit]")
-        .await;
-    b.find("nav[aria-label] a[href='/app/agenda']").await;
-}
-
 async fn sign_out(b: &Browser) {
     b.click_css("form[action='/app/sign-out'] button").await;
     b.find("#password").await;
-}
-
-async fn assert_accessible(b: &Browser, what: &str) {
-    let violations = b.axe_violations().await;
-    assert!(
-        violations.is_empty(),
-        "axe found WCAG 2.2 A/AA violations on {what} ({}):\n{}",
-        b.url().await,
-        serde_json::to_string_pretty(&violations).unwrap()
-    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 use crate::helpers::*;
 use crate::mail::spawn_mail_app_with;
 use crate::web::{PASSWORD, person};
-use crate::webdriver::Browser;
+use crate::webdriver::{Browser, assert_accessible};
 use serde_json::{Value, json};
 
 const TAB: &str = "\u{E004}";
@@ -50,16 +50,6 @@ async fn wait_for_live_text(b: &Browser, css: &str, wanted: &str) -> String {
     panic!(
         "{css} never read {wanted:?} on {}; it reads {last:?}",
         b.url().await
-    );
-}
-
-async fn assert_accessible(b: &Browser, what: &str) {
-    let violations = b.axe_violations().await;
-    assert!(
-        violations.is_empty(),
-        "axe found WCAG 2.2 A/AA violations on {what} ({}):\n{}",
-        b.url().await,
-        serde_json::to_string_pretty(&violations).unwrap()
     );
 }
 

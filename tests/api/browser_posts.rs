@@ -9,41 +9,18 @@
 
 use crate::activities::fixture;
 use crate::helpers::*;
-use crate::mastodon::{Instance, instance};
+use crate::mastodon::start_instance;
 use crate::web::{PASSWORD, person};
-use crate::webdriver::Browser;
+use crate::webdriver::{Browser, assert_accessible, sign_in};
 use crate::webhooks::app_with_webhooks;
 use chrono::TimeDelta;
 use serde_json::json;
-use std::sync::{Arc, Mutex};
-
-async fn sign_in(b: &Browser, app: &TestApp, email: &str, lang: &str) {
-    b.goto(&app.url(&format!("/app/sign-in?lang={lang}"))).await;
-    b.type_into("#email", email).await;
-    b.type_into("#password", PASSWORD).await;
-    b.click_css("form[action='/app/sign-in'] button[type=submit]")
-        .await;
-    b.find("nav[aria-label] a[href='/app/agenda']").await;
-}
-
-async fn assert_accessible(b: &Browser, what: &str) {
-    let violations = b.axe_violations().await;
-    assert!(
-        violations.is_empty(),
-        "axe found WCAG 2.2 A/AA violations on {what} ({}):\n{}",
-        b.url().await,
-        serde_json::to_string_pretty(&violations).unwrap()
-    );
-}
 
 #[tokio::test]
 async fn an_editor_writes_a_post_variant_and_the_social_pages_pass_axe() {
     let app = app_with_webhooks(true).await;
     let f = fixture(&app).await;
-    let masto_state = Arc::new(Mutex::new(Instance::default()));
-    let url = Arc::new(Mutex::new(String::new()));
-    let mastodon = instance(masto_state.clone(), url.clone());
-    *url.lock().unwrap() = mastodon.url.clone();
+    let (mastodon, _) = start_instance();
     let m = app
         .create(
             "/api/v1/channels",

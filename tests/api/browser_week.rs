@@ -7,29 +7,10 @@
 
 use crate::helpers::*;
 use crate::web::{PASSWORD, person};
-use crate::webdriver::Browser;
+use crate::webdriver::{Browser, assert_accessible, sign_in};
 use serde_json::{Value, json};
 
 const TAB: &str = "\u{E004}";
-
-async fn sign_in(b: &Browser, app: &TestApp, email: &str, lang: &str) {
-    b.goto(&app.url(&format!("/app/sign-in?lang={lang}"))).await;
-    b.type_into("#email", email).await;
-    b.type_into("#password", PASSWORD).await;
-    b.click_css("form[action='/app/sign-in'] button[type=submit]")
-        .await;
-    b.find("nav[aria-label] a[href='/app/agenda']").await;
-}
-
-async fn assert_accessible(b: &Browser, what: &str) {
-    let violations = b.axe_violations().await;
-    assert!(
-        violations.is_empty(),
-        "axe found WCAG 2.2 A/AA violations on {what} ({}):\n{}",
-        b.url().await,
-        serde_json::to_string_pretty(&violations).unwrap()
-    );
-}
 
 #[tokio::test]
 async fn an_editor_creates_an_activity_and_finds_it_in_the_week() {

@@ -5,29 +5,15 @@
 
 use crate::activities::fixture;
 use crate::helpers::*;
+use crate::posts::planning_runner;
 use crate::receiver::{Receiver, Reply};
 use crate::webhooks::{KEY, app_with_webhooks};
 use chrono::TimeDelta;
 use pregon::jobs::sealed::Sealer;
-use pregon::jobs::{self, Runner};
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 const OLD: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const NEW: &str = "whsec_cm90YXRlZC1zZWNyZXQtMjAyNi0xMi0wMS11Y2xn";
-
-fn planning_runner(app: &TestApp) -> Arc<Runner> {
-    let clock: pregon::clock::SharedClock = Arc::new(app.clock.clone());
-    let handlers = jobs::standard_handlers(&app.settings, &app.db, &clock).unwrap();
-    Runner::with_planners(
-        app.db.clone(),
-        clock,
-        app.settings.jobs.clone(),
-        handlers,
-        vec![Arc::new(pregon::social::Planner)],
-    )
-    .unwrap()
-}
 
 struct World {
     app: TestApp,

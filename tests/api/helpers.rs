@@ -252,3 +252,14 @@ pub async fn expect_problem(res: reqwest::Response, status: u16) -> Value {
     assert!(body["title"].is_string());
     body
 }
+
+/// The start and end (`%Y-%m-%dT%H:%M`, UTC) of a half-hour slot beginning
+/// an hour after the test clock's now: when the social posts are due.
+pub fn an_hour_from_now(app: &TestApp) -> (String, String) {
+    let at = app.clock_now() + chrono::TimeDelta::hours(1);
+    let end = app.clock_now() + chrono::TimeDelta::minutes(90);
+    (
+        at.format("%Y-%m-%dT%H:%M").to_string(),
+        end.format("%Y-%m-%dT%H:%M").to_string(),
+    )
+}

@@ -8,27 +8,13 @@
 use crate::activities::fixture;
 use crate::helpers::*;
 use crate::mail::*;
+use crate::posts::planning_runner;
 use crate::receiver::{Receiver, Reply};
 use crate::smtp_server::Script;
 use crate::web::{WebUser, csrf_of};
 use chrono::TimeDelta;
 use mail_parser::MessageParser;
-use pregon::jobs::{self, Runner};
 use serde_json::{Value, json};
-use std::sync::Arc;
-
-fn runner(app: &TestApp) -> Arc<Runner> {
-    let clock: pregon::clock::SharedClock = Arc::new(app.clock.clone());
-    let handlers = jobs::standard_handlers(&app.settings, &app.db, &clock).unwrap();
-    Runner::with_planners(
-        app.db.clone(),
-        clock,
-        app.settings.jobs.clone(),
-        handlers,
-        vec![Arc::new(pregon::social::Planner)],
-    )
-    .unwrap()
-}
 
 async fn mail_app() -> Mail {
     spawn_mail_app_with(|s| {
@@ -66,12 +52,7 @@ async fn manual_account(app: &TestApp, body: Value) -> Value {
 
 /// A social post on `channel`, due in an hour, approved.
 async fn post(app: &TestApp, plan: i64, channel: i64, owner: Option<i64>, variants: Value) -> i64 {
-    let at = (app.clock_now() + TimeDelta::hours(1))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let end = (app.clock_now() + TimeDelta::minutes(90))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
+    let (at, end) = an_hour_from_now(app);
     let id = app
         .create(
             "/api/v1/activities",
@@ -191,7 +172,7 @@ async fn the_owner_is_emailed_the_exact_text_and_marks_it_posted_once_through_th
 
     // Before its time: nothing. At its time: one email to the owner, in
     // her language, with the exact text, the warning and the link.
-    let runner = runner(app);
+    let runner = planning_runner(app);
     runner.run_once().await.unwrap();
     assert!(mail.smtp.messages().is_empty());
     app.clock.advance(TimeDelta::hours(1));
@@ -401,7 +382,7 @@ async fn an_expired_link_writes_nothing_a_4xx_is_retried_and_the_api_marks_it_do
         json!([{"channel_id": ch, "lang": "en", "body": "The study is out https://pregon.example/en"}]),
     )
     .await;
-    let runner = runner(app);
+    let runner = planning_runner(app);
     app.clock.advance(TimeDelta::hours(1));
     runner.run_once().await.unwrap();
     runner.run_once().await.unwrap();
@@ -529,7 +510,7 @@ async fn a_5xx_fails_the_post_no_one_to_write_to_fails_it_and_the_link_page_is_r
         json!([{"channel_id": nobody, "lang": "fr", "body": "L'étude est là"}]),
     )
     .await;
-    let runner = runner(app);
+    let runner = planning_runner(app);
     app.clock.advance(TimeDelta::hours(1));
     runner.run_once().await.unwrap();
     runner.run_once().await.unwrap();
@@ -610,7 +591,7 @@ async fn the_link_pages_pass_axe_in_every_language() {
         json!([{"channel_id": ch, "lang": "en", "body": BODY}]),
     )
     .await;
-    let runner = runner(app);
+    let runner = planning_runner(app);
     app.clock.advance(TimeDelta::hours(1));
     runner.run_once().await.unwrap();
     let (_, text) = parsed(&mail.smtp.wait_for_messages(1).await[0].data);

@@ -61,6 +61,16 @@ pub fn form_field(req: &crate::receiver::Request, name: &str) -> Option<(String,
     }
 }
 
+/// A Mastodon instance on loopback with a default state (limit 120), and
+/// that state to script or read.
+pub fn start_instance() -> (Receiver, Arc<Mutex<Instance>>) {
+    let state = Arc::new(Mutex::new(Instance::default()));
+    let url = Arc::new(Mutex::new(String::new()));
+    let mastodon = instance(state.clone(), url.clone());
+    *url.lock().unwrap() = mastodon.url.clone();
+    (mastodon, state)
+}
+
 pub fn instance(state: Arc<Mutex<Instance>>, port_url: Arc<Mutex<String>>) -> Receiver {
     Receiver::start(move |req| {
         let mut s = state.lock().unwrap();

@@ -6,7 +6,7 @@
 //! reused, not uploaded again, by a retry.
 
 use crate::helpers::*;
-use crate::posts::{planning_runner, review, world};
+use crate::posts::{planning_runner, put_post, review, world};
 use base64::Engine;
 use chrono::TimeDelta;
 use serde_json::{Value, json};
@@ -167,25 +167,7 @@ async fn images_need_alt_text_fit_the_limits_and_go_out_with_it_once() {
         activity["post_variants"][1]["media"][0]["alt"],
         "Gráfico de 24 ciudades"
     );
-    let at = (app.clock_now() + TimeDelta::hours(1))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let end = (app.clock_now() + TimeDelta::minutes(90))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let input = json!({
-        "plan_id": activity["plan_id"], "kind": "social_post", "status": "planned",
-        "timing": {"precision": "exact", "start": at, "end": end, "time_zone": "UTC"},
-        "channel_ids": [w.m, w.b],
-        "translations": {"es": {"title": "Lanzamiento"}, "en": {"title": "Launch"}},
-        "post_variants": activity["post_variants"], "version": activity["version"],
-    });
-    let res = app
-        .put(&format!("/api/v1/activities/{id}"), &input)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    put_post(&w, &activity).await;
     let again = app.get_json(&format!("/api/v1/activities/{id}")).await;
     assert_eq!(again["post_variants"], activity["post_variants"]);
     assert_eq!(review(app, id, &app.admin, "approve").await.status(), 200);

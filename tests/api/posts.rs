@@ -7,7 +7,7 @@
 use crate::activities::fixture;
 use crate::bluesky::{self, HANDLE, PASSWORD, Pds};
 use crate::helpers::*;
-use crate::mastodon::{Instance, instance};
+use crate::mastodon::{Instance, start_instance};
 use crate::receiver::{Receiver, Reply};
 use crate::webhooks::app_with_webhooks;
 use chrono::TimeDelta;
@@ -70,6 +70,27 @@ async fn add_account(app: &TestApp, body: Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Writes back `activity` (as read from the API, its variants edited) as the
+/// world's social post, due in an hour; the answer must be 200.
+pub(crate) async fn put_post(w: &World, activity: &Value) {
+    let app = &w.app;
+    let id = w.activity;
+    let (at, end) = an_hour_from_now(app);
+    let input = json!({
+        "plan_id": activity["plan_id"], "kind": "social_post", "status": "planned",
+        "timing": {"precision": "exact", "start": at, "end": end, "time_zone": "UTC"},
+        "channel_ids": [w.m, w.b],
+        "translations": {"es": {"title": "Lanzamiento"}, "en": {"title": "Launch"}},
+        "post_variants": activity["post_variants"], "version": activity["version"],
+    });
+    let res = app
+        .put(&format!("/api/v1/activities/{id}"), &input)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
 pub(crate) async fn review(app: &TestApp, id: i64, token: &str, action: &str) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/api/v1/activities/{id}/review")))
@@ -85,10 +106,7 @@ pub(crate) async fn review(app: &TestApp, id: i64, token: &str, action: &str) ->
 pub(crate) async fn world() -> World {
     let app = app_with_webhooks(true).await;
     let f = fixture(&app).await;
-    let masto_state = Arc::new(Mutex::new(Instance::default()));
-    let url = Arc::new(Mutex::new(String::new()));
-    let mastodon = instance(masto_state.clone(), url.clone());
-    *url.lock().unwrap() = mastodon.url.clone();
+    let (mastodon, masto_state) = start_instance();
     let pds_state = Arc::new(Mutex::new(Pds::default()));
     let pds = bluesky::pds(pds_state.clone());
     let m = channel(&app, f.org, "mastodon").await;
@@ -105,12 +123,7 @@ pub(crate) async fn world() -> World {
     .await;
     assert_eq!(account["has_credentials"], true);
     assert_eq!(account["channel_id"], b);
-    let at = (app.clock_now() + TimeDelta::hours(1))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let end = (app.clock_now() + TimeDelta::minutes(90))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
+    let (at, end) = an_hour_from_now(&app);
     let activity = app
         .create(
             "/api/v1/activities",
@@ -544,25 +557,7 @@ async fn a_content_warning_counts_on_mastodon_goes_out_as_spoiler_text_and_is_re
     // …and at approval when written with the activity.
     let mut activity = app.get_json(&format!("/api/v1/activities/{id}")).await;
     activity["post_variants"][1]["content_warning"] = json!("Spoiler");
-    let at = (app.clock_now() + TimeDelta::hours(1))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let end = (app.clock_now() + TimeDelta::minutes(90))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let input = json!({
-        "plan_id": activity["plan_id"], "kind": "social_post", "status": "planned",
-        "timing": {"precision": "exact", "start": at, "end": end, "time_zone": "UTC"},
-        "channel_ids": [w.m, w.b],
-        "translations": {"es": {"title": "Lanzamiento"}, "en": {"title": "Launch"}},
-        "post_variants": activity["post_variants"], "version": activity["version"],
-    });
-    let res = app
-        .put(&format!("/api/v1/activities/{id}"), &input)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    put_post(&w, &activity).await;
     assert_eq!(review(app, id, &app.editor, "submit").await.status(), 200);
     let problem = expect_problem(review(app, id, &app.admin, "approve").await, 422).await;
     assert_eq!(

@@ -6,7 +6,7 @@
 //! posting part 1 again.
 
 use crate::helpers::*;
-use crate::posts::{planning_runner, review, world};
+use crate::posts::{planning_runner, put_post, review, world};
 use chrono::TimeDelta;
 use serde_json::{Value, json};
 
@@ -58,25 +58,7 @@ async fn every_part_of_a_thread_is_checked_and_the_approval_covers_every_part() 
     activity["post_variants"][0]["body"] = json!("Uno 1/2");
     activity["post_variants"][0]["thread"] = json!([{"body": "Dos 2/2"}]);
     activity["post_variants"][1]["thread"] = json!([{"body": "Dos"}, {"body": "é".repeat(301)}]);
-    let at = (app.clock_now() + TimeDelta::hours(1))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let end = (app.clock_now() + TimeDelta::minutes(90))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let input = json!({
-        "plan_id": activity["plan_id"], "kind": "social_post", "status": "planned",
-        "timing": {"precision": "exact", "start": at, "end": end, "time_zone": "UTC"},
-        "channel_ids": [w.m, w.b],
-        "translations": {"es": {"title": "Lanzamiento"}, "en": {"title": "Launch"}},
-        "post_variants": activity["post_variants"], "version": activity["version"],
-    });
-    let res = app
-        .put(&format!("/api/v1/activities/{id}"), &input)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    put_post(&w, &activity).await;
     let variants = app
         .get_json(&format!("/api/v1/activities/{id}/variants"))
         .await;

@@ -9,30 +9,16 @@
 
 use crate::activities::fixture;
 use crate::helpers::*;
-use crate::mastodon::{Instance, instance};
+use crate::mastodon::start_instance;
+use crate::posts::planning_runner;
 use crate::receiver::{Receiver, Reply};
 use crate::web::{PASSWORD, WebUser, csrf_of, person, web_sign_in};
 use crate::webhooks::app_with_webhooks;
 use chrono::TimeDelta;
-use pregon::jobs::{self, Runner};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const WHSEC_NEW: &str = "whsec_cm90YXRlZC1zZWNyZXQtMjAyNi0xMi0wMS11Y2xn";
-
-fn planning_runner(app: &TestApp) -> Arc<Runner> {
-    let clock: pregon::clock::SharedClock = Arc::new(app.clock.clone());
-    let handlers = jobs::standard_handlers(&app.settings, &app.db, &clock).unwrap();
-    Runner::with_planners(
-        app.db.clone(),
-        clock,
-        app.settings.jobs.clone(),
-        handlers,
-        vec![Arc::new(pregon::social::Planner)],
-    )
-    .unwrap()
-}
 
 struct People {
     ada: WebUser,
@@ -94,6 +80,19 @@ async fn variants(app: &TestApp, id: i64) -> Vec<Value> {
         .clone()
 }
 
+/// The job's state, read over the API.
+async fn job_state(app: &TestApp, job: i64) -> Value {
+    admin_get(app, &format!("/api/v1/jobs/{job}")).await["state"].clone()
+}
+
+/// `user` runs `action` (retry or cancel) on the jobs page; the answer's status.
+async fn job_action(app: &TestApp, user: &mut WebUser, job: i64, action: &str, csrf: &str) -> u16 {
+    user.post(app, &format!("/app/jobs/{job}/{action}"), &[("csrf", csrf)])
+        .await
+        .status()
+        .as_u16()
+}
+
 /// The value of the `value` attribute of the input with this id.
 fn input_value(html: &str, id: &str) -> String {
     let at = html
@@ -108,10 +107,7 @@ fn input_value(html: &str, id: &str) -> String {
 async fn post_variants_are_written_on_the_activity_page_and_too_long_is_shown_beside_the_text() {
     let app = app_with_webhooks(true).await;
     let f = fixture(&app).await;
-    let masto_state = Arc::new(Mutex::new(Instance::default()));
-    let url = Arc::new(Mutex::new(String::new()));
-    let mastodon = instance(masto_state.clone(), url.clone());
-    *url.lock().unwrap() = mastodon.url.clone();
+    let (mastodon, _) = start_instance();
     let m = app
         .create(
             "/api/v1/channels",
@@ -127,12 +123,7 @@ async fn post_variants_are_written_on_the_activity_page_and_too_long_is_shown_be
         Some(json!({"network": "mastodon", "base_url": mastodon.url, "secret": "tok-secret", "channel_id": m})),
     )
     .await;
-    let at = (app.clock_now() + TimeDelta::hours(1))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let end = (app.clock_now() + TimeDelta::minutes(90))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
+    let (at, end) = an_hour_from_now(&app);
     let id = app
         .create(
             "/api/v1/activities",
@@ -841,41 +832,23 @@ async fn the_jobs_page_puts_held_jobs_first_and_runs_them_again_or_cancels_them(
             403
         );
     }
-    assert_eq!(
-        admin_get(&app, &format!("/api/v1/jobs/{job}")).await["state"],
-        "unknown"
-    );
+    assert_eq!(job_state(&app, job).await, "unknown");
     // Cancelled; cancelling again is refused (409), nothing changed.
-    let res = p
-        .ada
-        .post(&app, &format!("/app/jobs/{job}/cancel"), &[("csrf", &csrf)])
-        .await;
-    assert_eq!(res.status(), 303);
     assert_eq!(
-        admin_get(&app, &format!("/api/v1/jobs/{job}")).await["state"],
-        "cancelled"
+        job_action(&app, &mut p.ada, job, "cancel", &csrf).await,
+        303
     );
-    let res = p
-        .ada
-        .post(&app, &format!("/app/jobs/{job}/cancel"), &[("csrf", &csrf)])
-        .await;
-    assert_eq!(res.status(), 409);
+    assert_eq!(job_state(&app, job).await, "cancelled");
     assert_eq!(
-        admin_get(&app, &format!("/api/v1/jobs/{job}")).await["state"],
-        "cancelled"
+        job_action(&app, &mut p.ada, job, "cancel", &csrf).await,
+        409
     );
+    assert_eq!(job_state(&app, job).await, "cancelled");
     let (_, html) = p.ada.get(&app, "/app/jobs?lang=en").await;
     assert!(html.contains("No job waits for a person."), "{html}");
     // Run again: delivered.
-    let res = p
-        .ada
-        .post(&app, &format!("/app/jobs/{job}/retry"), &[("csrf", &csrf)])
-        .await;
-    assert_eq!(res.status(), 303);
+    assert_eq!(job_action(&app, &mut p.ada, job, "retry", &csrf).await, 303);
     crate::webhooks::runner(&app).run_once().await.unwrap();
     assert_eq!(hooks.requests().len(), 1);
-    assert_eq!(
-        admin_get(&app, &format!("/api/v1/jobs/{job}")).await["state"],
-        "done"
-    );
+    assert_eq!(job_state(&app, job).await, "done");
 }

@@ -2,6 +2,8 @@
 //! Chromium driven through chromedriver, both real processes on loopback.
 //! Without them the tests fail with a message naming the packages.
 
+use crate::helpers::TestApp;
+use crate::web::PASSWORD;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -373,4 +375,27 @@ mod reqwest {
         let _ = s.read_to_end(&mut buf);
         Ok(())
     }
+}
+
+/// Signs `email` in (password `web::PASSWORD`) through the sign-in page in
+/// `lang`, and waits for the agenda link of the signed-in navigation.
+pub async fn sign_in(b: &Browser, app: &TestApp, email: &str, lang: &str) {
+    b.goto(&app.url(&format!("/app/sign-in?lang={lang}"))).await;
+    b.type_into("#email", email).await;
+    b.type_into("#password", PASSWORD).await;
+    b.click_css("form[action='/app/sign-in'] button[type=submit]")
+        .await;
+    b.find("nav[aria-label] a[href='/app/agenda']").await;
+}
+
+/// Fails naming `what` and the page's URL if axe finds any WCAG 2.2 A/AA
+/// violation on the current page.
+pub async fn assert_accessible(b: &Browser, what: &str) {
+    let violations = b.axe_violations().await;
+    assert!(
+        violations.is_empty(),
+        "axe found WCAG 2.2 A/AA violations on {what} ({}):\n{}",
+        b.url().await,
+        serde_json::to_string_pretty(&violations).unwrap()
+    );
 }
