@@ -635,3 +635,136 @@ async fn the_link_pages_pass_axe_in_every_language() {
     accessible("an unknown link's page".into()).await;
     assert_eq!(variant_state(app, id).await["state"], "published");
 }
+
+#[tokio::test]
+async fn a_team_member_says_where_it_was_posted_from_the_activity_page() {
+    use crate::web::{PASSWORD, person, web_sign_in};
+    let mail = mail_app().await;
+    let app = &mail.app;
+    let f = fixture(app).await;
+    let ch = social_channel(app, f.org, "by-hand").await;
+    manual_account(
+        app,
+        json!({"network": "manual", "base_url": "mailto:team@uclg.example", "channel_id": ch}),
+    )
+    .await;
+    let id = post(
+        app,
+        f.plan,
+        ch,
+        None,
+        json!([{"channel_id": ch, "lang": "en", "body": "The study is out <b>now</b>"}]),
+    )
+    .await;
+    person(
+        app,
+        "ane@example.org",
+        "Ane Editor",
+        "editor",
+        "en",
+        PASSWORD,
+    )
+    .await;
+    person(
+        app,
+        "vic@example.org",
+        "Vic Viewer",
+        "viewer",
+        "en",
+        PASSWORD,
+    )
+    .await;
+    let mut ane = web_sign_in(app, "ane@example.org", PASSWORD).await;
+    let mut vic = web_sign_in(app, "vic@example.org", PASSWORD).await;
+    let done = format!("/app/activities/{id}/variants/{ch}/en/done");
+
+    // Not yet due: no link on the page, and the form is not there.
+    let (_, page) = ane.get(app, &format!("/app/activities/{id}")).await;
+    assert!(!page.contains(&done), "{page}");
+    let (status, _) = ane.get(app, &done).await;
+    assert_eq!(status, 404);
+
+    let runner = planning_runner(app);
+    app.clock.advance(TimeDelta::hours(1));
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    assert_eq!(mail.smtp.messages().len(), 1);
+    assert_eq!(variant_state(app, id).await["state"], "awaiting_owner");
+
+    // The activity page links to the form; the form shows the exact text, escaped.
+    let (_, page) = ane.get(app, &format!("/app/activities/{id}")).await;
+    assert!(page.contains(&done), "{page}");
+    assert!(page.contains("awaiting the owner"), "{page}");
+    let (status, form) = ane.get(app, &done).await;
+    assert_eq!(status, 200);
+    assert!(
+        form.contains("The study is out &#60;b&#62;now&#60;/b&#62;") && !form.contains("<b>now"),
+        "{form}"
+    );
+    let csrf = csrf_of(&form);
+
+    // A viewer may not; a forged form is refused; nothing written either way.
+    let (status, _) = vic.get(app, &done).await;
+    assert_eq!(status, 403);
+    let (_, vic_page) = vic.get(app, &format!("/app/activities/{id}")).await;
+    let res = vic
+        .post(
+            app,
+            &done,
+            &[
+                ("csrf", &csrf_of(&vic_page)),
+                ("url", "https://x.example/1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let res = ane
+        .post(
+            app,
+            &done,
+            &[("csrf", "forged"), ("url", "https://x.example/1")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(variant_state(app, id).await["state"], "awaiting_owner");
+
+    // Not http(s): the form again with the message beside the address.
+    let res = ane
+        .post(
+            app,
+            &done,
+            &[("csrf", &csrf), ("url", "ftp://files.example/post")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let again = res.text().await.unwrap();
+    assert!(again.contains("id=\"err-url\""), "{again}");
+    assert!(
+        again.contains("value=\"ftp://files.example/post\""),
+        "{again}"
+    );
+    assert_eq!(variant_state(app, id).await["state"], "awaiting_owner");
+
+    let res = ane
+        .post(
+            app,
+            &done,
+            &[
+                ("csrf", &csrf),
+                ("url", "https://www.linkedin.com/posts/uclg-7"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let publication = variant_state(app, id).await;
+    assert_eq!(publication["state"], "published");
+    assert_eq!(publication["url"], "https://www.linkedin.com/posts/uclg-7");
+    let (_, page) = ane
+        .get(app, &format!("/app/activities/{id}?saved=variant_posted"))
+        .await;
+    assert!(page.contains("The variant is marked as posted."), "{page}");
+    assert!(!page.contains(&done), "{page}");
+    // Once posted, the form is gone.
+    let (status, _) = ane.get(app, &done).await;
+    assert_eq!(status, 404);
+}
