@@ -131,13 +131,13 @@ pub fn mark_sending(
             let now = now.naive_utc();
             for id in ids {
                 let changed = MarkOne {
-                    sending: &states.0,
+                    sending: states.0,
                     now: &now,
                     id,
-                    dispatcher: &dispatcher,
-                    queued: &states.1,
-                    retry: &states.2,
-                    issue_sending: &states.3,
+                    dispatcher,
+                    queued: states.1,
+                    retry: states.2,
+                    issue_sending: states.3,
                 }
                 .execute(sqlite)?;
                 if changed == 1 {
@@ -182,13 +182,13 @@ pub fn mark_sending(
 cached_statement! {
     /// One delivery marked `sending` on SQLite, if it may still go.
     struct MarkOne<'a> {
-        sending: &'a &'a str,
+        sending: &'a str,
         now: &'a NaiveDateTime,
         id: &'a i64,
-        dispatcher: &'a &'a str,
-        queued: &'a &'a str,
-        retry: &'a &'a str,
-        issue_sending: &'a &'a str,
+        dispatcher: &'a str,
+        queued: &'a str,
+        retry: &'a str,
+        issue_sending: &'a str,
     }
     "UPDATE deliveries SET state = " (sending as Text) ", updated_at = " (now as Timestamp)
     " WHERE id = " (id as BigInt) " AND claimed_by = " (dispatcher as Text)
@@ -370,18 +370,18 @@ pub fn record(
             for row in &rows {
                 RecordOne {
                     now,
-                    state: &row.state.as_str(),
+                    state: row.state.as_str(),
                     attempts: &row.attempts,
                     unknown: &row.unknown,
                     set_code: &row.code.is_some(),
                     code: &row.code.flatten(),
-                    reply: &row.reply,
+                    reply: row.reply,
                     sent_at: &row.sent_at,
                     next_attempt_at: &row.next_attempt_at,
                     first_attempt_at: &row.first_attempt_at,
                     id: &row.id,
-                    dispatcher: &dispatcher,
-                    sending: &sending,
+                    dispatcher,
+                    sending,
                 }
                 .execute(sqlite)?;
             }
@@ -395,18 +395,18 @@ cached_statement! {
     /// group on PostgreSQL, for one row.
     struct RecordOne<'a> {
         now: &'a NaiveDateTime,
-        state: &'a &'a str,
+        state: &'a str,
         attempts: &'a i32,
         unknown: &'a i32,
         set_code: &'a bool,
         code: &'a Option<i32>,
-        reply: &'a &'a str,
+        reply: &'a str,
         sent_at: &'a Option<NaiveDateTime>,
         next_attempt_at: &'a Option<NaiveDateTime>,
         first_attempt_at: &'a Option<NaiveDateTime>,
         id: &'a i64,
-        dispatcher: &'a &'a str,
-        sending: &'a &'a str,
+        dispatcher: &'a str,
+        sending: &'a str,
     }
     "UPDATE deliveries SET claimed_by = NULL, claimed_at = NULL, updated_at = " (now as Timestamp)
     ", state = " (state as Text)
