@@ -247,6 +247,28 @@ async fn activity_and_channels(
         .await
 }
 
+/// The activity, its channels and one of its variants as `app::posts::list`
+/// shows it (as the API's `GET …/variants`); not found when it has none for
+/// `channel` in `lang`.
+async fn activity_and_variant(
+    state: &State,
+    who: &Principal,
+    (id, channel, lang): (i64, i64, &str),
+    view_lang: Language,
+) -> crate::Result<(Activity, Vec<(i64, String)>, VariantView)> {
+    let (a, channels) = activity_and_channels(state, id, view_lang).await?;
+    let cx = crate::app::Context::new(who.actor(), state.clock.now());
+    let views = state
+        .db
+        .run(move |conn| crate::app::posts::list(conn, &cx, id))
+        .await?;
+    let v = views
+        .into_iter()
+        .find(|v| v.channel_id == channel && v.lang.as_str() == lang)
+        .ok_or_else(|| Error::not_found("post variant", format!("{channel}/{lang}")))?;
+    Ok((a, channels, v))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn form_page(
     mut c: Chrome,
@@ -294,28 +316,11 @@ pub async fn edit_variant(
     }
     let (id, channel, lang) = path.into_inner();
     let mut c = chrome(&state, &req, Some(&who), None).await;
-    let (a, channels) = match activity_and_channels(&state, id, c.lang).await {
-        Ok(found) => found,
-        Err(e) => return page::error_page(&mut c, &e),
-    };
-    let cx = crate::app::Context::new(who.actor(), state.clock.now());
-    let views = match state
-        .db
-        .run(move |conn| crate::app::posts::list(conn, &cx, id))
-        .await
-    {
-        Ok(v) => v,
-        Err(e) => return page::error_page(&mut c, &e),
-    };
-    let Some(v) = views
-        .iter()
-        .find(|v| v.channel_id == channel && v.lang.as_str() == lang)
-    else {
-        return page::error_page(
-            &mut c,
-            &Error::not_found("post variant", format!("{channel}/{lang}")),
-        );
-    };
+    let (a, channels, v) =
+        match activity_and_variant(&state, &who, (id, channel, &lang), c.lang).await {
+            Ok(found) => found,
+            Err(e) => return page::error_page(&mut c, &e),
+        };
     let values = Values {
         channel_id: Some(channel),
         lang: lang.clone(),
@@ -462,33 +467,21 @@ async fn done_page(
     error: bool,
 ) -> HttpResponse {
     let mut c = chrome(state, req, Some(who), None).await;
-    let (a, channels) = match activity_and_channels(state, id, c.lang).await {
+    let found = activity_and_variant(state, who, (id, channel, lang), c.lang).await;
+    let (a, channels, v) = match found {
+        Ok((_, _, v))
+            if v.publication.as_ref().map(|p| p.state) != Some(PublicationState::AwaitingOwner) =>
+        {
+            return page::error_page(
+                &mut c,
+                &Error::not_found(
+                    "post variant awaiting its owner",
+                    format!("{channel}/{lang}"),
+                ),
+            );
+        }
         Ok(found) => found,
         Err(e) => return page::error_page(&mut c, &e),
-    };
-    let cx = crate::app::Context::new(who.actor(), state.clock.now());
-    let views = match state
-        .db
-        .run(move |conn| crate::app::posts::list(conn, &cx, id))
-        .await
-    {
-        Ok(v) => v,
-        Err(e) => return page::error_page(&mut c, &e),
-    };
-    let Some(v) = views.into_iter().find(|v| {
-        v.channel_id == channel
-            && v.lang.as_str() == lang
-            && v.publication
-                .as_ref()
-                .is_some_and(|p| p.state == PublicationState::AwaitingOwner)
-    }) else {
-        return page::error_page(
-            &mut c,
-            &Error::not_found(
-                "post variant awaiting its owner",
-                format!("{channel}/{lang}"),
-            ),
-        );
     };
     let t = c.tr();
     c.set_title(format!("{} · {}", t.t("manual.page_title"), a.title));
