@@ -209,10 +209,10 @@ pub fn finish(
     Ok(true)
 }
 
-/// Writes the outcomes of many attempts of `worker` in two statements, one
-/// multi-row UPDATE of the jobs and one multi-row INSERT of their attempts
-/// (the batch goes as one JSON parameter, so its size needs no placeholder
-/// per value). A job `worker` no longer holds is skipped, as in `finish`.
+/// Writes the outcomes of many attempts of `worker`: a multi-row UPDATE of
+/// the jobs and a multi-row INSERT of their attempts, one statement on
+/// PostgreSQL (a data-modifying WITH), two on SQLite (the batch goes as one
+/// JSON parameter, so its size needs no placeholder per value). A job `worker` no longer holds is skipped, as in `finish`.
 /// Returns the ids of the jobs written.
 pub fn finish_many(
     conn: &mut DbConnection,
@@ -240,7 +240,8 @@ pub fn finish_many(
             t.format("%F %T%.f").to_string()
         }
     };
-    let updates: Vec<serde_json::Value> = batch
+    // Each result as the statements read it (jobs' columns and the attempt's).
+    let rows: Vec<serde_json::Value> = batch
         .iter()
         .map(|f| {
             serde_json::json!({
@@ -252,20 +253,49 @@ pub fn finish_many(
                 "rid": f.remote_id,
                 "rurl": f.remote_url,
                 "fin_at": f.state.is_final().then(|| stamp(now)),
+                "attempt": f.attempt,
+                "started": stamp(f.started_at),
+                "outcome": f.outcome.as_str(),
+                "request": f.request,
+                "status": f.status,
+                "reply": f.reply,
             })
         })
         .collect();
-    let sql = if postgres {
-        "UPDATE jobs SET state = new_state, claimed_by = NULL, claimed_until = NULL, \
-             next_attempt_at = next_at::timestamp, unknown_outcomes = unknown_outcomes + add_unknown, \
-             last_result = result_text, remote_id = rid, remote_url = rurl, \
-             finished_at = fin_at::timestamp, updated_at = ? \
-         FROM jsonb_to_recordset(?::jsonb) AS v(job_id bigint, new_state text, next_at text, \
-             add_unknown integer, result_text text, rid text, rurl text, fin_at text) \
-         WHERE jobs.id = v.job_id AND jobs.claimed_by = ? AND jobs.state = ? \
-         RETURNING jobs.id"
-    } else {
-        "UPDATE jobs SET state = new_state, claimed_by = NULL, claimed_until = NULL, \
+    if postgres {
+        // One statement: the UPDATE, and the INSERT of the attempts of the
+        // jobs it wrote (a data-modifying WITH).
+        let written: Vec<Id> = raw_sql!(
+            conn,
+            "WITH v AS (SELECT * FROM jsonb_to_recordset(?::jsonb) AS v(job_id bigint, \
+                 new_state text, next_at text, add_unknown integer, result_text text, rid text, \
+                 rurl text, fin_at text, attempt integer, started text, outcome text, \
+                 request text, status integer, reply text)), \
+             written AS (UPDATE jobs SET state = v.new_state, claimed_by = NULL, \
+                 claimed_until = NULL, next_attempt_at = v.next_at::timestamp, \
+                 unknown_outcomes = unknown_outcomes + v.add_unknown, \
+                 last_result = v.result_text, remote_id = v.rid, remote_url = v.rurl, \
+                 finished_at = v.fin_at::timestamp, updated_at = ? \
+                 FROM v WHERE jobs.id = v.job_id AND jobs.claimed_by = ? AND jobs.state = ? \
+                 RETURNING jobs.id), \
+             logged AS (INSERT INTO job_attempts (job_id, attempt, worker, started_at, \
+                 finished_at, outcome, request, status, reply, remote_id, remote_url) \
+                 SELECT v.job_id, v.attempt, ?, v.started::timestamp, ?, v.outcome, v.request, \
+                 v.status, v.reply, v.rid, v.rurl FROM v JOIN written ON written.id = v.job_id \
+                 ORDER BY v.job_id) \
+             SELECT id FROM written ORDER BY id",
+            load::<Id>;
+            Text => serde_json::Value::Array(rows).to_string(),
+            Timestamp => now.naive_utc(),
+            Text => worker.to_owned(),
+            Text => JobState::Running.as_str().to_owned(),
+            Text => worker.to_owned(),
+            Timestamp => now.naive_utc(),
+        )?;
+        return Ok(written.into_iter().map(|r| r.id).collect());
+    }
+    // SQLite: the UPDATE, then the INSERT of the attempts it wrote.
+    let sql = "UPDATE jobs SET state = new_state, claimed_by = NULL, claimed_until = NULL, \
              next_attempt_at = next_at, unknown_outcomes = unknown_outcomes + add_unknown, \
              last_result = result_text, remote_id = rid, remote_url = rurl, \
              finished_at = fin_at, updated_at = ? \
@@ -277,51 +307,30 @@ pub fn finish_many(
                  json_extract(value, '$.rid') AS rid, json_extract(value, '$.rurl') AS rurl, \
                  json_extract(value, '$.fin_at') AS fin_at FROM json_each(?)) AS v \
          WHERE jobs.id = v.job_id AND jobs.claimed_by = ? AND jobs.state = ? \
-         RETURNING id"
-    };
+         RETURNING id";
     let written: Vec<Id> = raw_sql!(
         conn, sql, load::<Id>;
         Timestamp => now.naive_utc(),
-        Text => serde_json::Value::Array(updates).to_string(),
+        Text => serde_json::Value::Array(rows.clone()).to_string(),
         Text => worker.to_owned(),
         Text => JobState::Running.as_str().to_owned(),
     )?;
     let written: std::collections::HashSet<i64> = written.into_iter().map(|r| r.id).collect();
-    let attempts: Vec<serde_json::Value> = batch
-        .iter()
-        .filter(|f| written.contains(&f.job_id))
-        .map(|f| {
-            serde_json::json!({
-                "job_id": f.job_id,
-                "attempt": f.attempt,
-                "started": stamp(f.started_at),
-                "outcome": f.outcome.as_str(),
-                "request": f.request,
-                "status": f.status,
-                "reply": f.reply,
-                "rid": f.remote_id,
-                "rurl": f.remote_url,
-            })
-        })
+    let attempts: Vec<serde_json::Value> = rows
+        .into_iter()
+        .zip(batch)
+        .filter(|(_, f)| written.contains(&f.job_id))
+        .map(|(row, _)| row)
         .collect();
     if !attempts.is_empty() {
-        let sql = if postgres {
-            "INSERT INTO job_attempts (job_id, attempt, worker, started_at, finished_at, outcome, \
-                 request, status, reply, remote_id, remote_url) \
-             SELECT job_id, attempt, ?, started::timestamp, ?, outcome, request, status, reply, rid, rurl \
-             FROM jsonb_to_recordset(?::jsonb) AS v(job_id bigint, attempt integer, started text, \
-                 outcome text, request text, status integer, reply text, rid text, rurl text) \
-             ORDER BY job_id"
-        } else {
-            "INSERT INTO job_attempts (job_id, attempt, worker, started_at, finished_at, outcome, \
+        let sql = "INSERT INTO job_attempts (job_id, attempt, worker, started_at, finished_at, outcome, \
                  request, status, reply, remote_id, remote_url) \
              SELECT json_extract(value, '$.job_id'), json_extract(value, '$.attempt'), ?, \
                  json_extract(value, '$.started'), ?, json_extract(value, '$.outcome'), \
                  json_extract(value, '$.request'), json_extract(value, '$.status'), \
                  json_extract(value, '$.reply'), json_extract(value, '$.rid'), \
                  json_extract(value, '$.rurl') \
-             FROM json_each(?) ORDER BY json_extract(value, '$.job_id')"
-        };
+             FROM json_each(?) ORDER BY json_extract(value, '$.job_id')";
         raw_sql!(
             conn, sql, execute;
             Text => worker.to_owned(),

@@ -224,47 +224,51 @@ impl Runner {
     }
 
     /// Claims up to `limit` due jobs in one statement, then lets each
-    /// handler prepare for its own (one read for the group, not one per job).
+    /// handler prepare for its own (one read for the group, not one per job)
+    /// on the same connection, after the claim has committed: one trip to
+    /// the pool and its thread for both, so a claim returns sooner.
     async fn claim(self: Arc<Self>, limit: usize) -> Result<Vec<(Row, Job)>> {
         let (me, kinds, now) = (self.me.id.clone(), self.kinds.clone(), self.now());
         let lease = self.lease_until(now);
-        let rows = self
-            .write_txn(move |c| db::claim(c, &me, &kinds, limit as i64, lease, now))
-            .await?;
-        let claimed: Vec<(Row, Job)> = rows
-            .into_iter()
-            .map(|row| {
-                let job = job_of(&row, now);
-                (row, job)
+        let _turn = match &self.turns {
+            Some(turns) => Some(turns.lock().await),
+            None => None,
+        };
+        let this = self.clone();
+        self.db
+            .run(move |c| {
+                let rows = crate::db::write_transaction(c, |c| {
+                    db::claim(c, &me, &kinds, limit as i64, lease, now)
+                })?;
+                let claimed: Vec<(Row, Job)> = rows
+                    .into_iter()
+                    .map(|row| {
+                        let job = job_of(&row, now);
+                        (row, job)
+                    })
+                    .collect();
+                this.prepare(c, &claimed, now);
+                Ok(claimed)
             })
-            .collect();
-        if claimed.is_empty() {
-            return Ok(claimed);
-        }
+            .await
+    }
+
+    /// The handlers' `prepare` for the jobs just claimed, grouped by kind; a
+    /// failure is logged (each attempt then reads what it needs itself).
+    fn prepare(&self, conn: &mut DbConnection, claimed: &[(Row, Job)], now: DateTime<Utc>) {
         let mut groups: HashMap<&'static str, Vec<Job>> = HashMap::new();
-        for (_, job) in &claimed {
+        for (_, job) in claimed {
             if let Some((kind, _)) = self.handlers.get_key_value(job.kind.as_str()) {
                 groups.entry(kind).or_default().push(job.clone());
             }
         }
-        let this = self.clone();
-        let prepared = self
-            .db
-            .run(move |c| {
-                for (kind, jobs) in &groups {
-                    if let Some(handler) = this.handlers.get(kind)
-                        && let Err(e) = handler.prepare(c, jobs, now)
-                    {
-                        tracing::error!(kind, error = %e, "preparing claimed jobs failed");
-                    }
-                }
-                Ok(())
-            })
-            .await;
-        if let Err(e) = prepared {
-            tracing::error!(error = %e, "preparing claimed jobs failed");
+        for (kind, jobs) in &groups {
+            if let Some(handler) = self.handlers.get(kind)
+                && let Err(e) = handler.prepare(conn, jobs, now)
+            {
+                tracing::error!(kind, error = %e, "preparing claimed jobs failed");
+            }
         }
-        Ok(claimed)
     }
 
     /// Puts claimed jobs that never started back in the queue (stopping).
@@ -303,14 +307,16 @@ impl Runner {
                 step.attempted += 1;
                 tasks.spawn(self.clone().attempt(row, job, tx.clone()));
             }
-            // Claim when fewer jobs wait than there are slots, up to three
-            // slots' worth in all: groups of at least `concurrency`.
+            // Claim when fewer than two slots' worth of jobs wait, up to
+            // four slots' worth in all: groups of at least `concurrency`,
+            // claimed while a slots' worth still waits, so a slow claim
+            // does not leave the slots idle.
             if claims.is_empty()
                 && !exhausted
                 && !self.stop.is_stopping()
-                && waiting.len() < concurrency
+                && waiting.len() < 2 * concurrency
             {
-                asked = (3 * concurrency)
+                asked = (4 * concurrency)
                     .saturating_sub(tasks.len() + waiting.len())
                     .min(MAX_CLAIM);
                 if asked > 0 {
