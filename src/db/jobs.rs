@@ -212,7 +212,8 @@ pub fn finish(
 /// Writes the outcomes of many attempts of `worker`: a multi-row UPDATE of
 /// the jobs and a multi-row INSERT of their attempts, one statement on
 /// PostgreSQL (a data-modifying WITH), two on SQLite (the batch goes as one
-/// JSON parameter, so its size needs no placeholder per value). A job `worker` no longer holds is skipped, as in `finish`.
+/// JSON parameter, so its size needs no placeholder per value). A job
+/// `worker` no longer holds is skipped, as in `finish`.
 /// Returns the ids of the jobs written.
 pub fn finish_many(
     conn: &mut DbConnection,

@@ -117,11 +117,17 @@ impl Runner {
         F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let _turn = match &self.turns {
+        let _turn = self.turn().await;
+        self.db.transaction(work).await
+    }
+
+    /// This runner's turn to write, on SQLite (see `turns`); none needed on
+    /// PostgreSQL.
+    async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.turns {
             Some(turns) => Some(turns.lock().await),
             None => None,
-        };
-        self.db.transaction(work).await
+        }
     }
 
     fn stale_after(&self) -> TimeDelta {
@@ -230,10 +236,7 @@ impl Runner {
     async fn claim(self: Arc<Self>, limit: usize) -> Result<Vec<(Row, Job)>> {
         let (me, kinds, now) = (self.me.id.clone(), self.kinds.clone(), self.now());
         let lease = self.lease_until(now);
-        let _turn = match &self.turns {
-            Some(turns) => Some(turns.lock().await),
-            None => None,
-        };
+        let _turn = self.turn().await;
         let this = self.clone();
         self.db
             .run(move |c| {
