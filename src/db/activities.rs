@@ -4,8 +4,8 @@
 
 use super::schema::{
     activities, activity_channels, activity_exception_translations, activity_exceptions,
-    activity_partners, activity_spans, activity_translations, participations, people,
-    post_variants,
+    activity_occurrences, activity_partners, activity_spans, activity_translations, participations,
+    people, post_variants,
 };
 use super::{
     DbConnection, Page, PageRequest, campaigns, channels, organisations, parse_stored, plans,
@@ -339,13 +339,17 @@ pub const SHORT_SPAN_DAYS: i64 = 62;
 /// (`occurs_until` `None`: endless), and whether the span is long; `None` for a
 /// TBC activity, which touches no day and is never in a date range.
 #[allow(clippy::type_complexity)]
-fn span(a: &ValidActivity) -> Option<(Option<NaiveDate>, Option<NaiveDate>, bool)> {
-    let (from, until) = match &a.recurrence {
+fn span(
+    timing: &Timing,
+    recurrence: Option<&Recurrence>,
+    exceptions: &[Exception],
+) -> Option<(Option<NaiveDate>, Option<NaiveDate>, bool)> {
+    let (from, until) = match recurrence {
         None => {
-            let (s, e) = a.timing.date_range()?;
+            let (s, e) = timing.date_range()?;
             (Some(s), Some(e))
         }
-        Some(rule) => match rule.span(&a.timing, &a.exceptions) {
+        Some(rule) => match rule.span(timing, exceptions) {
             Some((s, e)) => (Some(s), e),
             // Not computable: always a candidate, expanded to decide.
             None => (None, None),
@@ -358,19 +362,128 @@ fn span(a: &ValidActivity) -> Option<(Option<NaiveDate>, Option<NaiveDate>, bool
     Some((from, until, long))
 }
 
+/// At most this many occurrences of one series are stored; a range query
+/// reaching past them expands the series instead.
+const STORED_OCCURRENCES: usize = crate::domain::recurrence::MAX_OCCURRENCES as usize;
+
+/// How far an endless series is stored, from its first day.
+const STORED_YEARS: u32 = 10;
+
+/// One stored occurrence: its first and last day, and its start in UTC for
+/// exact times.
+type OccurrenceRow = (NaiveDate, NaiveDate, Option<NaiveDateTime>);
+
+/// The occurrences to store for an activity whose span starts on `from`
+/// (`until` `None`: endless), and the last day up to which they are all of
+/// them (`None`: no limit). `None` when they cannot be computed.
+#[allow(clippy::type_complexity)]
+fn occurrences_to_store(
+    timing: &Timing,
+    recurrence: Option<&Recurrence>,
+    exceptions: &[Exception],
+    from: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+) -> Option<(Vec<OccurrenceRow>, Option<NaiveDate>)> {
+    let row = |t: &Timing| -> Option<OccurrenceRow> {
+        let (s, e) = t.date_range()?;
+        Some((s, e, t.instants().map(|(s, _)| s.naive_utc())))
+    };
+    let Some(rule) = recurrence else {
+        return Some((vec![row(timing)?], None));
+    };
+    let from = from?;
+    let horizon = until.unwrap_or_else(|| {
+        from.checked_add_months(chrono::Months::new(12 * STORED_YEARS))
+            .unwrap_or(NaiveDate::MAX)
+            .min(NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"))
+    });
+    let found = rule.occurrences(timing, exceptions, from, horizon);
+    let own = found.iter().filter(|o| !o.moved).count();
+    let through = if own >= STORED_OCCURRENCES {
+        // Cut at the expansion's limit: complete up to the day before its last start.
+        let last = found
+            .iter()
+            .filter(|o| !o.moved)
+            .filter_map(|o| o.timing.date_range().map(|r| r.0))
+            .max()?;
+        Some(last.pred_opt()?)
+    } else if until.is_none() {
+        Some(horizon)
+    } else {
+        None
+    };
+    let rows = found.iter().filter_map(|o| row(&o.timing)).collect();
+    Some((rows, through))
+}
+
 fn write_span(conn: &mut DbConnection, id: i64, a: &ValidActivity) -> Result<()> {
+    store_span(conn, id, &a.timing, a.recurrence.as_ref(), &a.exceptions)
+}
+
+fn store_span(
+    conn: &mut DbConnection,
+    id: i64,
+    timing: &Timing,
+    recurrence: Option<&Recurrence>,
+    exceptions: &[Exception],
+) -> Result<()> {
     diesel::delete(activity_spans::table.find(id)).execute(conn)?;
-    if let Some((from, until, long)) = span(a) {
-        diesel::insert_into(activity_spans::table)
+    diesel::delete(activity_occurrences::table.filter(activity_occurrences::activity_id.eq(id)))
+        .execute(conn)?;
+    let Some((from, until, long)) = span(timing, recurrence, exceptions) else {
+        return Ok(());
+    };
+    let stored = occurrences_to_store(timing, recurrence, exceptions, from, until);
+    diesel::insert_into(activity_spans::table)
+        .values((
+            activity_spans::activity_id.eq(id),
+            activity_spans::occurs_from.eq(from),
+            activity_spans::occurs_until.eq(until),
+            activity_spans::long_span.eq(long),
+            activity_spans::occurrences_stored.eq(stored.is_some()),
+            activity_spans::stored_through.eq(stored.as_ref().and_then(|s| s.1)),
+        ))
+        .execute(conn)?;
+    let Some((rows, _)) = stored else {
+        return Ok(());
+    };
+    for (n, (s, e, at)) in rows.into_iter().enumerate() {
+        diesel::insert_into(activity_occurrences::table)
             .values((
-                activity_spans::activity_id.eq(id),
-                activity_spans::occurs_from.eq(from),
-                activity_spans::occurs_until.eq(until),
-                activity_spans::long_span.eq(long),
+                activity_occurrences::activity_id.eq(id),
+                activity_occurrences::n.eq(n as i32),
+                activity_occurrences::starts_on.eq(s),
+                activity_occurrences::ends_on.eq(e),
+                activity_occurrences::starts_at.eq(at),
+                activity_occurrences::long_span.eq((e - s).num_days() > SHORT_SPAN_DAYS),
             ))
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Stores the occurrences of the activities that have none stored yet (series
+/// written before occurrences were stored); run after the migrations.
+pub fn store_missing_occurrences(conn: &mut DbConnection) -> Result<usize> {
+    let ids: Vec<i64> = activity_spans::table
+        .filter(activity_spans::occurrences_stored.eq(false))
+        .select(activity_spans::activity_id)
+        .load(conn)?;
+    let mut stored = 0;
+    for id in ids {
+        let a = get(conn, id)?;
+        conn.transaction(|conn| {
+            store_span(
+                conn,
+                id,
+                &a.timing,
+                a.recurrence_rule.as_ref(),
+                &a.exceptions,
+            )
+        })?;
+        stored += 1;
+    }
+    Ok(stored)
 }
 
 fn fields<'a>(a: &'a ValidActivity, t: &'a TimingColumns) -> Fields<'a> {
@@ -863,16 +976,11 @@ pub fn list(
         let items = finish(conn, rows, &mut HashMap::new(), filter.lang)?;
         return page.wrap(items, total);
     };
-    let (keys, mut occurrences) = in_range(conn, filter, from, to)?;
-    let page_of_ids = page.slice(keys);
-    let rows = rows_in_order(conn, &page_of_ids.items)?;
+    let (keys, total) = in_range(conn, filter, from, to, Some(page))?;
+    let rows = rows_in_order(conn, &keys)?;
+    let mut occurrences = occurrences_of(conn, &rows, from, to)?;
     let items = finish(conn, rows, &mut occurrences, filter.lang)?;
-    Ok(Page {
-        items,
-        total: page_of_ids.total,
-        page: page_of_ids.page,
-        per_page: page_of_ids.per_page,
-    })
+    page.wrap(items, total)
 }
 
 /// Every matching activity, hydrated (feeds and reports work on whole plans).
@@ -883,24 +991,32 @@ pub fn all(conn: &mut DbConnection, filter: &ActivityFilter) -> Result<Vec<Activ
             .load(conn)?;
         return finish(conn, rows, &mut HashMap::new(), filter.lang);
     };
-    let (keys, mut occurrences) = in_range(conn, filter, from, to)?;
+    let (keys, _) = in_range(conn, filter, from, to, None)?;
     let rows = rows_in_order(conn, &keys)?;
+    let mut occurrences = occurrences_of(conn, &rows, from, to)?;
     finish(conn, rows, &mut occurrences, filter.lang)
 }
 
-/// The matching activities whose date is to be confirmed, hydrated: what the
-/// month and week pages list apart from their days. Found by precision (the
-/// index on `(plan_id, time_precision)`), so those pages cost their range and
-/// these items, not the whole plan. The filter's dates are not asked (such
-/// an activity has none).
-pub fn to_be_confirmed(conn: &mut DbConnection, filter: &ActivityFilter) -> Result<Vec<Activity>> {
-    let rows: Vec<Row> = in_list_order(
+/// The first `limit` matching activities whose date is to be confirmed,
+/// hydrated, and how many there are: what the month and week pages list apart
+/// from their days. Found by precision (the index on `(plan_id,
+/// time_precision)`), so those pages cost their range and these items, not
+/// the whole plan. The filter's dates are not asked (such an activity has none).
+pub fn to_be_confirmed(
+    conn: &mut DbConnection,
+    filter: &ActivityFilter,
+    limit: i64,
+) -> Result<(Vec<Activity>, i64)> {
+    let tbc = || {
         narrowed(filter)
-            .filter(activities::time_precision.eq(crate::domain::timing::Precision::Tbc.as_str())),
-    )
-    .select(Row::as_select())
-    .load(conn)?;
-    finish(conn, rows, &mut HashMap::new(), filter.lang)
+            .filter(activities::time_precision.eq(crate::domain::timing::Precision::Tbc.as_str()))
+    };
+    let total: i64 = tbc().count().get_result(conn)?;
+    let rows: Vec<Row> = in_list_order(tbc())
+        .limit(limit)
+        .select(Row::as_select())
+        .load(conn)?;
+    Ok((finish(conn, rows, &mut HashMap::new(), filter.lang)?, total))
 }
 
 fn finish(
@@ -1002,100 +1118,230 @@ fn in_list_order(
 /// What a range query reads of each candidate row before it knows the page.
 type Key = (i64, bool, Option<NaiveDate>, Option<NaiveDateTime>);
 
-/// The ids of the activities touching `from..=to`, in list order, and the
-/// in-range occurrences of the series among them.
-#[allow(clippy::type_complexity)]
+/// Where an activity falls in a range's list: the first day of its first
+/// occurrence touching the range, that occurrence's start, its id.
+type Slot = (NaiveDate, Option<NaiveDateTime>, i64);
+
+/// The day conditions of a range query over `activity_occurrences`: short
+/// occurrences are found by their first day, at most SHORT_SPAN_DAYS before
+/// the range (the index on (long_span, starts_on, ends_on)); long ones are few.
+macro_rules! touching {
+    ($query:expr, $from:expr, $to:expr) => {{
+        let (from, to): (NaiveDate, NaiveDate) = ($from, $to);
+        let low = from
+            .checked_sub_days(chrono::Days::new(SHORT_SPAN_DAYS as u64))
+            .unwrap_or(from);
+        $query.filter(
+            activity_occurrences::long_span
+                .eq(false)
+                .and(activity_occurrences::starts_on.between(low, to))
+                .and(activity_occurrences::ends_on.ge(from))
+                .or(activity_occurrences::long_span
+                    .eq(true)
+                    .and(activity_occurrences::starts_on.le(to))
+                    .and(activity_occurrences::ends_on.ge(from))),
+        )
+    }};
+}
+
+/// The ids of the activities touching `from..=to`, in list order, and how many
+/// there are. With `page`, only that page's ids: the stored occurrences are
+/// grouped, ordered, counted and cut in SQL, so the query costs the page and
+/// an index count, not the matches. Series whose occurrences are not all
+/// stored for the range (endless ones past their stored years, series written
+/// before occurrences were stored) are expanded here and merged in.
 fn in_range(
     conn: &mut DbConnection,
     filter: &ActivityFilter,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<(Vec<i64>, HashMap<i64, Vec<OccurrenceView>>)> {
+    page: Option<PageRequest>,
+) -> Result<(Vec<i64>, i64)> {
+    // Dates a database takes: years 1 to 9999.
+    let from = from.max(NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"));
+    let to = to.min(NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"));
+    let stored = || {
+        touching!(
+            narrow!(
+                activity_occurrences::table
+                    .inner_join(activities::table)
+                    .into_boxed(),
+                filter
+            ),
+            from,
+            to
+        )
+    };
+    let first_on = diesel::dsl::min(activity_occurrences::starts_on);
+    let first_at = diesel::dsl::min(activity_occurrences::starts_at);
+    // Grouped before boxing (diesel cannot group a boxed query).
+    let mut grouped = touching!(
+        narrow!(
+            activity_occurrences::table
+                .inner_join(activities::table)
+                .group_by(activity_occurrences::activity_id)
+                .select((activity_occurrences::activity_id, first_on, first_at))
+                .into_boxed(),
+            filter
+        ),
+        from,
+        to
+    )
+    .order_by((first_on, first_at, activity_occurrences::activity_id));
+    if let Some(page) = page {
+        grouped = grouped.limit(page.offset().saturating_add(page.limit()));
+    }
+    let found: Vec<(i64, Option<NaiveDate>, Option<NaiveDateTime>)> = grouped.load(conn)?;
+    let mut slots: HashMap<i64, Slot> = found
+        .into_iter()
+        .filter_map(|(id, on, at)| Some((id, (on?, at, id))))
+        .collect();
+    let mut total: i64 = stored()
+        .select(diesel::dsl::count(activity_occurrences::activity_id).aggregate_distinct())
+        .get_result(conn)?;
+
+    let expanded = unstored_in_range(conn, filter, from, to)?;
+    if !expanded.is_empty() {
+        let ids: Vec<i64> = expanded.iter().map(|p| p.2).collect();
+        let counted: Vec<i64> = stored()
+            .filter(activity_occurrences::activity_id.eq_any(&ids))
+            .select(activity_occurrences::activity_id)
+            .distinct()
+            .load(conn)?;
+        total += (ids.len() - counted.len()) as i64;
+        for slot in expanded {
+            let entry = slots.entry(slot.2).or_insert(slot);
+            *entry = (*entry).min(slot);
+        }
+    }
+    let mut slots: Vec<Slot> = slots.into_values().collect();
+    slots.sort();
+    let ids = slots.into_iter().map(|p| p.2);
+    let ids = match page {
+        Some(page) => ids
+            .skip(page.offset() as usize)
+            .take(page.limit() as usize)
+            .collect(),
+        None => ids.collect(),
+    };
+    Ok((ids, total))
+}
+
+/// The series touching `from..=to` whose occurrences there are not all stored,
+/// with their places, found by their spans and expanded.
+fn unstored_in_range(
+    conn: &mut DbConnection,
+    filter: &ActivityFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Slot>> {
     let key = (
         activities::id,
         activities::rrule.is_not_null(),
         activities::start_date,
         activities::starts_at,
     );
-    // Short spans: found by their first day, which is at most SHORT_SPAN_DAYS
-    // before the range (the index on (long_span, occurs_from, occurs_until)).
-    // An open end of the range is no condition at all.
-    let mut short = narrow!(
+    let candidates: Vec<Key> = narrow!(
         activity_spans::table
             .inner_join(activities::table)
-            .filter(activity_spans::long_span.eq(false))
-            .filter(activity_spans::occurs_from.is_not_null())
-            .filter(activity_spans::occurs_until.is_not_null())
+            .filter(
+                activity_spans::occurrences_stored
+                    .eq(false)
+                    .or(activity_spans::stored_through.lt(to)),
+            )
+            .filter(
+                activity_spans::occurs_from
+                    .is_null()
+                    .or(activity_spans::occurs_from.le(to)),
+            )
+            .filter(
+                activity_spans::occurs_until
+                    .is_null()
+                    .or(activity_spans::occurs_until.ge(from)),
+            )
             .into_boxed(),
         filter
-    );
-    let mut long = narrow!(
-        activity_spans::table
-            .inner_join(activities::table)
-            .filter(activity_spans::long_span.eq(true))
-            .into_boxed(),
-        filter
-    );
-    if let Some(to) = filter.to {
-        short = short.filter(activity_spans::occurs_from.le(to));
-        long = long.filter(
-            activity_spans::occurs_from
-                .is_null()
-                .or(activity_spans::occurs_from.le(to)),
-        );
+    )
+    .select(key)
+    .load(conn)?;
+    if candidates.is_empty() {
+        return Ok(Vec::new());
     }
-    if let Some(from) = filter.from {
-        short = short.filter(activity_spans::occurs_until.ge(from));
-        if let Some(low) = from.checked_sub_days(chrono::Days::new(SHORT_SPAN_DAYS as u64)) {
-            short = short.filter(activity_spans::occurs_from.ge(low));
-        }
-        long = long.filter(
-            activity_spans::occurs_until
-                .is_null()
-                .or(activity_spans::occurs_until.ge(from)),
-        );
-    }
-    let mut candidates: Vec<Key> = short.select(key).load(conn)?;
-    // Long spans (series, long periods) are few: an endless series has no last day.
-    candidates.extend(long.select(key).load::<Key>(conn)?);
-
-    // Expand the candidate series against the range.
     let series: Vec<i64> = candidates
         .iter()
         .filter(|(_, recurring, ..)| *recurring)
         .map(|(id, ..)| *id)
         .collect();
-    let mut occurrences: HashMap<i64, Vec<OccurrenceView>> = HashMap::new();
-    let mut first_day: HashMap<i64, NaiveDate> = HashMap::new();
-    if !series.is_empty() {
-        let rows: Vec<Row> = activities::table
-            .filter(activities::id.eq_any(&series))
-            .select(Row::as_select())
-            .load(conn)?;
-        let mut exception_rows = exceptions_of(conn, &series)?;
-        for row in rows {
-            let Some(rule) = row
-                .rrule
-                .clone()
-                .map(|r| Recurrence::from_stored_with_rdates(r, row.rdates.as_deref()))
-            else {
-                continue;
-            };
-            let timing = row.timing()?;
-            let exceptions = exception_rows
-                .remove(&row.id)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(e, text)| e.into_domain(&timing, text))
-                .collect::<Result<Vec<_>>>()?;
-            let found = rule.occurrences(&timing, &exceptions, from, to);
-            if let Some(first) = found
-                .iter()
-                .filter_map(|o| o.timing.date_range().map(|r| r.0))
-                .min()
-            {
-                first_day.insert(row.id, first);
+    let first = expand(conn, &series, from, to)?;
+    Ok(candidates
+        .into_iter()
+        .filter_map(|(id, recurring, start_date, starts_at)| {
+            if !recurring {
+                return Some((start_date?, starts_at, id));
             }
+            // A series is in the range only if one of its occurrences is.
+            let (day, at) = first.get(&id)?.first()?;
+            Some((*day, *at, id))
+        })
+        .collect())
+}
+
+/// The in-range occurrences of the series among `rows`, which every item of a
+/// range's list carries.
+fn occurrences_of(
+    conn: &mut DbConnection,
+    rows: &[Row],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<HashMap<i64, Vec<OccurrenceView>>> {
+    let series: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.rrule.is_some())
+        .map(|r| r.id)
+        .collect();
+    let mut views = HashMap::new();
+    for (id, found) in expand_views(conn, &series, from, to)? {
+        views.insert(id, found);
+    }
+    Ok(views)
+}
+
+/// The first day and start of each of these series' occurrences touching
+/// `from..=to`, in order (a series with none there has no entry).
+#[allow(clippy::type_complexity)]
+fn expand(
+    conn: &mut DbConnection,
+    series: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<HashMap<i64, Vec<(NaiveDate, Option<NaiveDateTime>)>>> {
+    Ok(expanded(conn, series, from, to)?
+        .into_iter()
+        .map(|(id, found)| {
+            let mut places: Vec<_> = found
+                .iter()
+                .filter_map(|o| {
+                    let (day, _) = o.timing.date_range()?;
+                    Some((day, o.timing.instants().map(|(s, _)| s.naive_utc())))
+                })
+                .collect();
+            places.sort();
+            (id, places)
+        })
+        .filter(|(_, places)| !places.is_empty())
+        .collect())
+}
+
+fn expand_views(
+    conn: &mut DbConnection,
+    series: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<HashMap<i64, Vec<OccurrenceView>>> {
+    Ok(expanded(conn, series, from, to)?
+        .into_iter()
+        .filter(|(_, found)| !found.is_empty())
+        .map(|(id, found)| {
             let views = found
                 .into_iter()
                 .map(|o| OccurrenceView {
@@ -1104,23 +1350,127 @@ fn in_range(
                     moved: o.moved,
                 })
                 .collect();
-            occurrences.insert(row.id, views);
-        }
-    }
-    let mut keyed: Vec<(Option<NaiveDate>, Option<NaiveDateTime>, i64)> = candidates
-        .into_iter()
-        .filter_map(|(id, recurring, start_date, starts_at)| {
-            if !recurring {
-                return Some((start_date, starts_at, id));
-            }
-            // A series is in the range only if one of its occurrences is.
-            Some((Some(*first_day.get(&id)?), starts_at, id))
+            (id, views)
         })
+        .collect())
+}
+
+/// These series' occurrences touching `from..=to`, exceptions applied.
+fn expanded(
+    conn: &mut DbConnection,
+    series: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(i64, Vec<crate::domain::recurrence::Occurrence>)>> {
+    if series.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Row> = activities::table
+        .filter(activities::id.eq_any(series))
+        .select(Row::as_select())
+        .load(conn)?;
+    let mut exception_rows = exceptions_of(conn, series)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(rule) = row
+            .rrule
+            .clone()
+            .map(|r| Recurrence::from_stored_with_rdates(r, row.rdates.as_deref()))
+        else {
+            continue;
+        };
+        let timing = row.timing()?;
+        let exceptions = exception_rows
+            .remove(&row.id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(e, text)| e.into_domain(&timing, text))
+            .collect::<Result<Vec<_>>>()?;
+        out.push((row.id, rule.occurrences(&timing, &exceptions, from, to)));
+    }
+    Ok(out)
+}
+
+/// One occurrence touching a range, as a calendar grid places it: the
+/// activity, its first and last day, its start, and whether its timing is a
+/// whole month (shown apart from the days).
+pub type DaySlot = (i64, NaiveDate, NaiveDate, Option<NaiveDateTime>, bool);
+
+/// The occurrences touching `from..=to` of the activities matching `filter`
+/// (its own dates aside), in list order, without loading the activities: a
+/// month grid picks what it shows from these, then loads only that
+/// ([`in_order_for_range`]).
+pub fn slots_in_range(
+    conn: &mut DbConnection,
+    filter: &ActivityFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DaySlot>> {
+    let month = crate::domain::timing::Precision::Month.as_str();
+    let stored: Vec<(i64, NaiveDate, NaiveDate, Option<NaiveDateTime>, String)> = touching!(
+        narrow!(
+            activity_occurrences::table
+                .inner_join(activities::table)
+                .into_boxed(),
+            filter
+        ),
+        from,
+        to
+    )
+    .order_by((
+        activity_occurrences::starts_on,
+        activity_occurrences::starts_at,
+        activity_occurrences::activity_id,
+    ))
+    .select((
+        activity_occurrences::activity_id,
+        activity_occurrences::starts_on,
+        activity_occurrences::ends_on,
+        activity_occurrences::starts_at,
+        activities::time_precision,
+    ))
+    .load(conn)?;
+    let mut slots: Vec<DaySlot> = stored
+        .into_iter()
+        .map(|(id, s, e, at, precision)| (id, s, e, at, precision == month))
         .collect();
-    keyed.sort_by_key(|(date, starts_at, id)| (date.is_none(), *date, *starts_at, *id));
-    keyed.dedup_by_key(|(.., id)| *id);
-    occurrences.retain(|id, _| first_day.contains_key(id));
-    Ok((keyed.into_iter().map(|(.., id)| id).collect(), occurrences))
+    // Series not all stored for this range: expanded, merged in.
+    let unstored: Vec<i64> = unstored_in_range(conn, filter, from, to)?
+        .into_iter()
+        .map(|slot| slot.2)
+        .collect();
+    if !unstored.is_empty() {
+        slots.retain(|slot| !unstored.contains(&slot.0));
+        for (id, found) in expanded(conn, &unstored, from, to)? {
+            for o in found {
+                if let Some((s, e)) = o.timing.date_range() {
+                    slots.push((
+                        id,
+                        s,
+                        e,
+                        o.timing.instants().map(|(s, _)| s.naive_utc()),
+                        false,
+                    ));
+                }
+            }
+        }
+        slots.sort_by_key(|&(id, s, _, at, _)| (s, at, id));
+    }
+    Ok(slots)
+}
+
+/// These activities, hydrated, in this order, each series carrying its
+/// occurrences touching `from..=to`.
+pub fn in_order_for_range(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+    lang: Option<Language>,
+) -> Result<Vec<Activity>> {
+    let rows = rows_in_order(conn, ids)?;
+    let mut occurrences = occurrences_of(conn, &rows, from, to)?;
+    finish(conn, rows, &mut occurrences, lang)
 }
 
 /// Whole rows of these ids, in this order.

@@ -268,7 +268,10 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>> {
             result
         }
     };
-    applied.map_err(|e| Error::Internal(anyhow::anyhow!("migration failed: {e}")))
+    let applied = applied.map_err(|e| Error::Internal(anyhow::anyhow!("migration failed: {e}")))?;
+    // Data a migration cannot write in SQL: the occurrences of older series.
+    activities::store_missing_occurrences(conn)?;
+    Ok(applied)
 }
 
 /// Reverts every applied migration, newest first (used by `pregon migrate --revert-all`

@@ -578,10 +578,28 @@ diesel::table! {
         occurs_from -> Nullable<Date>,
         occurs_until -> Nullable<Date>,
         long_span -> Bool,
+        occurrences_stored -> Bool,
+        stored_through -> Nullable<Date>,
     }
 }
 
 diesel::joinable!(activity_spans -> activities (activity_id));
+
+diesel::table! {
+    activity_occurrences (activity_id, n) {
+        activity_id -> BigInt,
+        n -> Integer,
+        starts_on -> Date,
+        ends_on -> Date,
+        starts_at -> Nullable<Timestamp>,
+        long_span -> Bool,
+    }
+}
+
+diesel::joinable!(activity_occurrences -> activities (activity_id));
+diesel::allow_tables_to_appear_in_same_query!(activity_occurrences, activities);
+diesel::allow_tables_to_appear_in_same_query!(activity_occurrences, activity_channels);
+diesel::allow_tables_to_appear_in_same_query!(activity_occurrences, activity_translations);
 diesel::allow_tables_to_appear_in_same_query!(activity_spans, activities);
 diesel::allow_tables_to_appear_in_same_query!(activity_spans, activity_channels);
 diesel::allow_tables_to_appear_in_same_query!(activity_spans, activity_translations);

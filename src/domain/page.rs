@@ -85,3 +85,12 @@ pub struct Page<T> {
     pub page: i64,
     pub per_page: i64,
 }
+
+impl<T> Page<T> {
+    /// How many pages the whole list takes (at least one).
+    pub fn pages(&self) -> i64 {
+        (self.total + self.per_page - 1)
+            .div_euclid(self.per_page.max(1))
+            .max(1)
+    }
+}

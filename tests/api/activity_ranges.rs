@@ -211,3 +211,127 @@ async fn an_edited_series_is_found_where_it_now_recurs() {
     assert_eq!(september["total"], 1);
     assert!(september["items"][0]["occurrences"].is_null());
 }
+
+#[tokio::test]
+async fn a_series_stored_before_its_occurrences_were_is_found_then_stored_at_start() {
+    use diesel::prelude::*;
+    use pregon::db::schema::{activity_occurrences, activity_spans};
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let mut body = named(
+        activity(&f, exact("2020-01-07T10:00", "2020-01-07T11:00")),
+        "monthly",
+    );
+    body["recurrence"] = json!({"rule": "FREQ=MONTHLY;COUNT=12"});
+    let id = app.create("/api/v1/activities", body).await["id"]
+        .as_i64()
+        .unwrap();
+    create_plain(&app, &f, "2020-06-20T09:00", "one-off in June").await;
+    let stored = |app: &TestApp| -> (i64, bool) {
+        let mut conn = app.db.get().unwrap();
+        let rows: i64 = activity_occurrences::table
+            .filter(activity_occurrences::activity_id.eq(id))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        let flag: bool = activity_spans::table
+            .find(id)
+            .select(activity_spans::occurrences_stored)
+            .first(&mut conn)
+            .unwrap();
+        (rows, flag)
+    };
+    assert_eq!(stored(&app), (12, true));
+
+    // As a series written before occurrences were stored: a span, no occurrences.
+    {
+        let mut conn = app.db.get().unwrap();
+        diesel::delete(
+            activity_occurrences::table.filter(activity_occurrences::activity_id.eq(id)),
+        )
+        .execute(&mut conn)
+        .unwrap();
+        diesel::update(activity_spans::table.find(id))
+            .set(activity_spans::occurrences_stored.eq(false))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let june = "/api/v1/activities?from=2020-06-01&to=2020-06-30&per_page=1";
+    let check = |page: Value| {
+        assert_eq!(page["total"], 2, "{page}");
+        assert_eq!(titles(&page), ["monthly"]);
+        assert_eq!(
+            page["items"][0]["occurrences"][0]["timing"]["start"],
+            "2020-06-07T10:00:00"
+        );
+    };
+    check(app.get_json(june).await);
+
+    // What start-up runs after the migrations stores them.
+    pregon::db::run_migrations(&mut app.db.get().unwrap()).unwrap();
+    assert_eq!(stored(&app), (12, true));
+    check(app.get_json(june).await);
+    let second = app
+        .get_json("/api/v1/activities?from=2020-06-01&to=2020-06-30&per_page=1&page=2")
+        .await;
+    assert_eq!(titles(&second), ["one-off in June"]);
+}
+
+async fn create_plain(app: &TestApp, f: &crate::activities::Fixture, start: &str, title: &str) {
+    let end = format!("{}T23:00", &start[..10]);
+    app.create(
+        "/api/v1/activities",
+        named(activity(f, exact(start, &end)), title),
+    )
+    .await;
+}
+
+/// Every page of a range, put together, is the range's whole list in order,
+/// with the same total, whatever mix of series, long spans and plain items it has.
+#[tokio::test]
+async fn the_pages_of_a_range_put_together_are_its_whole_list() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    for i in 0..9 {
+        let day = format!("2020-03-{:02}T{:02}:00", 1 + i * 3, 8 + i);
+        create_plain(&app, &f, &day, &format!("plain {i}")).await;
+    }
+    for (i, rule) in [
+        "FREQ=WEEKLY;COUNT=20",
+        "FREQ=DAILY;INTERVAL=5;COUNT=30",
+        "FREQ=YEARLY",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut body = named(
+            activity(
+                &f,
+                exact(
+                    &format!("2020-01-0{}T07:30", i + 2),
+                    &format!("2020-01-0{}T08:00", i + 2),
+                ),
+            ),
+            &format!("series {i}"),
+        );
+        body["recurrence"] = json!({ "rule": rule });
+        app.create("/api/v1/activities", body).await;
+    }
+    let whole = app
+        .get_json("/api/v1/activities?from=2020-03-01&to=2020-04-30&per_page=500")
+        .await;
+    let all = titles(&whole);
+    assert_eq!(whole["total"], all.len() as i64);
+    assert_eq!(all.len(), 11, "{all:?}"); // the yearly one recurs in January only
+    let mut pieced = Vec::new();
+    for page in 1..=4 {
+        let p = app
+            .get_json(&format!(
+                "/api/v1/activities?from=2020-03-01&to=2020-04-30&per_page=3&page={page}"
+            ))
+            .await;
+        assert_eq!(p["total"], 11);
+        pieced.extend(titles(&p));
+    }
+    assert_eq!(pieced, all);
+}

@@ -573,3 +573,94 @@ async fn the_public_agenda_offers_calendar_subscriptions_in_the_visitors_languag
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// The `href` of the link marked `rel="{rel}"`, unescaped.
+fn rel_link(html: &str, rel: &str) -> Option<String> {
+    let at = html.find(&format!("\" rel=\"{rel}\""))?;
+    let start = html[..at].rfind("href=\"")? + "href=\"".len();
+    Some(html[start..at].replace("&amp;", "&").replace("&#38;", "&"))
+}
+
+#[tokio::test]
+async fn the_agenda_is_paged_and_a_crowded_day_links_to_the_rest() {
+    let app = spawn_app().await;
+    let f = crate::activities::fixture(&app).await;
+    person(&app, "ane@example.org", "Ane", "editor", "en", PASSWORD).await;
+    let mut ane = web_sign_in(&app, "ane@example.org", PASSWORD).await;
+    let titled = |timing: Value, title: String| {
+        let mut body = crate::activities::activity(&f, timing);
+        body["translations"] = json!({"en": {"title": title}});
+        body
+    };
+    // 105 items on one crowded day, and 25 whose date is to be confirmed.
+    for i in 0..105 {
+        let at = format!("2020-03-10T{:02}:{:02}", 8 + i / 60, i % 60);
+        let end = format!("2020-03-10T{:02}:{:02}", 9 + i / 60, i % 60);
+        let timing =
+            json!({"precision": "exact", "start": at, "end": end, "time_zone": "Europe/Madrid"});
+        app.create("/api/v1/activities", titled(timing, format!("Item {i:03}")))
+            .await;
+    }
+    for i in 0..25 {
+        app.create(
+            "/api/v1/activities",
+            titled(json!({"precision": "tbc"}), format!("Undated {i:02}")),
+        )
+        .await;
+    }
+
+    // A hundred a page, in date order, undated last; the links keep the filters.
+    let (status, first) = ane
+        .get(
+            &app,
+            &format!("/app/agenda?plan={}&kind=event&lang=en", f.plan),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(first.matches(">Item ").count(), 100, "{first}");
+    assert!(first.contains(">Item 000<") && !first.contains(">Item 100<"));
+    assert!(first.contains("Page 1 of 2"));
+    assert!(rel_link(&first, "prev").is_none());
+    let next = rel_link(&first, "next").expect("a link to the next page");
+    assert!(
+        next.contains("kind=event") && next.contains("page=2"),
+        "{next}"
+    );
+    let (_, second) = ane.get(&app, &next).await;
+    assert_eq!(second.matches(">Item ").count(), 5);
+    assert_eq!(second.matches(">Undated ").count(), 25);
+    assert!(second.contains("Page 2 of 2"));
+    assert!(rel_link(&second, "next").is_none());
+    assert!(rel_link(&second, "prev").unwrap().contains("page=1"));
+
+    // The month grid shows the day's first four and links to the rest of it.
+    let (_, month) = ane
+        .get(
+            &app,
+            &format!("/app/calendar?plan={}&month=2020-03&lang=en", f.plan),
+        )
+        .await;
+    assert_eq!(month.matches(">Item ").count(), 4, "{month}");
+    assert!(month.contains(">Item 000<") && month.contains(">Item 003<"));
+    assert!(month.contains("101 more on this day"));
+    assert!(month.contains("week=2020-03-10#day-2020-03-10"));
+    // Twenty of the undated, and a link to all of them.
+    assert_eq!(month.matches(">Undated ").count(), 20);
+    assert!(month.contains("All 25 items to be confirmed"));
+    assert!(month.contains("when=tbc"));
+    let (_, tbc) = ane
+        .get(
+            &app,
+            &format!("/app/agenda?plan={}&when=tbc&lang=en", f.plan),
+        )
+        .await;
+    assert_eq!(tbc.matches(">Undated ").count(), 25);
+    // The week view of that day lists every one of its items.
+    let (_, week) = ane
+        .get(
+            &app,
+            &format!("/app/calendar/week?plan={}&week=2020-03-10&lang=en", f.plan),
+        )
+        .await;
+    assert_eq!(week.matches(">Item ").count(), 105);
+}

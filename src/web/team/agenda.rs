@@ -181,7 +181,13 @@ pub struct AgendaPage {
     pub groups: Vec<Group>,
     pub total: usize,
     pub calendar_link: String,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+    pub page_label: String,
 }
+
+/// Items on one page of the agenda.
+const AGENDA_PAGE: i64 = 100;
 
 async fn filter_form(
     state: &State,
@@ -278,22 +284,36 @@ pub async fn agenda(state: State, req: HttpRequest) -> HttpResponse {
     };
     let t = c.tr();
     let filter = f.filter(plan.id);
+    let asked = PageRequest {
+        page: query(&req, "page")
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|p| *p >= 1),
+        per_page: Some(AGENDA_PAGE),
+    };
+    let today = state.clock.now().date_naive();
+    let when = f.when;
+    // A page of the list in date order, undated last, cut in SQL; a "when"
+    // view (due, late, to be confirmed) is decided per item, then cut.
     let found = state
         .db
-        .run(move |conn| crate::db::activities::all(conn, &filter))
+        .run(move |conn| match when {
+            None => crate::db::activities::list(conn, &filter, asked),
+            Some(w) => {
+                let mut all = crate::db::activities::all(conn, &filter)?;
+                all.retain(|a| w.admits(a, today));
+                Ok(asked.slice(all))
+            }
+        })
         .await;
-    let mut activities = match found {
+    let found = match found {
         Ok(a) => a,
         Err(e) => return page::error_page(&mut c, &e),
     };
-    let today = state.clock.now().date_naive();
-    if let Some(w) = f.when {
-        activities.retain(|a| w.admits(a, today));
-    }
+    let (total, pages) = (found.total, found.pages());
+    let mut activities = found.items;
     for a in &mut activities {
         a.localise(c.lang);
     }
-    activities.sort_by_key(|a| (a.timing.date_range().map(|(s, _)| s), a.id));
     let mut groups: Vec<Group> = Vec::new();
     let mut tbc = Vec::new();
     for a in &activities {
@@ -322,8 +342,24 @@ pub async fn agenda(state: State, req: HttpRequest) -> HttpResponse {
         Err(e) => return page::error_page(&mut c, &e),
     };
     c.set_title(t.t("nav.agenda"));
+    let number = asked.page();
+    let link = |n: i64| {
+        format!(
+            "/app/agenda?{}",
+            f.query(plan.id, &[("page", n.to_string())])
+        )
+    };
     let page = AgendaPage {
-        total: activities.len(),
+        total: total as usize,
+        prev: (number > 1).then(|| link(number - 1)),
+        next: (number < pages).then(|| link(number + 1)),
+        page_label: t.f(
+            "nl.page_of",
+            &[
+                ("page", &number.to_string()),
+                ("pages", &pages.max(1).to_string()),
+            ],
+        ),
         calendar_link: format!("/app/calendar?{}", f.query(plan.id, &[])),
         form,
         groups,
@@ -417,6 +453,8 @@ pub struct DayCell {
     pub label: String,
     pub in_month: bool,
     pub items: Vec<Item>,
+    /// How many more the day has, linked to it in the week view.
+    pub more: Option<Link>,
 }
 
 #[derive(askama::Template)]
@@ -429,6 +467,7 @@ pub struct CalendarPage {
     pub weeks: Vec<Vec<DayCell>>,
     pub whole_month: Vec<Item>,
     pub tbc: Vec<Item>,
+    pub tbc_more: Option<Link>,
     pub prev: String,
     pub next: String,
     pub month_value: String,
@@ -469,16 +508,24 @@ pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
     in_range.from = Some(first);
     in_range.to = Some(last);
     let undated = plan_filter.clone();
+    let when = f.when;
     let found = state
         .db
         .run(move |conn| {
-            Ok((
-                crate::db::activities::all(conn, &in_range)?,
-                crate::db::activities::to_be_confirmed(conn, &undated)?,
-            ))
+            let tbc = crate::db::activities::to_be_confirmed(conn, &undated, TBC_ITEMS)?;
+            if when.is_some() {
+                // A "when" view (due, late) is decided per item, and is short.
+                return Ok((crate::db::activities::all(conn, &in_range)?, None, tbc));
+            }
+            // Each day shows its first DAY_ITEMS; only those are loaded.
+            let slots = crate::db::activities::slots_in_range(conn, &in_range, first, last)?;
+            let grid = Grid::pick(&slots, first, last);
+            let items =
+                crate::db::activities::in_order_for_range(conn, &grid.ids, first, last, None)?;
+            Ok((items, Some(grid), tbc))
         })
         .await;
-    let (mut month_items, mut everything) = match found {
+    let (mut month_items, grid, (mut everything, tbc_total)) = match found {
         Ok(x) => x,
         Err(e) => return page::error_page(&mut c, &e),
     };
@@ -501,20 +548,37 @@ pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
         }
     }
     let whole_month = place_on_days(&t, &month_items, zone, &mut days, first, last);
-    let tbc: Vec<Item> = everything
-        .iter()
-        .filter(|a| a.timing == Timing::ToBeConfirmed)
-        .map(|a| item(&t, a, zone))
-        .collect();
+    let (tbc, tbc_more) = tbc_list(&t, &everything, tbc_total, zone, &f, plan.id);
     let weeks = days
         .chunks(7)
         .map(|w| {
             w.iter()
-                .map(|(d, items)| DayCell {
-                    day: d.day(),
-                    label: format::date(&t, *d),
-                    in_month: d.month() == first.month(),
-                    items: items.clone(),
+                .map(|(d, items)| {
+                    let mut items = items.clone();
+                    let mut more = None;
+                    if let Some(grid) = &grid {
+                        let (shown, count) = grid.day(*d);
+                        items.retain(|i| shown.contains(&i.id));
+                        if count > shown.len() {
+                            more = Some(Link {
+                                label: t.f(
+                                    "calendar.more",
+                                    &[("n", &(count - shown.len()).to_string())],
+                                ),
+                                href: format!(
+                                    "/app/calendar/week?{}#day-{d}",
+                                    f.query(plan.id, &[("week", d.to_string())])
+                                ),
+                            });
+                        }
+                    }
+                    DayCell {
+                        day: d.day(),
+                        label: format::date(&t, *d),
+                        in_month: d.month() == first.month(),
+                        items,
+                        more,
+                    }
                 })
                 .collect()
         })
@@ -564,10 +628,101 @@ pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
         weeks,
         whole_month,
         tbc,
+        tbc_more,
         form,
         c,
     };
     render(StatusCode::OK, &page.c, &page)
+}
+
+/// Items a day of the month grid shows; the others are a link to that day
+/// in the week view.
+const DAY_ITEMS: usize = 4;
+
+/// Items to be confirmed the month and week pages list; the others are a
+/// link to the agenda's list of them.
+const TBC_ITEMS: i64 = 20;
+
+/// What a month grid shows of a range's occurrences: on each day its first
+/// [`DAY_ITEMS`] activities (in list order) and how many there are; every
+/// whole-month one; `ids`, the activities to load for that.
+pub struct Grid {
+    ids: Vec<i64>,
+    days: std::collections::HashMap<NaiveDate, (Vec<i64>, usize)>,
+}
+
+impl Grid {
+    fn pick(slots: &[crate::db::activities::DaySlot], first: NaiveDate, last: NaiveDate) -> Grid {
+        let mut on_day: std::collections::BTreeMap<NaiveDate, Vec<i64>> = Default::default();
+        let mut ids: Vec<i64> = Vec::new();
+        for &(id, s, e, _, whole_month) in slots {
+            if whole_month {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+                continue;
+            }
+            for day in s.max(first).iter_days().take_while(|d| *d <= e.min(last)) {
+                let found = on_day.entry(day).or_default();
+                if !found.contains(&id) {
+                    found.push(id);
+                }
+            }
+        }
+        let mut days = std::collections::HashMap::new();
+        for (day, found) in on_day {
+            let shown: Vec<i64> = found.iter().take(DAY_ITEMS).copied().collect();
+            for id in &shown {
+                if !ids.contains(id) {
+                    ids.push(*id);
+                }
+            }
+            days.insert(day, (shown, found.len()));
+        }
+        Grid { ids, days }
+    }
+
+    /// The activities a day shows, and how many touch it.
+    fn day(&self, d: NaiveDate) -> (&[i64], usize) {
+        self.days
+            .get(&d)
+            .map(|(shown, n)| (shown.as_slice(), *n))
+            .unwrap_or((&[], 0))
+    }
+}
+
+/// A link with its text.
+pub struct Link {
+    pub label: String,
+    pub href: String,
+}
+
+/// The to-be-confirmed list of the month and week pages, and the link to all
+/// of them when there are more than it shows.
+fn tbc_list(
+    t: &Tr,
+    listed: &[Activity],
+    total: i64,
+    zone: Zone,
+    f: &Filters,
+    plan_id: i64,
+) -> (Vec<Item>, Option<Link>) {
+    let items: Vec<Item> = listed
+        .iter()
+        .filter(|a| a.timing == Timing::ToBeConfirmed)
+        .map(|a| item(t, a, zone))
+        .collect();
+    let more = (f.when.is_none() && total > items.len() as i64).then(|| {
+        let all = Filters {
+            when: Some(When::Tbc),
+            ..f.clone()
+        };
+        Link {
+            label: t.f("calendar.all_tbc", &[("n", &total.to_string())]),
+            href: format!("/app/agenda?{}", all.query(plan_id, &[])),
+        }
+    });
+    (items, more)
 }
 
 pub struct WeekDay {
@@ -586,6 +741,7 @@ pub struct WeekPage {
     pub days: Vec<WeekDay>,
     pub whole_month: Vec<Item>,
     pub tbc: Vec<Item>,
+    pub tbc_more: Option<Link>,
     pub prev: String,
     pub next: String,
     pub week_value: String,
@@ -630,11 +786,11 @@ pub async fn week(state: State, req: HttpRequest) -> HttpResponse {
         .run(move |conn| {
             Ok((
                 crate::db::activities::all(conn, &in_range)?,
-                crate::db::activities::to_be_confirmed(conn, &undated)?,
+                crate::db::activities::to_be_confirmed(conn, &undated, TBC_ITEMS)?,
             ))
         })
         .await;
-    let (mut week_items, mut everything) = match found {
+    let (mut week_items, (mut everything, tbc_total)) = match found {
         Ok(x) => x,
         Err(e) => return page::error_page(&mut c, &e),
     };
@@ -648,11 +804,7 @@ pub async fn week(state: State, req: HttpRequest) -> HttpResponse {
     let mut days: Vec<(NaiveDate, Vec<Item>)> =
         first.iter_days().take(7).map(|d| (d, Vec::new())).collect();
     let whole_month = place_on_days(&t, &week_items, zone, &mut days, first, last);
-    let tbc: Vec<Item> = everything
-        .iter()
-        .filter(|a| a.timing == Timing::ToBeConfirmed)
-        .map(|a| item(&t, a, zone))
-        .collect();
+    let (tbc, tbc_more) = tbc_list(&t, &everything, tbc_total, zone, &f, plan.id);
     let mut form = match filter_form(&state, &t, c.lang, plan.id, &f).await {
         Ok(form) => form,
         Err(e) => return page::error_page(&mut c, &e),
@@ -691,6 +843,7 @@ pub async fn week(state: State, req: HttpRequest) -> HttpResponse {
         heading,
         whole_month,
         tbc,
+        tbc_more,
         form,
         c,
     };

@@ -239,7 +239,7 @@ async fn list_view(
         q.append_pair("page", &p.to_string());
         format!("/app/newsletter/lists/{id}?{}", q.finish())
     };
-    let pages = ((found.total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let pages = found.pages();
     c.set_title(format!("{} · {}", t.t("nl.list"), list.name));
     Ok(ListPage {
         id,
