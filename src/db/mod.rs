@@ -252,26 +252,34 @@ pub fn write_transaction<T>(
     Ok(value)
 }
 
-/// Applies pending migrations. On PostgreSQL an advisory lock keeps several
-/// `pregon` processes starting together from migrating at once.
+/// Applies pending migrations, then writes what a migration cannot write in
+/// SQL (the stored occurrences of series written before they were stored).
+/// On PostgreSQL an advisory lock keeps several `pregon` processes starting
+/// together from doing either at once.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>> {
-    let applied = match conn {
-        DbConnection::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.iter().map(|m| m.to_string()).collect()),
-        DbConnection::Postgres(c) => {
-            c.batch_execute("SELECT pg_advisory_lock(4242001)")?;
-            let result = c
+    let migrate = |conn: &mut DbConnection| -> Result<Vec<String>> {
+        let applied = match conn {
+            DbConnection::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+            DbConnection::Postgres(c) => c
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.iter().map(|m| m.to_string()).collect());
-            c.batch_execute("SELECT pg_advisory_unlock(4242001)")?;
-            result
-        }
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        };
+        let applied =
+            applied.map_err(|e| Error::Internal(anyhow::anyhow!("migration failed: {e}")))?;
+        activities::store_missing_occurrences(conn)?;
+        Ok(applied)
     };
-    let applied = applied.map_err(|e| Error::Internal(anyhow::anyhow!("migration failed: {e}")))?;
-    // Data a migration cannot write in SQL: the occurrences of older series.
-    activities::store_missing_occurrences(conn)?;
-    Ok(applied)
+    let postgres = matches!(conn, DbConnection::Postgres(_));
+    if postgres {
+        conn.batch_execute("SELECT pg_advisory_lock(4242001)")?;
+    }
+    let result = migrate(conn);
+    if postgres {
+        conn.batch_execute("SELECT pg_advisory_unlock(4242001)")?;
+    }
+    result
 }
 
 /// Reverts every applied migration, newest first (used by `pregon migrate --revert-all`
