@@ -121,6 +121,7 @@ start() {
 
 SERVERS=(
     "before_10k $BASE_BIN 10000"
+    "before_100k $BASE_BIN 100000"
     "after_1k $WORK/after 1000"
     "after_10k $WORK/after 10000"
     "after_100k $WORK/after 100000"
@@ -138,6 +139,7 @@ CASES=(
     "month_after_1k after_1k $MONTH"
     "month_after_10k after_10k $MONTH"
     "month_after_100k after_100k $MONTH"
+    "month_before_100k before_100k $MONTH"
     "day_after_10k after_10k $DAY"
     "day_after_100k after_100k $DAY"
     "unfiltered_before_10k before_10k /api/v1/activities?per_page=100"
@@ -146,6 +148,8 @@ CASES=(
     "month_page_after_10k after_10k /app/calendar?month=2020-03"
     "week_page_after_10k after_10k /app/calendar/week?week=2020-03-09"
     "agenda_page_after_10k after_10k /app/agenda"
+    "month_page_before_10k before_10k /app/calendar?month=2020-03"
+    "agenda_page_before_10k before_10k /app/agenda"
 )
 
 # wrk reports 50/75/90/99 %; p95 comes from its Lua summary.
@@ -158,7 +162,7 @@ done = function(summary, latency, requests)
 end
 LUA
 
-declare -A RESULT
+declare -A RESULT WEIGHT
 for c in "${CASES[@]}"; do
     read -r name server path <<<"$c"
     if [ "$HAVE_BASE" = no ] && [[ $server == before_* ]]; then echo "SKIPPED $name (no baseline binary)"; continue; fi
@@ -171,7 +175,10 @@ for c in "${CASES[@]}"; do
         auth="Cookie: pregon_session=${!session_var}"
         read -r code bytes < <(curl -s -o /dev/null -w '%{http_code} %{size_download}\n' -H "$auth" "$url")
         if [ "$code" != 200 ]; then echo "$name: $path answered $code" >&2; exit 1; fi
-        summary="status=$code bytes=$bytes"
+        # What a browser downloads: the same page asked for gzip (bytes on the wire).
+        gzip_bytes=$(curl -s -o /dev/null -w '%{size_download}' -H "$auth" -H 'Accept-Encoding: gzip' "$url")
+        summary="status=$code bytes=$bytes gzip_bytes=$gzip_bytes"
+        WEIGHT[$name]=$gzip_bytes
     else
     # The answer is checked once (status, size, total), then loaded.
     summary=$(curl -sf -H "$auth" "$url" | python3 -c 'import json,sys; p=json.load(sys.stdin); print("items=%d total=%d" % (len(p["items"]), p["total"]))')
@@ -188,8 +195,25 @@ ratio() {
     awk -v a="$(val "$1" "$2")" -v b="$(val "$1" "$3")" 'BEGIN {printf "%.2f", a / b}'
 }
 echo "RATIOS month_10k_rps_after_vs_before=$(ratio rps month_after_10k month_before_10k)" \
+    "month_100k_rps_after_vs_before=$(ratio rps month_after_100k month_before_100k)" \
     "month_p95_100k_vs_10k=$(ratio p95_ms month_after_100k month_after_10k)" \
     "day_p95_100k_vs_10k=$(ratio p95_ms day_after_100k day_after_10k)" \
     "month_p95_10k_vs_1k=$(ratio p95_ms month_after_10k month_after_1k)" \
     "month_page_rps_vs_api=$(ratio rps month_page_after_10k month_after_10k)" \
     "week_page_rps_vs_api=$(ratio rps week_page_after_10k month_after_10k)"
+
+# Issue 9's targets, each on its own line.
+target() { awk -v v="$2" -v lim="$3" -v op="$4" -v name="$1" 'BEGIN {
+    if (v == "" || v == "n/a") { printf "TARGET %s n/a\n", name; exit }
+    ok = (op == "<=") ? (v + 0 <= lim + 0) : (v + 0 >= lim + 0)
+    printf "TARGET %s=%s (%s %s) %s\n", name, v, op, lim, ok ? "met" : "NOT MET" }'; }
+p95() { [ -n "${RESULT[$1]:-}" ] && val p95_ms "$1"; }
+target month_10k_p95_ms "$(p95 month_after_10k)" 25 "<="
+target month_p95_100k_vs_10k "$(ratio p95_ms month_after_100k month_after_10k)" 1.5 "<="
+target month_page_10k_p95_ms "$(p95 month_page_after_10k)" 50 "<="
+target agenda_page_10k_p95_ms "$(p95 agenda_page_after_10k)" 50 "<="
+target month_page_rps_vs_api "$(ratio rps month_page_after_10k month_after_10k)" 0.5 ">="
+target agenda_page_rps_vs_api "$(ratio rps agenda_page_after_10k month_after_10k)" 0.5 ">="
+for page in month_page_after_10k week_page_after_10k agenda_page_after_10k; do
+    target "${page}_gzip_kb" "$(awk -v b="${WEIGHT[$page]:-}" 'BEGIN { if (b != "") printf "%.1f", b / 1024 }')" 100 "<="
+done

@@ -1128,9 +1128,7 @@ type Slot = (NaiveDate, Option<NaiveDateTime>, i64);
 macro_rules! touching {
     ($query:expr, $from:expr, $to:expr) => {{
         let (from, to): (NaiveDate, NaiveDate) = ($from, $to);
-        let low = from
-            .checked_sub_days(chrono::Days::new(SHORT_SPAN_DAYS as u64))
-            .unwrap_or(from);
+        let low = short_from(from);
         $query.filter(
             activity_occurrences::long_span
                 .eq(false)
@@ -1144,10 +1142,16 @@ macro_rules! touching {
     }};
 }
 
+/// The first day a short occurrence touching a range from `from` can start on.
+fn short_from(from: NaiveDate) -> NaiveDate {
+    from.checked_sub_days(chrono::Days::new(SHORT_SPAN_DAYS as u64))
+        .unwrap_or(from)
+}
+
 /// The ids of the activities touching `from..=to`, in list order, and how many
 /// there are. With `page`, only that page's ids: the stored occurrences are
-/// grouped, ordered, counted and cut in SQL, so the query costs the page and
-/// an index count, not the matches. Series whose occurrences are not all
+/// read in the index's order up to the page's last day and counted in SQL, so
+/// the query costs the page and an index count, not the matches. Series whose occurrences are not all
 /// stored for the range (endless ones past their stored years, series written
 /// before occurrences were stored) are expanded here and merged in.
 fn in_range(
@@ -1172,30 +1176,80 @@ fn in_range(
             to
         )
     };
-    let first_on = diesel::dsl::min(activity_occurrences::starts_on);
-    let first_at = diesel::dsl::min(activity_occurrences::starts_at);
-    // Grouped before boxing (diesel cannot group a boxed query).
-    let mut grouped = touching!(
+    // Short occurrences stream in the index's order (long_span, starts_on,
+    // starts_at, activity_id), so a page reads its own rows: the first `want`
+    // rows give the day the page cannot reach past, then every row up to that
+    // day (so that the order within a day is decided here, the same on every
+    // backend). Long ones are few and read whole.
+    let short = || {
         narrow!(
             activity_occurrences::table
                 .inner_join(activities::table)
-                .group_by(activity_occurrences::activity_id)
-                .select((activity_occurrences::activity_id, first_on, first_at))
+                .filter(activity_occurrences::long_span.eq(false))
+                .filter(activity_occurrences::starts_on.between(short_from(from), to))
+                .filter(activity_occurrences::ends_on.ge(from))
                 .into_boxed(),
             filter
-        ),
-        from,
-        to
-    )
-    .order_by((first_on, first_at, activity_occurrences::activity_id));
-    if let Some(page) = page {
-        grouped = grouped.limit(page.offset().saturating_add(page.limit()));
+        )
+        .order_by((
+            activity_occurrences::starts_on,
+            activity_occurrences::starts_at,
+            activity_occurrences::activity_id,
+        ))
+        .select((
+            activity_occurrences::activity_id,
+            activity_occurrences::starts_on,
+            activity_occurrences::starts_at,
+        ))
+    };
+    let mut rows: Vec<(i64, NaiveDate, Option<NaiveDateTime>)> = match page {
+        None => short().load(conn)?,
+        Some(page) => {
+            let needed = page.offset().saturating_add(page.limit()) as usize;
+            let mut want = needed.saturating_mul(2).max(64);
+            loop {
+                let first: Vec<(i64, NaiveDate, Option<NaiveDateTime>)> =
+                    short().limit(want as i64).load(conn)?;
+                let Some(&(_, cut, _)) = first.last() else {
+                    break first;
+                };
+                if first.len() < want {
+                    break first;
+                }
+                let upto: Vec<(i64, NaiveDate, Option<NaiveDateTime>)> = short()
+                    .filter(activity_occurrences::starts_on.le(cut))
+                    .load(conn)?;
+                let distinct: std::collections::HashSet<i64> = upto.iter().map(|r| r.0).collect();
+                if distinct.len() >= needed {
+                    break upto;
+                }
+                want = want.saturating_mul(4);
+            }
+        }
+    };
+    rows.extend(
+        narrow!(
+            activity_occurrences::table
+                .inner_join(activities::table)
+                .filter(activity_occurrences::long_span.eq(true))
+                .filter(activity_occurrences::starts_on.le(to))
+                .filter(activity_occurrences::ends_on.ge(from))
+                .into_boxed(),
+            filter
+        )
+        .select((
+            activity_occurrences::activity_id,
+            activity_occurrences::starts_on,
+            activity_occurrences::starts_at,
+        ))
+        .load::<(i64, NaiveDate, Option<NaiveDateTime>)>(conn)?,
+    );
+    let mut slots: HashMap<i64, Slot> = HashMap::new();
+    for (id, on, at) in rows {
+        let slot = (on, at, id);
+        let entry = slots.entry(id).or_insert(slot);
+        *entry = (*entry).min(slot);
     }
-    let found: Vec<(i64, Option<NaiveDate>, Option<NaiveDateTime>)> = grouped.load(conn)?;
-    let mut slots: HashMap<i64, Slot> = found
-        .into_iter()
-        .filter_map(|(id, on, at)| Some((id, (on?, at, id))))
-        .collect();
     let mut total: i64 = stored()
         .select(diesel::dsl::count(activity_occurrences::activity_id).aggregate_distinct())
         .get_result(conn)?;

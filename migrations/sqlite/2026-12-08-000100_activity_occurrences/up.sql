@@ -15,7 +15,7 @@ CREATE TABLE activity_occurrences (
     PRIMARY KEY (activity_id, n)
 );
 CREATE INDEX activity_occurrences_days
-    ON activity_occurrences (long_span, starts_on, ends_on, activity_id);
+    ON activity_occurrences (long_span, starts_on, starts_at, activity_id, ends_on);
 -- occurrences_stored: every occurrence up to stored_through (NULL: all of them)
 -- is in activity_occurrences. A range query reaching past what is stored
 -- expands the series instead. Series written before this migration are stored
