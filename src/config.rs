@@ -31,6 +31,26 @@ pub struct Settings {
     pub engagement: EngagementSettings,
     #[serde(default)]
     pub manual: ManualSettings,
+    #[serde(default)]
+    pub social: SocialSettings,
+}
+
+/// Social posts: `[social]` (see docs/social.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SocialSettings {
+    /// The largest image taken by the raw upload route
+    /// (`POST …/variants/{channel_id}/{lang}/media`), in bytes; the
+    /// network's own limit is checked as well.
+    pub max_image_bytes: usize,
+}
+
+impl Default for SocialSettings {
+    fn default() -> Self {
+        SocialSettings {
+            max_image_bytes: 8 * 1024 * 1024,
+        }
+    }
 }
 
 /// The manual channel: `[manual]` (see docs/social.md).

@@ -551,8 +551,7 @@ fn checked_media(
     input: &[MediaInput],
     parts: usize,
 ) -> Result<(Vec<posts::NewMedia>, Vec<crate::domain::activity::MediaRef>)> {
-    use crate::domain::activity::{MAX_ALT, MEDIA_TYPES, MediaRef};
-    use sha2::{Digest, Sha256};
+    use crate::domain::activity::MEDIA_TYPES;
     let mut new = Vec::new();
     let mut refs = Vec::new();
     for (k, m) in input.iter().enumerate() {
@@ -568,19 +567,7 @@ fn checked_media(
         if !MEDIA_TYPES.contains(&mime_type.as_str()) {
             return Err(Error::invalid(field("mime_type"), MEDIA_TYPES.join(", ")));
         }
-        let alt = m.alt.as_deref().map(str::trim).unwrap_or("");
-        if alt.is_empty() {
-            return Err(Error::invalid(
-                field("alt"),
-                "required: say what the image shows, for people who cannot see it",
-            ));
-        }
-        if alt.chars().count() > MAX_ALT {
-            return Err(Error::invalid(
-                field("alt"),
-                format!("at most {MAX_ALT} characters"),
-            ));
-        }
+        let alt = checked_alt(m.alt.as_deref(), &field("alt"))?;
         if m.data.len() > 22_369_624 {
             return Err(Error::invalid(field("data"), "at most 16 MiB"));
         }
@@ -590,23 +577,73 @@ fn checked_media(
         if data.is_empty() {
             return Err(Error::invalid(field("data"), "an image has bytes"));
         }
-        let sha256 = hex::encode(Sha256::digest(&data));
-        refs.push(MediaRef {
-            part,
-            mime_type: mime_type.clone(),
-            size: i64::try_from(data.len()).unwrap_or(i64::MAX),
-            sha256: sha256.clone(),
-            alt: alt.to_owned(),
-        });
-        new.push(posts::NewMedia {
-            part: part - 1,
-            mime_type,
-            sha256,
-            alt: alt.to_owned(),
-            data,
-        });
+        let (one, reference) = image(part, mime_type, alt, data);
+        new.push(one);
+        refs.push(reference);
     }
     Ok((new, refs))
+}
+
+/// An alt text as given, checked: required, at most `MAX_ALT` characters.
+fn checked_alt(alt: Option<&str>, field: &str) -> Result<String> {
+    use crate::domain::activity::MAX_ALT;
+    let alt = alt.map(str::trim).unwrap_or("");
+    if alt.is_empty() {
+        return Err(Error::invalid(
+            field,
+            "required: say what the image shows, for people who cannot see it",
+        ));
+    }
+    if alt.chars().count() > MAX_ALT {
+        return Err(Error::invalid(
+            field,
+            format!("at most {MAX_ALT} characters"),
+        ));
+    }
+    Ok(alt.to_owned())
+}
+
+/// One image to store (`part` counted from 1) and its reference in the
+/// variant (what the approval hash covers).
+fn image(
+    part: i32,
+    mime_type: String,
+    alt: String,
+    data: Vec<u8>,
+) -> (posts::NewMedia, crate::domain::activity::MediaRef) {
+    use sha2::{Digest, Sha256};
+    let sha256 = hex::encode(Sha256::digest(&data));
+    let reference = crate::domain::activity::MediaRef {
+        part,
+        mime_type: mime_type.clone(),
+        size: i64::try_from(data.len()).unwrap_or(i64::MAX),
+        sha256: sha256.clone(),
+        alt: alt.clone(),
+    };
+    let new = posts::NewMedia {
+        part: part - 1,
+        mime_type,
+        sha256,
+        alt,
+        data,
+    };
+    (new, reference)
+}
+
+/// An image uploaded as it is (its bytes the request's body): its type as
+/// sniffed from the bytes, its part, its alt text as given.
+pub struct RawImage {
+    pub kind: crate::social::image::Kind,
+    pub part: Option<i32>,
+    pub alt: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// How a write changes a variant's images.
+enum MediaWrite {
+    Keep,
+    Replace(Vec<posts::NewMedia>),
+    Add(posts::NewMedia),
 }
 
 /// Mastodon takes images up to this when the instance does not say.
@@ -857,7 +894,7 @@ pub fn put(
         .as_ref()
         .map(|w| w.as_str().trim().to_owned())
         .filter(|w| !w.is_empty());
-    let mut valid = super::imports::as_valid(&activity);
+    let valid = super::imports::as_valid(&activity);
     let existing = valid
         .post_variants
         .iter()
@@ -882,43 +919,109 @@ pub fn put(
                 .unwrap_or_default(),
         ),
     };
-    let account = channel_accounts::for_channel(conn, channel_id)?;
+    let write = match new_media {
+        Some(new) => MediaWrite::Replace(new),
+        None => MediaWrite::Keep,
+    };
+    let variant = PostVariant {
+        channel_id,
+        lang,
+        body,
+        content_warning,
+        thread,
+        media,
+    };
+    store_variant(conn, cx, &activity, valid, existing, variant, write)
+}
+
+/// Adds one image, uploaded as it is, to an existing variant: the same
+/// checks as images given in the variant (alt text, part, the network's
+/// limits) and the same write (an edit of the activity, in its history; a
+/// standing approval superseded).
+pub fn add_media(
+    conn: &mut DbConnection,
+    cx: &Context,
+    activity_id: i64,
+    channel_id: i64,
+    lang: &str,
+    input: RawImage,
+) -> Result<Vec<VariantView>> {
+    policy::require(&cx.actor, Operation::Write)?;
+    let activity = db::activities::get(conn, activity_id)?;
+    let lang = language(lang)?;
+    let valid = super::imports::as_valid(&activity);
+    let Some(existing) = valid
+        .post_variants
+        .iter()
+        .position(|v| v.channel_id == channel_id && v.lang == lang)
+    else {
+        return Err(Error::not_found(
+            "post variant",
+            format!("{channel_id}/{}", lang.as_str()),
+        ));
+    };
+    let mut variant = valid.post_variants[existing].clone();
+    let parts = variant.thread.len() + 1;
+    let part = input.part.unwrap_or(1);
+    if part < 1 || part as usize > parts {
+        return Err(Error::invalid(
+            "part",
+            format!("1 to {parts} (the variant's parts)"),
+        ));
+    }
+    let alt = checked_alt(input.alt.as_deref(), "alt")?;
+    if input.data.is_empty() {
+        return Err(Error::invalid("body", "an image has bytes"));
+    }
+    let (new, reference) = image(part, input.kind.mime_type().to_owned(), alt, input.data);
+    let index = variant.media.len();
+    variant.media.push(reference);
+    // The network's limits: this image's own size is the request's body.
+    let data_field = format!("media[{index}].data");
+    let write = MediaWrite::Add(new);
+    store_variant(conn, cx, &activity, valid, Some(existing), variant, write).map_err(|e| match e {
+        Error::Invalid { field, message } if field == data_field => Error::invalid("body", message),
+        other => other,
+    })
+}
+
+/// Checks `variant` against its network and writes it (in place of
+/// `existing`, or added) with its images as `write` says: unchanged, it
+/// writes nothing.
+fn store_variant(
+    conn: &mut DbConnection,
+    cx: &Context,
+    activity: &Activity,
+    mut valid: crate::domain::activity::ValidActivity,
+    existing: Option<usize>,
+    variant: PostVariant,
+    write: MediaWrite,
+) -> Result<Vec<VariantView>> {
+    let account = channel_accounts::for_channel(conn, variant.channel_id)?;
     measure_parts(
         account.as_ref(),
-        lang,
-        &body,
-        content_warning.as_deref(),
-        &thread,
-        &media,
+        variant.lang,
+        &variant.body,
+        variant.content_warning.as_deref(),
+        &variant.thread,
+        &variant.media,
     )?;
     match existing.map(|i| &mut valid.post_variants[i]) {
-        Some(v)
-            if v.body == body
-                && v.content_warning == content_warning
-                && v.thread == thread
-                && v.media == media =>
-        {
-            return views(conn, &activity);
-        }
-        Some(v) => {
-            v.body = body;
-            v.content_warning = content_warning;
-            v.thread = thread;
-            v.media = media;
-        }
-        None => valid.post_variants.push(PostVariant {
-            channel_id,
-            lang,
-            body,
-            content_warning,
-            thread,
-            media,
-        }),
+        Some(v) if *v == variant => return views(conn, activity),
+        Some(v) => *v = variant.clone(),
+        None => valid.post_variants.push(variant.clone()),
     }
+    let (activity_id, channel_id, lang) = (activity.id, variant.channel_id, variant.lang);
     let version = activity.version;
     let after = records::update_by::<Activities>(conn, cx, activity_id, |c| {
-        if let Some(new) = &new_media {
-            posts::replace_media(c, activity_id, channel_id, lang.as_str(), new, cx.now)?;
+        match &write {
+            MediaWrite::Keep => {}
+            MediaWrite::Replace(new) => {
+                posts::replace_media(c, activity_id, channel_id, lang.as_str(), new, cx.now)?
+            }
+            MediaWrite::Add(new) => {
+                posts::add_media(c, activity_id, channel_id, lang.as_str(), new, cx.now)?
+            }
         }
         db::activities::update(c, activity_id, version, &valid, cx.now)
     })?;

@@ -488,6 +488,39 @@ pub fn replace_media(
     Ok(())
 }
 
+/// Adds one image after a variant's others (the raw upload).
+pub fn add_media(
+    conn: &mut DbConnection,
+    activity_id: i64,
+    channel_id: i64,
+    lang: &str,
+    media: &NewMedia,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let position: i64 = post_media::table
+        .filter(post_media::activity_id.eq(activity_id))
+        .filter(post_media::channel_id.eq(channel_id))
+        .filter(post_media::lang.eq(lang))
+        .count()
+        .get_result(conn)?;
+    diesel::insert_into(post_media::table)
+        .values((
+            post_media::activity_id.eq(activity_id),
+            post_media::channel_id.eq(channel_id),
+            post_media::lang.eq(lang),
+            post_media::part.eq(media.part),
+            post_media::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
+            post_media::mime_type.eq(&media.mime_type),
+            post_media::size.eq(i64::try_from(media.data.len()).unwrap_or(i64::MAX)),
+            post_media::sha256.eq(&media.sha256),
+            post_media::alt.eq(&media.alt),
+            post_media::data.eq(&media.data),
+            post_media::created_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// An image's bytes, if it still exists.
 pub fn media_data(conn: &mut DbConnection, id: i64) -> Result<Option<Vec<u8>>> {
     Ok(post_media::table

@@ -51,7 +51,8 @@ pub fn read_body(
                     .to_ascii_lowercase(),
             )
         })
-        .unwrap_or(false);
+        // No Content-Type at all: only a route that takes any body takes it.
+        .unwrap_or_else(|| accepts(""));
     let declared_length = req
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -76,6 +76,10 @@ pub enum ApiError {
     BodyTimeout { ms: u64 },
     #[error("this Content-Type is not accepted here")]
     UnsupportedMediaType,
+    /// An upload whose bytes are not an image type taken (sniffed, not
+    /// the `Content-Type` the client gave).
+    #[error("the body is not a PNG, JPEG, GIF or WebP image")]
+    NotAnImage,
     /// A calendar file that cannot be imported.
     #[error("{message}")]
     Import {
@@ -190,6 +194,12 @@ impl ApiError {
                 None,
                 None,
             ),
+            ApiError::NotAnImage => (
+                "not-an-image",
+                "Unsupported media type",
+                Some("body".to_owned()),
+                None,
+            ),
             ApiError::BadQuery(_) => ("bad-query", "Invalid query parameter", None, None),
             ApiError::BadParameter {
                 place: "path",
@@ -267,7 +277,9 @@ impl ResponseError for ApiError {
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType | ApiError::NotAnImage => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::BadQuery(_) | ApiError::BadHeader { .. } | ApiError::BadParameter { .. } => {
                 StatusCode::BAD_REQUEST
             }

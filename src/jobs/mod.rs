@@ -317,6 +317,9 @@ pub fn standard_handlers(
     handlers.push(std::sync::Arc::new(
         crate::social::manual::ManualHandler::new(settings, db.clone(), clock.clone())?,
     ));
+    handlers.push(std::sync::Arc::new(
+        crate::social::manual::ReminderHandler::new(settings, db.clone(), clock.clone())?,
+    ));
     handlers.extend(crate::reminders::handlers(settings, db)?);
     Ok(handlers)
 }

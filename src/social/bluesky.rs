@@ -540,10 +540,15 @@ impl BlueskyHandler {
     ) -> std::result::Result<Vec<Value>, String> {
         let mut images = Vec::new();
         for item in post.media.iter().filter(|m| m.part == index) {
+            // Read once: uploaded when not yet, and its header gives the
+            // aspect ratio (the app shows the image in its shape before it
+            // loads); an unreadable header leaves it out, as the lexicon allows.
+            let data = super::media_bytes(&self.db, item.id).await?;
+            let aspect = super::image::dimensions(&data);
             let blob: Value = match super::stored_upload(&self.db, job.id, item.id).await? {
                 Some(stored) => serde_json::from_str(&stored).map_err(|e| e.to_string())?,
                 None => {
-                    let blob: Value = self.upload_blob(account, base, session, item).await?;
+                    let blob: Value = self.upload_blob(account, base, session, item, data).await?;
                     let stored = super::store_upload(
                         &self.db,
                         job.id,
@@ -555,7 +560,11 @@ impl BlueskyHandler {
                     serde_json::from_str(&stored).map_err(|e| e.to_string())?
                 }
             };
-            images.push(json!({"alt": item.alt, "image": blob}));
+            let mut entry = json!({"alt": item.alt, "image": blob});
+            if let Some((width, height)) = aspect {
+                entry["aspectRatio"] = json!({"width": width, "height": height});
+            }
+            images.push(entry);
         }
         Ok(images)
     }
@@ -566,8 +575,8 @@ impl BlueskyHandler {
         base: &str,
         session: &mut Option<Session>,
         item: &super::MediaItem,
+        data: Vec<u8>,
     ) -> std::result::Result<Value, String> {
-        let data = super::media_bytes(&self.db, item.id).await?;
         let url = self
             .outbound
             .check(&format!("{base}/xrpc/com.atproto.repo.uploadBlob"))?;

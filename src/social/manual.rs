@@ -14,6 +14,15 @@
 //! is then `awaiting_owner`); its idempotency key is the variant and its
 //! approved revision, so a done job never sends a second email. SMTP 4xx →
 //! retry, 5xx → failed (the mailer's rules, shared with reminders).
+//!
+//! Reminder: when that job is done, the same transaction enqueues one
+//! `social.manual.reminder` job (its key the post job's id, so a repeated
+//! run or a restart never makes a second) due halfway through
+//! `manual.link_days`. If the variant is still `awaiting_owner` then, the
+//! recipient gets the email once more, in their language, with a link for
+//! the same job and the same expiry (the first token is kept only as its
+//! hash, so it cannot be sent again; any of the job's links works, once in
+//! all). Marked done before then, the reminder sends nothing.
 
 use crate::clock::SharedClock;
 use crate::db::{Db, DbConnection, channel_accounts, posts};
@@ -27,6 +36,47 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 pub const KIND: &str = "social.manual";
+
+/// The one reminder of a manual post still awaiting its owner.
+pub const REMINDER_KIND: &str = "social.manual.reminder";
+
+/// What a reminder job carries: the manual post's job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reminder {
+    pub post_job_id: i64,
+}
+
+/// Halfway through the link's life: when the reminder goes out.
+pub fn reminder_due(due_at: DateTime<Utc>, link_days: u32) -> DateTime<Utc> {
+    due_at + TimeDelta::seconds(i64::from(link_days) * 86_400 / 2)
+}
+
+/// Enqueues the reminder of the manual post `job` (done: its email went
+/// out); the same job twice is one reminder.
+pub fn enqueue_reminder(
+    conn: &mut DbConnection,
+    job: &Job,
+    link_days: u32,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Ok(post) = serde_json::from_value::<Post>(job.payload.clone()) else {
+        return Ok(());
+    };
+    crate::jobs::enqueue(
+        conn,
+        &NewJob {
+            kind: REMINDER_KIND,
+            key: format!("job:{}", job.id),
+            payload: serde_json::to_value(Reminder {
+                post_job_id: job.id,
+            })
+            .unwrap_or_default(),
+            due_at: reminder_due(post.due_at, link_days),
+        },
+        now,
+    )?;
+    Ok(())
+}
 
 /// The path of the one-time link, before its token.
 pub const LINK_PATH: &str = "/p/done/";
@@ -89,6 +139,7 @@ pub fn email_text(
     post: &Post,
     link: &str,
     expires: &str,
+    reminder: bool,
 ) -> (String, String) {
     let t = Tr::new(lang);
     let language = t.t(&format!("lang.{}", post.lang.as_str()));
@@ -102,10 +153,16 @@ pub fn email_text(
         ("warning", post.content_warning.as_deref().unwrap_or("")),
     ];
     let subject = fill(t.t("manual.subject"), &values);
-    let mut parts = vec![
-        fill(t.t("manual.greeting"), &values),
-        fill(t.t("manual.intro"), &values),
-    ];
+    let subject = if reminder {
+        fill(t.t("manual.reminder_subject"), &[("subject", &subject)])
+    } else {
+        subject
+    };
+    let mut parts = vec![fill(t.t("manual.greeting"), &values)];
+    if reminder {
+        parts.push(fill(t.t("manual.reminder_intro"), &values));
+    }
+    parts.push(fill(t.t("manual.intro"), &values));
     if post.content_warning.is_some() {
         parts.push(fill(t.t("manual.warning"), &values));
     }
@@ -156,7 +213,7 @@ impl ManualHandler {
         let (public_url, days) = (self.public_url.clone(), self.link_days);
         let prepared = self
             .db
-            .run(move |c| prepare(c, &post, job_id, &public_url, days, now))
+            .run(move |c| prepare(c, &post, job_id, &public_url, days, now, false))
             .await;
         match prepared {
             Ok(Ok(prepared)) => self.mailer.send(job, Ok(prepared)).await,
@@ -181,6 +238,7 @@ fn prepare(
     public_url: &str,
     link_days: u32,
     now: DateTime<Utc>,
+    reminder: bool,
 ) -> Result<std::result::Result<Prepared, String>> {
     let account = channel_accounts::get(conn, post.account_id)?;
     let activity = crate::db::activities::get(conn, post.activity_id)?;
@@ -222,6 +280,7 @@ fn prepare(
         post,
         &link,
         &expires.format("%Y-%m-%d %H:%M UTC").to_string(),
+        reminder,
     );
     Ok(Ok(Prepared::Send {
         to,
@@ -231,7 +290,107 @@ fn prepare(
     }))
 }
 
-publisher_handler!(ManualHandler, Network::Manual, send);
+impl crate::jobs::Handler for ManualHandler {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn run<'a>(&'a self, job: &'a Job) -> futures_util::future::BoxFuture<'a, Attempt> {
+        Box::pin(self.send(job))
+    }
+
+    /// As every network (`social::finished`), and once the email went out,
+    /// its reminder in the same transaction.
+    fn finished(
+        &self,
+        conn: &mut DbConnection,
+        job: &Job,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        super::finished(conn, Network::Manual, job, outcome, now)?;
+        if matches!(outcome, Outcome::Done { .. }) {
+            enqueue_reminder(conn, job, self.link_days, now)?;
+        }
+        Ok(())
+    }
+}
+
+/// Sends a manual post's reminder if its variant still awaits its owner.
+pub struct ReminderHandler {
+    db: Db,
+    mailer: Mailer,
+    clock: SharedClock,
+    public_url: String,
+    link_days: u32,
+}
+
+impl ReminderHandler {
+    pub fn new(
+        settings: &crate::config::Settings,
+        db: Db,
+        clock: SharedClock,
+    ) -> anyhow::Result<ReminderHandler> {
+        Ok(ReminderHandler {
+            db,
+            mailer: Mailer::from_settings(settings)?,
+            clock,
+            public_url: settings.server.public_url.trim_end_matches('/').to_owned(),
+            link_days: settings.manual.link_days,
+        })
+    }
+
+    async fn send(&self, job: &Job) -> Attempt {
+        let reminder: Reminder = match serde_json::from_value(job.payload.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::new(
+                    Outcome::failed(format!("bad job payload: {e}")),
+                    Exchange::default(),
+                );
+            }
+        };
+        let now = self.clock.now();
+        let (public_url, days) = (self.public_url.clone(), self.link_days);
+        let prepared = self
+            .db
+            .run(move |c| {
+                let Some(publication) = posts::by_job(c, reminder.post_job_id)? else {
+                    return Ok(Err("not sent: the post has no publication".to_owned()));
+                };
+                if publication.state != crate::domain::network::PublicationState::AwaitingOwner {
+                    return Ok(Ok(Prepared::Skip(format!(
+                        "not sent: the post is {} already",
+                        publication.state
+                    ))));
+                }
+                let row = crate::db::jobs::get(c, reminder.post_job_id)?;
+                let post: Post = serde_json::from_str(&row.payload)
+                    .map_err(|e| Error::Internal(anyhow::anyhow!("bad job payload: {e}")))?;
+                prepare(c, &post, reminder.post_job_id, &public_url, days, now, true)
+            })
+            .await;
+        match prepared {
+            Ok(Ok(prepared)) => self.mailer.send(job, Ok(prepared)).await,
+            Ok(Err(reason)) => Attempt::new(Outcome::failed(reason), Exchange::default()),
+            Err(Error::NotFound { entity, id }) => Attempt::new(
+                Outcome::failed(format!("not sent: {entity} {id} is gone")),
+                Exchange::default(),
+            ),
+            Err(e) => Attempt::new(Outcome::retry(None, e.to_string()), Exchange::default()),
+        }
+    }
+}
+
+impl crate::jobs::Handler for ReminderHandler {
+    fn kind(&self) -> &'static str {
+        REMINDER_KIND
+    }
+
+    fn run<'a>(&'a self, job: &'a Job) -> futures_util::future::BoxFuture<'a, Attempt> {
+        Box::pin(self.send(job))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -40,6 +40,7 @@ pub mod accounts;
 pub mod bluesky;
 pub mod cms;
 pub mod engagement;
+pub mod image;
 pub mod manual;
 pub mod mastodon;
 pub mod text;

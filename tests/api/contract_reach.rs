@@ -413,6 +413,19 @@ async fn every_documented_success_is_reached_with_the_documents_examples() {
         None,
     )
     .await;
+    // An image uploaded as it is: real PNG bytes (a 1×1 header), alt in the query.
+    let png = crate::media_upload::png(1, 1, 64);
+    let req = Req {
+        body: Some(("image/png".into(), png)),
+        ..Req::default()
+    };
+    w.ok(
+        "post",
+        "/api/v1/activities/{id}/variants/{channel_id}/{lang}/media",
+        &format!("{variant}/media?alt=A%20map&part=1"),
+        req,
+    )
+    .await;
     w.get(
         "/api/v1/activities/{id}/variants",
         &format!("/api/v1/activities/{post}/variants"),

@@ -37,6 +37,7 @@ mod logs;
 mod manual_posts;
 mod mastodon;
 mod media;
+mod media_upload;
 mod migrations;
 mod newsletter;
 mod occurrence_overrides;

@@ -768,3 +768,119 @@ async fn a_team_member_says_where_it_was_posted_from_the_activity_page() {
     let (status, _) = ane.get(app, &done).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_post_still_awaiting_its_owner_halfway_through_the_link_gets_one_reminder() {
+    let mail = mail_app().await;
+    let app = &mail.app;
+    let f = fixture(app).await;
+    let ch = social_channel(app, f.org, "reminded").await;
+    let ane = app
+        .create(
+            "/api/v1/people",
+            json!({"name": "Anne", "email": "anne@lyon.example", "language": "fr"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    manual_account(
+        app,
+        json!({"network": "manual", "name": "Forum", "channel_id": ch}),
+    )
+    .await;
+    let id = post(
+        app,
+        f.plan,
+        ch,
+        Some(ane),
+        json!([{"channel_id": ch, "lang": "en", "body": "The study is out"}]),
+    )
+    .await;
+    let runner = planning_runner(app);
+    app.clock.advance(TimeDelta::hours(1));
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    assert_eq!(mail.smtp.messages().len(), 1);
+    assert_eq!(variant_state(app, id).await["state"], "awaiting_owner");
+
+    // Just before halfway through the 7 days: nothing more.
+    app.clock.advance(TimeDelta::days(3) + TimeDelta::hours(11));
+    runner.run_once().await.unwrap();
+    assert_eq!(mail.smtp.messages().len(), 1);
+    // Halfway: one reminder, in her language, with a link that works.
+    app.clock.advance(TimeDelta::hours(2));
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    let messages = mail.smtp.messages();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1].rcpt_to, vec!["anne@lyon.example".to_owned()]);
+    let (subject, text) = parsed(&messages[1].data);
+    assert!(
+        subject.starts_with("Rappel : À publier à la main"),
+        "{subject}"
+    );
+    assert!(text.contains("attend toujours"), "{text}");
+    assert!(text.contains("\n\nThe study is out\n\n"), "{text}");
+    let path = link_path(&text);
+
+    // Again, later, or after a restart (a new runner): never a second.
+    app.clock.advance(TimeDelta::hours(1));
+    runner.run_once().await.unwrap();
+    let restarted = planning_runner(app);
+    restarted.run_once().await.unwrap();
+    restarted.run_once().await.unwrap();
+    assert_eq!(mail.smtp.messages().len(), 2);
+
+    // The reminder's link marks the post published.
+    let mut visitor = WebUser {
+        cookies: Vec::new(),
+    };
+    let (status, page) = visitor.get(app, &path).await;
+    assert_eq!(status, 200, "{page}");
+    let csrf = csrf_of(&page);
+    let url = "https://forum.example/t/1";
+    let res = visitor
+        .post(app, &path, &[("csrf", &csrf), ("url", url)])
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(variant_state(app, id).await["state"], "published");
+}
+
+#[tokio::test]
+async fn a_post_marked_done_before_halfway_gets_no_reminder() {
+    let mail = mail_app().await;
+    let app = &mail.app;
+    let f = fixture(app).await;
+    let ch = social_channel(app, f.org, "done-early").await;
+    manual_account(
+        app,
+        json!({"network": "manual", "base_url": "mailto:team@uclg.example", "channel_id": ch}),
+    )
+    .await;
+    let id = post(
+        app,
+        f.plan,
+        ch,
+        None,
+        json!([{"channel_id": ch, "lang": "en", "body": "The study is out"}]),
+    )
+    .await;
+    let runner = planning_runner(app);
+    app.clock.advance(TimeDelta::hours(1));
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    assert_eq!(mail.smtp.messages().len(), 1);
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/activities/{id}/variants/{ch}/en/done")))
+        .bearer_auth(&app.editor)
+        .json(&json!({"url": "https://forum.example/t/2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.clock.advance(TimeDelta::days(4));
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    assert_eq!(mail.smtp.messages().len(), 1, "published: no reminder");
+}

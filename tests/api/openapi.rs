@@ -158,6 +158,10 @@ pub const ROUTES: &[(&str, &str)] = &[
         "post",
         "/api/v1/activities/{id}/variants/{channel_id}/{lang}/done",
     ),
+    (
+        "post",
+        "/api/v1/activities/{id}/variants/{channel_id}/{lang}/media",
+    ),
     ("get", "/api/v1/channel-accounts"),
     ("post", "/api/v1/channel-accounts"),
     ("get", "/api/v1/channel-accounts/{id}"),

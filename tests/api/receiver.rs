@@ -91,37 +91,42 @@ impl Receiver {
         let server = actix_web::HttpServer::new(move || {
             let recorded = recorded.clone();
             let answer = answer.clone();
-            actix_web::App::new().default_service(actix_web::web::to(
-                move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
-                    let recorded = recorded.clone();
-                    let answer = answer.clone();
-                    async move {
-                        let request = Request {
-                            method: req.method().to_string(),
-                            path: req.path().to_owned(),
-                            query: req.query_string().to_owned(),
-                            headers: req
-                                .headers()
-                                .iter()
-                                .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
-                                .collect(),
-                            body: body.to_vec(),
-                        };
-                        recorded.lock().unwrap().push(request.clone());
-                        let reply = answer(&request);
-                        if let Some(delay) = reply.delay {
-                            tokio::time::sleep(delay).await;
+            // Images up to 16 MiB come in (actix's default is 256 KiB).
+            actix_web::App::new()
+                .app_data(actix_web::web::PayloadConfig::new(16 * 1024 * 1024))
+                .default_service(actix_web::web::to(
+                    move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
+                        let recorded = recorded.clone();
+                        let answer = answer.clone();
+                        async move {
+                            let request = Request {
+                                method: req.method().to_string(),
+                                path: req.path().to_owned(),
+                                query: req.query_string().to_owned(),
+                                headers: req
+                                    .headers()
+                                    .iter()
+                                    .map(|(n, v)| {
+                                        (n.to_string(), v.to_str().unwrap_or("").to_owned())
+                                    })
+                                    .collect(),
+                                body: body.to_vec(),
+                            };
+                            recorded.lock().unwrap().push(request.clone());
+                            let reply = answer(&request);
+                            if let Some(delay) = reply.delay {
+                                tokio::time::sleep(delay).await;
+                            }
+                            let mut res = actix_web::HttpResponse::build(
+                                actix_web::http::StatusCode::from_u16(reply.status).unwrap(),
+                            );
+                            for (n, v) in &reply.headers {
+                                res.insert_header((n.as_str(), v.as_str()));
+                            }
+                            res.body(reply.body)
                         }
-                        let mut res = actix_web::HttpResponse::build(
-                            actix_web::http::StatusCode::from_u16(reply.status).unwrap(),
-                        );
-                        for (n, v) in &reply.headers {
-                            res.insert_header((n.as_str(), v.as_str()));
-                        }
-                        res.body(reply.body)
-                    }
-                },
-            ))
+                    },
+                ))
         })
         .workers(1)
         .listen(listener)

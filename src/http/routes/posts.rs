@@ -12,13 +12,16 @@ use crate::domain::language::Language;
 use crate::error::Error;
 use crate::http::auth::{Admin, Editor, Viewer};
 use crate::http::json::Json;
-use crate::http::problem::{ApiResult, Problem};
+use crate::http::problem::{ApiError, ApiResult, Problem};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(variants)
         .service(put_variant)
+        .service(upload_media)
         .service(delete_variant)
         .service(mark_done)
         .service(accounts)
@@ -72,6 +75,67 @@ async fn put_variant(
         .transaction(move |c| app::posts::put(c, &cx, id, channel, &lang, &input.0))
         .await?;
     Ok(HttpResponse::Ok().json(list))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct MediaParams {
+    /// What the image shows (required; Mastodon's `description`, Bluesky's
+    /// `alt`), at most 1,500 characters.
+    #[param(max_length = 1500)]
+    alt: Option<String>,
+    /// The part it goes with: 1 (the default) is the post itself, 2 the
+    /// thread's first reply, …
+    #[param(minimum = 1, maximum = 25)]
+    part: Option<i32>,
+}
+
+/// Adds one image to the variant, its bytes the request's body as they are
+/// (up to `social.max_image_bytes`, 8 MiB by default; the network's own
+/// limit applies too: Bluesky 1,000,000 bytes, Mastodon the instance's
+/// `image_size_limit`). Its type is read from the bytes (PNG, JPEG, GIF,
+/// WebP), not from `Content-Type`. An edit of the activity, like images
+/// given in the variant: in its history, a standing approval superseded.
+#[utoipa::path(tag = "posts",
+    params(("id" = i64, Path), ("channel_id" = i64, Path), ("lang" = Language, Path), MediaParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The image's bytes (PNG, JPEG, GIF or WebP)"),
+    security(("bearer" = ["editor"])),
+    responses((status = 201, body = Vec<VariantView>),
+        (status = 404, body = Problem, description = "No such activity or variant"),
+        (status = 413, body = Problem, description = "Larger than `social.max_image_bytes`"),
+        (status = 415, body = Problem, description = "The bytes are not a PNG, JPEG, GIF or WebP image"),
+        (status = 422, body = Problem, description = "`alt` missing, empty or too long, no such `part`, or too big for the network")))]
+#[post("/activities/{id}/variants/{channel_id}/{lang}/media")]
+async fn upload_media(
+    who: Editor,
+    state: State,
+    req: HttpRequest,
+    path: web::Path<(i64, i64, String)>,
+    q: crate::http::query::Query<MediaParams>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let mut payload = payload.into_inner();
+    let limit = state.settings.social.max_image_bytes;
+    let data = crate::http::json::read_body(&req, &mut payload, limit, |_| true).await?;
+    let kind = crate::social::image::sniff(&data).ok_or(ApiError::NotAnImage)?;
+    let cx = context(&state, &who.0, &req);
+    let (id, channel, lang) = path.into_inner();
+    let q = q.into_inner();
+    let outbound = app::posts::outbound(&state.settings)?;
+    app::posts::warm_limits(&state.db, &outbound, id, Some(channel), cx.now).await?;
+    let image = app::posts::RawImage {
+        kind,
+        part: q.part,
+        alt: q.alt,
+        data: data.to_vec(),
+    };
+    let list = state
+        .db
+        .transaction(move |c| app::posts::add_media(c, &cx, id, channel, &lang, image))
+        .await?;
+    Ok(HttpResponse::Created().json(list))
 }
 
 /// Removes the variant (an edit of the activity).
