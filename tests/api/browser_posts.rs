@@ -124,10 +124,7 @@ async fn an_editor_writes_a_post_variant_and_the_social_pages_pass_axe() {
     b.clear(&element).await;
     b.type_into("#variant-body", "The Smart Cities Study is out.")
         .await;
-    b.click_css(&format!(
-        "form[action='/app/activities/{id}/variants'] button[type=submit]"
-    ))
-    .await;
+    b.click_css("#variant-save").await;
     b.wait_for_url(&format!("/app/activities/{id}?saved=variant"))
         .await;
     let row = b.text(&format!("#variant-{m}-en")).await;
