@@ -781,6 +781,51 @@ fn measure(
     }
 }
 
+/// The length of each part as the channel's network counts it, and the
+/// network's limit, for a form's live count (nothing checked, nothing
+/// written: a part too long is still counted). `None`: the channel has no
+/// account on a network that counts, or its instance's limits are not read.
+pub fn part_lengths(
+    conn: &mut DbConnection,
+    cx: &Context,
+    channel_id: i64,
+    content_warning: Option<&str>,
+    parts: &[String],
+) -> Result<Option<(Vec<usize>, usize)>> {
+    policy::require(&cx.actor, Operation::Read)?;
+    let Some(account) = channel_accounts::for_channel(conn, channel_id)? else {
+        return Ok(None);
+    };
+    let warning = content_warning.unwrap_or("");
+    Ok(match account.network {
+        Network::Mastodon => account
+            .limits
+            .as_deref()
+            .and_then(|l| serde_json::from_str::<mastodon::Limits>(l).ok())
+            .map(|limits| {
+                let lengths = parts
+                    .iter()
+                    .map(|p| {
+                        crate::social::text::mastodon_length(
+                            p,
+                            warning,
+                            limits.characters_reserved_per_url,
+                        )
+                    })
+                    .collect();
+                (lengths, limits.max_characters)
+            }),
+        Network::Bluesky => Some((
+            parts
+                .iter()
+                .map(|p| crate::social::text::graphemes(p))
+                .collect(),
+            crate::social::text::BLUESKY_MAX_GRAPHEMES,
+        )),
+        _ => None,
+    })
+}
+
 fn language(lang: &str) -> Result<Language> {
     lang.parse()
         .map_err(|_| Error::invalid("lang", "es, en or fr"))

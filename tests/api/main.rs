@@ -75,6 +75,7 @@ mod web_week;
 mod browser_posts;
 mod web_ics_import;
 mod web_social;
+mod web_variant_form;
 
 // Issue #11: the networks' public counts of published posts.
 mod engagement;

@@ -213,7 +213,7 @@ async fn post_variants_are_written_on_the_activity_page_and_too_long_is_shown_be
         .find("id=\"err-body\"")
         .expect("the error beside the text");
     assert!(html[err..].contains("this instance allows 120"), "{html}");
-    assert!(html.contains("aria-invalid=\"true\" aria-describedby=\"err-body\""));
+    assert!(html.contains("aria-describedby=\"count-1 err-body\" aria-invalid=\"true\""));
     assert!(html.contains(&long), "what was typed is kept");
     assert_eq!(variants(&app, id).await.len(), 1, "nothing written");
     // A channel that is not the activity's: beside the channel.

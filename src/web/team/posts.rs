@@ -7,7 +7,9 @@
 
 use super::super::format;
 use super::super::i18n::Tr;
-use super::super::page::{self, Chrome, Refused, State, chrome, render, see_other, signed_in};
+use super::super::page::{
+    self, Chrome, Form, Refused, State, chrome, render, see_other, signed_in,
+};
 use crate::app::posts::VariantView;
 use crate::domain::activity::{Activity, ActivityKind};
 use crate::domain::network::{Network, PublicationState};
@@ -22,6 +24,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/app/activities/{id}/variants",
         web::post().to(save_variant),
+    )
+    .route(
+        "/app/activities/{id}/variants/counts",
+        web::post().to(counts),
     )
     .route(
         "/app/activities/{id}/variants/delete",
@@ -197,6 +203,48 @@ pub async fn section(
     }))
 }
 
+/// One part of the variant's text in the form (1 is the post itself, the
+/// next ones its replies), with its length as the network counts it.
+pub struct PartField {
+    pub n: usize,
+    pub body: String,
+    /// "87 / 120", when the channel's network counts it.
+    pub count: Option<String>,
+    pub over: bool,
+    pub error: Option<String>,
+}
+
+impl PartField {
+    /// The textarea's id (part 1 keeps the single post's).
+    pub fn id(&self) -> String {
+        if self.n == 1 {
+            "variant-body".to_owned()
+        } else {
+            format!("variant-part-{}", self.n)
+        }
+    }
+}
+
+/// An image in the form: stored (by its SHA-256) or uploaded by an earlier
+/// post-back of this form and not saved yet (its bytes carried along).
+#[derive(Clone)]
+struct Image {
+    reference: String,
+    mime_type: String,
+    alt: String,
+    part: i32,
+}
+
+/// An image as the form lists it, its alt text editable.
+pub struct ImageField {
+    pub k: usize,
+    pub reference: String,
+    pub mime_type: String,
+    pub alt: String,
+    pub part: i32,
+    pub error: Option<String>,
+}
+
 /// The variant form on its own page: to change one, or a posted one again
 /// with its error beside the field.
 #[derive(askama::Template)]
@@ -207,10 +255,13 @@ pub struct VariantForm {
     pub activity_title: String,
     pub channels: Vec<(i64, String, bool)>,
     pub langs: Vec<(&'static str, &'static str, bool)>,
-    pub body: String,
     pub content_warning: String,
-    /// The limit of the variant's network as last measured ("87 / 120").
-    pub length: Option<String>,
+    pub parts: Vec<PartField>,
+    pub can_add_part: bool,
+    pub images: Vec<ImageField>,
+    /// The parts an image may go with (1..=parts).
+    pub part_numbers: Vec<usize>,
+    pub new_alt: String,
     pub errors: HashMap<String, String>,
     pub general_error: Option<String>,
 }
@@ -221,11 +272,71 @@ impl VariantForm {
     }
 }
 
+/// The counts beside each part, swapped in by htmx as one types.
+#[derive(askama::Template)]
+#[template(path = "team/_variant_counts.html")]
+pub struct VariantCounts {
+    pub c: Chrome,
+    pub parts: Vec<PartField>,
+}
+
 struct Values {
     channel_id: Option<i64>,
     lang: String,
-    body: String,
     content_warning: String,
+    /// Part 1 (`body`) and the thread's parts after it, in order.
+    parts: Vec<String>,
+    images: Vec<Image>,
+    new_alt: String,
+}
+
+impl Values {
+    fn from_form(form: &Form) -> Values {
+        let mut parts = vec![form.get("body").unwrap_or_default().to_owned()];
+        parts.extend(form.all("part").into_iter().map(str::to_owned));
+        let refs = form.all("img_ref");
+        let mimes = form.all("img_mime");
+        let alts = form.all("img_alt");
+        let numbers = form.all("img_part");
+        let images = refs
+            .iter()
+            .enumerate()
+            .map(|(k, r)| Image {
+                reference: (*r).to_owned(),
+                mime_type: mimes.get(k).copied().unwrap_or_default().to_owned(),
+                alt: alts.get(k).copied().unwrap_or_default().to_owned(),
+                part: numbers.get(k).and_then(|p| p.parse().ok()).unwrap_or(1),
+            })
+            .collect();
+        Values {
+            channel_id: form.get("channel_id").and_then(|v| v.parse().ok()),
+            lang: form.get("lang").unwrap_or_default().to_owned(),
+            content_warning: form.get("content_warning").unwrap_or_default().to_owned(),
+            parts,
+            images,
+            new_alt: form.get("image_alt").unwrap_or_default().to_owned(),
+        }
+    }
+
+    fn warning(&self) -> Option<&str> {
+        Some(self.content_warning.trim()).filter(|w| !w.is_empty())
+    }
+}
+
+/// The type of an uploaded image from its first bytes (a browser's
+/// Content-Type is not kept); unknown: left for `app::posts::put` to refuse.
+fn sniff(data: &[u8]) -> &'static str {
+    if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if data.starts_with(b"\xFF\xD8\xFF") {
+        "image/jpeg"
+    } else if data.starts_with(b"GIF8") {
+        "image/gif"
+    } else if data.len() > 12 && data.starts_with(b"RIFF") && &data[8..12] == b"WEBP" {
+        "image/webp"
+    } else {
+        "application/octet-stream"
+    }
 }
 
 async fn activity_and_channels(
@@ -269,18 +380,70 @@ async fn activity_and_variant(
     Ok((a, channels, v))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn form_page(
-    mut c: Chrome,
-    a: &Activity,
-    channels: &[(i64, String)],
+/// The parts with their counts through `app::posts::part_lengths` (the
+/// network's counting, on the server), and errors beside them.
+async fn part_fields(
+    state: &State,
+    who: &Principal,
     v: &Values,
-    length: Option<String>,
+    errors: &HashMap<String, String>,
+) -> Vec<PartField> {
+    let lengths = match v.channel_id {
+        Some(channel) => {
+            let cx = crate::app::Context::new(who.actor(), state.clock.now());
+            let warning = v.warning().map(str::to_owned);
+            let parts = v.parts.clone();
+            state
+                .db
+                .run(move |conn| {
+                    crate::app::posts::part_lengths(conn, &cx, channel, warning.as_deref(), &parts)
+                })
+                .await
+                .ok()
+                .flatten()
+        }
+        None => None,
+    };
+    v.parts
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let n = i + 1;
+            let measured = lengths
+                .as_ref()
+                .and_then(|(l, max)| l.get(i).map(|l| (*l, *max)));
+            PartField {
+                n,
+                body: body.clone(),
+                count: measured.map(|(l, m)| format!("{l} / {m}")),
+                over: measured.is_some_and(|(l, m)| l > m),
+                error: errors.get(&part_key(n)).cloned(),
+            }
+        })
+        .collect()
+}
+
+/// The key of a part's error: `body` for the first, `part-{n}` after it.
+fn part_key(n: usize) -> String {
+    if n == 1 {
+        "body".to_owned()
+    } else {
+        format!("part-{n}")
+    }
+}
+
+async fn form_page(
+    state: &State,
+    who: &Principal,
+    mut c: Chrome,
+    (a, channels): (&Activity, &[(i64, String)]),
+    v: &Values,
     errors: HashMap<String, String>,
     general_error: Option<String>,
 ) -> VariantForm {
     let t = c.tr();
     c.set_title(format!("{} · {}", t.t("posts.edit_title"), a.title));
+    let parts = part_fields(state, who, v, &errors).await;
     VariantForm {
         activity_id: a.id,
         activity_title: a.title.clone(),
@@ -292,9 +455,24 @@ fn form_page(
             .into_iter()
             .map(|(code, name)| (code, name, code == v.lang))
             .collect(),
-        body: v.body.clone(),
         content_warning: v.content_warning.clone(),
-        length,
+        can_add_part: v.parts.len() <= crate::domain::activity::MAX_THREAD_PARTS,
+        part_numbers: (1..=v.parts.len()).collect(),
+        images: v
+            .images
+            .iter()
+            .enumerate()
+            .map(|(k, i)| ImageField {
+                k,
+                reference: i.reference.clone(),
+                mime_type: i.mime_type.clone(),
+                alt: i.alt.clone(),
+                part: i.part,
+                error: errors.get(&format!("img-{k}")).cloned(),
+            })
+            .collect(),
+        new_alt: v.new_alt.clone(),
+        parts,
         errors,
         general_error,
         c,
@@ -302,7 +480,7 @@ fn form_page(
 }
 
 /// `GET /app/activities/{id}/variants/{channel}/{lang}`: the form to change
-/// a variant (editors), its text as stored.
+/// a variant (editors), its text, thread and images as stored.
 pub async fn edit_variant(
     state: State,
     req: HttpRequest,
@@ -321,49 +499,138 @@ pub async fn edit_variant(
             Ok(found) => found,
             Err(e) => return page::error_page(&mut c, &e),
         };
+    let mut parts = vec![v.body.clone()];
+    parts.extend(v.thread.iter().map(|p| p.body.clone()));
     let values = Values {
         channel_id: Some(channel),
         lang: lang.clone(),
-        body: v.body.clone(),
         content_warning: v.content_warning.clone().unwrap_or_default(),
+        parts,
+        images: v
+            .media
+            .iter()
+            .map(|m| Image {
+                reference: format!("sha:{}", m.sha256),
+                mime_type: m.mime_type.clone(),
+                alt: m.alt.clone(),
+                part: m.part,
+            })
+            .collect(),
+        new_alt: String::new(),
     };
-    let length = v
-        .length
-        .zip(v.max_length)
-        .map(|(l, m)| format!("{l} / {m}"));
     let mut errors = HashMap::new();
     if let Some(p) = &v.problem {
         errors.insert("body".to_owned(), p.clone());
     }
-    let page = form_page(c, &a, &channels, &values, length, errors, None);
+    let page = form_page(&state, &who, c, (&a, &channels), &values, errors, None).await;
     render(StatusCode::OK, &page.c, &page)
 }
 
-/// The field of the form an error of `app::posts::put` is about.
+/// The field of the form an error of `app::posts::put` is about (`thread[j]`
+/// is part j + 2, `media[k]` the k-th image listed).
 fn field_of(field: &str) -> String {
-    match field.trim_start_matches('.') {
+    let f = field.trim_start_matches('.');
+    let index = |prefix: &str| {
+        f.strip_prefix(prefix)
+            .and_then(|rest| rest.split(']').next())
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    if let Some(j) = index("thread[") {
+        return part_key(j + 2);
+    }
+    if let Some(k) = index("media[") {
+        return format!("img-{k}");
+    }
+    match f {
         "channel_id" | "activity" => "channel_id".to_owned(),
+        "thread" => "thread".to_owned(),
+        "media" => "media".to_owned(),
         f if f.starts_with("content_warning") => "content_warning".to_owned(),
         f if f.starts_with("lang") => "lang".to_owned(),
         _ => "body".to_owned(),
     }
 }
 
-/// `POST /app/activities/{id}/variants` (editors): writes the variant for
-/// the channel and language posted through `app::posts::put`, after reading
-/// the Mastodon instance's limits as the API does; too long (or anything
-/// else invalid) is the form again with the message beside its field and
-/// nothing written.
+/// What a post of the variant form asks: save it, or change the form and
+/// show it again (nothing saved).
+enum Op {
+    Save,
+    AddPart,
+    /// Part n (2 and after).
+    RemovePart(usize),
+    /// The k-th image listed.
+    RemoveImage(usize),
+    /// Attach the image chosen, and show the form again.
+    Attach,
+}
+
+impl Op {
+    fn of(form: &Form) -> Op {
+        let op = form.get("op").unwrap_or_default();
+        if op == "add_part" {
+            Op::AddPart
+        } else if op == "attach" {
+            Op::Attach
+        } else if let Some(n) = op.strip_prefix("remove_part-").and_then(|n| n.parse().ok()) {
+            Op::RemovePart(n)
+        } else if let Some(k) = op
+            .strip_prefix("remove_image-")
+            .and_then(|k| k.parse().ok())
+        {
+            Op::RemoveImage(k)
+        } else {
+            Op::Save
+        }
+    }
+}
+
+/// Reads a team form that may upload an image, up to the server's body
+/// limit (the API's): its fields and files, or the refusal.
+async fn read_upload(
+    state: &State,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(super::super::multipart::Upload, Principal), HttpResponse> {
+    use super::super::multipart;
+    let body = match multipart::read_body(payload, state.settings.server.body_limit_bytes).await {
+        Ok(body) => body,
+        Err(multipart::Unreadable::TooLarge) => {
+            let who = crate::http::auth::from_session_cookie(state, req).await;
+            let mut c = chrome(state, req, who.as_ref(), None).await;
+            return Err(page::error_page(
+                &mut c,
+                &Error::invalid(
+                    "image",
+                    format!(
+                        "at most {} bytes per form",
+                        state.settings.server.body_limit_bytes
+                    ),
+                ),
+            ));
+        }
+        Err(multipart::Unreadable::Malformed) => Vec::new(),
+    };
+    page::team_upload(state, req, &body, Role::Editor).await
+}
+
+/// `POST /app/activities/{id}/variants` (editors): "Add a part", "Remove
+/// this part", "Remove" (an image) and "Attach" show the form again changed,
+/// nothing saved; "Save" writes the variant for the channel and language
+/// posted through `app::posts::put` (its text, thread and images, as the
+/// API's `PUT`), after reading the Mastodon instance's limits as the API
+/// does; too long (or anything else invalid, an image without alt text) is
+/// the form again with the message beside its field and nothing written.
 pub async fn save_variant(
     state: State,
     req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
-    let (form, who) = match page::team_post(&state, &req, &body, Role::Editor).await {
+    let (upload, who) = match read_upload(&state, &req, payload).await {
         Ok(posted) => posted,
         Err(refusal) => return refusal,
     };
+    let form = &upload.form;
     let id = id.into_inner();
     let mut c = chrome(&state, &req, Some(&who), None).await;
     let t = c.tr();
@@ -371,29 +638,54 @@ pub async fn save_variant(
         Ok(found) => found,
         Err(e) => return page::error_page(&mut c, &e),
     };
-    let values = Values {
-        channel_id: form.get("channel_id").and_then(|v| v.parse().ok()),
-        lang: form.get("lang").unwrap_or_default().to_owned(),
-        body: form.get("body").unwrap_or_default().to_owned(),
-        content_warning: form.get("content_warning").unwrap_or_default().to_owned(),
-    };
+    let mut values = Values::from_form(form);
+    // An image chosen joins the list whatever the button (so no post-back
+    // loses it), its bytes carried until the variant is saved.
+    if let Some(file) = upload.file("image") {
+        let part = form
+            .get("image_part")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        values.images.push(Image {
+            reference: format!(
+                "data:{}",
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &file.data)
+            ),
+            mime_type: sniff(&file.data).to_owned(),
+            alt: values.new_alt.trim().to_owned(),
+            part,
+        });
+        values.new_alt.clear();
+    }
     let mut errors = HashMap::new();
+    match Op::of(form) {
+        Op::Save => {}
+        op => {
+            match op {
+                Op::AddPart => values.parts.push(String::new()),
+                Op::RemovePart(n) if n >= 2 && n <= values.parts.len() => {
+                    values.parts.remove(n - 1);
+                    // Its images go with it; the later parts' move up.
+                    values.images.retain(|i| i.part as usize != n);
+                    for i in &mut values.images {
+                        if i.part as usize > n {
+                            i.part -= 1;
+                        }
+                    }
+                }
+                Op::RemoveImage(k) if k < values.images.len() => {
+                    values.images.remove(k);
+                }
+                _ => {}
+            }
+            let page = form_page(&state, &who, c, (&a, &channels), &values, errors, None).await;
+            return render(StatusCode::OK, &page.c, &page);
+        }
+    }
     let Some(channel) = values.channel_id else {
         errors.insert("channel_id".to_owned(), t.t("posts.choose_channel").into());
-        let page = form_page(c, &a, &channels, &values, None, errors, None);
+        let page = form_page(&state, &who, c, (&a, &channels), &values, errors, None).await;
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page.c, &page);
-    };
-    let input = serde_json::json!({
-        "body": values.body,
-        "content_warning": Some(values.content_warning.trim()).filter(|w| !w.is_empty()),
-    });
-    let input: crate::app::posts::VariantInput = match serde_path_to_error::deserialize(input) {
-        Ok(i) => i,
-        Err(e) => {
-            errors.insert(field_of(&e.path().to_string()), e.into_inner().to_string());
-            let page = form_page(c, &a, &channels, &values, None, errors, None);
-            return render(StatusCode::UNPROCESSABLE_ENTITY, &page.c, &page);
-        }
     };
     let now = state.clock.now();
     let result = async {
@@ -401,9 +693,25 @@ pub async fn save_variant(
         crate::app::posts::warm_limits(&state.db, &outbound, id, Some(channel), now).await?;
         let cx = crate::app::Context::new(who.actor(), now);
         let lang = values.lang.clone();
+        let parts = values.parts.clone();
+        let warning = values.warning().map(str::to_owned);
+        let images = values.images.clone();
         state
             .db
-            .transaction(move |conn| crate::app::posts::put(conn, &cx, id, channel, &lang, &input))
+            .transaction(move |conn| {
+                let media = media_input(conn, (id, channel, &lang), &images)?;
+                let input = serde_json::json!({
+                    "body": parts[0],
+                    "content_warning": warning,
+                    "thread": parts[1..].iter().map(|b| serde_json::json!({"body": b})).collect::<Vec<_>>(),
+                    "media": media,
+                });
+                let input: crate::app::posts::VariantInput =
+                    serde_path_to_error::deserialize(input).map_err(|e| {
+                        Error::invalid(e.path().to_string(), e.into_inner().to_string())
+                    })?;
+                crate::app::posts::put(conn, &cx, id, channel, &lang, &input)
+            })
             .await
     }
     .await;
@@ -411,17 +719,89 @@ pub async fn save_variant(
         Ok(_) => see_other(&format!("/app/activities/{id}?saved=variant#posts")),
         Err(Error::Invalid { field, message }) => {
             errors.insert(field_of(&field), message);
-            let page = form_page(c, &a, &channels, &values, None, errors, None);
+            let page = form_page(&state, &who, c, (&a, &channels), &values, errors, None).await;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page.c, &page)
         }
         Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
         Err(Error::NotFound { .. }) => page::error_page(&mut c, &Error::not_found("activity", id)),
         Err(e @ (Error::Blocked { .. } | Error::Conflict(_) | Error::VersionMismatch { .. })) => {
-            let page = form_page(c, &a, &channels, &values, None, errors, Some(e.to_string()));
+            let page = form_page(
+                &state,
+                &who,
+                c,
+                (&a, &channels),
+                &values,
+                errors,
+                Some(e.to_string()),
+            )
+            .await;
             render(StatusCode::CONFLICT, &page.c, &page)
         }
         Err(e) => page::error_page(&mut c, &e),
     }
+}
+
+/// The images as `app::posts::put` takes them (`media`, base64 bytes), or
+/// `null` (left as they are) when the form lists exactly the stored ones.
+fn media_input(
+    conn: &mut crate::db::DbConnection,
+    (id, channel, lang): (i64, i64, &str),
+    images: &[Image],
+) -> crate::Result<serde_json::Value> {
+    use base64::Engine;
+    let stored = crate::db::posts::variant_media(conn, id, channel, lang)?;
+    let unchanged = stored.len() == images.len()
+        && stored.iter().zip(images).all(|(s, i)| {
+            i.reference == format!("sha:{}", s.sha256) && s.alt == i.alt && s.part + 1 == i.part
+        });
+    if unchanged {
+        return Ok(serde_json::Value::Null);
+    }
+    let mut out = Vec::new();
+    for (k, i) in images.iter().enumerate() {
+        let data = if let Some(sha) = i.reference.strip_prefix("sha:") {
+            let bytes = match stored.iter().find(|s| s.sha256 == sha) {
+                Some(s) => crate::db::posts::media_data(conn, s.id)?,
+                None => None,
+            };
+            let bytes = bytes.ok_or_else(|| {
+                Error::invalid(
+                    format!("media[{k}].data"),
+                    "no longer stored: attach it again",
+                )
+            })?;
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        } else {
+            i.reference
+                .strip_prefix("data:")
+                .unwrap_or_default()
+                .to_owned()
+        };
+        out.push(serde_json::json!({
+            "part": i.part,
+            "mime_type": i.mime_type,
+            "data": data,
+            "alt": i.alt.trim(),
+        }));
+    }
+    Ok(serde_json::Value::Array(out))
+}
+
+/// `POST /app/activities/{id}/variants/counts` (editors; htmx as one types):
+/// each part's length against the network's limit, counted on the server as
+/// the form shows them on every post-back.
+pub async fn counts(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let (upload, who) = match read_upload(&state, &req, payload).await {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
+    };
+    let values = Values::from_form(&upload.form);
+    let c = chrome(&state, &req, Some(&who), None).await;
+    let page = VariantCounts {
+        parts: part_fields(&state, &who, &values, &HashMap::new()).await,
+        c,
+    };
+    render(StatusCode::OK, &page.c, &page)
 }
 
 /// `POST /app/activities/{id}/variants/delete` (administrators, as the
