@@ -316,14 +316,9 @@ impl crate::jobs::Handler for ManualHandler {
     }
 }
 
-/// Sends a manual post's reminder if its variant still awaits its owner.
-pub struct ReminderHandler {
-    db: Db,
-    mailer: Mailer,
-    clock: SharedClock,
-    public_url: String,
-    link_days: u32,
-}
+/// Sends a manual post's reminder if its variant still awaits its owner
+/// (with what the post's own handler sends with).
+pub struct ReminderHandler(ManualHandler);
 
 impl ReminderHandler {
     pub fn new(
@@ -331,13 +326,7 @@ impl ReminderHandler {
         db: Db,
         clock: SharedClock,
     ) -> anyhow::Result<ReminderHandler> {
-        Ok(ReminderHandler {
-            db,
-            mailer: Mailer::from_settings(settings)?,
-            clock,
-            public_url: settings.server.public_url.trim_end_matches('/').to_owned(),
-            link_days: settings.manual.link_days,
-        })
+        Ok(ReminderHandler(ManualHandler::new(settings, db, clock)?))
     }
 
     async fn send(&self, job: &Job) -> Attempt {
@@ -350,9 +339,10 @@ impl ReminderHandler {
                 );
             }
         };
-        let now = self.clock.now();
-        let (public_url, days) = (self.public_url.clone(), self.link_days);
+        let now = self.0.clock.now();
+        let (public_url, days) = (self.0.public_url.clone(), self.0.link_days);
         let prepared = self
+            .0
             .db
             .run(move |c| {
                 let Some(publication) = posts::by_job(c, reminder.post_job_id)? else {
@@ -371,7 +361,7 @@ impl ReminderHandler {
             })
             .await;
         match prepared {
-            Ok(Ok(prepared)) => self.mailer.send(job, Ok(prepared)).await,
+            Ok(Ok(prepared)) => self.0.mailer.send(job, Ok(prepared)).await,
             Ok(Err(reason)) => Attempt::new(Outcome::failed(reason), Exchange::default()),
             Err(Error::NotFound { entity, id }) => Attempt::new(
                 Outcome::failed(format!("not sent: {entity} {id} is gone")),
