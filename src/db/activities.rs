@@ -1353,11 +1353,7 @@ fn occurrences_of(
         .filter(|r| r.rrule.is_some())
         .map(|r| r.id)
         .collect();
-    let mut views = HashMap::new();
-    for (id, found) in expand_views(conn, &series, from, to)? {
-        views.insert(id, found);
-    }
-    Ok(views)
+    expand_views(conn, &series, from, to)
 }
 
 /// The first day and start of each of these series' occurrences touching

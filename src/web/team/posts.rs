@@ -323,22 +323,6 @@ impl Values {
     }
 }
 
-/// The type of an uploaded image from its first bytes (a browser's
-/// Content-Type is not kept); unknown: left for `app::posts::put` to refuse.
-fn sniff(data: &[u8]) -> &'static str {
-    if data.starts_with(b"\x89PNG\r\n\x1a\n") {
-        "image/png"
-    } else if data.starts_with(b"\xFF\xD8\xFF") {
-        "image/jpeg"
-    } else if data.starts_with(b"GIF8") {
-        "image/gif"
-    } else if data.len() > 12 && data.starts_with(b"RIFF") && &data[8..12] == b"WEBP" {
-        "image/webp"
-    } else {
-        "application/octet-stream"
-    }
-}
-
 async fn activity_and_channels(
     state: &State,
     id: i64,
@@ -651,7 +635,14 @@ pub async fn save_variant(
                 "data:{}",
                 base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &file.data)
             ),
-            mime_type: sniff(&file.data).to_owned(),
+            // From its first bytes (a browser's Content-Type is not kept);
+            // unknown: left for `app::posts::put` to refuse.
+            mime_type: crate::social::image::sniff(&file.data)
+                .map_or(
+                    "application/octet-stream",
+                    crate::social::image::Kind::mime_type,
+                )
+                .to_owned(),
             alt: values.new_alt.trim().to_owned(),
             part,
         });
