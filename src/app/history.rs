@@ -112,15 +112,60 @@ pub fn record(
     now: DateTime<Utc>,
     entry: Entry<'_>,
 ) -> Result<()> {
-    if entry.action == Action::Updated && entry.changes.is_empty() {
+    record_all(conn, actor, now, vec![entry])
+}
+
+/// Appends `entries` in order, all by `actor` at `now`, with one lock of the
+/// chain's head and one INSERT per thousand entries (an import of many rows).
+/// Updates that changed nothing are not recorded.
+pub fn record_all(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    entries: Vec<Entry<'_>>,
+) -> Result<()> {
+    let entries: Vec<(Entry<'_>, String)> = entries
+        .into_iter()
+        .filter(|e| !(e.action == Action::Updated && e.changes.is_empty()))
+        .map(|e| {
+            let changes = serde_json::to_string(&e.changes)
+                .map_err(|err| Error::Internal(anyhow::anyhow!("history changes: {err}")))?;
+            Ok((e, changes))
+        })
+        .collect::<Result<_>>()?;
+    if entries.is_empty() {
         return Ok(());
     }
     let actor = actor_columns(actor);
-    let changes = serde_json::to_string(&entry.changes)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("history changes: {e}")))?;
-    let prev_hash = db::lock_head(conn)?.unwrap_or_else(|| GENESIS.to_owned());
-    let mut row = NewRow {
-        at: now.naive_utc(),
+    let at = now.naive_utc();
+    // hashes[i] is what entry i chains to; hashes[i + 1] is its own.
+    let mut hashes = vec![db::lock_head(conn)?.unwrap_or_else(|| GENESIS.to_owned())];
+    for (i, entry) in entries.iter().enumerate() {
+        let hash = entry_hash(&row(&actor, at, entry, &hashes[i], ""));
+        hashes.push(hash);
+    }
+    let rows: Vec<NewRow<'_>> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| row(&actor, at, entry, &hashes[i], &hashes[i + 1]))
+        .collect();
+    let published = entries
+        .iter()
+        .filter(|(e, _)| PUBLISHED.contains(&e.entity))
+        .count();
+    db::append(conn, &rows, published)
+}
+
+/// The stored row of one entry with its serialised changes.
+fn row<'a>(
+    actor: &'a ActorColumns,
+    at: chrono::NaiveDateTime,
+    (entry, changes): &'a (Entry<'a>, String),
+    prev_hash: &'a str,
+    hash: &'a str,
+) -> NewRow<'a> {
+    NewRow {
+        at,
         actor_kind: actor.kind.as_str(),
         account_id: actor.account_id,
         token_id: actor.token_id,
@@ -129,15 +174,11 @@ pub fn record(
         entity: entry.entity,
         entity_id: entry.entity_id,
         action: entry.action.as_str(),
-        changes: &changes,
+        changes,
         reason: entry.reason.map(str::trim).filter(|r| !r.is_empty()),
-        prev_hash: &prev_hash,
-        hash: "",
-    };
-    let hash = entry_hash(&row);
-    row.hash = &hash;
-    db::append(conn, &row, PUBLISHED.contains(&entry.entity))?;
-    Ok(())
+        prev_hash,
+        hash,
+    }
 }
 
 /// `record` for an operation's own `Context`: its actor, time and reason.

@@ -374,21 +374,14 @@ pub fn import_csv(
 ) -> Result<ImportReport> {
     policy::require(&cx.actor, Operation::Write)?;
     progress.total(rows.len() as u64);
-    // Each address's state before the import (none: it is new), read the
-    // first time the file names it.
-    let mut before = std::collections::HashMap::new();
-    let mut seen = std::collections::HashSet::new();
     let mut report = ImportReport::default();
     // In parts, all in the caller's one transaction, so a long file shows
     // how far it has got; a later part sees what the earlier ones wrote.
+    // `parse` refuses an address twice, so each part's addresses are new to
+    // the import and their state before it is read with the part.
     for part in rows.chunks(IMPORT_PART_ROWS) {
-        for row in part {
-            if seen.insert(row.email.as_str())
-                && let Some(id) = db::find_subscriber_id(conn, &row.email)?
-            {
-                before.insert(id, db::get_subscriber(conn, id)?);
-            }
-        }
+        let emails: Vec<&str> = part.iter().map(|r| r.email.as_str()).collect();
+        let mut before = db::subscribers_by_email(conn, &emails)?;
         let done = subscriber_csv::import(conn, list_id, part, confirmed, source, cx.now)?;
         db::queue_confirmations(
             conn,
@@ -397,12 +390,26 @@ pub fn import_csv(
             message_domain,
             cx.now,
         )?;
-        for &id in &done.changed {
-            match before.get(&id) {
-                Some(was) => record(conn, cx, id, Action::StateChanged, Some(was))?,
-                None => record(conn, cx, id, Action::Created, None)?,
-            };
-        }
+        let entries = db::get_subscribers(conn, &done.changed)?
+            .into_iter()
+            .filter_map(|after| {
+                let was = before.remove(&after.email);
+                let changes = history::diff_of(was.as_ref(), Some(&after), PERSONAL);
+                let action = match was {
+                    Some(_) if changes.is_empty() => return None,
+                    Some(_) => Action::StateChanged,
+                    None => Action::Created,
+                };
+                Some(history::Entry {
+                    entity: "subscriber",
+                    entity_id: after.id,
+                    action,
+                    changes,
+                    reason: cx.reason.as_deref(),
+                })
+            })
+            .collect();
+        history::record_all(conn, &cx.actor, cx.now, entries)?;
         report.absorb(done);
         progress.advance(part.len() as u64);
     }

@@ -2,7 +2,7 @@
 //! hash, is decided in `app::history`; this module stores and reads rows.
 
 use super::schema::history;
-use super::{DbConnection, raw_sql};
+use super::{DbConnection, on_backend, raw_sql};
 use crate::error::Result;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -28,7 +28,7 @@ pub struct Row {
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = history)]
+#[diesel(table_name = history, treat_none_as_default_value = false)]
 pub struct NewRow<'a> {
     pub at: NaiveDateTime,
     pub actor_kind: &'a str,
@@ -70,15 +70,19 @@ pub fn lock_head(conn: &mut DbConnection) -> Result<Option<String>> {
         .optional()?)
 }
 
-pub fn append(conn: &mut DbConnection, row: &NewRow<'_>, published: bool) -> Result<i64> {
-    let id = diesel::insert_into(history::table)
-        .values(row)
-        .returning(history::id)
-        .get_result(conn)?;
-    if published {
-        PUBLISHED_CHANGES.with(|c| c.set(c.get() + 1));
+/// Rows a multi-row INSERT carries at most (PostgreSQL's 65,535 binds over
+/// thirteen columns, with room to spare).
+const APPEND_CHUNK: usize = 1000;
+
+/// Appends `rows` in order, `published` of them about published records.
+pub fn append(conn: &mut DbConnection, rows: &[NewRow<'_>], published: usize) -> Result<()> {
+    for chunk in rows.chunks(APPEND_CHUNK) {
+        on_backend!(conn, |c| diesel::insert_into(history::table)
+            .values(chunk)
+            .execute(c))?;
     }
-    Ok(id)
+    PUBLISHED_CHANGES.with(|c| c.set(c.get() + published as u64));
+    Ok(())
 }
 
 /// The entries of one record, oldest first.

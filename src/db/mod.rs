@@ -511,3 +511,16 @@ macro_rules! raw_sql {
     }};
 }
 pub(crate) use raw_sql;
+
+/// Runs `$body` with `$c` bound to the backend's own connection, for what
+/// diesel's `MultiConnection` cannot do itself (a multi-row INSERT):
+/// `on_backend!(conn, |c| diesel::insert_into(t).values(&rows).execute(c))`.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;

@@ -4,7 +4,7 @@
 //! suppressed: consent withdrawn stays withdrawn.
 
 use super::schema::{mailing_lists, subscribers, subscriptions};
-use super::{DbConnection, utc};
+use super::{DbConnection, on_backend, utc};
 use crate::domain::language::Language;
 use crate::domain::newsletter::{SubscriberStatus, SubscriptionStatus};
 use crate::domain::text::{EmailAddress, Name};
@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use utoipa::ToSchema;
 
 /// One row of an import that passed every check.
@@ -182,7 +182,10 @@ pub fn parse(
     }
 }
 
-/// Writes parsed rows to `list_id` (inside the caller's transaction).
+/// Writes parsed rows to `list_id` (inside the caller's transaction), with a
+/// handful of statements whatever the number of rows: the known addresses
+/// read at once, the new ones inserted at once, then the list's subscriptions
+/// likewise. The caller passes a few hundred rows at a time (`app::subscribers`).
 pub fn import(
     conn: &mut DbConnection,
     list_id: i64,
@@ -201,64 +204,100 @@ pub fn import(
         SubscriptionStatus::Pending
     };
     let now_naive = now.naive_utc();
-    for row in rows {
-        let existing: Option<(i64, SubscriberStatus)> = subscribers::table
-            .filter(subscribers::email.eq(&row.email))
-            .select((subscribers::id, subscribers::status))
-            .first(conn)
-            .optional()?;
-        let subscriber_id = match existing {
-            Some((_, status)) if status != SubscriberStatus::Active => {
-                report.skipped_suppressed += 1;
-                continue;
-            }
-            Some((id, _)) => id,
-            None => {
-                report.created += 1;
-                diesel::insert_into(subscribers::table)
-                    .values((
-                        subscribers::email.eq(&row.email),
-                        subscribers::name.eq(row.name.as_deref()),
-                        subscribers::language.eq(row.language.as_str()),
-                        subscribers::status.eq(SubscriberStatus::Active.as_str()),
-                        subscribers::created_at.eq(now_naive),
-                        subscribers::updated_at.eq(now_naive),
-                    ))
-                    .returning(subscribers::id)
-                    .get_result(conn)?
-            }
-        };
-        let current: Option<SubscriptionStatus> = subscriptions::table
-            .filter(subscriptions::list_id.eq(list_id))
-            .filter(subscriptions::subscriber_id.eq(subscriber_id))
-            .select(subscriptions::status)
-            .first(conn)
-            .optional()?;
-        match current {
-            Some(SubscriptionStatus::Unsubscribed) => report.skipped_unsubscribed += 1,
-            Some(_) => report.already_subscribed += 1,
-            None => {
-                let id: i64 = diesel::insert_into(subscriptions::table)
-                    .values((
-                        subscriptions::list_id.eq(list_id),
-                        subscriptions::subscriber_id.eq(subscriber_id),
-                        subscriptions::status.eq(status.as_str()),
-                        subscriptions::source.eq(source),
-                        subscriptions::requested_at.eq(now_naive),
-                        subscriptions::confirmed_at.eq(confirmed.then_some(now_naive)),
-                        subscriptions::created_at.eq(now_naive),
-                        subscriptions::updated_at.eq(now_naive),
-                    ))
-                    .returning(subscriptions::id)
-                    .get_result(conn)?;
-                report.subscribed += 1;
-                report.changed.push(subscriber_id);
-                if !confirmed {
-                    report.needs_confirmation.push(id);
-                }
-            }
+    let emails: Vec<&str> = rows.iter().map(|r| r.email.as_str()).collect();
+    let mut known: HashMap<String, (i64, SubscriberStatus)> = subscribers::table
+        .filter(subscribers::email.eq_any(&emails))
+        .select((subscribers::email, subscribers::id, subscribers::status))
+        .load::<(String, i64, SubscriberStatus)>(conn)?
+        .into_iter()
+        .map(|(email, id, status)| (email, (id, status)))
+        .collect();
+    let mut fresh = HashSet::new();
+    let new_subscribers: Vec<_> = rows
+        .iter()
+        .filter(|r| !known.contains_key(&r.email) && fresh.insert(r.email.as_str()))
+        .map(|r| {
+            (
+                subscribers::email.eq(&r.email),
+                subscribers::name.eq(r.name.as_deref()),
+                subscribers::language.eq(r.language.as_str()),
+                subscribers::status.eq(SubscriberStatus::Active.as_str()),
+                subscribers::created_at.eq(now_naive),
+                subscribers::updated_at.eq(now_naive),
+            )
+        })
+        .collect();
+    report.created = new_subscribers.len();
+    if !new_subscribers.is_empty() {
+        let created: Vec<(String, i64)> = on_backend!(conn, |c| diesel::insert_into(
+            subscribers::table
+        )
+        .values(&new_subscribers)
+        .returning((subscribers::email, subscribers::id))
+        .get_results(c))?;
+        for (email, id) in created {
+            known.insert(email, (id, SubscriberStatus::Active));
         }
     }
+
+    let mut targets = Vec::with_capacity(rows.len());
+    for row in rows {
+        match known.get(&row.email) {
+            Some(&(id, SubscriberStatus::Active)) => targets.push(id),
+            _ => report.skipped_suppressed += 1,
+        }
+    }
+    let current: HashMap<i64, SubscriptionStatus> = subscriptions::table
+        .filter(subscriptions::list_id.eq(list_id))
+        .filter(subscriptions::subscriber_id.eq_any(&targets))
+        .select((subscriptions::subscriber_id, subscriptions::status))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let mut subscribing = Vec::new();
+    let mut seen = HashSet::new();
+    for id in targets {
+        match current.get(&id) {
+            Some(SubscriptionStatus::Unsubscribed) => report.skipped_unsubscribed += 1,
+            Some(_) => report.already_subscribed += 1,
+            None if !seen.insert(id) => report.already_subscribed += 1,
+            None => subscribing.push(id),
+        }
+    }
+    if subscribing.is_empty() {
+        return Ok(report);
+    }
+    let new_subscriptions: Vec<_> = subscribing
+        .iter()
+        .map(|&subscriber_id| {
+            (
+                subscriptions::list_id.eq(list_id),
+                subscriptions::subscriber_id.eq(subscriber_id),
+                subscriptions::status.eq(status.as_str()),
+                subscriptions::source.eq(source),
+                subscriptions::requested_at.eq(now_naive),
+                subscriptions::confirmed_at.eq(confirmed.then_some(now_naive)),
+                subscriptions::created_at.eq(now_naive),
+                subscriptions::updated_at.eq(now_naive),
+            )
+        })
+        .collect();
+    let created: HashMap<i64, i64> = on_backend!(conn, |c| diesel::insert_into(
+        subscriptions::table
+    )
+    .values(&new_subscriptions)
+    .returning((subscriptions::subscriber_id, subscriptions::id))
+    .get_results::<(i64, i64)>(c))?
+    .into_iter()
+    .collect();
+    report.subscribed = subscribing.len();
+    if !confirmed {
+        report.needs_confirmation = subscribing
+            .iter()
+            .filter_map(|id| created.get(id).copied())
+            .collect();
+    }
+    report.changed = subscribing;
     Ok(report)
 }
 

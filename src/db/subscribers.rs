@@ -4,7 +4,7 @@
 use super::schema::{
     bounces, deliveries, email_limits, mailing_lists, service_secrets, subscribers, subscriptions,
 };
-use super::{DbConnection, Page, PageRequest, parse_stored, utc};
+use super::{DbConnection, Page, PageRequest, on_backend, parse_stored, utc};
 use crate::domain::language::Language;
 use crate::domain::newsletter::{
     BounceInput, BounceKind, BounceOutcome, DeliveryKind, DeliveryState, EmailLimits, ListInput,
@@ -237,6 +237,31 @@ pub fn get_subscriber(conn: &mut DbConnection, id: i64) -> Result<Subscriber> {
         .optional()?
         .ok_or_else(|| Error::not_found("subscriber", id))?;
     Ok(subscribers_from_rows(conn, vec![row])?.remove(0))
+}
+
+/// The subscribers with these ids (in id order; unknown ids are left out).
+pub fn get_subscribers(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<Subscriber>> {
+    let rows = subscribers::table
+        .filter(subscribers::id.eq_any(ids))
+        .order(subscribers::id)
+        .select(SubscriberRow::as_select())
+        .load(conn)?;
+    subscribers_from_rows(conn, rows)
+}
+
+/// The subscribers with these addresses (already lower-cased), by address.
+pub fn subscribers_by_email(
+    conn: &mut DbConnection,
+    emails: &[&str],
+) -> Result<HashMap<String, Subscriber>> {
+    let rows = subscribers::table
+        .filter(subscribers::email.eq_any(emails))
+        .select(SubscriberRow::as_select())
+        .load(conn)?;
+    Ok(subscribers_from_rows(conn, rows)?
+        .into_iter()
+        .map(|s| (s.email.clone(), s))
+        .collect())
 }
 
 pub fn find_subscriber_id(conn: &mut DbConnection, email: &str) -> Result<Option<i64>> {
@@ -635,39 +660,43 @@ pub fn queue_confirmations(
     message_domain: &str,
     now: DateTime<Utc>,
 ) -> Result<usize> {
-    let mut queued = 0;
-    for id in subscription_ids {
-        #[allow(clippy::type_complexity)]
-        let row: Option<(i64, Option<NaiveDateTime>, String, Option<String>, String)> =
-            subscriptions::table
-                .inner_join(subscribers::table)
-                .filter(subscriptions::id.eq(id))
-                .filter(subscriptions::status.eq(SubscriptionStatus::Pending.as_str()))
-                .filter(subscribers::status.eq(SubscriberStatus::Active.as_str()))
-                .select((
-                    subscribers::id,
-                    subscriptions::confirm_sent_at,
-                    subscribers::email,
-                    subscribers::name,
-                    subscribers::language,
-                ))
-                .first(conn)
-                .optional()?;
-        let Some((subscriber_id, sent_at, email, name, language)) = row else {
-            continue;
-        };
-        if sent_at.is_some_and(|t| utc(t) > now - TimeDelta::minutes(10)) {
-            continue;
-        }
-        let expires = now + TimeDelta::hours(i64::from(link_hours));
-        diesel::update(subscriptions::table.find(id))
-            .set((
-                subscriptions::confirm_sent_at.eq(now.naive_utc()),
-                subscriptions::confirm_expires_at.eq(expires.naive_utc()),
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(i64, i64, Option<NaiveDateTime>, String, Option<String>, String)> =
+        subscriptions::table
+            .inner_join(subscribers::table)
+            .filter(subscriptions::id.eq_any(subscription_ids))
+            .filter(subscriptions::status.eq(SubscriptionStatus::Pending.as_str()))
+            .filter(subscribers::status.eq(SubscriberStatus::Active.as_str()))
+            .order(subscriptions::id)
+            .select((
+                subscriptions::id,
+                subscribers::id,
+                subscriptions::confirm_sent_at,
+                subscribers::email,
+                subscribers::name,
+                subscribers::language,
             ))
-            .execute(conn)?;
-        diesel::insert_into(deliveries::table)
-            .values((
+            .load(conn)?;
+    // A link sent in the last ten minutes is not sent again.
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| !r.2.is_some_and(|t| utc(t) > now - TimeDelta::minutes(10)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let expires = now + TimeDelta::hours(i64::from(link_hours));
+    diesel::update(subscriptions::table.filter(subscriptions::id.eq_any(&ids)))
+        .set((
+            subscriptions::confirm_sent_at.eq(now.naive_utc()),
+            subscriptions::confirm_expires_at.eq(expires.naive_utc()),
+        ))
+        .execute(conn)?;
+    let deliveries: Vec<_> = rows
+        .into_iter()
+        .map(|(id, subscriber_id, _, email, name, language)| {
+            (
                 deliveries::kind.eq(DeliveryKind::Confirmation),
                 deliveries::subscriber_id.eq(subscriber_id),
                 deliveries::subscription_id.eq(id),
@@ -682,11 +711,16 @@ pub fn queue_confirmations(
                 deliveries::next_attempt_at.eq(now.naive_utc()),
                 deliveries::created_at.eq(now.naive_utc()),
                 deliveries::updated_at.eq(now.naive_utc()),
-            ))
-            .execute(conn)?;
-        queued += 1;
+            )
+        })
+        .collect();
+    // At most a part of an import at a time: well within PostgreSQL's binds.
+    for chunk in deliveries.chunks(1000) {
+        on_backend!(conn, |c| diesel::insert_into(deliveries::table)
+            .values(chunk)
+            .execute(c))?;
     }
-    Ok(queued)
+    Ok(ids.len())
 }
 
 /// What a confirmation email needs: the list's name and the link's expiry.

@@ -1890,3 +1890,141 @@ async fn a_long_import_shows_progress_on_a_terminal_only() {
     assert!(shown.contains("1200 subscribed"), "{shown:?}");
     assert!(!shown.contains("importing subscribers"), "{shown:?}");
 }
+
+/// Every subscriber change since history entry `since`: (entity id, action).
+async fn subscriber_changes_since(app: &TestApp, mut since: i64) -> Vec<(i64, String)> {
+    let mut out = Vec::new();
+    loop {
+        let page = app
+            .get_json(&format!(
+                "/api/v1/changes?entity=subscriber&limit=500&since={since}"
+            ))
+            .await;
+        for item in page["items"].as_array().unwrap() {
+            out.push((
+                item["entity_id"].as_i64().unwrap(),
+                item["action"].as_str().unwrap().to_owned(),
+            ));
+        }
+        match page["next"].as_i64() {
+            Some(next) => since = next,
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_long_import_is_written_in_parts_with_every_change_in_an_intact_history() {
+    let mail = spawn_mail_app().await;
+    let app = &mail.app;
+    let members = mail.list("members").await;
+    let other = mail.list("other").await;
+    let db = app.settings.database.url.clone();
+    let import = |list: i64, body: String, query: &'static str| {
+        app.client
+            .post(app.url(&format!("/api/v1/lists/{list}/import{query}")))
+            .bearer_auth(&app.editor)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+    };
+    // Before: carla is on another list, erin already on this one, frank left
+    // it, dave's address bounced.
+    let before = import(
+        other,
+        "email\ncarla@example.org\ndave@example.org\n".into(),
+        "?confirmed=true&source=fair",
+    )
+    .await
+    .unwrap();
+    assert_eq!(before.status(), 200);
+    import(
+        members,
+        "email\nerin@example.org\nfrank@example.org\n".into(),
+        "?confirmed=true&source=fair",
+    )
+    .await
+    .unwrap();
+    let frank = app
+        .get_json("/api/v1/subscribers?email=frank@example.org")
+        .await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    mail.action_on_subscriber(frank).await;
+    let (ok, out) = pregon_cli(&db, &["bounce", "dave@example.org", "--kind", "hard"], None);
+    assert!(ok, "{out}");
+    let head = app.get_json("/api/v1/changes?limit=500").await;
+    let mut since = 0;
+    for item in head["items"].as_array().unwrap() {
+        since = since.max(item["id"].as_i64().unwrap());
+    }
+    assert!(head["next"].is_null(), "fewer than 500 changes so far");
+
+    // 1,200 new addresses (three parts of the import) and the four above.
+    let mut csv = String::from("email,name,language\n");
+    for i in 0..1200 {
+        csv.push_str(&format!("r{i}@example.org,Recipient {i},fr\n"));
+    }
+    for known in ["carla", "dave", "erin", "frank"] {
+        csv.push_str(&format!("{known}@example.org,,\n"));
+    }
+    let res = import(members, csv, "").await.unwrap();
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(
+        [
+            "rows",
+            "created",
+            "subscribed",
+            "already_subscribed",
+            "skipped_unsubscribed",
+            "skipped_suppressed"
+        ]
+        .map(|k| report[k].as_i64().unwrap()),
+        [1204, 1200, 1201, 1, 1, 1],
+        "{report}"
+    );
+    // Each new subscription waits for its confirmation email, one each.
+    let pending = app
+        .get_json(&format!(
+            "/api/v1/subscribers?list_id={members}&status=pending&per_page=1"
+        ))
+        .await;
+    assert_eq!(pending["total"], 1201, "{pending}");
+    let confirmations: Vec<(Option<i64>, i64)> = app
+        .db
+        .run(|c| {
+            use diesel::prelude::*;
+            use pregon::db::schema::deliveries::dsl::*;
+            Ok(deliveries
+                .filter(kind.eq("confirmation"))
+                .select((subscriber_id, subscription_id.assume_not_null()))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    let distinct: std::collections::BTreeSet<i64> =
+        confirmations.iter().map(|(_, s)| *s).collect();
+    assert_eq!((confirmations.len(), distinct.len()), (1201, 1201));
+    let fr = app
+        .get_json("/api/v1/subscribers?email=r1199@example.org")
+        .await;
+    assert_eq!(fr["items"][0]["name"], "Recipient 1199");
+    assert_eq!(fr["items"][0]["language"], "fr");
+
+    // One entry per subscriber changed: 1,200 created, carla's new
+    // subscription; nothing for erin, frank or dave. The chain holds.
+    let changes = subscriber_changes_since(app, since).await;
+    let created = changes.iter().filter(|c| c.1 == "created").count();
+    let carla = app
+        .get_json("/api/v1/subscribers?email=carla@example.org")
+        .await["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let others: Vec<&(i64, String)> = changes.iter().filter(|c| c.1 != "created").collect();
+    assert_eq!(created, 1200);
+    assert_eq!(others, [&(carla, "state_changed".to_owned())]);
+    let ids: std::collections::BTreeSet<i64> = changes.iter().map(|c| c.0).collect();
+    assert_eq!(ids.len(), 1201);
+    let (ok, out) = pregon_cli(&db, &["history", "verify"], None);
+    assert!(ok && out.contains("the chain holds"), "{out}");
+}
