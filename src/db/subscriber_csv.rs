@@ -229,12 +229,11 @@ pub fn import(
         .collect();
     report.created = new_subscribers.len();
     if !new_subscribers.is_empty() {
-        let created: Vec<(String, i64)> = on_backend!(conn, |c| diesel::insert_into(
-            subscribers::table
-        )
-        .values(&new_subscribers)
-        .returning((subscribers::email, subscribers::id))
-        .get_results(c))?;
+        let created: Vec<(String, i64)> =
+            on_backend!(conn, |c| diesel::insert_into(subscribers::table)
+                .values(&new_subscribers)
+                .returning((subscribers::email, subscribers::id))
+                .get_results(c))?;
         for (email, id) in created {
             known.insert(email, (id, SubscriberStatus::Active));
         }
@@ -282,14 +281,13 @@ pub fn import(
             )
         })
         .collect();
-    let created: HashMap<i64, i64> = on_backend!(conn, |c| diesel::insert_into(
-        subscriptions::table
-    )
-    .values(&new_subscriptions)
-    .returning((subscriptions::subscriber_id, subscriptions::id))
-    .get_results::<(i64, i64)>(c))?
-    .into_iter()
-    .collect();
+    let created: HashMap<i64, i64> =
+        on_backend!(conn, |c| diesel::insert_into(subscriptions::table)
+            .values(&new_subscriptions)
+            .returning((subscriptions::subscriber_id, subscriptions::id))
+            .get_results::<(i64, i64)>(c))?
+        .into_iter()
+        .collect();
     report.subscribed = subscribing.len();
     if !confirmed {
         report.needs_confirmation = subscribing

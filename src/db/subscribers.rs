@@ -661,26 +661,32 @@ pub fn queue_confirmations(
     now: DateTime<Utc>,
 ) -> Result<usize> {
     #[allow(clippy::type_complexity)]
-    let rows: Vec<(i64, i64, Option<NaiveDateTime>, String, Option<String>, String)> =
-        subscriptions::table
-            .inner_join(subscribers::table)
-            .filter(subscriptions::id.eq_any(subscription_ids))
-            .filter(subscriptions::status.eq(SubscriptionStatus::Pending.as_str()))
-            .filter(subscribers::status.eq(SubscriberStatus::Active.as_str()))
-            .order(subscriptions::id)
-            .select((
-                subscriptions::id,
-                subscribers::id,
-                subscriptions::confirm_sent_at,
-                subscribers::email,
-                subscribers::name,
-                subscribers::language,
-            ))
-            .load(conn)?;
+    let rows: Vec<(
+        i64,
+        i64,
+        Option<NaiveDateTime>,
+        String,
+        Option<String>,
+        String,
+    )> = subscriptions::table
+        .inner_join(subscribers::table)
+        .filter(subscriptions::id.eq_any(subscription_ids))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Pending.as_str()))
+        .filter(subscribers::status.eq(SubscriberStatus::Active.as_str()))
+        .order(subscriptions::id)
+        .select((
+            subscriptions::id,
+            subscribers::id,
+            subscriptions::confirm_sent_at,
+            subscribers::email,
+            subscribers::name,
+            subscribers::language,
+        ))
+        .load(conn)?;
     // A link sent in the last ten minutes is not sent again.
     let rows: Vec<_> = rows
         .into_iter()
-        .filter(|r| !r.2.is_some_and(|t| utc(t) > now - TimeDelta::minutes(10)))
+        .filter(|r| r.2.is_none_or(|t| utc(t) <= now - TimeDelta::minutes(10)))
         .collect();
     if rows.is_empty() {
         return Ok(0);

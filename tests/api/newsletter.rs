@@ -2002,8 +2002,7 @@ async fn a_long_import_is_written_in_parts_with_every_change_in_an_intact_histor
         })
         .await
         .unwrap();
-    let distinct: std::collections::BTreeSet<i64> =
-        confirmations.iter().map(|(_, s)| *s).collect();
+    let distinct: std::collections::BTreeSet<i64> = confirmations.iter().map(|(_, s)| *s).collect();
     assert_eq!((confirmations.len(), distinct.len()), (1201, 1201));
     let fr = app
         .get_json("/api/v1/subscribers?email=r1199@example.org")
