@@ -382,7 +382,7 @@ pub fn import_csv(
     for part in rows.chunks(IMPORT_PART_ROWS) {
         let emails: Vec<&str> = part.iter().map(|r| r.email.as_str()).collect();
         let mut before = db::subscribers_by_email(conn, &emails)?;
-        let done = subscriber_csv::import(conn, list_id, part, confirmed, source, cx.now)?;
+        let done = subscriber_csv::import(conn, list_id, part, &before, confirmed, source, cx.now)?;
         db::queue_confirmations(
             conn,
             &done.needs_confirmation,

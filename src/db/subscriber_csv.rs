@@ -6,7 +6,7 @@
 use super::schema::{mailing_lists, subscribers, subscriptions};
 use super::{DbConnection, on_backend, utc};
 use crate::domain::language::Language;
-use crate::domain::newsletter::{SubscriberStatus, SubscriptionStatus};
+use crate::domain::newsletter::{Subscriber, SubscriberStatus, SubscriptionStatus};
 use crate::domain::text::{EmailAddress, Name};
 use crate::error::{Error, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -183,13 +183,16 @@ pub fn parse(
 }
 
 /// Writes parsed rows to `list_id` (inside the caller's transaction), with a
-/// handful of statements whatever the number of rows: the known addresses
-/// read at once, the new ones inserted at once, then the list's subscriptions
-/// likewise. The caller passes a few hundred rows at a time (`app::subscribers`).
+/// handful of statements whatever the number of rows: the new addresses
+/// inserted at once, then the list's subscriptions likewise. `known` holds
+/// the subscribers the rows name that exist already, by address (the caller
+/// reads them for the history). The caller passes a few hundred rows at a
+/// time (`app::subscribers`).
 pub fn import(
     conn: &mut DbConnection,
     list_id: i64,
     rows: &[ImportRow],
+    known: &HashMap<String, Subscriber>,
     confirmed: bool,
     source: &str,
     now: DateTime<Utc>,
@@ -204,13 +207,9 @@ pub fn import(
         SubscriptionStatus::Pending
     };
     let now_naive = now.naive_utc();
-    let emails: Vec<&str> = rows.iter().map(|r| r.email.as_str()).collect();
-    let mut known: HashMap<String, (i64, SubscriberStatus)> = subscribers::table
-        .filter(subscribers::email.eq_any(&emails))
-        .select((subscribers::email, subscribers::id, subscribers::status))
-        .load::<(String, i64, SubscriberStatus)>(conn)?
-        .into_iter()
-        .map(|(email, id, status)| (email, (id, status)))
+    let mut known: HashMap<String, (i64, SubscriberStatus)> = known
+        .iter()
+        .map(|(email, s)| (email.clone(), (s.id, s.status)))
         .collect();
     let mut fresh = HashSet::new();
     let new_subscribers: Vec<_> = rows
