@@ -901,22 +901,19 @@ pub fn link_signer(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<LinkSi
         Some(value) => value,
         None => {
             let key: [u8; 32] = rand::random();
-            let inserted = diesel::insert_into(service_secrets::table)
-                .values((
-                    service_secrets::name.eq(LINK_KEY),
-                    service_secrets::value.eq(hex::encode(key)),
-                    service_secrets::created_at.eq(now.naive_utc()),
-                ))
-                .execute(conn);
-            match inserted {
-                // Another process created it first: use theirs.
-                Ok(_)
-                | Err(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                )) => {}
-                Err(e) => return Err(e.into()),
-            }
+            // Another process may create it at the same moment: theirs is
+            // kept and read back. (Catching the unique violation instead
+            // would leave a PostgreSQL transaction aborted, and the read
+            // below would fail.)
+            let row = (
+                service_secrets::name.eq(LINK_KEY),
+                service_secrets::value.eq(hex::encode(key)),
+                service_secrets::created_at.eq(now.naive_utc()),
+            );
+            super::on_backend!(conn, |c| diesel::insert_into(service_secrets::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(c))?;
             read(conn)?.ok_or_else(|| Error::Internal(anyhow::anyhow!("link key vanished")))?
         }
     };

@@ -2027,3 +2027,81 @@ async fn a_long_import_is_written_in_parts_with_every_change_in_an_intact_histor
     let (ok, out) = pregon_cli(&db, &["history", "verify"], None);
     assert!(ok && out.contains("the chain holds"), "{out}");
 }
+
+/// Two processes signing their first links at the same moment (two
+/// dispatchers started together on a new database) both create the link
+/// key: the second waits for the first, keeps the first's key, and its
+/// transaction stays usable. On PostgreSQL a caught unique violation used to
+/// leave it aborted, so the second dispatcher's first message waited 30 s.
+#[tokio::test]
+async fn two_processes_creating_the_link_key_at_once_share_one_key() {
+    use pregon::db::{self, subscribers::link_signer};
+    use std::sync::mpsc;
+    let app = spawn_app().await;
+    let now = app.clock_now();
+    let url = app.settings.database.url.clone();
+    {
+        use diesel::prelude::*;
+        use pregon::db::schema::service_secrets;
+        let keys: i64 = service_secrets::table
+            .filter(service_secrets::name.eq("link-signing-key"))
+            .count()
+            .get_result(&mut *app.db.get().unwrap())
+            .unwrap();
+        assert_eq!(keys, 0, "a new database has no link key yet");
+    }
+    let (inserted_tx, inserted) = mpsc::channel();
+    let (commit_tx, commit) = mpsc::channel::<()>();
+    let first = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let mut conn = db::establish(&url).unwrap();
+            db::write_transaction(&mut conn, |c| {
+                let signer = link_signer(c, now)?;
+                inserted_tx.send(()).unwrap();
+                commit.recv().unwrap();
+                Ok(signer.unsubscribe_token(7, 1))
+            })
+        })
+    };
+    inserted.recv().unwrap();
+    let second = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let mut conn = db::establish(&url).unwrap();
+            db::write_transaction(&mut conn, |c| {
+                Ok(link_signer(c, now)?.unsubscribe_token(7, 1))
+            })
+        })
+    };
+    if backend() == db::Backend::Postgres {
+        // The second has read no key and its INSERT waits on the first's row.
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = db::establish(&url).unwrap();
+        let db::DbConnection::Postgres(pg) = &mut conn else {
+            unreachable!()
+        };
+        loop {
+            let waiting: Waiting = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                   AND query LIKE 'INSERT INTO \"service_secrets\"%'",
+            )
+            .get_result(pg)
+            .unwrap();
+            if waiting.n == 1 || second.is_finished() {
+                break;
+            }
+            std::thread::yield_now();
+        }
+    }
+    commit_tx.send(()).unwrap();
+    let first = first.join().unwrap().expect("the first process's key");
+    let second = second.join().unwrap().expect("the second process's key");
+    assert_eq!(first, second, "both sign with the same key");
+}
