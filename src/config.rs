@@ -426,7 +426,7 @@ pub struct EmailSettings {
     pub rate_per_hour: u32,
     pub concurrency: u32,
     /// Deliveries each worker marks `sending` ahead of the one on the wire;
-    /// unset: 1 on SQLite, 7 on PostgreSQL (see the dispatcher).
+    /// unset: 7 (`dispatch::DEFAULT_MARK_AHEAD`; see the dispatcher).
     #[serde(default)]
     pub mark_ahead: Option<u32>,
     pub batch_size: u32,

@@ -107,13 +107,8 @@ async fn sigkill_mid_send_loses_nobody_and_reports_the_in_flight_few() {
 
     let at_kill = delivery_rows(&mail, issue);
     let in_flight = at_kill.values().filter(|(s, _, _)| s == "sending").count();
-    // Per worker: the message on the wire and those marked ahead (the
-    // default: 1 on SQLite, 7 on PostgreSQL).
-    let ahead = match backend() {
-        pregon::db::Backend::Sqlite => 1,
-        pregon::db::Backend::Postgres => 7,
-    };
-    let window = (1 + ahead) * CONCURRENCY;
+    // Per worker: the message on the wire and those marked ahead.
+    let window = (1 + pregon::dispatch::DEFAULT_MARK_AHEAD as usize) * CONCURRENCY;
     assert!(
         in_flight <= window,
         "{in_flight} deliveries in flight, more than the window of {window}"
