@@ -90,6 +90,7 @@ pub fn claim(
         DeliveryState::Retry.as_str(),
     ]);
     let sending = super::sql_literals(&[IssueState::Sending.as_str()]);
+    super::claim_in_index_order(conn)?;
     let sql = format!(
         "UPDATE deliveries SET claimed_by = ?, claimed_at = ? WHERE id IN ( \
              SELECT d.id FROM deliveries d LEFT JOIN newsletter_issues i ON i.id = d.issue_id \

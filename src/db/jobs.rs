@@ -130,6 +130,7 @@ pub fn claim(
         DbConnection::Postgres(_) => ("FOR UPDATE SKIP LOCKED", "kind"),
         DbConnection::Sqlite(_) => ("", "+kind"),
     };
+    super::claim_in_index_order(conn)?;
     let kinds = kinds
         .iter()
         .map(|k| format!("'{k}'"))

@@ -512,6 +512,19 @@ macro_rules! raw_sql {
 }
 pub(crate) use raw_sql;
 
+/// For a claim (`… ORDER BY next_attempt_at, id LIMIT n FOR UPDATE SKIP
+/// LOCKED`), inside its transaction: on PostgreSQL, the due rows are read in
+/// the order of their index, never gathered and sorted. Right after a large
+/// newsletter is queued the table has no statistics yet, the planner expects
+/// a couple of due rows and sorts them all: 100,000 rows, about 100 ms, for
+/// each batch. SQLite's planner already reads the index in order.
+pub fn claim_in_index_order(conn: &mut DbConnection) -> Result<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        pg.batch_execute("SET LOCAL enable_sort = off")?;
+    }
+    Ok(())
+}
+
 /// Runs `$body` with `$c` bound to the backend's own connection, for what
 /// diesel's `MultiConnection` cannot do itself (a multi-row INSERT):
 /// `on_backend!(conn, |c| diesel::insert_into(t).values(&rows).execute(c))`.
