@@ -40,8 +40,9 @@ pub struct Settings {
 #[serde(deny_unknown_fields, default)]
 pub struct SocialSettings {
     /// The largest image taken by the raw upload route
-    /// (`POST …/variants/{channel_id}/{lang}/media`), in bytes; the
-    /// network's own limit is checked as well.
+    /// (`POST …/variants/{channel_id}/{lang}/media`) and by the variant
+    /// form's file field, in bytes; the network's own limit is checked as
+    /// well.
     pub max_image_bytes: usize,
 }
 

@@ -14,7 +14,7 @@ use crate::db::posts::Publication;
 use crate::db::{self, DbConnection, channel_accounts, posts};
 use crate::domain::activity::{Activity, ActivityKind, PostVariant};
 use crate::domain::language::Language;
-use crate::domain::network::{Network, PublicationState};
+use crate::domain::network::{AccountConfig, MAX_RECIPIENTS, Network, PublicationState, Recipient};
 use crate::domain::review;
 use crate::domain::timing::Timing;
 use crate::error::{Error, Result};
@@ -50,13 +50,21 @@ pub struct ChannelAccount {
     /// Mastodon: the instance's limits as last read (cached a day).
     #[schema(value_type = Option<Object>)]
     pub limits: Option<serde_json::Value>,
+    /// Manual: who each post is emailed to (account ids and addresses);
+    /// empty: the account's own address, else the activity's owner.
+    pub recipients: Vec<Recipient>,
+    /// Manual: the language of a recipient address that has no account.
+    pub default_language: Option<Language>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(examples(json!({"network": "webhook", "name": "UCLG website", "base_url": "https://cms.example.org/hooks/pregon", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "channel_id": null})))]
+#[schema(examples(
+    json!({"network": "webhook", "name": "UCLG website", "base_url": "https://cms.example.org/hooks/pregon", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "channel_id": null}),
+    json!({"network": "manual", "name": "LinkedIn (the team)", "recipients": ["equipo@bilbao.example", "anne@lyon.example"], "default_language": "es", "channel_id": null})
+))]
 pub struct ChannelAccountInput {
     /// `mastodon`, `bluesky`, `webhook` (a CMS: `base_url` receives each
     /// post signed per Standard Webhooks with `secret`, a `whsec_…`) or
@@ -82,6 +90,17 @@ pub struct ChannelAccountInput {
     pub secret: String,
     /// The channel (kind social) it publishes for.
     pub channel_id: Option<i64>,
+    /// Manual only: who each post is emailed to, at most 20, each a Pregón
+    /// account's id (its address and language) or an email address (in
+    /// `default_language`, or its account's if it has one). Left out: the
+    /// account's own address (`base_url`), else the activity's owner.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub recipients: Vec<Recipient>,
+    /// Manual only: the language of a recipient address with no account
+    /// (else English).
+    #[serde(default)]
+    pub default_language: Option<Language>,
 }
 
 /// A change to an account; fields left out stay as they are.
@@ -103,10 +122,19 @@ pub struct ChannelAccountUpdate {
     pub secret: Option<String>,
     /// Stops (true) or resumes (false) publishing through the account.
     pub disabled: Option<bool>,
+    /// Manual only: the new list of recipients (`[]`: none, the account's
+    /// own address or the activity's owner again).
+    #[schema(max_items = 20)]
+    pub recipients: Option<Vec<Recipient>>,
+    /// Manual only: the language of a recipient address with no account.
+    pub default_language: Option<Language>,
 }
 
 fn account_view(row: &channel_accounts::Row) -> ChannelAccount {
+    let config = AccountConfig::parse(row.config.as_deref());
     ChannelAccount {
+        recipients: config.recipients,
+        default_language: config.default_language,
         id: row.id,
         network: row.network,
         name: row.name.clone(),
@@ -167,6 +195,83 @@ fn checked_manual_address(base_url: &str) -> Result<&str> {
     Ok(base_url)
 }
 
+/// A manual account's recipients as given, checked: at most
+/// `MAX_RECIPIENTS`, each a valid address or an active account with one,
+/// none twice; `recipients[i]` names the first that is not. Other networks
+/// have none.
+fn checked_recipients(
+    conn: &mut DbConnection,
+    network: Network,
+    recipients: &[Recipient],
+) -> Result<Vec<Recipient>> {
+    if recipients.is_empty() {
+        return Ok(Vec::new());
+    }
+    if network != Network::Manual {
+        return Err(Error::invalid(
+            "recipients",
+            "only a manual account emails its posts to recipients",
+        ));
+    }
+    if recipients.len() > MAX_RECIPIENTS {
+        return Err(Error::invalid(
+            "recipients",
+            format!("at most {MAX_RECIPIENTS} recipients"),
+        ));
+    }
+    let mut out: Vec<Recipient> = Vec::new();
+    for (i, r) in recipients.iter().enumerate() {
+        let field = format!("recipients[{i}]");
+        let checked = match r {
+            Recipient::Email(address) => {
+                let address = address.trim();
+                if address.len() > 254 || address.parse::<lettre::Address>().is_err() {
+                    return Err(Error::invalid(field, "not a valid email address"));
+                }
+                Recipient::Email(address.to_owned())
+            }
+            Recipient::Account(id) => {
+                let Some(account) = db::accounts::find(conn, *id)? else {
+                    return Err(Error::invalid(field, format!("no account {id}")));
+                };
+                if !account.is_active() || account.email.is_none() {
+                    return Err(Error::invalid(
+                        field,
+                        format!("account {id} is not active with an email address"),
+                    ));
+                }
+                Recipient::Account(*id)
+            }
+        };
+        if out.iter().any(|o| o.key() == checked.key()) {
+            return Err(Error::invalid(field, "listed twice"));
+        }
+        out.push(checked);
+    }
+    Ok(out)
+}
+
+fn checked_default_language(network: Network, lang: Option<Language>) -> Result<Option<Language>> {
+    if lang.is_some() && network != Network::Manual {
+        return Err(Error::invalid(
+            "default_language",
+            "only a manual account has a default language",
+        ));
+    }
+    Ok(lang)
+}
+
+/// The history's change of the recipients: addresses are personal data,
+/// recorded as changed without their values.
+fn recipients_change() -> FieldChange {
+    FieldChange {
+        field: "recipients".into(),
+        before: serde_json::Value::Null,
+        after: serde_json::Value::Null,
+        personal: true,
+    }
+}
+
 fn checked_handle(network: Network, handle: Option<&str>) -> Result<Option<&str>> {
     let handle = handle.map(str::trim).filter(|h| !h.is_empty());
     if handle.is_some_and(|h| h.len() > 300) {
@@ -220,6 +325,10 @@ pub fn create_account(
     let base_url = checked_base_url(input.network, &input.base_url)?;
     let handle = checked_handle(input.network, input.handle.as_deref())?;
     let secret = checked_secret(input.network, &input.secret)?;
+    let config = AccountConfig {
+        recipients: checked_recipients(conn, input.network, &input.recipients)?,
+        default_language: checked_default_language(input.network, input.default_language)?,
+    };
     if let Some(channel) = input.channel_id {
         db::channels::get(conn, channel)
             .map_err(|_| Error::invalid("channel_id", "no such channel"))?;
@@ -242,6 +351,22 @@ pub fn create_account(
             secret,
         },
     )?;
+    if !config.is_empty() {
+        let json = serde_json::to_string(&config).map_err(|e| Error::Internal(e.into()))?;
+        channel_accounts::set_config(conn, id, Some(&json), cx.now)?;
+        let mut changes = Vec::new();
+        if !config.recipients.is_empty() {
+            changes.push(recipients_change());
+        }
+        if let Some(lang) = config.default_language {
+            changes.push(crate::social::accounts::change(
+                "default_language",
+                serde_json::Value::Null,
+                lang.as_str().into(),
+            ));
+        }
+        history::record_in(conn, cx, "channel_account", id, Action::Updated, changes)?;
+    }
     if let Some(channel) = input.channel_id {
         channel_accounts::set_channel(conn, id, Some(channel), cx.now)?;
         history::record_in(
@@ -326,6 +451,17 @@ pub fn update_account(
         .map(|s| checked_secret(row.network, s))
         .transpose()?
         .filter(|s| !s.is_empty());
+    let before = AccountConfig::parse(row.config.as_deref());
+    let config = AccountConfig {
+        recipients: match &input.recipients {
+            Some(r) => checked_recipients(conn, row.network, r)?,
+            None => before.recipients.clone(),
+        },
+        default_language: match input.default_language {
+            Some(l) => checked_default_language(row.network, Some(l))?,
+            None => before.default_language,
+        },
+    };
     let mut changes = Vec::new();
     if name != row.name.as_deref() {
         changes.push(change("name", row.name.clone().into(), name.into()));
@@ -343,6 +479,23 @@ pub fn update_account(
     }
     if !changes.is_empty() {
         channel_accounts::set_details(conn, id, name, base_url, handle, url_changed, cx.now)?;
+    }
+    if config != before {
+        if config.recipients != before.recipients {
+            changes.push(recipients_change());
+        }
+        if config.default_language != before.default_language {
+            changes.push(change(
+                "default_language",
+                before.default_language.map(|l| l.as_str()).into(),
+                config.default_language.map(|l| l.as_str()).into(),
+            ));
+        }
+        let json = (!config.is_empty())
+            .then(|| serde_json::to_string(&config))
+            .transpose()
+            .map_err(|e| Error::Internal(e.into()))?;
+        channel_accounts::set_config(conn, id, json.as_deref(), cx.now)?;
     }
     if let Some(secret) = secret {
         let version = crate::social::accounts::rotate(conn, cx, sealer, &row, secret)?;
@@ -531,7 +684,9 @@ pub struct MediaInput {
     /// thread's first reply, …
     #[serde(default)]
     pub part: Option<i32>,
-    /// image/jpeg, image/png, image/gif or image/webp.
+    /// image/jpeg, image/png, image/gif or image/webp: checked against the
+    /// type read from the bytes themselves (a mismatch, or bytes that are
+    /// none of these, is refused naming `media[k].mime_type`).
     #[schema(max_length = 100)]
     pub mime_type: String,
     /// The image's bytes, in base64 (at most 16 MiB of bytes; the request
@@ -545,8 +700,9 @@ pub struct MediaInput {
     pub alt: Option<String>,
 }
 
-/// The images as given, checked: a known type, bytes that decode, an alt
-/// text, a part that exists (`parts`: how many the variant has).
+/// The images as given, checked: a known type that the bytes are (sniffed
+/// by `social::image::sniff`), bytes that decode, an alt text, a part that
+/// exists (`parts`: how many the variant has).
 fn checked_media(
     input: &[MediaInput],
     parts: usize,
@@ -576,6 +732,22 @@ fn checked_media(
                 .map_err(|e| Error::invalid(field("data"), format!("not base64: {e}")))?;
         if data.is_empty() {
             return Err(Error::invalid(field("data"), "an image has bytes"));
+        }
+        // The type is the bytes', not the client's word for it.
+        match crate::social::image::sniff(&data) {
+            None => {
+                return Err(Error::invalid(
+                    field("mime_type"),
+                    "the bytes are not a PNG, JPEG, GIF or WebP image",
+                ));
+            }
+            Some(kind) if kind.mime_type() != mime_type => {
+                return Err(Error::invalid(
+                    field("mime_type"),
+                    format!("the bytes are {}, not {mime_type}", kind.mime_type()),
+                ));
+            }
+            Some(_) => {}
         }
         let (one, reference) = image(part, mime_type, alt, data);
         new.push(one);

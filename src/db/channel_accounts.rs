@@ -25,6 +25,8 @@ pub struct Row {
     pub disabled_at: Option<NaiveDateTime>,
     pub deleted_at: Option<NaiveDateTime>,
     pub credentials_version: i32,
+    /// JSON: a manual account's recipients and default language.
+    pub config: Option<String>,
 }
 
 /// The context an account's credentials are sealed for: its id and the
@@ -183,6 +185,22 @@ pub fn set_details(
             ))
             .execute(conn)?;
     }
+    Ok(())
+}
+
+/// The account's settings (JSON), or none.
+pub fn set_config(
+    conn: &mut DbConnection,
+    id: i64,
+    config: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::update(channel_accounts::table.find(id))
+        .set((
+            channel_accounts::config.eq(config),
+            channel_accounts::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

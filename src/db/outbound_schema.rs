@@ -114,6 +114,7 @@ diesel::table! {
         disabled_at -> Nullable<Timestamp>,
         deleted_at -> Nullable<Timestamp>,
         credentials_version -> Integer,
+        config -> Nullable<Text>,
     }
 }
 
@@ -151,6 +152,15 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    manual_post_deliveries (job_id, recipient) {
+        job_id -> BigInt,
+        recipient -> Text,
+        message_id -> Text,
+        sent_at -> Timestamp,
     }
 }
 

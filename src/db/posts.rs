@@ -3,8 +3,8 @@
 //! a thread (`post_parts`).
 
 use super::outbound_schema::{
-    bluesky_records, channel_accounts, manual_done_links, post_media, post_media_uploads,
-    post_parts, post_publications,
+    bluesky_records, channel_accounts, manual_done_links, manual_post_deliveries, post_media,
+    post_media_uploads, post_parts, post_publications,
 };
 use super::{DbConnection, utc};
 use crate::domain::network::PublicationState;
@@ -158,6 +158,38 @@ pub fn done_link(conn: &mut DbConnection, token_hash: &str) -> Result<Option<Don
         .select(DoneLink::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The recipients (`account:{id}`, an address, `owner`) a manual post's
+/// job (or its reminder's) has sent its email to.
+pub fn delivered(conn: &mut DbConnection, job_id: i64) -> Result<Vec<String>> {
+    Ok(manual_post_deliveries::table
+        .filter(manual_post_deliveries::job_id.eq(job_id))
+        .select(manual_post_deliveries::recipient)
+        .load(conn)?)
+}
+
+/// Records that the job's email to `recipient` was accepted by the relay
+/// (once: a second record of the same is a no-op).
+pub fn record_delivery(
+    conn: &mut DbConnection,
+    job_id: i64,
+    recipient: &str,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if delivered(conn, job_id)?.iter().any(|r| r == recipient) {
+        return Ok(());
+    }
+    diesel::insert_into(manual_post_deliveries::table)
+        .values((
+            manual_post_deliveries::job_id.eq(job_id),
+            manual_post_deliveries::recipient.eq(recipient),
+            manual_post_deliveries::message_id.eq(message_id),
+            manual_post_deliveries::sent_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Uses up every link of the job (all its emails' links work once in all);

@@ -460,6 +460,17 @@ impl Mailer {
     }
 
     pub(crate) async fn send(&self, job: &Job, prepared: Result<Prepared>) -> Attempt {
+        let message_id = self.message_id(job, None);
+        self.send_as(job, prepared, message_id).await
+    }
+
+    /// Sends with the Message-ID given (one of a job's several emails).
+    pub(crate) async fn send_as(
+        &self,
+        job: &Job,
+        prepared: Result<Prepared>,
+        message_id: String,
+    ) -> Attempt {
         let (to, name, subject, text) = match prepared {
             Ok(Prepared::Send {
                 to,
@@ -470,7 +481,6 @@ impl Mailer {
             Ok(Prepared::Skip(why)) => return unsent(Ok(why)),
             Err(e) => return unsent(Err(e)),
         };
-        let message_id = self.message_id(job);
         let address = match to.parse() {
             Ok(address) => address,
             Err(e) => {
@@ -501,10 +511,12 @@ impl Mailer {
         }
     }
 
-    /// The Message-ID of a job's email: the same on every attempt.
-    fn message_id(&self, job: &Job) -> String {
+    /// The Message-ID of a job's email (`part`: one of its several emails):
+    /// the same on every attempt.
+    pub(crate) fn message_id(&self, job: &Job, part: Option<&str>) -> String {
+        let part = part.map(|p| format!("-{p}")).unwrap_or_default();
         format!(
-            "<{}-{}@{}>",
+            "<{}-{}{part}@{}>",
             job.kind.replace('.', "-"),
             job.id,
             crate::dispatch::message_domain(&self.email)

@@ -207,7 +207,7 @@ fn message(mailer: &Mailer, job: &Job, b: Built) -> std::result::Result<lettre::
         .from(from)
         .to(Mailbox::new(Some(b.name), to))
         .subject(b.subject)
-        .message_id(Some(mailer.message_id(job)))
+        .message_id(Some(mailer.message_id(job, None)))
         .date(job.first_attempt_at.into())
         .multipart(body)
         .map_err(|e| e.to_string())
@@ -233,7 +233,11 @@ impl Handler for ReportHandler {
                 Err(e) => return unsent(Err(e)),
             };
             match message(&self.mailer, job, built) {
-                Ok(m) => self.mailer.deliver(&self.mailer.message_id(job), &m).await,
+                Ok(m) => {
+                    self.mailer
+                        .deliver(&self.mailer.message_id(job, None), &m)
+                        .await
+                }
                 Err(e) => Attempt::new(Outcome::failed(e), Exchange::default()),
             }
         })

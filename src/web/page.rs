@@ -377,6 +377,73 @@ pub async fn team_post_as(
     }
 }
 
+/// A team form acted on by [`act`]: what was posted, who posted it, the
+/// page's chrome (for the form again or an error page), and what the one
+/// use case called in its transaction answered.
+pub struct Acted<T> {
+    pub form: Form,
+    pub who: Principal,
+    pub c: Chrome,
+    pub result: crate::Result<T>,
+}
+
+impl<T> Acted<T> {
+    /// Done: to the page `to` names (303); refused by the use case: the
+    /// error page.
+    pub fn redirect_or_error(self, to: impl FnOnce(T) -> String) -> HttpResponse {
+        match self.result {
+            Ok(v) => see_other(&to(v)),
+            Err(e) => {
+                let mut c = self.c;
+                error_page(&mut c, &e)
+            }
+        }
+    }
+
+    /// As [`Acted::redirect_or_error`], but a use case's refusal for the
+    /// role is the 403 page a refused form gets.
+    pub async fn redirect_or_refused(
+        self,
+        state: &State,
+        req: &HttpRequest,
+        to: impl FnOnce(T) -> String,
+    ) -> HttpResponse {
+        match self.result {
+            Err(crate::Error::Forbidden(_)) => refused(state, req, Refused::Forbidden).await,
+            result => Acted { result, ..self }.redirect_or_error(to),
+        }
+    }
+}
+
+/// The shape of a team form's handler: the form checked as [`team_post`]
+/// does (refused: the 403 page or the sign-in page, nothing called), the
+/// page's chrome and the use-case context made, then the one `app::` call
+/// that `call` builds from the form run in a transaction. The handler then
+/// redirects, or shows the form again with the errors, from [`Acted`].
+pub async fn act<T, F>(
+    state: &State,
+    req: &HttpRequest,
+    body: &[u8],
+    role: Role,
+    call: impl FnOnce(&Form, crate::app::Context) -> F,
+) -> Result<Acted<T>, HttpResponse>
+where
+    F: FnOnce(&mut crate::db::DbConnection) -> crate::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (form, who) = team_post(state, req, body, role).await?;
+    let c = chrome(state, req, Some(&who), None).await;
+    let cx = crate::app::Context::new(who.actor(), state.clock.now());
+    let work = call(&form, cx);
+    let result = state.db.transaction(work).await;
+    Ok(Acted {
+        form,
+        who,
+        c,
+        result,
+    })
+}
+
 /// As [`team_post`] for a form that may upload a file (`multipart/form-data`,
 /// or urlencoded without one): its text fields are checked the same way, its
 /// files come apart. The body is read by the handler, which knows its limit.

@@ -3,7 +3,10 @@
 //! page (CSRF-checked form) marks the variant published with the URL, once;
 //! the history says who and how; `post.published` goes to the webhooks; the
 //! report lists the URL. The token is stored only as its hash. An expired
-//! link writes nothing; the API marks it done too.
+//! link writes nothing; the API marks it done too. An account with
+//! recipients (account ids and addresses, checked, set on its page one per
+//! line) emails each in their language with a link of their own, and a
+//! retry writes only to those not sent theirs yet (the ledger).
 
 use crate::activities::fixture;
 use crate::helpers::*;
@@ -883,4 +886,364 @@ async fn a_post_marked_done_before_halfway_gets_no_reminder() {
     runner.run_once().await.unwrap();
     runner.run_once().await.unwrap();
     assert_eq!(mail.smtp.messages().len(), 1, "published: no reminder");
+}
+
+async fn account_in(app: &TestApp, email: &str, name: &str, lang: &str) -> i64 {
+    let res = app
+        .client
+        .post(app.url("/api/v1/accounts"))
+        .bearer_auth(&app.admin)
+        .json(&json!({"email": email, "name": name, "role": "viewer", "language": lang}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    body["id"].as_i64().unwrap_or_else(|| panic!("{body}"))
+}
+
+async fn create_account_problem(app: &TestApp, body: Value) -> Value {
+    let res = app
+        .client
+        .post(app.url("/api/v1/channel-accounts"))
+        .bearer_auth(&app.admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 422).await
+}
+
+/// The messages the relay accepted for `address`.
+fn to_address(mail: &Mail, address: &str) -> Vec<(String, String)> {
+    mail.smtp
+        .messages()
+        .iter()
+        .filter(|m| m.rcpt_to == vec![address.to_owned()])
+        .map(|m| parsed(&m.data))
+        .collect()
+}
+
+#[tokio::test]
+async fn each_recipient_gets_one_email_in_their_language_and_a_retry_writes_only_to_the_others() {
+    let mail = mail_app().await;
+    let app = &mail.app;
+    let f = fixture(app).await;
+    let ch = social_channel(app, f.org, "team").await;
+    // Anne has an account, in French; the team's address has none: the
+    // account's default language, Spanish.
+    let anne = account_in(app, "anne@lyon.example", "Anne", "fr").await;
+    let team = "equipo@bilbao.example";
+
+    // Bad recipients: 422 naming the one at fault, nothing written.
+    let many: Vec<String> = (0..21).map(|i| format!("p{i}@x.example")).collect();
+    for (bad, field) in [
+        (json!([anne, "not an address"]), "recipients[1]"),
+        (json!([team, 987_654]), "recipients[1]"),
+        (json!([team, "Equipo@Bilbao.example"]), "recipients[1]"),
+        (json!(many), "recipients"),
+    ] {
+        let problem = create_account_problem(
+            app,
+            json!({"network": "manual", "channel_id": ch, "recipients": bad}),
+        )
+        .await;
+        assert_eq!(problem["field"], field, "{bad}: {problem}");
+    }
+    let problem = create_account_problem(
+        app,
+        json!({"network": "mastodon", "base_url": "https://masto.example", "secret": "tok", "recipients": [team]}),
+    )
+    .await;
+    assert_eq!(problem["field"], "recipients", "{problem}");
+    let listed = app
+        .client
+        .get(app.url("/api/v1/channel-accounts"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]), "nothing written");
+
+    let account = manual_account(
+        app,
+        json!({"network": "manual", "name": "Team", "channel_id": ch,
+               "recipients": [anne, team], "default_language": "es"}),
+    )
+    .await;
+    assert_eq!(account["recipients"], json!([anne, team]));
+    assert_eq!(account["default_language"], "es");
+    // The addresses are personal data: the history says they were set only.
+    let history = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/channel-accounts/{}/history",
+            account["id"]
+        )))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(history.contains("recipients"), "{history}");
+    assert!(!history.contains(team), "{history}");
+
+    // The team's relay says "later" once: Anne's email went, the job is
+    // retried, and the retry writes to the team only.
+    mail.smtp
+        .on_rcpt(team, Script::first(1, "451 4.7.1 try later"));
+    let id = post(
+        app,
+        f.plan,
+        ch,
+        None,
+        json!([{"channel_id": ch, "lang": "en", "body": "The study is out https://pregon.example/en"}]),
+    )
+    .await;
+    let runner = planning_runner(app);
+    app.clock.advance(TimeDelta::hours(1));
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    let anne_got = to_address(&mail, "anne@lyon.example");
+    assert_eq!(anne_got.len(), 1, "{anne_got:?}");
+    assert!(
+        anne_got[0].0.starts_with("À publier à la main"),
+        "{anne_got:?}"
+    );
+    assert!(to_address(&mail, team).is_empty());
+    assert_eq!(variant_state(app, id).await["state"], "queued");
+    app.clock.advance(TimeDelta::minutes(10));
+    runner.run_once().await.unwrap();
+    assert_eq!(mail.smtp.messages().len(), 2, "only the team written to");
+    assert_eq!(to_address(&mail, "anne@lyon.example").len(), 1);
+    let team_got = to_address(&mail, team);
+    assert_eq!(team_got.len(), 1);
+    assert!(
+        team_got[0].0.starts_with("Para publicar a mano"),
+        "{team_got:?}"
+    );
+    assert!(
+        team_got[0]
+            .1
+            .contains("\n\nThe study is out https://pregon.example/en\n\n"),
+        "the exact text: {team_got:?}"
+    );
+    let publication = variant_state(app, id).await;
+    assert_eq!(publication["state"], "awaiting_owner", "{publication}");
+    // Each their own link; the ledger has both.
+    let (anne_link, team_link) = (link_path(&anne_got[0].1), link_path(&team_got[0].1));
+    assert_ne!(anne_link, team_link);
+    {
+        let job = publication["job_id"].as_i64().unwrap();
+        let mut conn = app.db.get().unwrap();
+        let mut sent = pregon::db::posts::delivered(&mut conn, job).unwrap();
+        sent.sort();
+        assert_eq!(
+            sent,
+            vec![format!("account:{anne}"), team.to_owned()],
+            "the ledger"
+        );
+    }
+    // A done job sends nothing more.
+    app.clock.advance(TimeDelta::minutes(30));
+    runner.run_once().await.unwrap();
+    assert_eq!(mail.smtp.messages().len(), 2);
+
+    // Halfway: the reminder to the same two, each in their language.
+    app.clock.advance(TimeDelta::days(3) + TimeDelta::hours(12));
+    runner.run_once().await.unwrap();
+    runner.run_once().await.unwrap();
+    assert_eq!(mail.smtp.messages().len(), 4);
+    let anne_got = to_address(&mail, "anne@lyon.example");
+    assert!(anne_got[1].0.starts_with("Rappel : "), "{anne_got:?}");
+    let team_got = to_address(&mail, team);
+    assert!(team_got[1].0.starts_with("Recordatorio: "), "{team_got:?}");
+
+    // Any one link marks it posted; the others are used up with it.
+    let mut visitor = WebUser {
+        cookies: Vec::new(),
+    };
+    let (status, page) = visitor.get(app, &team_link).await;
+    assert_eq!(status, 200, "{page}");
+    let csrf = csrf_of(&page);
+    let res = visitor
+        .post(
+            app,
+            &team_link,
+            &[("csrf", &csrf), ("url", "https://forum.example/t/9")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(variant_state(app, id).await["state"], "published");
+    let (status, _) = visitor.get(app, &anne_link).await;
+    assert_eq!(status, 410);
+    app.clock.advance(TimeDelta::days(1));
+    runner.run_once().await.unwrap();
+    assert_eq!(mail.smtp.messages().len(), 4, "nothing more");
+}
+
+#[tokio::test]
+async fn a_manual_accounts_recipients_are_written_one_per_line_on_its_page() {
+    use crate::web::{PASSWORD, person, web_sign_in};
+    let mail = mail_app().await;
+    let app = &mail.app;
+    let f = fixture(app).await;
+    let ch = social_channel(app, f.org, "by-hand").await;
+    let anne = account_in(app, "anne@lyon.example", "Anne", "fr").await;
+    person(app, "ada@example.org", "Ada Admin", "admin", "en", PASSWORD).await;
+    let mut ada = web_sign_in(app, "ada@example.org", PASSWORD).await;
+    let (status, html) = ada.get(app, "/app/channel-accounts?lang=en").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"acc-recipients\""), "{html}");
+    assert!(html.contains("<option value=\"manual\""), "{html}");
+    let csrf = csrf_of(&html);
+    let accounts = || async {
+        app.client
+            .get(app.url("/api/v1/channel-accounts"))
+            .bearer_auth(&app.admin)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+
+    // A bad line: the page again, its line named beside the field, what was
+    // typed kept (escaped), nothing written.
+    let typed = format!("{anne}\n\nnot <an> address\nequipo@bilbao.example");
+    let res = ada
+        .post(
+            app,
+            "/app/channel-accounts",
+            &[
+                ("csrf", &csrf),
+                ("network", "manual"),
+                ("name", "Team"),
+                ("channel_id", &ch.to_string()),
+                ("recipients", &typed),
+                ("default_language", "es"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    let at = html
+        .find("id=\"err-recipients\"")
+        .expect("beside the field");
+    assert!(
+        html[at..].starts_with("id=\"err-recipients\">Line 3: "),
+        "{html}"
+    );
+    assert!(
+        html.contains("aria-describedby=\"err-recipients\">"),
+        "{html}"
+    );
+    assert!(html.contains("not &#60;an&#62; address"), "{html}");
+    assert!(!html.contains("not <an>"), "{html}");
+    assert_eq!(accounts().await, json!([]), "nothing written");
+
+    let typed = format!("{anne}\n\nequipo@bilbao.example\n");
+    let res = ada
+        .post(
+            app,
+            "/app/channel-accounts",
+            &[
+                ("csrf", &csrf),
+                ("network", "manual"),
+                ("name", "Team"),
+                ("channel_id", &ch.to_string()),
+                ("recipients", &typed),
+                ("default_language", "es"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let listed = accounts().await;
+    assert_eq!(
+        listed[0]["recipients"],
+        json!([anne, "equipo@bilbao.example"])
+    );
+    assert_eq!(listed[0]["default_language"], "es");
+    let id = listed[0]["id"].as_i64().unwrap();
+
+    // Its own form: listed one per line; a bad line beside it, kept; then saved.
+    let (_, html) = ada.get(app, "/app/channel-accounts?lang=en").await;
+    assert!(
+        html.contains(&format!(
+            "name=\"recipients\" rows=\"4\">{anne}\nequipo@bilbao.example</textarea>"
+        )),
+        "{html}"
+    );
+    let form = format!("/app/channel-accounts/{id}/recipients");
+    let res = ada
+        .post(
+            app,
+            &form,
+            &[
+                ("csrf", &csrf),
+                ("recipients", "equipo@bilbao.example\nequipo@bilbao.example"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains(&format!("id=\"err-recipients-{id}\">Line 2: listed twice")),
+        "{html}"
+    );
+    assert_eq!(
+        accounts().await[0]["recipients"],
+        json!([anne, "equipo@bilbao.example"]),
+        "nothing written"
+    );
+    let res = ada
+        .post(
+            app,
+            &form,
+            &[
+                ("csrf", &csrf),
+                ("recipients", "team@uclg.example"),
+                ("default_language", "fr"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let listed = accounts().await;
+    assert_eq!(listed[0]["recipients"], json!(["team@uclg.example"]));
+    assert_eq!(listed[0]["default_language"], "fr");
+    // A forged form, or an editor's, changes nothing.
+    let res = ada
+        .post(app, &form, &[("csrf", "forged"), ("recipients", "")])
+        .await;
+    assert_eq!(res.status(), 403);
+    person(
+        app,
+        "ane@example.org",
+        "Ane Editor",
+        "editor",
+        "en",
+        PASSWORD,
+    )
+    .await;
+    let mut ane = web_sign_in(app, "ane@example.org", PASSWORD).await;
+    let (_, me) = ane.get(app, "/app/me").await;
+    let res = ane
+        .post(app, &form, &[("csrf", &csrf_of(&me)), ("recipients", "")])
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        accounts().await[0]["recipients"],
+        json!(["team@uclg.example"])
+    );
+    // Emptied: back to the account's own address or the owner.
+    let res = ada
+        .post(app, &form, &[("csrf", &csrf), ("recipients", "")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(accounts().await[0]["recipients"], json!([]));
 }

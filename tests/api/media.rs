@@ -86,6 +86,32 @@ async fn images_need_alt_text_fit_the_limits_and_go_out_with_it_once() {
         expect_problem(res, 422).await["field"],
         "media[0].mime_type"
     );
+    // The type is read from the bytes, not taken from the client: a PNG
+    // said to be a JPEG, bytes that are no image said to be a PNG (as the
+    // second image, so the index is its own).
+    for (mime, bytes, why) in [
+        ("image/jpeg", chart.clone(), "image/png, not image/jpeg"),
+        (
+            "image/png",
+            b"just some text".to_vec(),
+            "not a PNG, JPEG, GIF or WebP",
+        ),
+    ] {
+        let res = app
+            .put(
+                &masto,
+                &json!({"body": "Uno", "media": [
+                    {"mime_type": "image/png", "data": b64(&chart), "alt": "Bien"},
+                    {"mime_type": mime, "data": b64(&bytes), "alt": "Mal"},
+                ]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(res, 422).await;
+        assert_eq!(problem["field"], "media[1].mime_type", "{problem}");
+        assert!(problem.to_string().contains(why), "{problem}");
+    }
     let res = app
         .put(
             &masto,

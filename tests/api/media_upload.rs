@@ -1,8 +1,8 @@
 //! Images uploaded as they are (`POST …/variants/{channel_id}/{lang}/media`,
 //! the bytes the body, `alt` and `part` in the query): a photo bigger than
 //! the JSON body limit goes in, its type read from its bytes; past
-//! `social.max_image_bytes` 413, not an image 415, no alt text or no such
-//! part 422, an unknown variant 404, a viewer 403. Published, the loopback
+//! `social.max_image_bytes` 413, not an image 415, no alt text, a part
+//! that is not a number or no such part 422, an unknown variant 404, a viewer 403. Published, the loopback
 //! Mastodon instance and Bluesky PDS receive the image with its alt text,
 //! Bluesky with the aspect ratio read from the PNG header.
 
@@ -198,6 +198,20 @@ async fn uploads_that_do_not_fit_are_refused_and_nothing_is_written() {
     )
     .await;
     assert_eq!(expect_problem(res, 422).await["field"], "part");
+    // Not a number: invalid input naming `part` too (not a 400).
+    for part in ["two", "1.5", ""] {
+        let res = upload(
+            app,
+            &bsky,
+            &[("alt", "Mapa"), ("part", part)],
+            &app.editor,
+            "image/png",
+            ok.clone(),
+        )
+        .await;
+        let problem = expect_problem(res, 422).await;
+        assert_eq!(problem["field"], "part", "{part:?}: {problem}");
+    }
     // Bigger than the Mastodon instance's image_size_limit (4,096 bytes).
     let res = app
         .put(

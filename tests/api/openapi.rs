@@ -252,3 +252,27 @@ async fn every_documented_route_is_served() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_manual_accounts_recipients_and_the_uploads_part_are_documented() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let input = &doc["components"]["schemas"]["ChannelAccountInput"]["properties"];
+    assert_eq!(input["recipients"]["maxItems"], 20, "{input}");
+    assert!(input["default_language"].is_object(), "{input}");
+    let update = &doc["components"]["schemas"]["ChannelAccountUpdate"]["properties"];
+    assert!(update["recipients"].is_object(), "{update}");
+    let view = &doc["components"]["schemas"]["ChannelAccount"]["properties"];
+    assert!(view["recipients"].is_object(), "{view}");
+    // `part` is read as text so that a word is a 422 naming it, but it is
+    // documented as the number it must be.
+    let params = &doc["paths"]["/api/v1/activities/{id}/variants/{channel_id}/{lang}/media"]["post"]
+        ["parameters"];
+    let part = params
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "part")
+        .unwrap_or_else(|| panic!("{params}"));
+    assert!(part["schema"].to_string().contains("integer"), "{part}");
+}

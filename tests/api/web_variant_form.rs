@@ -504,3 +504,71 @@ async fn images_are_attached_with_their_alt_text_listed_and_removed_in_the_varia
     assert_eq!(status, 403);
     assert_eq!(en_variant(app, id, w.m).await.unwrap()["body"], "Uno");
 }
+
+#[tokio::test]
+async fn the_forms_images_are_limited_by_max_image_bytes_not_by_the_body_limit() {
+    let w = world().await;
+    let app = &w.app;
+    let (id, b) = (w.activity, w.b.to_string());
+    let mut ane = editor(app).await;
+    let (_, html) = ane.get(app, &format!("/app/activities/{id}?lang=en")).await;
+    let csrf = csrf_of(&html);
+    let form = format!("/app/activities/{id}/variants");
+    let fields = |alt: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("channel_id", b.clone()),
+            ("lang", "en".to_owned()),
+            ("body", "Hello".to_owned()),
+            ("image_alt", alt.to_owned()),
+            ("image_part", "1".to_owned()),
+            ("op", "save".to_owned()),
+        ]
+    };
+    let body = |f: &[(&'static str, String)], image: &[u8]| {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        multipart(&pairs, Some(image))
+    };
+    let bluesky_en = |all: Value| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["channel_id"] == w.b && v["lang"] == "en")
+            .cloned()
+    };
+
+    // Past social.max_image_bytes (8 MiB): beside the file field, the form
+    // kept, nothing written.
+    let max = app.settings.social.max_image_bytes;
+    let (status, html) = upload(app, &ane, &form, body(&fields("Too big"), &png(max))).await;
+    assert_eq!(status, 422, "{}", &html[..html.len().min(2000)]);
+    let at = html
+        .find("id=\"err-image\"")
+        .expect("beside the file field");
+    assert!(
+        html[at..].contains(&format!("at most {max} bytes")),
+        "{html}"
+    );
+    assert!(
+        html.contains("name=\"image\" accept=\"image/jpeg,image/png,image/gif,image/webp\" aria-invalid=\"true\" aria-describedby=\"err-image\""),
+        "{html}"
+    );
+    assert!(html.contains(">Hello</textarea>"), "the text kept");
+    assert!(!html.contains("name=\"img_ref\""), "not attached");
+    let all = app
+        .get_json(&format!("/api/v1/activities/{id}/variants"))
+        .await;
+    assert!(bluesky_en(all).is_none(), "nothing written");
+
+    // 300 KB, more than the server's body limit (256 KiB): taken, saved.
+    let photo = png(300_000);
+    assert!(photo.len() > app.settings.server.body_limit_bytes);
+    let (status, html) = upload(app, &ane, &form, body(&fields("A photo"), &photo)).await;
+    assert_eq!(status, 303, "{}", &html[..html.len().min(2000)]);
+    let all = app
+        .get_json(&format!("/api/v1/activities/{id}/variants"))
+        .await;
+    let v = bluesky_en(all).expect("written");
+    assert_eq!(v["media"][0]["size"], photo.len());
+    assert_eq!(v["media"][0]["alt"], "A photo");
+}

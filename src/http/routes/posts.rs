@@ -86,9 +86,28 @@ struct MediaParams {
     #[param(max_length = 1500)]
     alt: Option<String>,
     /// The part it goes with: 1 (the default) is the post itself, 2 the
-    /// thread's first reply, …
-    #[param(minimum = 1, maximum = 25)]
-    part: Option<i32>,
+    /// thread's first reply, … (not a number, or no such part: 422 naming
+    /// `part`).
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 25)]
+    part: Option<String>,
+}
+
+impl MediaParams {
+    /// The part asked for, if any; not a number is invalid input (422), as
+    /// a part the variant does not have is.
+    fn part(&self) -> Result<Option<i32>, Error> {
+        self.part
+            .as_deref()
+            .map(|p| {
+                p.trim().parse::<i32>().map_err(|_| {
+                    Error::invalid(
+                        "part",
+                        "a part's number: 1 is the post itself, 2 its first reply, …",
+                    )
+                })
+            })
+            .transpose()
+    }
 }
 
 /// Adds one image to the variant, its bytes the request's body as they are
@@ -106,7 +125,7 @@ struct MediaParams {
         (status = 404, body = Problem, description = "No such activity or variant"),
         (status = 413, body = Problem, description = "Larger than `social.max_image_bytes`"),
         (status = 415, body = Problem, description = "The bytes are not a PNG, JPEG, GIF or WebP image"),
-        (status = 422, body = Problem, description = "`alt` missing, empty or too long, no such `part`, or too big for the network")))]
+        (status = 422, body = Problem, description = "`alt` missing, empty or too long, `part` not a number or no such part, or too big for the network")))]
 #[post("/activities/{id}/variants/{channel_id}/{lang}/media")]
 async fn upload_media(
     who: Editor,
@@ -116,18 +135,19 @@ async fn upload_media(
     q: crate::http::query::Query<MediaParams>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
+    let q = q.into_inner();
+    let part = q.part()?;
     let mut payload = payload.into_inner();
     let limit = state.settings.social.max_image_bytes;
     let data = crate::http::json::read_body(&req, &mut payload, limit, |_| true).await?;
     let kind = crate::social::image::sniff(&data).ok_or(ApiError::NotAnImage)?;
     let cx = context(&state, &who.0, &req);
     let (id, channel, lang) = path.into_inner();
-    let q = q.into_inner();
     let outbound = app::posts::outbound(&state.settings)?;
     app::posts::warm_limits(&state.db, &outbound, id, Some(channel), cx.now).await?;
     let image = app::posts::RawImage {
         kind,
-        part: q.part,
+        part,
         alt: q.alt,
         data: data.to_vec(),
     };

@@ -1,7 +1,8 @@
 //! The channel accounts social posts go out through (administrators): the
 //! list (network, name, address, channel, state; never a credential), a new
-//! Mastodon, Bluesky or website (webhook) account, and per account rename,
-//! rotate the credential, disable / enable, delete (refused while approved
+//! Mastodon, Bluesky, website (webhook) or manual account (its recipients
+//! one address per line), and per account rename, rotate the credential,
+//! a manual account's recipients, disable / enable, delete (refused while approved
 //! variants wait for it), and its history. Through `app::posts` only, as
 //! the API's `/api/v1/channel-accounts`.
 
@@ -10,9 +11,10 @@ use super::super::i18n::Tr;
 use super::super::page::{self, Chrome, Refused, State, chrome, render, see_other, signed_in};
 use super::posts::network_label;
 use crate::app::posts::{ChannelAccount, ChannelAccountInput, ChannelAccountUpdate};
+use crate::domain::Language;
 use crate::domain::Role;
 use crate::domain::history::HistoryEntry;
-use crate::domain::network::Network;
+use crate::domain::network::{Network, Recipient};
 use crate::error::Error;
 use crate::http::auth::Principal;
 use actix_web::http::StatusCode;
@@ -24,7 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/app/channel-accounts", web::post().to(create))
         .route("/app/channel-accounts/{id}/history", web::get().to(history))
         .route(
-            "/app/channel-accounts/{id}/{action:rename|rotate|disable|enable|delete}",
+            "/app/channel-accounts/{id}/{action:rename|rotate|recipients|disable|enable|delete}",
             web::post().to(change),
         );
 }
@@ -44,6 +46,13 @@ pub struct AccountRow {
     pub name_error: Option<String>,
     pub secret_error: Option<String>,
     pub delete_error: Option<String>,
+    /// A manual account: its recipients' form.
+    pub manual: bool,
+    /// The recipients one per line, as stored or as posted when refused.
+    pub recipients_value: String,
+    pub recipients_error: Option<String>,
+    /// The languages for an address without an account, the chosen one marked.
+    pub langs: Vec<(&'static str, &'static str, bool)>,
 }
 
 #[derive(askama::Template)]
@@ -54,6 +63,8 @@ pub struct AccountsPage {
     pub accounts: Vec<AccountRow>,
     pub networks: Vec<(&'static str, &'static str, bool)>,
     pub channels: Vec<(i64, String, bool)>,
+    /// The new account's default language choice.
+    pub langs: Vec<(&'static str, &'static str, bool)>,
     pub values: HashMap<String, String>,
     pub errors: HashMap<String, String>,
     pub general_error: Option<String>,
@@ -77,6 +88,62 @@ struct RowError {
     name: Option<String>,
     secret: Option<String>,
     delete: Option<String>,
+    recipients_value: Option<String>,
+    recipients: Option<String>,
+}
+
+/// The recipients typed one per line: an email address, or the number of
+/// a Pregón account; blank lines skipped. With each, the line it is on.
+fn recipients_of(text: &str) -> (Vec<Recipient>, Vec<usize>) {
+    text.lines()
+        .enumerate()
+        .map(|(n, l)| (n + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(n, l)| {
+            let r = match l.parse::<i64>() {
+                Ok(id) => Recipient::Account(id),
+                Err(_) => Recipient::Email(l.to_owned()),
+            };
+            (r, n)
+        })
+        .unzip()
+}
+
+/// The recipients as the textarea shows them, one per line.
+fn recipients_text(recipients: &[Recipient]) -> String {
+    recipients
+        .iter()
+        .map(|r| match r {
+            Recipient::Account(id) => id.to_string(),
+            Recipient::Email(a) => a.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The message beside the recipients' field of an error about
+/// `recipients[i]` (the line it came from said) or the whole list.
+fn recipients_message(t: &Tr, field: &str, message: &str, lines: &[usize]) -> String {
+    let line = field
+        .strip_prefix("recipients[")
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|i| i.parse::<usize>().ok())
+        .and_then(|i| lines.get(i));
+    match line {
+        Some(n) => format!("{} {n}: {message}", t.t("chacc.line")),
+        None => message.to_owned(),
+    }
+}
+
+/// The languages to choose from for an address without an account.
+fn lang_choices(t: &Tr, chosen: &str) -> Vec<(&'static str, &'static str, bool)> {
+    [Language::Es, Language::En, Language::Fr]
+        .into_iter()
+        .map(|l| {
+            let code = l.as_str();
+            (code, t.t(&format!("lang.{code}")), code == chosen)
+        })
+        .collect()
 }
 
 fn sealer(state: &State) -> crate::Result<crate::jobs::sealed::Sealer> {
@@ -164,6 +231,12 @@ async fn page_with(
                 name_error: mine.and_then(|r| r.name.clone()),
                 secret_error: mine.and_then(|r| r.secret.clone()),
                 delete_error: mine.and_then(|r| r.delete.clone()),
+                manual: a.network == Network::Manual,
+                recipients_value: mine
+                    .and_then(|r| r.recipients_value.clone())
+                    .unwrap_or_else(|| recipients_text(&a.recipients)),
+                recipients_error: mine.and_then(|r| r.recipients.clone()),
+                langs: lang_choices(&t, a.default_language.map_or("", |l| l.as_str())),
             }
         })
         .collect();
@@ -174,21 +247,30 @@ async fn page_with(
     let page = AccountsPage {
         notice,
         accounts: rows,
-        networks: [Network::Mastodon, Network::Bluesky, Network::Webhook]
-            .into_iter()
-            .map(|n| {
-                (
-                    n.as_str(),
-                    network_label(&t, Some(n)),
-                    n.as_str() == chosen_network,
-                )
-            })
-            .collect(),
+        networks: [
+            Network::Mastodon,
+            Network::Bluesky,
+            Network::Webhook,
+            Network::Manual,
+        ]
+        .into_iter()
+        .map(|n| {
+            (
+                n.as_str(),
+                network_label(&t, Some(n)),
+                n.as_str() == chosen_network,
+            )
+        })
+        .collect(),
         channels: channels
             .iter()
             .filter(|(id, _)| !taken.contains(id))
             .map(|(id, n)| (*id, n.clone(), id.to_string() == chosen_channel))
             .collect(),
+        langs: lang_choices(
+            &t,
+            values.get("default_language").map_or("", |l| l.as_str()),
+        ),
         values,
         errors,
         general_error,
@@ -202,6 +284,7 @@ fn notice_of(t: &Tr, req: &HttpRequest) -> Option<&'static str> {
         Some("created") => Some(t.t("chacc.created")),
         Some("rename") => Some(t.t("chacc.renamed")),
         Some("rotate") => Some(t.t("chacc.rotated")),
+        Some("recipients") => Some(t.t("chacc.recipients_saved")),
         Some("disable") => Some(t.t("chacc.disabled_notice")),
         Some("enable") => Some(t.t("chacc.enabled_notice")),
         Some("delete") => Some(t.t("chacc.deleted")),
@@ -243,7 +326,15 @@ pub async fn create(state: State, req: HttpRequest, body: web::Bytes) -> HttpRes
     };
     let c = chrome(&state, &req, Some(&who), None).await;
     let mut values = HashMap::new();
-    for key in ["network", "name", "base_url", "handle", "channel_id"] {
+    for key in [
+        "network",
+        "name",
+        "base_url",
+        "handle",
+        "channel_id",
+        "recipients",
+        "default_language",
+    ] {
         values.insert(key.to_owned(), form.get(key).unwrap_or_default().to_owned());
     }
     let mut errors = HashMap::new();
@@ -268,7 +359,10 @@ pub async fn create(state: State, req: HttpRequest, body: web::Bytes) -> HttpRes
             .await;
         }
     };
+    let (recipients, lines) = recipients_of(form.get("recipients").unwrap_or_default());
     let input = ChannelAccountInput {
+        recipients,
+        default_language: form.get("default_language").and_then(|l| l.parse().ok()),
         network,
         name: form.text("name"),
         base_url: form.get("base_url").unwrap_or_default().to_owned(),
@@ -291,7 +385,12 @@ pub async fn create(state: State, req: HttpRequest, body: web::Bytes) -> HttpRes
     match result {
         Ok(_) => see_other("/app/channel-accounts?saved=created"),
         Err(Error::Invalid { field, message }) => {
-            errors.insert(field, message);
+            if field.starts_with("recipients") {
+                let message = recipients_message(&c.tr(), &field, &message, &lines);
+                errors.insert("recipients".to_owned(), message);
+            } else {
+                errors.insert(field, message);
+            }
             page_with(
                 &state,
                 &who,
@@ -330,6 +429,7 @@ pub async fn change(
     let (id, action) = path.into_inner();
     let c = chrome(&state, &req, Some(&who), None).await;
     let cx = cx(&state, &who);
+    let (recipients, lines) = recipients_of(form.get("recipients").unwrap_or_default());
     let result = if action == "delete" {
         state
             .db
@@ -343,6 +443,11 @@ pub async fn change(
             },
             "rotate" => ChannelAccountUpdate {
                 secret: Some(form.get("secret").unwrap_or_default().to_owned()),
+                ..Default::default()
+            },
+            "recipients" => ChannelAccountUpdate {
+                recipients: Some(recipients),
+                default_language: form.get("default_language").and_then(|l| l.parse().ok()),
                 ..Default::default()
             },
             "disable" => ChannelAccountUpdate {
@@ -377,6 +482,9 @@ pub async fn change(
         Err(Error::Invalid { field, message }) => {
             if field == "secret" {
                 row.secret = Some(message);
+            } else if field.starts_with("recipients") || field == "default_language" {
+                row.recipients_value = Some(form.get("recipients").unwrap_or_default().to_owned());
+                row.recipients = Some(recipients_message(&c.tr(), &field, &message, &lines));
             } else {
                 row.name_value = Some(form.get("name").unwrap_or_default().to_owned());
                 row.name = Some(message);
@@ -506,4 +614,32 @@ pub async fn history(state: State, req: HttpRequest, id: web::Path<i64>) -> Http
         c,
     };
     render(StatusCode::OK, &page.c, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipients_are_read_one_per_line_with_the_line_they_are_on() {
+        let (list, lines) = recipients_of("12\n\n  Ana@Bilbao.example \r\n\n");
+        assert_eq!(
+            list,
+            vec![
+                Recipient::Account(12),
+                Recipient::Email("Ana@Bilbao.example".into())
+            ]
+        );
+        assert_eq!(lines, vec![1, 3]);
+        assert_eq!(recipients_text(&list), "12\nAna@Bilbao.example");
+        let t = Tr::new(Language::En);
+        assert_eq!(
+            recipients_message(&t, "recipients[1]", "listed twice", &lines),
+            "Line 3: listed twice"
+        );
+        assert_eq!(
+            recipients_message(&t, "recipients", "at most 20 recipients", &lines),
+            "at most 20 recipients"
+        );
+    }
 }

@@ -6,7 +6,7 @@
 
 use super::super::format;
 use super::super::i18n::Tr;
-use super::super::page::{self, Refused, State, chrome, render, see_other, signed_in};
+use super::super::page::{self, Refused, State, chrome, render, signed_in};
 use super::webhooks::{job_state_class, job_state_label};
 use crate::app::jobs::JobDetail;
 use crate::domain::Role;
@@ -198,26 +198,20 @@ pub async fn act(
     path: web::Path<(i64, String)>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (_, who) = match page::team_post(&state, &req, &body, Role::Admin).await {
-        Ok(posted) => posted,
-        Err(refusal) => return refusal,
-    };
     let (id, action) = path.into_inner();
-    let mut c = chrome(&state, &req, Some(&who), None).await;
-    let cx = crate::app::Context::new(who.actor(), state.clock.now());
     let retry = action == "retry";
-    let result = state
-        .db
-        .transaction(move |conn| {
+    let acted = page::act(&state, &req, &body, Role::Admin, |_, cx| {
+        move |conn: &mut crate::db::DbConnection| {
             if retry {
                 crate::app::jobs::retry(conn, &cx, id)
             } else {
                 crate::app::jobs::cancel(conn, &cx, id)
             }
-        })
-        .await;
-    match result {
-        Ok(_) => see_other(&format!("/app/jobs?saved={action}")),
-        Err(e) => page::error_page(&mut c, &e),
+        }
+    })
+    .await;
+    match acted {
+        Ok(acted) => acted.redirect_or_error(|_| format!("/app/jobs?saved={action}")),
+        Err(refusal) => refusal,
     }
 }

@@ -568,28 +568,34 @@ impl Op {
     }
 }
 
-/// Reads a team form that may upload an image, up to the server's body
-/// limit (the API's): its fields and files, or the refusal.
+/// The variant form's body limit: the server's (the API's), plus room for
+/// a new image a little past `social.max_image_bytes` (so that one too
+/// large is refused beside its field, the form kept) and for images carried
+/// along in base64 by earlier post-backs.
+pub fn form_limit(settings: &crate::config::Settings) -> usize {
+    settings
+        .server
+        .body_limit_bytes
+        .saturating_add(settings.social.max_image_bytes.saturating_mul(4))
+}
+
+/// Reads a team form that may upload an image, up to `limit` bytes: its
+/// fields and files, or the refusal.
 async fn read_upload(
     state: &State,
     req: &HttpRequest,
     payload: web::Payload,
+    limit: usize,
 ) -> Result<(super::super::multipart::Upload, Principal), HttpResponse> {
     use super::super::multipart;
-    let body = match multipart::read_body(payload, state.settings.server.body_limit_bytes).await {
+    let body = match multipart::read_body(payload, limit).await {
         Ok(body) => body,
         Err(multipart::Unreadable::TooLarge) => {
             let who = crate::http::auth::from_session_cookie(state, req).await;
             let mut c = chrome(state, req, who.as_ref(), None).await;
             return Err(page::error_page(
                 &mut c,
-                &Error::invalid(
-                    "image",
-                    format!(
-                        "at most {} bytes per form",
-                        state.settings.server.body_limit_bytes
-                    ),
-                ),
+                &Error::invalid("image", format!("at most {limit} bytes per form")),
             ));
         }
         Err(multipart::Unreadable::Malformed) => Vec::new(),
@@ -610,7 +616,8 @@ pub async fn save_variant(
     id: web::Path<i64>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (upload, who) = match read_upload(&state, &req, payload).await {
+    let limit = form_limit(&state.settings);
+    let (upload, who) = match read_upload(&state, &req, payload, limit).await {
         Ok(posted) => posted,
         Err(refusal) => return refusal,
     };
@@ -623,6 +630,20 @@ pub async fn save_variant(
         Err(e) => return page::error_page(&mut c, &e),
     };
     let mut values = Values::from_form(form);
+    // An image past `social.max_image_bytes`: refused beside its field,
+    // whatever the button; the form again, nothing written.
+    let max = state.settings.social.max_image_bytes;
+    if let Some(file) = upload.file("image").filter(|f| f.data.len() > max) {
+        let mut errors = HashMap::new();
+        errors.insert(
+            "image".to_owned(),
+            t.t("posts.image_too_large")
+                .replace("{size}", &file.data.len().to_string())
+                .replace("{max}", &max.to_string()),
+        );
+        let page = form_page(&state, &who, c, (&a, &channels), &values, errors, None).await;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &page.c, &page);
+    }
     // An image chosen joins the list whatever the button (so no post-back
     // loses it), its bytes carried until the variant is saved.
     if let Some(file) = upload.file("image") {
@@ -782,7 +803,9 @@ fn media_input(
 /// each part's length against the network's limit, counted on the server as
 /// the form shows them on every post-back.
 pub async fn counts(state: State, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let (upload, who) = match read_upload(&state, &req, payload).await {
+    // The counts carry no image (htmx leaves them out): the server's limit.
+    let limit = state.settings.server.body_limit_bytes;
+    let (upload, who) = match read_upload(&state, &req, payload, limit).await {
         Ok(posted) => posted,
         Err(refusal) => return refusal,
     };
@@ -803,26 +826,27 @@ pub async fn delete_variant(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (form, who) = match page::team_post(&state, &req, &body, Role::Admin).await {
-        Ok(posted) => posted,
-        Err(refusal) => return refusal,
-    };
     let id = id.into_inner();
-    let mut c = chrome(&state, &req, Some(&who), None).await;
-    let channel = form
-        .get("channel_id")
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or_default();
-    let lang = form.get("lang").unwrap_or_default().to_owned();
-    let cx = crate::app::Context::new(who.actor(), state.clock.now());
-    let result = state
-        .db
-        .transaction(move |conn| crate::app::posts::delete(conn, &cx, id, channel, &lang))
-        .await;
-    match result {
-        Ok(()) => see_other(&format!("/app/activities/{id}?saved=variant_deleted#posts")),
-        Err(Error::Forbidden(_)) => page::refused(&state, &req, Refused::Forbidden).await,
-        Err(e) => page::error_page(&mut c, &e),
+    let acted = page::act(&state, &req, &body, Role::Admin, |form, cx| {
+        let channel = form
+            .get("channel_id")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or_default();
+        let lang = form.get("lang").unwrap_or_default().to_owned();
+        move |conn: &mut crate::db::DbConnection| {
+            crate::app::posts::delete(conn, &cx, id, channel, &lang)
+        }
+    })
+    .await;
+    match acted {
+        Ok(acted) => {
+            acted
+                .redirect_or_refused(&state, &req, |()| {
+                    format!("/app/activities/{id}?saved=variant_deleted#posts")
+                })
+                .await
+        }
+        Err(refusal) => refusal,
     }
 }
 

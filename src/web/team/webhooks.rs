@@ -566,19 +566,13 @@ pub async fn replay(
     path: web::Path<(i64, i64)>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (_, who) = match page::team_post(&state, &req, &body, Role::Admin).await {
-        Ok(posted) => posted,
-        Err(refusal) => return refusal,
-    };
     let (id, job) = path.into_inner();
-    let mut c = chrome(&state, &req, Some(&who), None).await;
-    let cx = cx(&state, &who);
-    let result = state
-        .db
-        .transaction(move |conn| crate::app::webhooks::replay(conn, &cx, id, job))
-        .await;
-    match result {
-        Ok(_) => see_other(&format!("/app/webhooks/{id}?saved=replay")),
-        Err(e) => page::error_page(&mut c, &e),
+    let acted = page::act(&state, &req, &body, Role::Admin, |_, cx| {
+        move |conn: &mut crate::db::DbConnection| crate::app::webhooks::replay(conn, &cx, id, job)
+    })
+    .await;
+    match acted {
+        Ok(acted) => acted.redirect_or_error(|_| format!("/app/webhooks/{id}?saved=replay")),
+        Err(refusal) => refusal,
     }
 }
