@@ -447,18 +447,76 @@ fn store_span(
     let Some((rows, _)) = stored else {
         return Ok(());
     };
-    for (n, (s, e, at)) in rows.into_iter().enumerate() {
-        diesel::insert_into(activity_occurrences::table)
-            .values((
+    let stamp = stamp_of(conn, id)?;
+    let values: Vec<_> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(n, (s, e, at))| {
+            (
                 activity_occurrences::activity_id.eq(id),
                 activity_occurrences::n.eq(n as i32),
                 activity_occurrences::starts_on.eq(s),
                 activity_occurrences::ends_on.eq(e),
                 activity_occurrences::starts_at.eq(at),
                 activity_occurrences::long_span.eq((e - s).num_days() > SHORT_SPAN_DAYS),
-            ))
-            .execute(conn)?;
+                activity_occurrences::plan_id.eq(stamp.plan_id),
+                activity_occurrences::campaign_id.eq(stamp.campaign_id),
+                activity_occurrences::kind.eq(stamp.kind.as_str()),
+                activity_occurrences::status.eq(stamp.status.as_str()),
+                activity_occurrences::visibility.eq(stamp.visibility.as_str()),
+                activity_occurrences::source_organisation_id.eq(stamp.source_organisation_id),
+                activity_occurrences::time_precision.eq(stamp.time_precision.as_str()),
+            )
+        })
+        .collect();
+    // A series' occurrences in a few statements, not one each (up to
+    // STORED_OCCURRENCES of them).
+    for chunk in values.chunks(500) {
+        super::on_backend!(conn, |c| diesel::insert_into(activity_occurrences::table)
+            .values(chunk)
+            .execute(c))?;
     }
+    Ok(())
+}
+
+/// What a range query filters by, as the activity's row has it: copied onto
+/// each of its occurrences, so the query needs no join.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = activities)]
+struct Stamp {
+    plan_id: i64,
+    campaign_id: Option<i64>,
+    kind: String,
+    status: String,
+    visibility: String,
+    source_organisation_id: Option<i64>,
+    time_precision: String,
+}
+
+fn stamp_of(conn: &mut DbConnection, id: i64) -> Result<Stamp> {
+    Ok(activities::table
+        .find(id)
+        .select(Stamp::as_select())
+        .first(conn)?)
+}
+
+/// Copies the activity's filter columns onto its stored occurrences again:
+/// for every write that changes one of them without rewriting the
+/// occurrences (a newsletter issue moving its activity's status). Call it in
+/// the transaction of that change.
+pub fn restamp_occurrences(conn: &mut DbConnection, id: i64) -> Result<()> {
+    let stamp = stamp_of(conn, id)?;
+    diesel::update(activity_occurrences::table.filter(activity_occurrences::activity_id.eq(id)))
+        .set((
+            activity_occurrences::plan_id.eq(stamp.plan_id),
+            activity_occurrences::campaign_id.eq(stamp.campaign_id),
+            activity_occurrences::kind.eq(stamp.kind),
+            activity_occurrences::status.eq(stamp.status),
+            activity_occurrences::visibility.eq(stamp.visibility),
+            activity_occurrences::source_organisation_id.eq(stamp.source_organisation_id),
+            activity_occurrences::time_precision.eq(stamp.time_precision),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -691,7 +749,7 @@ pub fn get(conn: &mut DbConnection, id: i64) -> Result<Activity> {
         .first(conn)
         .optional()?
         .ok_or_else(|| Error::not_found("activity", id))?;
-    Ok(hydrate(conn, vec![row])?.remove(0))
+    Ok(hydrate(conn, vec![row], Detail::Full)?.remove(0))
 }
 
 pub fn find_external(
@@ -706,7 +764,7 @@ pub fn find_external(
         .first(conn)
         .optional()?;
     Ok(match row {
-        Some(row) => Some(hydrate(conn, vec![row])?.remove(0)),
+        Some(row) => Some(hydrate(conn, vec![row], Detail::Full)?.remove(0)),
         None => None,
     })
 }
@@ -747,24 +805,69 @@ fn exceptions_of(conn: &mut DbConnection, ids: &[i64]) -> Result<ExceptionRows> 
     Ok(exception_rows)
 }
 
-/// Loads the children of many activities with one query per child table.
-fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+/// How much of each activity a list loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything: its children (channels, partners, post variants and their
+    /// media, participants, exceptions) and its translations' descriptions.
+    Full,
+    /// What a list page shows: the activity's own row and its titles. Its
+    /// children are left empty and its translations have no description; a
+    /// series still carries its occurrences in a range (exceptions applied).
+    Listing,
+}
+
+/// The titles (and, in full, descriptions) of these activities.
+fn translations_of(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    detail: Detail,
+) -> Result<HashMap<i64, Translations<Translation>>> {
     let mut translations: HashMap<i64, Translations<Translation>> = HashMap::new();
-    for (id, lang, title, description) in activity_translations::table
-        .filter(activity_translations::activity_id.eq_any(&ids))
-        .select((
-            activity_translations::activity_id,
-            activity_translations::lang,
-            activity_translations::title,
-            activity_translations::description,
-        ))
-        .load::<(i64, String, String, Option<String>)>(conn)?
-    {
+    let rows: Vec<(i64, String, String, Option<String>)> = match detail {
+        Detail::Full => activity_translations::table
+            .filter(activity_translations::activity_id.eq_any(ids))
+            .select((
+                activity_translations::activity_id,
+                activity_translations::lang,
+                activity_translations::title,
+                activity_translations::description,
+            ))
+            .load(conn)?,
+        Detail::Listing => activity_translations::table
+            .filter(activity_translations::activity_id.eq_any(ids))
+            .select((
+                activity_translations::activity_id,
+                activity_translations::lang,
+                activity_translations::title,
+            ))
+            .load::<(i64, String, String)>(conn)?
+            .into_iter()
+            .map(|(id, lang, title)| (id, lang, title, None))
+            .collect(),
+    };
+    for (id, lang, title, description) in rows {
         translations
             .entry(id)
             .or_default()
             .insert(parse_stored(&lang)?, Translation { title, description });
+    }
+    Ok(translations)
+}
+
+/// Loads the children of many activities with one query per child table
+/// (with [`Detail::Listing`], only their titles).
+fn hydrate(conn: &mut DbConnection, rows: Vec<Row>, detail: Detail) -> Result<Vec<Activity>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut translations = translations_of(conn, &ids, detail)?;
+    if detail == Detail::Listing {
+        return rows
+            .into_iter()
+            .map(|row| {
+                let translations = translations.remove(&row.id).unwrap_or_default();
+                activity_of(row, translations, Children::default())
+            })
+            .collect();
     }
     let mut channel_ids: HashMap<i64, Vec<i64>> = HashMap::new();
     for (id, channel) in activity_channels::table
@@ -874,66 +977,91 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Activity>> {
 
     rows.into_iter()
         .map(|row| {
-            let timing = row.timing()?;
-            let translations = translations.remove(&row.id).unwrap_or_default();
-            let exceptions = exception_rows
-                .remove(&row.id)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(e, text)| e.into_domain(&timing, text))
-                .collect::<Result<Vec<_>>>()?;
-            let recurrence_rule = row
-                .rrule
-                .clone()
-                .map(|r| Recurrence::from_stored_with_rdates(r, row.rdates.as_deref()));
-            let mut activity = Activity {
-                id: row.id,
-                uid: row.uid,
-                plan_id: row.plan_id,
-                period_id: row.period_id,
-                campaign_id: row.campaign_id,
-                kind: parse_stored::<ActivityKind>(&row.kind)?,
-                status: parse_stored(&row.status)?,
-                visibility: parse_stored(&row.visibility)?,
-                owner_person_id: row.owner_person_id,
-                owner_organisation_id: row.owner_organisation_id,
-                timing_view: TimingView::from(&timing),
-                timing,
-                recurrence: recurrence_rule
-                    .as_ref()
-                    .map(|r| RecurrenceView::new(r, &exceptions)),
-                place: Place {
-                    name: row.place_name,
-                    address: row.place_address,
-                    url: row.place_url,
-                },
-                actual: row.actual_start_date.map(|start| ActualView {
-                    start,
-                    end: row.actual_end_date.unwrap_or(start),
-                }),
-                channel_ids: channel_ids.remove(&row.id).unwrap_or_default(),
-                partners: partners.remove(&row.id).unwrap_or_default(),
-                participants: participants.remove(&row.id).unwrap_or_default(),
-                translations,
-                title: String::new(),
-                description: None,
-                lang: Language::En,
-                post_variants: variants.remove(&row.id).unwrap_or_default(),
-                source_organisation_id: row.source_organisation_id,
-                external_uid: row.external_uid,
-                sequence: row.sequence,
-                version: row.version,
-                created_at: utc(row.created_at),
-                updated_at: utc(row.updated_at),
-                cancelled_at: row.cancelled_at.map(utc),
-                occurrences: None,
-                recurrence_rule,
-                exceptions,
+            let id = row.id;
+            let translations = translations.remove(&id).unwrap_or_default();
+            let children = Children {
+                channel_ids: channel_ids.remove(&id).unwrap_or_default(),
+                partners: partners.remove(&id).unwrap_or_default(),
+                participants: participants.remove(&id).unwrap_or_default(),
+                post_variants: variants.remove(&id).unwrap_or_default(),
+                exceptions: exception_rows.remove(&id).unwrap_or_default(),
             };
-            activity.localise(Language::En);
-            Ok(activity)
+            activity_of(row, translations, children)
         })
         .collect()
+}
+
+/// What an activity has beside its row and translations.
+#[derive(Default)]
+struct Children {
+    channel_ids: Vec<i64>,
+    partners: Vec<Partner>,
+    participants: Vec<ParticipantView>,
+    post_variants: Vec<PostVariant>,
+    exceptions: Vec<(ExceptionRow, Translations<Translation>)>,
+}
+
+fn activity_of(
+    row: Row,
+    translations: Translations<Translation>,
+    children: Children,
+) -> Result<Activity> {
+    let timing = row.timing()?;
+    let exceptions = children
+        .exceptions
+        .into_iter()
+        .map(|(e, text)| e.into_domain(&timing, text))
+        .collect::<Result<Vec<_>>>()?;
+    let recurrence_rule = row
+        .rrule
+        .clone()
+        .map(|r| Recurrence::from_stored_with_rdates(r, row.rdates.as_deref()));
+    let mut activity = Activity {
+        id: row.id,
+        uid: row.uid,
+        plan_id: row.plan_id,
+        period_id: row.period_id,
+        campaign_id: row.campaign_id,
+        kind: parse_stored::<ActivityKind>(&row.kind)?,
+        status: parse_stored(&row.status)?,
+        visibility: parse_stored(&row.visibility)?,
+        owner_person_id: row.owner_person_id,
+        owner_organisation_id: row.owner_organisation_id,
+        timing_view: TimingView::from(&timing),
+        timing,
+        recurrence: recurrence_rule
+            .as_ref()
+            .map(|r| RecurrenceView::new(r, &exceptions)),
+        place: Place {
+            name: row.place_name,
+            address: row.place_address,
+            url: row.place_url,
+        },
+        actual: row.actual_start_date.map(|start| ActualView {
+            start,
+            end: row.actual_end_date.unwrap_or(start),
+        }),
+        channel_ids: children.channel_ids,
+        partners: children.partners,
+        participants: children.participants,
+        translations,
+        title: String::new(),
+        description: None,
+        lang: Language::En,
+        post_variants: children.post_variants,
+        source_organisation_id: row.source_organisation_id,
+        external_uid: row.external_uid,
+        sequence: row.sequence,
+        version: row.version,
+        created_at: utc(row.created_at),
+        updated_at: utc(row.updated_at),
+        cancelled_at: row.cancelled_at.map(utc),
+        occurrences: None,
+        recurrence_rule,
+        exceptions,
+    };
+    activity.localise(Language::En);
+    Ok(activity)
 }
 
 /// What a list of activities can be narrowed by.
@@ -957,14 +1085,25 @@ pub struct ActivityFilter {
 /// recurring activity is included when one of its occurrences falls inside it,
 /// and carries those occurrences.
 ///
-/// A range query costs what it finds, not the plan: rows are found by the days
-/// they touch (`activity_spans`, kept on every write, a series' whole span
-/// included), only the series among them are expanded, and only the page's rows
-/// are loaded whole, their children in one query per child table.
+/// A range query costs its page, not the plan: activities are found by the
+/// days their occurrences touch (`activity_occurrences`, written with the
+/// activity, its filter columns beside each occurrence, read alone), and only
+/// the page's rows are loaded whole, their children in one query per child
+/// table, the series among them expanded for the occurrences they carry.
 pub fn list(
     conn: &mut DbConnection,
     filter: &ActivityFilter,
     page: PageRequest,
+) -> Result<Page<Activity>> {
+    list_as(conn, filter, page, Detail::Full)
+}
+
+/// [`list`], each item loaded to this [`Detail`].
+pub fn list_as(
+    conn: &mut DbConnection,
+    filter: &ActivityFilter,
+    page: PageRequest,
+    detail: Detail,
 ) -> Result<Page<Activity>> {
     let Some((from, to)) = range(filter)? else {
         let total: i64 = narrowed(filter).count().get_result(conn)?;
@@ -973,39 +1112,59 @@ pub fn list(
             .offset(page.offset())
             .select(Row::as_select())
             .load(conn)?;
-        let items = finish(conn, rows, &mut HashMap::new(), filter.lang)?;
+        let items = finish(conn, rows, &mut HashMap::new(), filter.lang, detail)?;
         return page.wrap(items, total);
     };
     let (keys, total) = in_range(conn, filter, from, to, Some(page))?;
     let rows = rows_in_order(conn, &keys)?;
     let mut occurrences = occurrences_of(conn, &rows, from, to)?;
-    let items = finish(conn, rows, &mut occurrences, filter.lang)?;
+    let items = finish(conn, rows, &mut occurrences, filter.lang, detail)?;
     page.wrap(items, total)
 }
 
 /// Every matching activity, hydrated (feeds and reports work on whole plans).
 pub fn all(conn: &mut DbConnection, filter: &ActivityFilter) -> Result<Vec<Activity>> {
+    all_as(conn, filter, Detail::Full)
+}
+
+/// [`all`], each item loaded to this [`Detail`].
+pub fn all_as(
+    conn: &mut DbConnection,
+    filter: &ActivityFilter,
+    detail: Detail,
+) -> Result<Vec<Activity>> {
     let Some((from, to)) = range(filter)? else {
         let rows: Vec<Row> = in_list_order(narrowed(filter))
             .select(Row::as_select())
             .load(conn)?;
-        return finish(conn, rows, &mut HashMap::new(), filter.lang);
+        return finish(conn, rows, &mut HashMap::new(), filter.lang, detail);
     };
     let (keys, _) = in_range(conn, filter, from, to, None)?;
     let rows = rows_in_order(conn, &keys)?;
     let mut occurrences = occurrences_of(conn, &rows, from, to)?;
-    finish(conn, rows, &mut occurrences, filter.lang)
+    finish(conn, rows, &mut occurrences, filter.lang, detail)
+}
+
+/// The first day of every matching dated activity (a series: its first
+/// occurrence's), as its row has it: what a calendar opening on no date
+/// chooses its day from, without loading the activities.
+pub fn first_days(conn: &mut DbConnection, filter: &ActivityFilter) -> Result<Vec<NaiveDate>> {
+    Ok(narrowed(filter)
+        .filter(activities::start_date.is_not_null())
+        .select(activities::start_date.assume_not_null())
+        .load(conn)?)
 }
 
 /// The first `limit` matching activities whose date is to be confirmed,
-/// hydrated, and how many there are: what the month and week pages list apart
-/// from their days. Found by precision (the index on `(plan_id,
+/// loaded to `detail`, and how many there are: what the month and week pages
+/// list apart from their days. Found by precision (the index on `(plan_id,
 /// time_precision)`), so those pages cost their range and these items, not
 /// the whole plan. The filter's dates are not asked (such an activity has none).
 pub fn to_be_confirmed(
     conn: &mut DbConnection,
     filter: &ActivityFilter,
     limit: i64,
+    detail: Detail,
 ) -> Result<(Vec<Activity>, i64)> {
     let tbc = || {
         narrowed(filter)
@@ -1016,7 +1175,10 @@ pub fn to_be_confirmed(
         .limit(limit)
         .select(Row::as_select())
         .load(conn)?;
-    Ok((finish(conn, rows, &mut HashMap::new(), filter.lang)?, total))
+    Ok((
+        finish(conn, rows, &mut HashMap::new(), filter.lang, detail)?,
+        total,
+    ))
 }
 
 fn finish(
@@ -1024,8 +1186,9 @@ fn finish(
     rows: Vec<Row>,
     occurrences: &mut HashMap<i64, Vec<OccurrenceView>>,
     lang: Option<Language>,
+    detail: Detail,
 ) -> Result<Vec<Activity>> {
-    let mut items = hydrate(conn, rows)?;
+    let mut items = hydrate(conn, rows, detail)?;
     for activity in &mut items {
         if let Some(found) = occurrences.remove(&activity.id) {
             activity.occurrences = Some(found);
@@ -1122,23 +1285,51 @@ type Key = (i64, bool, Option<NaiveDate>, Option<NaiveDateTime>);
 /// occurrence touching the range, that occurrence's start, its id.
 type Slot = (NaiveDate, Option<NaiveDateTime>, i64);
 
-/// The day conditions of a range query over `activity_occurrences`: short
-/// occurrences are found by their first day, at most SHORT_SPAN_DAYS before
-/// the range (the index on (long_span, starts_on, ends_on)); long ones are few.
-macro_rules! touching {
-    ($query:expr, $from:expr, $to:expr) => {{
-        let (from, to): (NaiveDate, NaiveDate) = ($from, $to);
-        let low = short_from(from);
-        $query.filter(
-            activity_occurrences::long_span
-                .eq(false)
-                .and(activity_occurrences::starts_on.between(low, to))
-                .and(activity_occurrences::ends_on.ge(from))
-                .or(activity_occurrences::long_span
-                    .eq(true)
-                    .and(activity_occurrences::starts_on.le(to))
-                    .and(activity_occurrences::ends_on.ge(from))),
-        )
+/// Narrows a query over `activity_occurrences` alone by every part of an
+/// [`ActivityFilter`] but its date range: the activity's columns are copied
+/// onto each occurrence (see [`restamp_occurrences`]), channels and languages
+/// are sets of activity ids.
+macro_rules! narrow_occurrences {
+    ($query:expr, $filter:expr) => {{
+        let filter: &ActivityFilter = $filter;
+        let mut query = $query;
+        if let Some(plan) = filter.plan_id {
+            query = query.filter(activity_occurrences::plan_id.eq(plan));
+        }
+        if let Some(kind) = filter.kind {
+            query = query.filter(activity_occurrences::kind.eq(kind.as_str()));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(activity_occurrences::status.eq(status.as_str()));
+        }
+        if let Some(campaign) = filter.campaign_id {
+            query = query.filter(activity_occurrences::campaign_id.eq(campaign));
+        }
+        if let Some(visibility) = filter.visibility {
+            query = query.filter(activity_occurrences::visibility.eq(visibility.as_str()));
+        }
+        if let Some(source) = filter.source_organisation_id {
+            query = query.filter(activity_occurrences::source_organisation_id.eq(source));
+        }
+        if let Some(channel) = filter.channel_id {
+            query = query.filter(
+                activity_occurrences::activity_id.eq_any(
+                    activity_channels::table
+                        .filter(activity_channels::channel_id.eq(channel))
+                        .select(activity_channels::activity_id),
+                ),
+            );
+        }
+        if let Some(lang) = filter.lang {
+            query = query.filter(
+                activity_occurrences::activity_id.eq_any(
+                    activity_translations::table
+                        .filter(activity_translations::lang.eq(lang.as_str()))
+                        .select(activity_translations::activity_id),
+                ),
+            );
+        }
+        query
     }};
 }
 
@@ -1148,12 +1339,81 @@ fn short_from(from: NaiveDate) -> NaiveDate {
         .unwrap_or(from)
 }
 
+/// One stored occurrence as a range reads it: the activity, the occurrence's
+/// first and last day, its start, the activity's precision.
+type Stored = (i64, NaiveDate, NaiveDate, Option<NaiveDateTime>, String);
+
+type StoredSql = (
+    diesel::sql_types::BigInt,
+    diesel::sql_types::Date,
+    diesel::sql_types::Date,
+    diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+    diesel::sql_types::Text,
+);
+
+type OccurrenceQuery = activity_occurrences::BoxedQuery<'static, Sql, StoredSql>;
+
+/// The matching stored occurrences touching `from..=to` that are *short*
+/// (at most SHORT_SPAN_DAYS long), in list order: the order of the indexes on
+/// `([plan_id,] long_span, starts_on, starts_at, activity_id)`, so a query
+/// cut by LIMIT or by a last day reads only its own rows.
+fn short_occurrences(filter: &ActivityFilter, from: NaiveDate, to: NaiveDate) -> OccurrenceQuery {
+    in_day_order(short_touching(filter, from, to))
+}
+
+fn short_touching(
+    filter: &ActivityFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> activity_occurrences::BoxedQuery<'static, Sql> {
+    narrow_occurrences!(
+        activity_occurrences::table
+            .filter(activity_occurrences::long_span.eq(false))
+            .filter(activity_occurrences::starts_on.between(short_from(from), to))
+            .filter(activity_occurrences::ends_on.ge(from))
+            .into_boxed(),
+        filter
+    )
+}
+
+/// The matching stored occurrences touching `from..=to` that are long: few
+/// (multi-month periods), read whole.
+fn long_occurrences(filter: &ActivityFilter, from: NaiveDate, to: NaiveDate) -> OccurrenceQuery {
+    in_day_order(narrow_occurrences!(
+        activity_occurrences::table
+            .filter(activity_occurrences::long_span.eq(true))
+            .filter(activity_occurrences::starts_on.le(to))
+            .filter(activity_occurrences::ends_on.ge(from))
+            .into_boxed(),
+        filter
+    ))
+}
+
+/// What both range queries read of an occurrence, in list order.
+fn in_day_order(query: activity_occurrences::BoxedQuery<'static, Sql>) -> OccurrenceQuery {
+    query
+        .order_by((
+            activity_occurrences::starts_on,
+            activity_occurrences::starts_at,
+            activity_occurrences::activity_id,
+        ))
+        .select((
+            activity_occurrences::activity_id,
+            activity_occurrences::starts_on,
+            activity_occurrences::ends_on,
+            activity_occurrences::starts_at,
+            activity_occurrences::time_precision,
+        ))
+}
+
 /// The ids of the activities touching `from..=to`, in list order, and how many
-/// there are. With `page`, only that page's ids: the stored occurrences are
-/// read in the index's order up to the page's last day and counted in SQL, so
-/// the query costs the page and an index count, not the matches. Series whose occurrences are not all
-/// stored for the range (endless ones past their stored years, series written
-/// before occurrences were stored) are expanded here and merged in.
+/// there are. With `page`, only that page's ids: the short occurrences are
+/// read in the index's order up to the page's last day and counted in SQL
+/// (`COUNT(DISTINCT)` over the index), the long ones beside them, so the query
+/// costs the page and an index count, not the matches; it reads
+/// `activity_occurrences` alone. Series whose occurrences are not all stored
+/// for the range (endless ones past their stored years, series written before
+/// occurrences were stored) are expanded here and merged in.
 fn in_range(
     conn: &mut DbConnection,
     filter: &ActivityFilter,
@@ -1164,59 +1424,24 @@ fn in_range(
     // Dates a database takes: years 1 to 9999.
     let from = from.max(NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"));
     let to = to.min(NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"));
-    let stored = || {
-        touching!(
-            narrow!(
-                activity_occurrences::table
-                    .inner_join(activities::table)
-                    .into_boxed(),
-                filter
-            ),
-            from,
-            to
-        )
-    };
-    // Short occurrences stream in the index's order (long_span, starts_on,
-    // starts_at, activity_id), so a page reads its own rows: the first `want`
-    // rows give the day the page cannot reach past, then every row up to that
-    // day (so that the order within a day is decided here, the same on every
-    // backend). Long ones are few and read whole.
-    let short = || {
-        narrow!(
-            activity_occurrences::table
-                .inner_join(activities::table)
-                .filter(activity_occurrences::long_span.eq(false))
-                .filter(activity_occurrences::starts_on.between(short_from(from), to))
-                .filter(activity_occurrences::ends_on.ge(from))
-                .into_boxed(),
-            filter
-        )
-        .order_by((
-            activity_occurrences::starts_on,
-            activity_occurrences::starts_at,
-            activity_occurrences::activity_id,
-        ))
-        .select((
-            activity_occurrences::activity_id,
-            activity_occurrences::starts_on,
-            activity_occurrences::starts_at,
-        ))
-    };
-    let mut rows: Vec<(i64, NaiveDate, Option<NaiveDateTime>)> = match page {
+    let short = || short_occurrences(filter, from, to);
+    // The first `want` short rows give the day the page cannot reach past,
+    // then every row up to that day is read (so that the order within a day is
+    // decided here, the same on every backend).
+    let mut rows: Vec<Stored> = match page {
         None => short().load(conn)?,
         Some(page) => {
             let needed = page.offset().saturating_add(page.limit()) as usize;
             let mut want = needed.saturating_mul(2).max(64);
             loop {
-                let first: Vec<(i64, NaiveDate, Option<NaiveDateTime>)> =
-                    short().limit(want as i64).load(conn)?;
-                let Some(&(_, cut, _)) = first.last() else {
+                let first: Vec<Stored> = short().limit(want as i64).load(conn)?;
+                let Some(&(_, cut, ..)) = first.last() else {
                     break first;
                 };
                 if first.len() < want {
                     break first;
                 }
-                let upto: Vec<(i64, NaiveDate, Option<NaiveDateTime>)> = short()
+                let upto: Vec<Stored> = short()
                     .filter(activity_occurrences::starts_on.le(cut))
                     .load(conn)?;
                 let distinct: std::collections::HashSet<i64> = upto.iter().map(|r| r.0).collect();
@@ -1227,41 +1452,53 @@ fn in_range(
             }
         }
     };
-    rows.extend(
-        narrow!(
-            activity_occurrences::table
-                .inner_join(activities::table)
-                .filter(activity_occurrences::long_span.eq(true))
-                .filter(activity_occurrences::starts_on.le(to))
-                .filter(activity_occurrences::ends_on.ge(from))
-                .into_boxed(),
-            filter
-        )
-        .select((
-            activity_occurrences::activity_id,
-            activity_occurrences::starts_on,
-            activity_occurrences::starts_at,
-        ))
-        .load::<(i64, NaiveDate, Option<NaiveDateTime>)>(conn)?,
-    );
+    let long: Vec<Stored> = long_occurrences(filter, from, to).load(conn)?;
+    // Counted apart, each from its own index range (an OR of the two would
+    // read the plan's every occurrence): the short ones in SQL, plus the long
+    // ones' activities that have no short occurrence in the range.
+    let mut total: i64 = short_touching(filter, from, to)
+        .select(diesel::dsl::count(activity_occurrences::activity_id).aggregate_distinct())
+        .get_result(conn)?;
+    let mut long_ids: Vec<i64> = long.iter().map(|r| r.0).collect();
+    long_ids.sort_unstable();
+    long_ids.dedup();
+    let mut counted: Vec<i64> = if long_ids.is_empty() {
+        Vec::new()
+    } else {
+        short()
+            .filter(activity_occurrences::activity_id.eq_any(&long_ids))
+            .load::<Stored>(conn)?
+            .into_iter()
+            .map(|r| r.0)
+            .collect()
+    };
+    counted.sort_unstable();
+    counted.dedup();
+    total += (long_ids.len() - counted.len()) as i64;
+    rows.extend(long);
+
     let mut slots: HashMap<i64, Slot> = HashMap::new();
-    for (id, on, at) in rows {
+    for (id, on, _, at, _) in rows {
         let slot = (on, at, id);
         let entry = slots.entry(id).or_insert(slot);
         *entry = (*entry).min(slot);
     }
-    let mut total: i64 = stored()
-        .select(diesel::dsl::count(activity_occurrences::activity_id).aggregate_distinct())
-        .get_result(conn)?;
-
     let expanded = unstored_in_range(conn, filter, from, to)?;
     if !expanded.is_empty() {
         let ids: Vec<i64> = expanded.iter().map(|p| p.2).collect();
-        let counted: Vec<i64> = stored()
+        let mut counted: Vec<i64> = short()
             .filter(activity_occurrences::activity_id.eq_any(&ids))
-            .select(activity_occurrences::activity_id)
-            .distinct()
-            .load(conn)?;
+            .load::<Stored>(conn)?
+            .into_iter()
+            .chain(
+                long_occurrences(filter, from, to)
+                    .filter(activity_occurrences::activity_id.eq_any(&ids))
+                    .load::<Stored>(conn)?,
+            )
+            .map(|r| r.0)
+            .collect();
+        counted.sort_unstable();
+        counted.dedup();
         total += (ids.len() - counted.len()) as i64;
         for slot in expanded {
             let entry = slots.entry(slot.2).or_insert(slot);
@@ -1295,29 +1532,39 @@ fn unstored_in_range(
         activities::start_date,
         activities::starts_at,
     );
-    let candidates: Vec<Key> = narrow!(
-        activity_spans::table
-            .inner_join(activities::table)
-            .filter(
-                activity_spans::occurrences_stored
-                    .eq(false)
-                    .or(activity_spans::stored_through.lt(to)),
-            )
-            .filter(
-                activity_spans::occurs_from
-                    .is_null()
-                    .or(activity_spans::occurs_from.le(to)),
-            )
-            .filter(
-                activity_spans::occurs_until
-                    .is_null()
-                    .or(activity_spans::occurs_until.ge(from)),
-            )
-            .into_boxed(),
-        filter
-    )
-    .select(key)
-    .load(conn)?;
+    // The spans first, alone (the indexes on occurrences_stored and
+    // stored_through; usually none), then the filter on their activities:
+    // joined at once, a plan's filter would read the plan's every activity.
+    let unstored: Vec<i64> = activity_spans::table
+        .filter(
+            activity_spans::occurrences_stored
+                .eq(false)
+                .or(activity_spans::stored_through.lt(to)),
+        )
+        .filter(
+            activity_spans::occurs_from
+                .is_null()
+                .or(activity_spans::occurs_from.le(to)),
+        )
+        .filter(
+            activity_spans::occurs_until
+                .is_null()
+                .or(activity_spans::occurs_until.ge(from)),
+        )
+        .select(activity_spans::activity_id)
+        .load(conn)?;
+    if unstored.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut candidates: Vec<Key> = Vec::new();
+    for chunk in unstored.chunks(500) {
+        candidates.extend(
+            narrowed(filter)
+                .filter(activities::id.eq_any(chunk))
+                .select(key)
+                .load::<Key>(conn)?,
+        );
+    }
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
@@ -1457,29 +1704,8 @@ pub fn slots_in_range(
     to: NaiveDate,
 ) -> Result<Vec<DaySlot>> {
     let month = crate::domain::timing::Precision::Month.as_str();
-    let stored: Vec<(i64, NaiveDate, NaiveDate, Option<NaiveDateTime>, String)> = touching!(
-        narrow!(
-            activity_occurrences::table
-                .inner_join(activities::table)
-                .into_boxed(),
-            filter
-        ),
-        from,
-        to
-    )
-    .order_by((
-        activity_occurrences::starts_on,
-        activity_occurrences::starts_at,
-        activity_occurrences::activity_id,
-    ))
-    .select((
-        activity_occurrences::activity_id,
-        activity_occurrences::starts_on,
-        activity_occurrences::ends_on,
-        activity_occurrences::starts_at,
-        activities::time_precision,
-    ))
-    .load(conn)?;
+    let mut stored: Vec<Stored> = short_occurrences(filter, from, to).load(conn)?;
+    stored.extend(long_occurrences(filter, from, to).load::<Stored>(conn)?);
     let mut slots: Vec<DaySlot> = stored
         .into_iter()
         .map(|(id, s, e, at, precision)| (id, s, e, at, precision == month))
@@ -1504,23 +1730,26 @@ pub fn slots_in_range(
                 }
             }
         }
-        slots.sort_by_key(|&(id, s, _, at, _)| (s, at, id));
     }
+    // In list order, the same on every backend (they sort a missing start
+    // differently).
+    slots.sort_by_key(|&(id, s, _, at, _)| (s, at, id));
     Ok(slots)
 }
 
-/// These activities, hydrated, in this order, each series carrying its
-/// occurrences touching `from..=to`.
+/// These activities, loaded to `detail`, in this order, each series carrying
+/// its occurrences touching `from..=to`.
 pub fn in_order_for_range(
     conn: &mut DbConnection,
     ids: &[i64],
     from: NaiveDate,
     to: NaiveDate,
     lang: Option<Language>,
+    detail: Detail,
 ) -> Result<Vec<Activity>> {
     let rows = rows_in_order(conn, ids)?;
     let mut occurrences = occurrences_of(conn, &rows, from, to)?;
-    finish(conn, rows, &mut occurrences, lang)
+    finish(conn, rows, &mut occurrences, lang, detail)
 }
 
 /// Whole rows of these ids, in this order.

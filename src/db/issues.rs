@@ -339,6 +339,8 @@ fn follow_activity(
             activities::cancelled_at.eq(status.is_off().then_some(now.naive_utc())),
         ))
         .execute(conn)?;
+    // Range queries filter by the status copied onto the occurrences.
+    super::activities::restamp_occurrences(conn, activity)?;
     if status == ActivityStatus::Done {
         diesel::update(activities::table.find(activity))
             .set((

@@ -593,6 +593,13 @@ diesel::table! {
         ends_on -> Date,
         starts_at -> Nullable<Timestamp>,
         long_span -> Bool,
+        plan_id -> BigInt,
+        campaign_id -> Nullable<BigInt>,
+        kind -> Text,
+        status -> Text,
+        visibility -> Text,
+        source_organisation_id -> Nullable<BigInt>,
+        time_precision -> Text,
     }
 }
 

@@ -335,3 +335,190 @@ async fn the_pages_of_a_range_put_together_are_its_whole_list() {
     }
     assert_eq!(pieced, all);
 }
+
+/// How many activities a range of March 2020 has with these filters.
+async fn in_march(app: &TestApp, filters: &str) -> i64 {
+    app.get_json(&format!(
+        "/api/v1/activities?from=2020-03-01&to=2020-03-31&{filters}"
+    ))
+    .await["total"]
+        .as_i64()
+        .unwrap()
+}
+
+/// A range query reads the stored occurrences alone, each carrying its
+/// activity's plan, campaign, kind, status and visibility: every edit of the
+/// activity reaches them, and each filter (channels and languages too) finds
+/// in a range what the activity now is.
+#[tokio::test]
+async fn a_range_is_filtered_by_what_its_activities_are_now() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let other_plan = app
+        .create(
+            "/api/v1/plans",
+            json!({"slug": "p2021", "title": "Plan 2021", "organisation_id": f.org}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let mut series = named(
+        activity(&f, exact("2020-03-03T10:00", "2020-03-03T11:00")),
+        "weekly",
+    );
+    series["recurrence"] = json!({"rule": "FREQ=WEEKLY;COUNT=6"});
+    let created = app.create("/api/v1/activities", series.clone()).await;
+    create_plain(&app, &f, "2020-03-12T09:00", "plain").await;
+
+    let plan = f.plan;
+    let campaign = f.campaign;
+    let channel = f.channel;
+    for (filters, total) in [
+        (format!("plan_id={plan}"), 2),
+        (format!("plan_id={other_plan}"), 0),
+        ("kind=event".to_owned(), 2),
+        ("kind=milestone".to_owned(), 0),
+        ("status=planned".to_owned(), 2),
+        ("visibility=public".to_owned(), 2),
+        (format!("campaign_id={campaign}"), 2),
+        (format!("channel_id={channel}"), 2),
+        ("lang=fr".to_owned(), 0),
+        (format!("source_organisation_id={}", f.org), 0),
+    ] {
+        assert_eq!(in_march(&app, &filters).await, total, "{filters}");
+    }
+
+    // The series moves to the other plan and changes everything a range filters by.
+    series["plan_id"] = json!(other_plan);
+    series["period_id"] = json!(null);
+    series["campaign_id"] = json!(null);
+    series["kind"] = json!("milestone");
+    series["status"] = json!("confirmed");
+    series["visibility"] = json!("internal");
+    series["channel_ids"] = json!([]);
+    series["translations"] = json!({"en": {"title": "weekly"}, "fr": {"title": "hebdo"}});
+    series["version"] = json!(1);
+    let path = format!("/api/v1/activities/{}", created["id"]);
+    let res = app.put(&path, &series).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    for (filters, total) in [
+        (format!("plan_id={plan}"), 1),
+        (format!("plan_id={other_plan}"), 1),
+        ("kind=event".to_owned(), 1),
+        ("kind=milestone".to_owned(), 1),
+        ("status=planned".to_owned(), 1),
+        ("status=confirmed".to_owned(), 1),
+        ("visibility=public".to_owned(), 1),
+        ("visibility=internal".to_owned(), 1),
+        (format!("campaign_id={campaign}"), 1),
+        (format!("channel_id={channel}"), 1),
+        ("lang=fr".to_owned(), 1),
+        (
+            format!("plan_id={other_plan}&kind=milestone&status=confirmed"),
+            1,
+        ),
+        (format!("plan_id={other_plan}&status=planned"), 0),
+    ] {
+        assert_eq!(in_march(&app, &filters).await, total, "{filters}");
+    }
+    let page = app
+        .get_json(&format!(
+            "/api/v1/activities?from=2020-03-01&to=2020-03-31&plan_id={other_plan}&lang=fr"
+        ))
+        .await;
+    assert_eq!(titles(&page), ["hebdo"]);
+    assert_eq!(page["items"][0]["occurrences"].as_array().unwrap().len(), 5);
+}
+
+/// The migration that put the filter columns on the occurrences fills them
+/// from the activities already stored.
+#[tokio::test]
+async fn the_occurrences_stored_before_their_filters_get_them_from_their_activities() {
+    use diesel::prelude::*;
+    use pregon::db::schema::{activities, activity_occurrences};
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let mut series = named(
+        activity(&f, exact("2020-03-03T10:00", "2020-03-03T11:00")),
+        "weekly",
+    );
+    series["recurrence"] = json!({"rule": "FREQ=WEEKLY;COUNT=6"});
+    series["status"] = json!("tentative");
+    app.create("/api/v1/activities", series).await;
+    let mut month = named(
+        activity(&f, json!({"precision": "month", "month": "2020-03"})),
+        "some day in March",
+    );
+    month["kind"] = json!("milestone");
+    month["visibility"] = json!("internal");
+    month["campaign_id"] = json!(null);
+    app.create("/api/v1/activities", month).await;
+
+    // Back to before that migration, and forward again.
+    let mut conn = app.db.get().unwrap();
+    loop {
+        let reverted = pregon::db::step_migration(&mut conn, false)
+            .unwrap()
+            .expect("the migration adding the filter columns");
+        if reverted.replace('-', "").starts_with("20261209000100") {
+            break;
+        }
+    }
+    pregon::db::run_migrations(&mut conn).unwrap();
+
+    #[allow(clippy::type_complexity)]
+    let stamps: Vec<(
+        (
+            i64,
+            Option<i64>,
+            String,
+            String,
+            String,
+            Option<i64>,
+            String,
+        ),
+        (
+            i64,
+            Option<i64>,
+            String,
+            String,
+            String,
+            Option<i64>,
+            String,
+        ),
+    )> = activity_occurrences::table
+        .inner_join(activities::table)
+        .select((
+            (
+                activity_occurrences::plan_id,
+                activity_occurrences::campaign_id,
+                activity_occurrences::kind,
+                activity_occurrences::status,
+                activity_occurrences::visibility,
+                activity_occurrences::source_organisation_id,
+                activity_occurrences::time_precision,
+            ),
+            (
+                activities::plan_id,
+                activities::campaign_id,
+                activities::kind,
+                activities::status,
+                activities::visibility,
+                activities::source_organisation_id,
+                activities::time_precision,
+            ),
+        ))
+        .load(&mut conn)
+        .unwrap();
+    drop(conn);
+    assert_eq!(stamps.len(), 7);
+    for (stored, activity) in &stamps {
+        assert_eq!(stored, activity);
+    }
+    assert_eq!(in_march(&app, "status=tentative").await, 1);
+    assert_eq!(
+        in_march(&app, "kind=milestone&visibility=internal").await,
+        1
+    );
+    assert_eq!(in_march(&app, &format!("plan_id={}", f.plan)).await, 2);
+}

@@ -728,6 +728,12 @@ async fn scheduled_issue_starts_at_its_local_time_and_the_activity_follows() {
         .get_json(&format!("/api/v1/activities/{activity}"))
         .await;
     assert_eq!(activity_view["status"], "confirmed");
+    // A range filtered by status finds it as it now is (the status its stored
+    // occurrence carries follows the issue too).
+    let on_the_day =
+        |status: &str| format!("/api/v1/activities?from=2026-01-20&to=2026-01-20&status={status}");
+    assert_eq!(app.get_json(&on_the_day("confirmed")).await["total"], 1);
+    assert_eq!(app.get_json(&on_the_day("planned")).await["total"], 0);
 
     mail.app
         .clock
@@ -746,6 +752,8 @@ async fn scheduled_issue_starts_at_its_local_time_and_the_activity_follows() {
         .await;
     assert_eq!(activity_view["status"], "done");
     assert_eq!(activity_view["actual"]["start"], "2026-01-20");
+    assert_eq!(app.get_json(&on_the_day("done")).await["total"], 1);
+    assert_eq!(app.get_json(&on_the_day("confirmed")).await["total"], 0);
     // A sent issue cannot be edited or sent again.
     let res = app
         .post(&format!("/api/v1/issues/{issue}/send"), &json!({}))

@@ -655,12 +655,28 @@ async fn the_agenda_is_paged_and_a_crowded_day_links_to_the_rest() {
         )
         .await;
     assert_eq!(tbc.matches(">Undated ").count(), 25);
-    // The week view of that day lists every one of its items.
+    // The week view of that day shows its first ten, and links to the day view.
     let (_, week) = ane
         .get(
             &app,
             &format!("/app/calendar/week?plan={}&week=2020-03-10&lang=en", f.plan),
         )
         .await;
-    assert_eq!(week.matches(">Item ").count(), 105);
+    assert_eq!(week.matches(">Item ").count(), 10, "{week}");
+    assert!(week.contains(">Item 000<") && week.contains(">Item 009<"));
+    assert!(!week.contains(">Item 010<"));
+    assert!(week.contains("95 more on this day"));
+    let at = week.find("95 more on this day").unwrap();
+    let start = week[..at].rfind("href=\"").unwrap() + "href=\"".len();
+    let end = start + week[start..].find('"').unwrap();
+    let day_link = week[start..end].replace("&amp;", "&").replace("&#38;", "&");
+    assert!(day_link.contains("day=2020-03-10"), "{day_link}");
+    // The day view lists every item of that day, and only that day.
+    let (status, day) = ane.get(&app, &format!("{day_link}&lang=en")).await;
+    assert_eq!(status, 200);
+    assert_eq!(day.matches(">Item ").count(), 105, "{day}");
+    assert!(!day.contains("more on this day"));
+    assert_eq!(day.matches("<section aria-labelledby=\"day-").count(), 1);
+    assert!(day.contains("day=2020-03-11") && day.contains("day=2020-03-09"));
+    assert!(day.contains("week=2020-03-10#day-2020-03-10"));
 }

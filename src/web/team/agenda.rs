@@ -8,7 +8,7 @@ use super::super::i18n::Tr;
 use super::super::page::{self, Chrome, State, chrome, render, signed_in, to_sign_in};
 use super::{When, kind_label, plans, query, status_label};
 use crate::db::PageRequest;
-use crate::db::activities::ActivityFilter;
+use crate::db::activities::{ActivityFilter, Detail};
 use crate::domain::activity::{Activity, ActivityKind, ActivityStatus};
 use crate::domain::timing::Timing;
 use crate::domain::zone::Zone;
@@ -297,9 +297,9 @@ pub async fn agenda(state: State, req: HttpRequest) -> HttpResponse {
     let found = state
         .db
         .run(move |conn| match when {
-            None => crate::db::activities::list(conn, &filter, asked),
+            None => crate::db::activities::list_as(conn, &filter, asked, Detail::Listing),
             Some(w) => {
-                let mut all = crate::db::activities::all(conn, &filter)?;
+                let mut all = crate::db::activities::all_as(conn, &filter, Detail::Listing)?;
                 all.retain(|a| w.admits(a, today));
                 Ok(asked.slice(all))
             }
@@ -426,15 +426,11 @@ async fn default_day(
     same: impl Fn(NaiveDate, NaiveDate) -> bool,
 ) -> NaiveDate {
     let all = filter.clone();
-    let dated = state
+    let starts: Vec<NaiveDate> = state
         .db
-        .run(move |conn| crate::db::activities::all(conn, &all))
+        .run(move |conn| crate::db::activities::first_days(conn, &all))
         .await
         .unwrap_or_default();
-    let starts: Vec<NaiveDate> = dated
-        .iter()
-        .filter_map(|a| a.timing.date_range().map(|(s, _)| s))
-        .collect();
     if starts.iter().any(|s| same(*s, today)) {
         today
     } else {
@@ -512,17 +508,15 @@ pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
     let found = state
         .db
         .run(move |conn| {
-            let tbc = crate::db::activities::to_be_confirmed(conn, &undated, TBC_ITEMS)?;
-            if when.is_some() {
-                // A "when" view (due, late) is decided per item, and is short.
-                return Ok((crate::db::activities::all(conn, &in_range)?, None, tbc));
-            }
-            // Each day shows its first DAY_ITEMS; only those are loaded.
-            let slots = crate::db::activities::slots_in_range(conn, &in_range, first, last)?;
-            let grid = Grid::pick(&slots, first, last);
-            let items =
-                crate::db::activities::in_order_for_range(conn, &grid.ids, first, last, None)?;
-            Ok((items, Some(grid), tbc))
+            day_grid(
+                conn,
+                &in_range,
+                &undated,
+                when.is_some(),
+                first,
+                last,
+                DAY_ITEMS,
+            )
         })
         .await;
     let (mut month_items, grid, (mut everything, tbc_total)) = match found {
@@ -555,23 +549,16 @@ pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
             w.iter()
                 .map(|(d, items)| {
                     let mut items = items.clone();
-                    let mut more = None;
                     if let Some(grid) = &grid {
-                        let (shown, count) = grid.day(*d);
+                        let (shown, _) = grid.day(*d);
                         items.retain(|i| shown.contains(&i.id));
-                        if count > shown.len() {
-                            more = Some(Link {
-                                label: t.f(
-                                    "calendar.more",
-                                    &[("n", &(count - shown.len()).to_string())],
-                                ),
-                                href: format!(
-                                    "/app/calendar/week?{}#day-{d}",
-                                    f.query(plan.id, &[("week", d.to_string())])
-                                ),
-                            });
-                        }
                     }
+                    let more = more_link(&t, grid.as_ref(), *d, || {
+                        format!(
+                            "/app/calendar/week?{}#day-{d}",
+                            f.query(plan.id, &[("week", d.to_string())])
+                        )
+                    });
                     DayCell {
                         day: d.day(),
                         label: format::date(&t, *d),
@@ -639,20 +626,79 @@ pub async fn calendar(state: State, req: HttpRequest) -> HttpResponse {
 /// in the week view.
 const DAY_ITEMS: usize = 4;
 
+/// Items a day of the week view shows; the others are a link to the day view.
+const WEEK_DAY_ITEMS: usize = 10;
+
+/// What the month and week pages load: the items their days show (each day's
+/// first `per_day`, found from the range's occurrences, only those loaded)
+/// and the grid that placed them; and the first to-be-confirmed items and how
+/// many there are. A "when" view (due, late) is decided per item, so it loads
+/// the range whole, without a grid. Every item as a list shows it
+/// ([`Detail::Listing`]).
+#[allow(clippy::type_complexity)]
+fn day_grid(
+    conn: &mut crate::db::DbConnection,
+    in_range: &ActivityFilter,
+    undated: &ActivityFilter,
+    per_item: bool,
+    first: NaiveDate,
+    last: NaiveDate,
+    per_day: usize,
+) -> crate::Result<(Vec<Activity>, Option<Grid>, (Vec<Activity>, i64))> {
+    let tbc = crate::db::activities::to_be_confirmed(conn, undated, TBC_ITEMS, Detail::Listing)?;
+    if per_item {
+        let items = crate::db::activities::all_as(conn, in_range, Detail::Listing)?;
+        return Ok((items, None, tbc));
+    }
+    let slots = crate::db::activities::slots_in_range(conn, in_range, first, last)?;
+    let grid = Grid::pick(&slots, first, last, per_day);
+    let items = crate::db::activities::in_order_for_range(
+        conn,
+        &grid.ids,
+        first,
+        last,
+        None,
+        Detail::Listing,
+    )?;
+    Ok((items, Some(grid), tbc))
+}
+
+/// How many more than it shows a day has, as a link (`href` for that day).
+fn more_link(
+    t: &Tr,
+    grid: Option<&Grid>,
+    d: NaiveDate,
+    href: impl FnOnce() -> String,
+) -> Option<Link> {
+    let (shown, count) = grid?.day(d);
+    (count > shown.len()).then(|| Link {
+        label: t.f(
+            "calendar.more",
+            &[("n", &(count - shown.len()).to_string())],
+        ),
+        href: href(),
+    })
+}
+
 /// Items to be confirmed the month and week pages list; the others are a
 /// link to the agenda's list of them.
 const TBC_ITEMS: i64 = 20;
 
-/// What a month grid shows of a range's occurrences: on each day its first
-/// [`DAY_ITEMS`] activities (in list order) and how many there are; every
-/// whole-month one; `ids`, the activities to load for that.
+/// What a month grid or a week shows of a range's occurrences: on each day
+/// its first `per_day` activities (in list order) and how many there are;
+/// every whole-month one; `ids`, the activities to load for that.
 pub struct Grid {
     ids: Vec<i64>,
     days: std::collections::HashMap<NaiveDate, (Vec<i64>, usize)>,
 }
 
 impl Grid {
-    fn pick(slots: &[crate::db::activities::DaySlot], first: NaiveDate, last: NaiveDate) -> Grid {
+    fn pick(
+        slots: &[crate::db::activities::DaySlot],
+        first: NaiveDate,
+        last: NaiveDate,
+        per_day: usize,
+    ) -> Grid {
         let mut on_day: std::collections::BTreeMap<NaiveDate, Vec<i64>> = Default::default();
         let mut ids: Vec<i64> = Vec::new();
         for &(id, s, e, _, whole_month) in slots {
@@ -671,7 +717,7 @@ impl Grid {
         }
         let mut days = std::collections::HashMap::new();
         for (day, found) in on_day {
-            let shown: Vec<i64> = found.iter().take(DAY_ITEMS).copied().collect();
+            let shown: Vec<i64> = found.iter().take(per_day).copied().collect();
             for id in &shown {
                 if !ids.contains(id) {
                     ids.push(*id);
@@ -730,6 +776,8 @@ pub struct WeekDay {
     pub id: String,
     pub today: bool,
     pub items: Vec<Item>,
+    /// How many more the day has, linked to the day view.
+    pub more: Option<Link>,
 }
 
 #[derive(askama::Template)]
@@ -744,8 +792,17 @@ pub struct WeekPage {
     pub tbc_more: Option<Link>,
     pub prev: String,
     pub next: String,
+    /// The labels of the navigation: weeks, or days in the day view.
+    pub nav_label: &'static str,
+    pub prev_label: &'static str,
+    pub next_label: &'static str,
+    pub pick_label: &'static str,
+    /// The picker's parameter: `week`, or `day` in the day view.
+    pub pick_name: &'static str,
     pub week_value: String,
     pub hidden: Vec<(&'static str, String)>,
+    /// The day view's link to its week.
+    pub week_link: Option<String>,
     pub month_link: String,
     pub agenda_link: String,
 }
@@ -756,8 +813,10 @@ fn monday_of(d: NaiveDate) -> NaiveDate {
 }
 
 /// The week view: seven days, Monday first, each a section headed by its
-/// date (what a screen reader announces), its items listed at their times;
-/// `?week=` is any day of the week (a date picker sends one).
+/// date (what a screen reader announces), its items listed at their times,
+/// the first [`WEEK_DAY_ITEMS`] of each day and a link to the rest; `?week=`
+/// is any day of the week (a date picker sends one). With `?day=`, the day
+/// view: that one day, every item of it.
 pub async fn week(state: State, req: HttpRequest) -> HttpResponse {
     let (mut c, zone, f, plan) = match shown_plan(&state, &req, "week.title").await {
         Ok(start) => start,
@@ -766,31 +825,45 @@ pub async fn week(state: State, req: HttpRequest) -> HttpResponse {
     let t = c.tr();
     let today = state.clock.now().date_naive();
     let plan_filter = f.filter(plan.id);
-    let asked = query(&req, "week").and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok());
-    let first = monday_of(match asked {
-        Some(d) => d,
+    let date =
+        |name: &str| query(&req, name).and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok());
+    let one_day = date("day");
+    let (first, last) = match one_day {
+        Some(d) => (d, d),
         None => {
-            default_day(&state, &plan_filter, today, |a, b| {
-                monday_of(a) == monday_of(b)
-            })
-            .await
+            let first = monday_of(match date("week") {
+                Some(d) => d,
+                None => {
+                    default_day(&state, &plan_filter, today, |a, b| {
+                        monday_of(a) == monday_of(b)
+                    })
+                    .await
+                }
+            });
+            (first, first + chrono::Days::new(6))
         }
-    });
-    let last = first + chrono::Days::new(6);
+    };
     let mut in_range = plan_filter.clone();
     in_range.from = Some(first);
     in_range.to = Some(last);
     let undated = plan_filter.clone();
+    // The day view shows its every item: no grid.
+    let per_item = f.when.is_some() || one_day.is_some();
     let found = state
         .db
         .run(move |conn| {
-            Ok((
-                crate::db::activities::all(conn, &in_range)?,
-                crate::db::activities::to_be_confirmed(conn, &undated, TBC_ITEMS)?,
-            ))
+            day_grid(
+                conn,
+                &in_range,
+                &undated,
+                per_item,
+                first,
+                last,
+                WEEK_DAY_ITEMS,
+            )
         })
         .await;
-    let (mut week_items, (mut everything, tbc_total)) = match found {
+    let (mut week_items, grid, (mut everything, tbc_total)) = match found {
         Ok(x) => x,
         Err(e) => return page::error_page(&mut c, &e),
     };
@@ -801,40 +874,76 @@ pub async fn week(state: State, req: HttpRequest) -> HttpResponse {
     for a in week_items.iter_mut().chain(everything.iter_mut()) {
         a.localise(c.lang);
     }
-    let mut days: Vec<(NaiveDate, Vec<Item>)> =
-        first.iter_days().take(7).map(|d| (d, Vec::new())).collect();
+    let mut days: Vec<(NaiveDate, Vec<Item>)> = first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(|d| (d, Vec::new()))
+        .collect();
     let whole_month = place_on_days(&t, &week_items, zone, &mut days, first, last);
     let (tbc, tbc_more) = tbc_list(&t, &everything, tbc_total, zone, &f, plan.id);
     let mut form = match filter_form(&state, &t, c.lang, plan.id, &f).await {
         Ok(form) => form,
         Err(e) => return page::error_page(&mut c, &e),
     };
-    form.keep.push(("week", first.to_string()));
-    let heading = t
-        .t("week.heading")
-        .replace("{from}", &format::date(&t, first))
-        .replace("{to}", &format::date(&t, last));
+    let pick_name = if one_day.is_some() { "day" } else { "week" };
+    form.keep.push((pick_name, first.to_string()));
+    let heading = match one_day {
+        Some(d) => format::date(&t, d),
+        None => t
+            .t("week.heading")
+            .replace("{from}", &format::date(&t, first))
+            .replace("{to}", &format::date(&t, last)),
+    };
     c.set_title(heading.clone());
-    let link = |d: NaiveDate| {
+    let link = |name: &str, d: NaiveDate| {
         format!(
             "/app/calendar/week?{}",
-            f.query(plan.id, &[("week", d.to_string())])
+            f.query(plan.id, &[(name, d.to_string())])
+        )
+    };
+    let step = chrono::Days::new(if one_day.is_some() { 1 } else { 7 });
+    let (nav_label, prev_label, next_label, pick_label) = if one_day.is_some() {
+        (
+            t.t("week.days"),
+            t.t("week.previous_day"),
+            t.t("week.next_day"),
+            t.t("week.pick_day"),
+        )
+    } else {
+        (
+            t.t("week.weeks"),
+            t.t("week.previous"),
+            t.t("week.next"),
+            t.t("week.pick"),
         )
     };
     let page = WeekPage {
         days: days
             .into_iter()
-            .map(|(d, items)| WeekDay {
-                label: format::date(&t, d),
-                id: format!("day-{d}"),
-                today: d == today,
-                items,
+            .map(|(d, mut items)| {
+                if let Some(grid) = &grid {
+                    let (shown, _) = grid.day(d);
+                    items.retain(|i| shown.contains(&i.id));
+                }
+                WeekDay {
+                    label: format::date(&t, d),
+                    id: format!("day-{d}"),
+                    today: d == today,
+                    more: more_link(&t, grid.as_ref(), d, || link("day", d)),
+                    items,
+                }
             })
             .collect(),
-        prev: link(first - chrono::Days::new(7)),
-        next: link(first + chrono::Days::new(7)),
+        prev: link(pick_name, first - step),
+        next: link(pick_name, first + step),
+        nav_label,
+        prev_label,
+        next_label,
+        pick_label,
+        pick_name,
         week_value: first.to_string(),
         hidden: f.hidden(),
+        week_link: one_day.map(|d| format!("{}#day-{d}", link("week", d))),
         month_link: format!(
             "/app/calendar?{}",
             f.query(plan.id, &[("month", first.format("%Y-%m").to_string())])

@@ -264,12 +264,14 @@ async fn overview(state: State, req: HttpRequest) -> HttpResponse {
                 },
             )?
             .items;
-            let activities = crate::db::activities::all(
+            // Counted by status and dates: the rows alone.
+            let activities = crate::db::activities::all_as(
                 conn,
                 &ActivityFilter {
                     plan_id: Some(plan_id),
                     ..Default::default()
                 },
+                crate::db::activities::Detail::Listing,
             )?;
             Ok((campaigns, channels, activities))
         })
