@@ -374,6 +374,7 @@ pub fn import_csv(
 ) -> Result<ImportReport> {
     policy::require(&cx.actor, Operation::Write)?;
     progress.total(rows.len() as u64);
+    crate::db::plan_each_statement(conn)?;
     let mut report = ImportReport::default();
     // In parts, all in the caller's one transaction, so a long file shows
     // how far it has got; a later part sees what the earlier ones wrote.

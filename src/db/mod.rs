@@ -525,6 +525,18 @@ pub fn claim_in_index_order(conn: &mut DbConnection) -> Result<()> {
     Ok(())
 }
 
+/// For one long transaction that grows the tables it reads (an import of a
+/// large file, in parts): on PostgreSQL every statement is planned for its
+/// own parameters and the tables' current size. A prepared statement's
+/// generic plan, made while the tables were nearly empty, was kept for the
+/// whole transaction: each part then scanned every row written before it.
+pub fn plan_each_statement(conn: &mut DbConnection) -> Result<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        pg.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")?;
+    }
+    Ok(())
+}
+
 /// Runs `$body` with `$c` bound to the backend's own connection, for what
 /// diesel's `MultiConnection` cannot do itself (a multi-row INSERT):
 /// `on_backend!(conn, |c| diesel::insert_into(t).values(&rows).execute(c))`.
