@@ -178,17 +178,17 @@ pub fn record_delivery(
     message_id: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    if delivered(conn, job_id)?.iter().any(|r| r == recipient) {
-        return Ok(());
-    }
-    diesel::insert_into(manual_post_deliveries::table)
-        .values((
-            manual_post_deliveries::job_id.eq(job_id),
-            manual_post_deliveries::recipient.eq(recipient),
-            manual_post_deliveries::message_id.eq(message_id),
-            manual_post_deliveries::sent_at.eq(now.naive_utc()),
-        ))
-        .execute(conn)?;
+    let row = (
+        manual_post_deliveries::job_id.eq(job_id),
+        manual_post_deliveries::recipient.eq(recipient),
+        manual_post_deliveries::message_id.eq(message_id),
+        manual_post_deliveries::sent_at.eq(now.naive_utc()),
+    );
+    // The key is (job, recipient): a second record is no row.
+    super::on_backend!(conn, |c| diesel::insert_into(manual_post_deliveries::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
     Ok(())
 }
 
