@@ -90,11 +90,12 @@ fn cpu_secs() -> f64 {
 fn report(name: &str, n: usize, elapsed: f64, cpu: f64, delays: &mut [f64]) {
     delays.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
-        "{name}: {n} in {elapsed:.2} s = {:.0}/s; delay p50 {:.3} s, p95 {:.3} s; \
-         CPU {:.0} µs/job",
+        "{name}: {n} in {elapsed:.2} s = {:.0}/s; delay p50 {:.3} s, p95 {:.3} s, \
+         last {:.3} s; CPU {:.0} µs/job",
         n as f64 / elapsed,
         percentile(delays, 0.5),
         percentile(delays, 0.95),
+        delays.last().copied().unwrap_or(0.0),
         cpu / n as f64 * 1e6
     );
 }
