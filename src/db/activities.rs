@@ -466,6 +466,7 @@ fn store_span(
                 activity_occurrences::visibility.eq(stamp.visibility.as_str()),
                 activity_occurrences::source_organisation_id.eq(stamp.source_organisation_id),
                 activity_occurrences::time_precision.eq(stamp.time_precision.as_str()),
+                activity_occurrences::series.eq(recurrence.is_some()),
             )
         })
         .collect();
@@ -1392,10 +1393,11 @@ fn long_occurrences(filter: &ActivityFilter, from: NaiveDate, to: NaiveDate) -> 
 /// What both range queries read of an occurrence, in list order.
 fn in_day_order(query: activity_occurrences::BoxedQuery<'static, Sql>) -> OccurrenceQuery {
     query
-        .order_by((
-            activity_occurrences::starts_on,
-            activity_occurrences::starts_at,
-            activity_occurrences::activity_id,
+        // Whole days (no start) first within their day, as a slot sorts them
+        // (`None` first) and on both backends (PostgreSQL puts NULLs last
+        // unless told, SQLite first); the indexes are in this order.
+        .order_by(diesel::dsl::sql::<diesel::sql_types::Date>(
+            "starts_on, starts_at NULLS FIRST, activity_id",
         ))
         .select((
             activity_occurrences::activity_id,
@@ -1409,7 +1411,8 @@ fn in_day_order(query: activity_occurrences::BoxedQuery<'static, Sql>) -> Occurr
 /// The ids of the activities touching `from..=to`, in list order, and how many
 /// there are. With `page`, only that page's ids: the short occurrences are
 /// read in the index's order up to the page's last day and counted in SQL
-/// (`COUNT(DISTINCT)` over the index), the long ones beside them, so the query
+/// (over the index: a series' rows as distinct activities, any other row as
+/// one), the long ones beside them, so the query
 /// costs the page and an index count, not the matches; it reads
 /// `activity_occurrences` alone. Series whose occurrences are not all stored
 /// for the range (endless ones past their stored years, series written before
@@ -1425,9 +1428,10 @@ fn in_range(
     let from = from.max(NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"));
     let to = to.min(NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"));
     let short = || short_occurrences(filter, from, to);
-    // The first `want` short rows give the day the page cannot reach past,
-    // then every row up to that day is read (so that the order within a day is
-    // decided here, the same on every backend).
+    // The short rows come in slot order (the same on every backend), so the
+    // first rows holding the page's last activity are enough: any activity
+    // not among them has its first short row after them. Long rows and
+    // expanded series are merged in whole below.
     let mut rows: Vec<Stored> = match page {
         None => short().load(conn)?,
         Some(page) => {
@@ -1435,18 +1439,12 @@ fn in_range(
             let mut want = needed.saturating_mul(2).max(64);
             loop {
                 let first: Vec<Stored> = short().limit(want as i64).load(conn)?;
-                let Some(&(_, cut, ..)) = first.last() else {
-                    break first;
-                };
                 if first.len() < want {
                     break first;
                 }
-                let upto: Vec<Stored> = short()
-                    .filter(activity_occurrences::starts_on.le(cut))
-                    .load(conn)?;
-                let distinct: std::collections::HashSet<i64> = upto.iter().map(|r| r.0).collect();
+                let distinct: std::collections::HashSet<i64> = first.iter().map(|r| r.0).collect();
                 if distinct.len() >= needed {
-                    break upto;
+                    break first;
                 }
                 want = want.saturating_mul(4);
             }
@@ -1456,9 +1454,19 @@ fn in_range(
     // Counted apart, each from its own index range (an OR of the two would
     // read the plan's every occurrence): the short ones in SQL, plus the long
     // ones' activities that have no short occurrence in the range.
-    let mut total: i64 = short_touching(filter, from, to)
-        .select(diesel::dsl::count(activity_occurrences::activity_id).aggregate_distinct())
+    // A series may have several rows in the range, any other activity has
+    // one: only the series' rows are counted as distinct activities.
+    let (single, series): (i64, i64) = short_touching(filter, from, to)
+        .select((
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "COUNT(*) - COUNT(CASE WHEN series THEN 1 END)",
+            ),
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "COUNT(DISTINCT CASE WHEN series THEN activity_id END)",
+            ),
+        ))
         .get_result(conn)?;
+    let mut total = single + series;
     let mut long_ids: Vec<i64> = long.iter().map(|r| r.0).collect();
     long_ids.sort_unstable();
     long_ids.dedup();

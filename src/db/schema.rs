@@ -600,6 +600,7 @@ diesel::table! {
         visibility -> Text,
         source_organisation_id -> Nullable<BigInt>,
         time_precision -> Text,
+        series -> Bool,
     }
 }
 

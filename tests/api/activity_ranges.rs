@@ -336,6 +336,32 @@ async fn the_pages_of_a_range_put_together_are_its_whole_list() {
     assert_eq!(pieced, all);
 }
 
+/// A page stops reading at its last activity: on a day crowded with timed
+/// items, a whole-day one (no start) still comes first, as in the whole list,
+/// on both backends (PostgreSQL puts a missing start last unless told).
+#[tokio::test]
+async fn a_whole_day_leads_the_first_page_of_a_crowded_day() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    for i in 0..70 {
+        let start = format!("2020-03-01T{:02}:{:02}", 8 + i / 60, i % 60);
+        create_plain(&app, &f, &start, &format!("timed {i:02}")).await;
+    }
+    let whole_day = json!({"precision": "days", "start": "2020-03-01", "end": "2020-03-01"});
+    app.create(
+        "/api/v1/activities",
+        named(activity(&f, whole_day), "all day"),
+    )
+    .await;
+    let range = "/api/v1/activities?from=2020-03-01&to=2020-03-31";
+    let all = titles(&app.get_json(&format!("{range}&per_page=500")).await);
+    assert_eq!(all.len(), 71);
+    assert_eq!(&all[..2], ["all day", "timed 00"], "{all:?}");
+    let first = app.get_json(&format!("{range}&per_page=3")).await;
+    assert_eq!(first["total"], 71);
+    assert_eq!(titles(&first), all[..3], "{first}");
+}
+
 /// How many activities a range of March 2020 has with these filters.
 async fn in_march(app: &TestApp, filters: &str) -> i64 {
     app.get_json(&format!(
