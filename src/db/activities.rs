@@ -1172,7 +1172,10 @@ pub fn to_be_confirmed(
             .filter(activities::time_precision.eq(crate::domain::timing::Precision::Tbc.as_str()))
     };
     let total: i64 = tbc().count().get_result(conn)?;
-    let rows: Vec<Row> = in_list_order(tbc())
+    // Undated, so in list order by id alone: the order of the index on
+    // (plan_id, time_precision), not read past the first `limit`.
+    let rows: Vec<Row> = tbc()
+        .order(activities::id)
         .limit(limit)
         .select(Row::as_select())
         .load(conn)?;
@@ -1267,7 +1270,8 @@ fn narrowed(filter: &ActivityFilter) -> activities::BoxedQuery<'static, Sql> {
     narrow!(activities::table.into_boxed(), filter)
 }
 
-/// Date order, undated last.
+/// Date order, undated last: the order of the indexes `activities_list_order`
+/// and `activities_plan_list_order`, so a page reads its rows and stops.
 fn in_list_order(
     query: activities::BoxedQuery<'static, Sql>,
 ) -> activities::BoxedQuery<'static, Sql> {
