@@ -7,8 +7,8 @@
 //! `queued`/`retry` were never attempted and simply return to the queue when
 //! their holder dies; rows `sending` under a dead holder may or may not have
 //! reached the relay: they become "outcome unknown". Their number is bounded
-//! by one dispatcher's concurrency, because only that many are marked
-//! `sending` at a time.
+//! by (1 + `email.mark_ahead`) × one dispatcher's concurrency, because only
+//! that many are marked `sending` at a time (see `dispatch::DEFAULT_MARK_AHEAD`).
 
 use super::cached::cached_statement;
 use super::schema::{deliveries, dispatchers};
