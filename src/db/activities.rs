@@ -1414,7 +1414,7 @@ fn in_day_order(query: activity_occurrences::BoxedQuery<'static, Sql>) -> Occurr
 
 /// The ids of the activities touching `from..=to`, in list order, and how many
 /// there are. With `page`, only that page's ids: the short occurrences are
-/// read in the index's order up to the page's last day and counted in SQL
+/// read in the index's order up to the page's last activity and counted in SQL
 /// (over the index: a series' rows as distinct activities, any other row as
 /// one), the long ones beside them, so the query
 /// costs the page and an index count, not the matches; it reads
@@ -1462,9 +1462,7 @@ fn in_range(
     // one: only the series' rows are counted as distinct activities.
     let (single, series): (i64, i64) = short_touching(filter, from, to)
         .select((
-            diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "COUNT(*) - COUNT(CASE WHEN series THEN 1 END)",
-            ),
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(CASE WHEN NOT series THEN 1 END)"),
             diesel::dsl::sql::<diesel::sql_types::BigInt>(
                 "COUNT(DISTINCT CASE WHEN series THEN activity_id END)",
             ),
@@ -1743,8 +1741,8 @@ pub fn slots_in_range(
             }
         }
     }
-    // In list order, the same on every backend (they sort a missing start
-    // differently).
+    // In list order: the short rows come in it, the long and expanded ones
+    // are merged in.
     slots.sort_by_key(|&(id, s, _, at, _)| (s, at, id));
     Ok(slots)
 }
