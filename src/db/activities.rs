@@ -142,7 +142,7 @@ impl Row {
     }
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = activity_exceptions)]
 struct ExceptionRow {
     activity_id: i64,
@@ -335,6 +335,11 @@ struct Fields<'a> {
 /// few long ones (series, multi-month periods) separately.
 pub const SHORT_SPAN_DAYS: i64 = 62;
 
+/// Whether days `s..=e` span more than SHORT_SPAN_DAYS.
+fn long_span(s: NaiveDate, e: NaiveDate) -> bool {
+    (e - s).num_days() > SHORT_SPAN_DAYS
+}
+
 /// The days an activity touches, every occurrence of a series included
 /// (`occurs_until` `None`: endless), and whether the span is long; `None` for a
 /// TBC activity, which touches no day and is never in a date range.
@@ -356,7 +361,7 @@ fn span(
         },
     };
     let long = match (from, until) {
-        (Some(s), Some(e)) => (e - s).num_days() > SHORT_SPAN_DAYS,
+        (Some(s), Some(e)) => long_span(s, e),
         _ => true,
     };
     Some((from, until, long))
@@ -448,17 +453,20 @@ fn store_span(
         return Ok(());
     };
     let stamp = stamp_of(conn, id)?;
+    let one_day = rows.iter().all(|(s, e, _)| s == e);
+    let earlier = earlier_until(&rows);
     let values: Vec<_> = rows
         .into_iter()
+        .zip(earlier)
         .enumerate()
-        .map(|(n, (s, e, at))| {
+        .map(|(n, ((s, e, at), earlier_until))| {
             (
                 activity_occurrences::activity_id.eq(id),
                 activity_occurrences::n.eq(n as i32),
                 activity_occurrences::starts_on.eq(s),
                 activity_occurrences::ends_on.eq(e),
                 activity_occurrences::starts_at.eq(at),
-                activity_occurrences::long_span.eq((e - s).num_days() > SHORT_SPAN_DAYS),
+                activity_occurrences::long_span.eq(long_span(s, e)),
                 activity_occurrences::plan_id.eq(stamp.plan_id),
                 activity_occurrences::campaign_id.eq(stamp.campaign_id),
                 activity_occurrences::kind.eq(stamp.kind.as_str()),
@@ -467,6 +475,8 @@ fn store_span(
                 activity_occurrences::source_organisation_id.eq(stamp.source_organisation_id),
                 activity_occurrences::time_precision.eq(stamp.time_precision.as_str()),
                 activity_occurrences::series.eq(recurrence.is_some()),
+                activity_occurrences::one_day.eq(one_day),
+                activity_occurrences::earlier_until.eq(earlier_until),
             )
         })
         .collect();
@@ -478,6 +488,24 @@ fn store_span(
             .execute(c))?;
     }
     Ok(())
+}
+
+/// For each of an activity's occurrences, the latest day its earlier ones
+/// reach (in `(starts_on, n)` order, among the ones as long or short as it is;
+/// none for the first). An occurrence touching a range is the first there
+/// unless that day is in or after the range's first: so a range's rows less
+/// those are its activities, one each (see `in_range`).
+fn earlier_until(rows: &[OccurrenceRow]) -> Vec<Option<NaiveDate>> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&n| (rows[n].0, n));
+    let mut reach: [Option<NaiveDate>; 2] = [None, None];
+    let mut found = vec![None; rows.len()];
+    for n in order {
+        let class = &mut reach[usize::from(long_span(rows[n].0, rows[n].1))];
+        found[n] = *class;
+        *class = Some(class.map_or(rows[n].1, |r| r.max(rows[n].1)));
+    }
+    found
 }
 
 /// What a range query filters by, as the activity's row has it: copied onto
@@ -750,7 +778,7 @@ pub fn get(conn: &mut DbConnection, id: i64) -> Result<Activity> {
         .first(conn)
         .optional()?
         .ok_or_else(|| Error::not_found("activity", id))?;
-    Ok(hydrate(conn, vec![row], Detail::Full)?.remove(0))
+    Ok(hydrate(conn, vec![row], Detail::Full, None)?.remove(0))
 }
 
 pub fn find_external(
@@ -765,12 +793,15 @@ pub fn find_external(
         .first(conn)
         .optional()?;
     Ok(match row {
-        Some(row) => Some(hydrate(conn, vec![row], Detail::Full)?.remove(0)),
+        Some(row) => Some(hydrate(conn, vec![row], Detail::Full, None)?.remove(0)),
         None => None,
     })
 }
 
 fn exceptions_of(conn: &mut DbConnection, ids: &[i64]) -> Result<ExceptionRows> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let mut texts: HashMap<(i64, String), Translations<Translation>> = HashMap::new();
     for (id, key, lang, title, description) in activity_exception_translations::table
         .filter(activity_exception_translations::activity_id.eq_any(ids))
@@ -857,8 +888,14 @@ fn translations_of(
 }
 
 /// Loads the children of many activities with one query per child table
-/// (with [`Detail::Listing`], only their titles).
-fn hydrate(conn: &mut DbConnection, rows: Vec<Row>, detail: Detail) -> Result<Vec<Activity>> {
+/// (with [`Detail::Listing`], only their titles); `exceptions`, the series'
+/// exceptions if the caller has read them already.
+fn hydrate(
+    conn: &mut DbConnection,
+    rows: Vec<Row>,
+    detail: Detail,
+    exceptions: Option<ExceptionRows>,
+) -> Result<Vec<Activity>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut translations = translations_of(conn, &ids, detail)?;
     if detail == Detail::Listing {
@@ -974,7 +1011,10 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>, detail: Detail) -> Result<Ve
             answer: answer.as_deref().map(parse_stored).transpose()?,
         });
     }
-    let mut exception_rows = exceptions_of(conn, &ids)?;
+    let mut exception_rows = match exceptions {
+        Some(found) => found,
+        None => exceptions_of(conn, &series_of(&rows))?,
+    };
 
     rows.into_iter()
         .map(|row| {
@@ -1113,13 +1153,11 @@ pub fn list_as(
             .offset(page.offset())
             .select(Row::as_select())
             .load(conn)?;
-        let items = finish(conn, rows, &mut HashMap::new(), filter.lang, detail)?;
+        let items = finish(conn, rows, filter.lang, detail)?;
         return page.wrap(items, total);
     };
     let (keys, total) = in_range(conn, filter, from, to, Some(page))?;
-    let rows = rows_in_order(conn, &keys)?;
-    let mut occurrences = occurrences_of(conn, &rows, from, to)?;
-    let items = finish(conn, rows, &mut occurrences, filter.lang, detail)?;
+    let items = in_order_for_range(conn, &keys, from, to, filter.lang, detail)?;
     page.wrap(items, total)
 }
 
@@ -1138,12 +1176,10 @@ pub fn all_as(
         let rows: Vec<Row> = in_list_order(narrowed(filter))
             .select(Row::as_select())
             .load(conn)?;
-        return finish(conn, rows, &mut HashMap::new(), filter.lang, detail);
+        return finish(conn, rows, filter.lang, detail);
     };
     let (keys, _) = in_range(conn, filter, from, to, None)?;
-    let rows = rows_in_order(conn, &keys)?;
-    let mut occurrences = occurrences_of(conn, &rows, from, to)?;
-    finish(conn, rows, &mut occurrences, filter.lang, detail)
+    in_order_for_range(conn, &keys, from, to, filter.lang, detail)
 }
 
 /// The first day of every matching dated activity (a series: its first
@@ -1179,29 +1215,26 @@ pub fn to_be_confirmed(
         .limit(limit)
         .select(Row::as_select())
         .load(conn)?;
-    Ok((
-        finish(conn, rows, &mut HashMap::new(), filter.lang, detail)?,
-        total,
-    ))
+    Ok((finish(conn, rows, filter.lang, detail)?, total))
 }
 
 fn finish(
     conn: &mut DbConnection,
     rows: Vec<Row>,
-    occurrences: &mut HashMap<i64, Vec<OccurrenceView>>,
     lang: Option<Language>,
     detail: Detail,
 ) -> Result<Vec<Activity>> {
-    let mut items = hydrate(conn, rows, detail)?;
-    for activity in &mut items {
-        if let Some(found) = occurrences.remove(&activity.id) {
-            activity.occurrences = Some(found);
-        }
-        if let Some(lang) = lang {
+    Ok(localised(hydrate(conn, rows, detail, None)?, lang))
+}
+
+/// `items` in `lang`, if one is asked.
+fn localised(mut items: Vec<Activity>, lang: Option<Language>) -> Vec<Activity> {
+    if let Some(lang) = lang {
+        for activity in &mut items {
             activity.localise(lang);
         }
     }
-    Ok(items)
+    items
 }
 
 /// The filter's date range, if it has one (an open end reaches as far as dates go).
@@ -1359,26 +1392,70 @@ type StoredSql = (
 type OccurrenceQuery = activity_occurrences::BoxedQuery<'static, Sql, StoredSql>;
 
 /// The matching stored occurrences touching `from..=to` that are *short*
-/// (at most SHORT_SPAN_DAYS long), in list order: the order of the indexes on
-/// `([plan_id,] long_span, starts_on, starts_at, activity_id)`, so a query
-/// cut by LIMIT or by a last day reads only its own rows.
-fn short_occurrences(filter: &ActivityFilter, from: NaiveDate, to: NaiveDate) -> OccurrenceQuery {
-    in_day_order(short_touching(filter, from, to))
+/// (at most SHORT_SPAN_DAYS long), in list order, as two queries: those of
+/// activities whose every occurrence is one day, and the others. Each is in
+/// the order of the indexes on
+/// `([plan_id,] long_span, one_day, starts_on, starts_at, activity_id)`, so a
+/// query cut by LIMIT reads only its own rows.
+fn short_occurrences(
+    filter: &ActivityFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> [OccurrenceQuery; 2] {
+    short_touching(filter, from, to).map(in_day_order)
 }
 
+/// See `short_occurrences`. A one-day row touches the range only if it starts
+/// in it; another short row may have started up to SHORT_SPAN_DAYS before.
+/// The flag is the activity's, so a series' rows are all in one query and a
+/// count of each adds up.
 fn short_touching(
     filter: &ActivityFilter,
     from: NaiveDate,
     to: NaiveDate,
-) -> activity_occurrences::BoxedQuery<'static, Sql> {
-    narrow_occurrences!(
+) -> [activity_occurrences::BoxedQuery<'static, Sql>; 2] {
+    let short = || {
         activity_occurrences::table
             .filter(activity_occurrences::long_span.eq(false))
-            .filter(activity_occurrences::starts_on.between(short_from(from), to))
-            .filter(activity_occurrences::ends_on.ge(from))
-            .into_boxed(),
-        filter
-    )
+            .into_boxed()
+    };
+    [
+        narrow_occurrences!(
+            short()
+                .filter(activity_occurrences::one_day.eq(true))
+                .filter(activity_occurrences::starts_on.between(from, to)),
+            filter
+        ),
+        narrow_occurrences!(
+            short()
+                .filter(activity_occurrences::one_day.eq(false))
+                .filter(activity_occurrences::starts_on.between(short_from(from), to))
+                .filter(activity_occurrences::ends_on.ge(from)),
+            filter
+        ),
+    ]
+}
+
+/// The activities among `ids` with a short occurrence touching `from..=to`.
+fn with_short_rows(
+    conn: &mut DbConnection,
+    filter: &ActivityFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+    ids: &[i64],
+) -> Result<Vec<i64>> {
+    let mut found = Vec::new();
+    for query in short_touching(filter, from, to) {
+        found.extend(
+            query
+                .filter(activity_occurrences::activity_id.eq_any(ids))
+                .select(activity_occurrences::activity_id)
+                .load::<i64>(conn)?,
+        );
+    }
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
 }
 
 /// The matching stored occurrences touching `from..=to` that are long: few
@@ -1415,8 +1492,8 @@ fn in_day_order(query: activity_occurrences::BoxedQuery<'static, Sql>) -> Occurr
 /// The ids of the activities touching `from..=to`, in list order, and how many
 /// there are. With `page`, only that page's ids: the short occurrences are
 /// read in the index's order up to the page's last activity and counted in SQL
-/// (over the index: a series' rows as distinct activities, any other row as
-/// one), the long ones beside them, so the query
+/// (index entries: the rows less the ones that are not their activity's first
+/// in the range), the long ones beside them, so the query
 /// costs the page and an index count, not the matches; it reads
 /// `activity_occurrences` alone. Series whose occurrences are not all stored
 /// for the range (endless ones past their stored years, series written before
@@ -1431,60 +1508,69 @@ fn in_range(
     // Dates a database takes: years 1 to 9999.
     let from = from.max(NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"));
     let to = to.min(NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"));
-    let short = || short_occurrences(filter, from, to);
-    // The short rows come in slot order (the same on every backend), so the
-    // first rows holding the page's last activity are enough: any activity
-    // not among them has its first short row after them. Long rows and
-    // expanded series are merged in whole below.
-    let mut rows: Vec<Stored> = match page {
-        None => short().load(conn)?,
+    let slot_of = |r: &Stored| (r.1, r.3, r.0);
+    // Each query's short rows come in slot order (the same on every backend),
+    // so the rows up to the first cut query's last one, holding the page's
+    // last activity, are enough: any activity not among them has its first
+    // short row after them. Long rows and expanded series are merged in whole
+    // below.
+    let mut rows: Vec<Stored> = Vec::new();
+    match page {
+        None => {
+            for query in short_occurrences(filter, from, to) {
+                rows.extend(query.load::<Stored>(conn)?);
+            }
+        }
         Some(page) => {
             let needed = page.offset().saturating_add(page.limit()) as usize;
             let mut want = needed.saturating_mul(2).max(64);
             loop {
-                let first: Vec<Stored> = short().limit(want as i64).load(conn)?;
-                if first.len() < want {
-                    break first;
+                rows.clear();
+                let mut known_to: Option<Slot> = None;
+                for query in short_occurrences(filter, from, to) {
+                    let first: Vec<Stored> = query.limit(want as i64).load(conn)?;
+                    if first.len() == want
+                        && let Some(last) = first.last().map(slot_of)
+                    {
+                        known_to = Some(known_to.map_or(last, |k| k.min(last)));
+                    }
+                    rows.extend(first);
                 }
-                let distinct: std::collections::HashSet<i64> = first.iter().map(|r| r.0).collect();
+                let Some(known_to) = known_to else { break };
+                rows.retain(|r| slot_of(r) <= known_to);
+                let distinct: std::collections::HashSet<i64> = rows.iter().map(|r| r.0).collect();
                 if distinct.len() >= needed {
-                    break first;
+                    break;
                 }
                 want = want.saturating_mul(4);
             }
         }
-    };
+    }
     let long: Vec<Stored> = long_occurrences(filter, from, to).load(conn)?;
-    // Counted apart, each from its own index range (an OR of the two would
-    // read the plan's every occurrence): the short ones in SQL, plus the long
+    // Counted apart, each from its own index range (an OR of them would read
+    // the plan's every occurrence): the short ones in SQL, plus the long
     // ones' activities that have no short occurrence in the range.
-    // A series may have several rows in the range, any other activity has
-    // one: only the series' rows are counted as distinct activities.
-    let (single, series): (i64, i64) = short_touching(filter, from, to)
-        .select((
-            diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(CASE WHEN NOT series THEN 1 END)"),
-            diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "COUNT(DISTINCT CASE WHEN series THEN activity_id END)",
-            ),
-        ))
-        .get_result(conn)?;
-    let mut total = single + series;
+    // Each activity's short rows in the range but its first there reach the
+    // range from an earlier one (`earlier_until`, a partial index): all rows
+    // less those, two counts of index entries, no COUNT(DISTINCT).
+    let mut total = 0;
+    for query in short_touching(filter, from, to) {
+        total += query.count().get_result::<i64>(conn)?;
+    }
+    for query in short_touching(filter, from, to) {
+        total -= query
+            .filter(activity_occurrences::earlier_until.is_not_null())
+            .filter(activity_occurrences::earlier_until.ge(from))
+            .count()
+            .get_result::<i64>(conn)?;
+    }
     let mut long_ids: Vec<i64> = long.iter().map(|r| r.0).collect();
     long_ids.sort_unstable();
     long_ids.dedup();
-    let mut counted: Vec<i64> = if long_ids.is_empty() {
-        Vec::new()
-    } else {
-        short()
-            .filter(activity_occurrences::activity_id.eq_any(&long_ids))
-            .load::<Stored>(conn)?
-            .into_iter()
-            .map(|r| r.0)
-            .collect()
-    };
-    counted.sort_unstable();
-    counted.dedup();
-    total += (long_ids.len() - counted.len()) as i64;
+    if !long_ids.is_empty() {
+        let counted = with_short_rows(conn, filter, from, to, &long_ids)?;
+        total += (long_ids.len() - counted.len()) as i64;
+    }
     rows.extend(long);
 
     let mut slots: HashMap<i64, Slot> = HashMap::new();
@@ -1496,17 +1582,14 @@ fn in_range(
     let expanded = unstored_in_range(conn, filter, from, to)?;
     if !expanded.is_empty() {
         let ids: Vec<i64> = expanded.iter().map(|p| p.2).collect();
-        let mut counted: Vec<i64> = short()
-            .filter(activity_occurrences::activity_id.eq_any(&ids))
-            .load::<Stored>(conn)?
-            .into_iter()
-            .chain(
-                long_occurrences(filter, from, to)
-                    .filter(activity_occurrences::activity_id.eq_any(&ids))
-                    .load::<Stored>(conn)?,
-            )
-            .map(|r| r.0)
-            .collect();
+        let mut counted = with_short_rows(conn, filter, from, to, &ids)?;
+        counted.extend(
+            long_occurrences(filter, from, to)
+                .filter(activity_occurrences::activity_id.eq_any(&ids))
+                .load::<Stored>(conn)?
+                .into_iter()
+                .map(|r| r.0),
+        );
         counted.sort_unstable();
         counted.dedup();
         total += (ids.len() - counted.len()) as i64;
@@ -1597,22 +1680,6 @@ fn unstored_in_range(
         .collect())
 }
 
-/// The in-range occurrences of the series among `rows`, which every item of a
-/// range's list carries.
-fn occurrences_of(
-    conn: &mut DbConnection,
-    rows: &[Row],
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<HashMap<i64, Vec<OccurrenceView>>> {
-    let series: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.rrule.is_some())
-        .map(|r| r.id)
-        .collect();
-    expand_views(conn, &series, from, to)
-}
-
 /// The first day and start of each of these series' occurrences touching
 /// `from..=to`, in order (a series with none there has no entry).
 #[allow(clippy::type_complexity)]
@@ -1639,13 +1706,12 @@ fn expand(
         .collect())
 }
 
-fn expand_views(
-    conn: &mut DbConnection,
-    series: &[i64],
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<HashMap<i64, Vec<OccurrenceView>>> {
-    Ok(expanded(conn, series, from, to)?
+/// The series' occurrences as a list item carries them (a series with none
+/// there has no entry).
+fn views(
+    found: Vec<(i64, Vec<crate::domain::recurrence::Occurrence>)>,
+) -> HashMap<i64, Vec<OccurrenceView>> {
+    found
         .into_iter()
         .filter(|(_, found)| !found.is_empty())
         .map(|(id, found)| {
@@ -1659,7 +1725,7 @@ fn expand_views(
                 .collect();
             (id, views)
         })
-        .collect())
+        .collect()
 }
 
 /// These series' occurrences touching `from..=to`, exceptions applied.
@@ -1676,7 +1742,17 @@ fn expanded(
         .filter(activities::id.eq_any(series))
         .select(Row::as_select())
         .load(conn)?;
-    let mut exception_rows = exceptions_of(conn, series)?;
+    expand_rows(&rows, &exceptions_of(conn, series)?, from, to)
+}
+
+/// The occurrences touching `from..=to` of the series among `rows`, with
+/// their `exceptions`.
+fn expand_rows(
+    rows: &[Row],
+    exceptions: &ExceptionRows,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(i64, Vec<crate::domain::recurrence::Occurrence>)>> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let Some(rule) = row
@@ -1687,11 +1763,11 @@ fn expanded(
             continue;
         };
         let timing = row.timing()?;
-        let exceptions = exception_rows
-            .remove(&row.id)
-            .unwrap_or_default()
+        let exceptions = exceptions
+            .get(&row.id)
             .into_iter()
-            .map(|(e, text)| e.into_domain(&timing, text))
+            .flatten()
+            .map(|(e, text)| e.clone().into_domain(&timing, text.clone()))
             .collect::<Result<Vec<_>>>()?;
         out.push((row.id, rule.occurrences(&timing, &exceptions, from, to)));
     }
@@ -1714,7 +1790,10 @@ pub fn slots_in_range(
     to: NaiveDate,
 ) -> Result<Vec<DaySlot>> {
     let month = crate::domain::timing::Precision::Month.as_str();
-    let mut stored: Vec<Stored> = short_occurrences(filter, from, to).load(conn)?;
+    let mut stored: Vec<Stored> = Vec::new();
+    for query in short_occurrences(filter, from, to) {
+        stored.extend(query.load::<Stored>(conn)?);
+    }
     stored.extend(long_occurrences(filter, from, to).load::<Stored>(conn)?);
     let mut slots: Vec<DaySlot> = stored
         .into_iter()
@@ -1758,8 +1837,24 @@ pub fn in_order_for_range(
     detail: Detail,
 ) -> Result<Vec<Activity>> {
     let rows = rows_in_order(conn, ids)?;
-    let mut occurrences = occurrences_of(conn, &rows, from, to)?;
-    finish(conn, rows, &mut occurrences, lang, detail)
+    // The series' exceptions, read once for their occurrences and their items.
+    let exceptions = exceptions_of(conn, &series_of(&rows))?;
+    let mut occurrences = views(expand_rows(&rows, &exceptions, from, to)?);
+    let mut items = hydrate(conn, rows, detail, Some(exceptions))?;
+    for activity in &mut items {
+        if let Some(found) = occurrences.remove(&activity.id) {
+            activity.occurrences = Some(found);
+        }
+    }
+    Ok(localised(items, lang))
+}
+
+/// The ids of the series among `rows`.
+fn series_of(rows: &[Row]) -> Vec<i64> {
+    rows.iter()
+        .filter(|r| r.rrule.is_some())
+        .map(|r| r.id)
+        .collect()
 }
 
 /// Whole rows of these ids, in this order.
@@ -1943,4 +2038,62 @@ pub fn set_import_fingerprint(
 /// A thread's parts after the first as stored (`None`: a single post).
 fn thread_json(thread: &[crate::domain::activity::ThreadPart]) -> Option<String> {
     (!thread.is_empty()).then(|| serde_json::to_string(thread).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn rows(spans: &[(&str, &str)]) -> Vec<OccurrenceRow> {
+        spans.iter().map(|(s, e)| (day(s), day(e), None)).collect()
+    }
+
+    #[test]
+    fn earlier_until_is_the_reach_of_the_earlier_occurrences_of_the_same_length_class() {
+        // Weekly three-day occurrences, the second moved before the first and
+        // made four months long (a long one: a class of its own).
+        let found = earlier_until(&rows(&[
+            ("2020-03-02", "2020-03-04"),
+            ("2020-01-01", "2020-05-01"),
+            ("2020-03-16", "2020-03-18"),
+            ("2020-03-09", "2020-03-11"),
+        ]));
+        assert_eq!(
+            found,
+            [None, None, Some(day("2020-03-11")), Some(day("2020-03-04"))]
+        );
+    }
+
+    #[test]
+    fn one_occurrence_per_range_has_no_earlier_one_reaching_it() {
+        // A series whose occurrences overlap and vary in length: for every
+        // range, exactly one of the rows touching it is not reached.
+        let spans = rows(&[
+            ("2020-03-01", "2020-03-20"),
+            ("2020-03-05", "2020-03-06"),
+            ("2020-03-05", "2020-03-05"),
+            ("2020-03-10", "2020-03-30"),
+            ("2020-04-02", "2020-04-03"),
+        ]);
+        let reach = earlier_until(&spans);
+        let mut from = day("2020-02-25");
+        while from < day("2020-04-10") {
+            for len in [0, 3, 10] {
+                let to = from + chrono::Days::new(len);
+                let touching: Vec<usize> = (0..spans.len())
+                    .filter(|&n| spans[n].0 <= to && spans[n].1 >= from)
+                    .collect();
+                let first = touching
+                    .iter()
+                    .filter(|&&n| reach[n].is_none_or(|r| r < from))
+                    .count();
+                assert_eq!(first, usize::from(!touching.is_empty()), "{from}..{to}");
+            }
+            from = from.succ_opt().unwrap();
+        }
+    }
 }

@@ -601,6 +601,8 @@ diesel::table! {
         source_organisation_id -> Nullable<BigInt>,
         time_precision -> Text,
         series -> Bool,
+        one_day -> Bool,
+        earlier_until -> Nullable<Date>,
     }
 }
 

@@ -336,6 +336,96 @@ async fn the_pages_of_a_range_put_together_are_its_whole_list() {
     assert_eq!(pieced, all);
 }
 
+/// A range reads its one-day activities and its longer short ones apart
+/// (only the latter may have started before the range): pages cut both reads
+/// at once, and still put together make the whole list with one total.
+#[tokio::test]
+async fn pages_of_one_day_and_several_day_items_put_together_are_the_whole_list() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    // More of each than a page's first read takes (64 rows), on the same days.
+    for i in 0..70 {
+        let day = 1 + i % 28;
+        create_plain(
+            &app,
+            &f,
+            &format!("2020-03-{day:02}T{:02}:00", 8 + i % 9),
+            &format!("one day {i:02}"),
+        )
+        .await;
+        let body = named(
+            activity(
+                &f,
+                exact(
+                    &format!("2020-03-{day:02}T{:02}:30", 8 + i % 7),
+                    &format!("2020-03-{:02}T10:00", day + 2),
+                ),
+            ),
+            &format!("three days {i:02}"),
+        );
+        app.create("/api/v1/activities", body).await;
+    }
+    // Began in February (found by the lookback), and a series of two-day
+    // occurrences, one of them in March.
+    app.create(
+        "/api/v1/activities",
+        named(
+            activity(&f, exact("2020-02-20T09:00", "2020-03-03T18:00")),
+            "since February",
+        ),
+    )
+    .await;
+    let mut series = named(
+        activity(&f, exact("2020-01-30T09:00", "2020-01-31T18:00")),
+        "two days monthly",
+    );
+    series["recurrence"] = json!({"rule": "FREQ=MONTHLY;COUNT=4"});
+    app.create("/api/v1/activities", series).await;
+
+    let range = "/api/v1/activities?from=2020-03-01&to=2020-03-31";
+    let whole = app.get_json(&format!("{range}&per_page=500")).await;
+    let all = titles(&whole);
+    assert_eq!(all.len(), 142, "{all:?}");
+    assert_eq!(whole["total"], 142);
+    assert_eq!(all[0], "since February", "{all:?}");
+    let mut pieced = Vec::new();
+    for page in 1..=8 {
+        let p = app
+            .get_json(&format!("{range}&per_page=20&page={page}"))
+            .await;
+        assert_eq!(p["total"], 142, "page {page}");
+        pieced.extend(titles(&p));
+    }
+    assert_eq!(pieced, all);
+}
+
+/// An activity that becomes longer than a day is still found from the days
+/// it began before (and the other way round).
+#[tokio::test]
+async fn an_item_made_longer_than_a_day_is_found_in_the_days_it_now_reaches() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let mut body = activity(&f, exact("2020-02-28T09:00", "2020-02-28T18:00"));
+    let created = app.create("/api/v1/activities", body.clone()).await;
+    let path = format!("/api/v1/activities/{}", created["id"]);
+    let march = "/api/v1/activities?from=2020-03-01&to=2020-03-31";
+    assert_eq!(app.get_json(march).await["total"], 0);
+
+    body["timing"] = exact("2020-02-28T09:00", "2020-03-02T18:00");
+    body["version"] = json!(1);
+    let res = app.put(&path, &body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.get_json(march).await["total"], 1);
+    let page = app.get_json(&format!("{march}&per_page=1")).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+
+    body["timing"] = exact("2020-02-28T09:00", "2020-02-28T18:00");
+    body["version"] = json!(2);
+    let res = app.put(&path, &body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.get_json(march).await["total"], 0);
+}
+
 /// A page stops reading at its last activity: on a day crowded with timed
 /// items, a whole-day one (no start) still comes first, as in the whole list,
 /// on both backends (PostgreSQL puts a missing start last unless told).
@@ -547,4 +637,67 @@ async fn the_occurrences_stored_before_their_filters_get_them_from_their_activit
         1
     );
     assert_eq!(in_march(&app, &format!("plan_id={}", f.plan)).await, 2);
+}
+
+/// The migration that added `one_day` and `earlier_until` to the occurrences
+/// fills them for the rows already stored as the application writes them.
+#[tokio::test]
+async fn the_occurrences_stored_before_their_range_columns_get_them_as_if_written_now() {
+    use diesel::prelude::*;
+    use pregon::db::schema::activity_occurrences;
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    create_plain(&app, &f, "2020-03-03T10:00", "one day").await;
+    app.create(
+        "/api/v1/activities",
+        named(
+            activity(&f, exact("2020-03-03T10:00", "2020-03-05T18:00")),
+            "three days",
+        ),
+    )
+    .await;
+    // Two-day occurrences, one moved before the first and one made long.
+    let mut series = named(
+        activity(&f, exact("2020-03-10T09:00", "2020-03-11T18:00")),
+        "weekly two days",
+    );
+    series["recurrence"] = json!({"rule": "FREQ=WEEKLY;COUNT=5", "exceptions": [
+        {"occurrence": "2020-03-17T09:00:00", "timing": exact("2020-03-01T09:00", "2020-03-02T18:00")},
+        {"occurrence": "2020-03-24T09:00:00", "timing": exact("2020-03-24T09:00", "2020-06-30T18:00")}
+    ]});
+    app.create("/api/v1/activities", series).await;
+    let mut daily = named(
+        activity(&f, exact("2020-03-01T09:00", "2020-03-01T10:00")),
+        "daily",
+    );
+    daily["recurrence"] = json!({"rule": "FREQ=DAILY;COUNT=4"});
+    app.create("/api/v1/activities", daily).await;
+
+    type Columns = (i64, i32, bool, Option<chrono::NaiveDate>);
+    let read = |conn: &mut pregon::db::DbConnection| -> Vec<Columns> {
+        activity_occurrences::table
+            .order((activity_occurrences::activity_id, activity_occurrences::n))
+            .select((
+                activity_occurrences::activity_id,
+                activity_occurrences::n,
+                activity_occurrences::one_day,
+                activity_occurrences::earlier_until,
+            ))
+            .load(conn)
+            .unwrap()
+    };
+    let mut conn = app.db.get().unwrap();
+    let written = read(&mut conn);
+    assert_eq!(written.len(), 1 + 1 + 5 + 4);
+    assert!(written.iter().any(|r| r.3.is_some()), "{written:?}");
+    loop {
+        let reverted = pregon::db::step_migration(&mut conn, false)
+            .unwrap()
+            .expect("the migration adding the range columns");
+        if reverted.replace('-', "").starts_with("20261211000100") {
+            break;
+        }
+    }
+    pregon::db::run_migrations(&mut conn).unwrap();
+    assert_eq!(read(&mut conn), written);
 }
