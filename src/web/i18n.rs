@@ -78,12 +78,34 @@ impl Tr {
             .unwrap_or("[?]")
     }
 
-    /// The message `key` with `{name}` placeholders filled in.
+    /// The message `key` with `{name}` placeholders filled in, in one pass:
+    /// a value is never read for placeholders itself (a title may hold
+    /// `{day}`), and a placeholder with no value is left as it is. Each date
+    /// a calendar page shows goes through here.
     pub fn f(&self, key: &str, args: &[(&str, &str)]) -> String {
-        let mut text = self.t(key).to_owned();
-        for (name, value) in args {
-            text = text.replace(&format!("{{{name}}}"), value);
+        let mut rest = self.t(key);
+        let mut text = String::with_capacity(rest.len() + 32);
+        while let Some(open) = rest.find('{') {
+            text.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let filled = after.find('}').and_then(|close| {
+                let name = &after[..close];
+                args.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, value)| (close, *value))
+            });
+            match filled {
+                Some((close, value)) => {
+                    text.push_str(value);
+                    rest = &after[close + 1..];
+                }
+                None => {
+                    text.push('{');
+                    rest = after;
+                }
+            }
         }
+        text.push_str(rest);
         text
     }
 
@@ -147,6 +169,28 @@ pub fn accept_language(headers: &header::HeaderMap) -> Option<Language> {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn placeholders_are_filled_once_and_values_are_not_read_for_more() {
+        let tr = Tr::new(Language::Es);
+        assert_eq!(
+            tr.f("rrule.nth", &[("nth", "{day}"), ("day", "lunes")]),
+            "{day} lunes"
+        );
+        assert_eq!(tr.f("rrule.nth", &[("day", "lunes")]), "{nth} lunes");
+        assert_eq!(
+            Tr::new(Language::Fr).f(
+                "format.date",
+                &[
+                    ("weekday", "mardi"),
+                    ("day", "3"),
+                    ("month", "mars"),
+                    ("year", "2020")
+                ]
+            ),
+            "mardi 3 mars 2020"
+        );
+    }
 
     #[test]
     fn every_language_has_every_key() {
