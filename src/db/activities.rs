@@ -503,7 +503,7 @@ fn earlier_until(rows: &[OccurrenceRow]) -> Vec<Option<NaiveDate>> {
     for n in order {
         let class = &mut reach[usize::from(long_span(rows[n].0, rows[n].1))];
         found[n] = *class;
-        *class = Some(class.map_or(rows[n].1, |r| r.max(rows[n].1)));
+        *class = (*class).max(Some(rows[n].1));
     }
     found
 }
@@ -1405,6 +1405,20 @@ fn short_occurrences(
     short_touching(filter, from, to).map(in_day_order)
 }
 
+/// The rows of both `short_occurrences` queries, each in list order.
+fn every_short_occurrence(
+    conn: &mut DbConnection,
+    filter: &ActivityFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Stored>> {
+    let mut rows = Vec::new();
+    for query in short_occurrences(filter, from, to) {
+        rows.extend(query.load::<Stored>(conn)?);
+    }
+    Ok(rows)
+}
+
 /// See `short_occurrences`. A one-day row touches the range only if it starts
 /// in it; another short row may have started up to SHORT_SPAN_DAYS before.
 /// The flag is the activity's, so a series' rows are all in one query and a
@@ -1516,11 +1530,7 @@ fn in_range(
     // below.
     let mut rows: Vec<Stored> = Vec::new();
     match page {
-        None => {
-            for query in short_occurrences(filter, from, to) {
-                rows.extend(query.load::<Stored>(conn)?);
-            }
-        }
+        None => rows = every_short_occurrence(conn, filter, from, to)?,
         Some(page) => {
             let needed = page.offset().saturating_add(page.limit()) as usize;
             let mut want = needed.saturating_mul(2).max(64);
@@ -1790,10 +1800,7 @@ pub fn slots_in_range(
     to: NaiveDate,
 ) -> Result<Vec<DaySlot>> {
     let month = crate::domain::timing::Precision::Month.as_str();
-    let mut stored: Vec<Stored> = Vec::new();
-    for query in short_occurrences(filter, from, to) {
-        stored.extend(query.load::<Stored>(conn)?);
-    }
+    let mut stored = every_short_occurrence(conn, filter, from, to)?;
     stored.extend(long_occurrences(filter, from, to).load::<Stored>(conn)?);
     let mut slots: Vec<DaySlot> = stored
         .into_iter()
